@@ -1,0 +1,50 @@
+/**
+ * Every limit in one place, units last in the name. Each can be overridden per ledger through
+ * `createLedger({ limits })`; these are the defaults documented in docs/errors.md.
+ */
+export interface LedgerLimits {
+  id_chars_max: number;
+  intent_chars_max: number;
+  error_message_chars_max: number;
+  json_field_bytes_max: number;
+  json_depth_max: number;
+  trace_steps_max: number;
+  breakdown_parts_max: number;
+  cost_cents_max: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<LedgerLimits> = Object.freeze({
+  id_chars_max: 200,
+  intent_chars_max: 2_000,
+  error_message_chars_max: 10_000,
+  json_field_bytes_max: 1024 * 1024,
+  json_depth_max: 64,
+  trace_steps_max: 10_000,
+  breakdown_parts_max: 32,
+  // numeric(20,6) holds 14 integer digits; keep a margin so sums of a few runs still fit.
+  cost_cents_max: 1_000_000_000_000,
+});
+
+/** Rows per list page when the caller gives no limit, and the most a page may hold. */
+export const PAGE_ROWS_DEFAULT = 50;
+export const PAGE_ROWS_MAX = 1_000;
+/** Rows fetched per keyset batch while streaming. */
+export const STREAM_BATCH_ROWS_DEFAULT = 500;
+/** Appends coalesced into one transaction by group commit. */
+export const GROUP_COMMIT_ENTRIES_MAX = 500;
+/** Serialised bytes one group-commit batch may carry before it is split. */
+export const GROUP_COMMIT_BYTES_MAX = 8 * 1024 * 1024;
+
+export function resolveLimits(overrides: Partial<LedgerLimits> | undefined): LedgerLimits {
+  const limits = { ...DEFAULT_LIMITS };
+  if (overrides === undefined) return limits;
+  for (const key of Object.keys(DEFAULT_LIMITS) as (keyof LedgerLimits)[]) {
+    const value = overrides[key];
+    if (value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value <= 0) {
+      throw new TypeError(`limits.${key} must be a positive integer, got ${String(value)}`);
+    }
+    limits[key] = value;
+  }
+  return limits;
+}

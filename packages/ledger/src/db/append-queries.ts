@@ -1,0 +1,47 @@
+import type { ExecutionStatus } from '../types.js';
+import type { Queryable } from './database.js';
+
+/** One entry as the append function takes it: validated content plus its payload hash (hex). */
+export interface AppendEntry {
+  run_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  parent_run_id: string | null;
+  intent: string;
+  input: unknown;
+  output: unknown;
+  cost_json: unknown;
+  execution_trace_json: unknown;
+  status: ExecutionStatus;
+  error_message: string | null;
+  payload_hash: string;
+}
+
+export type AppendOutcome = 'created' | 'replayed' | 'conflict';
+
+export interface AppendResultRow {
+  r_ordinal: number;
+  r_outcome: AppendOutcome;
+  r_id: string | null;
+  r_seq: string | number | null;
+  r_created_at: string | null;
+  r_hash_version: number | null;
+  r_prev_hash: string | null;
+  r_entry_hash: string | null;
+}
+
+/**
+ * Appends entries of one project in the caller's transaction; one result row per entry, in
+ * order. Entries come as JSON texts of AppendEntry, serialised once when they were submitted.
+ */
+export async function appendBatch(
+  tx: Queryable,
+  projectId: string,
+  entryTexts: string[],
+): Promise<AppendResultRow[]> {
+  return tx.query<AppendResultRow>(
+    'select * from execution_ledger.append_batch($1::text, $2::jsonb) order by r_ordinal',
+    [projectId, `[${entryTexts.join(',')}]`],
+  );
+}

@@ -1,0 +1,56 @@
+import { LedgerError } from '../errors.js';
+
+// SQLSTATE classes and codes grouped by what the caller should do about them.
+const UNAVAILABLE_CLASSES = ['08', '53', '57'];
+const UNAVAILABLE_CODES = new Set(['28000', '28P01', '3D000']);
+const UNAVAILABLE_NODE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+const PERMISSION_CODES = new Set(['42501', 'EL001']);
+
+/**
+ * Turns a driver error into a LedgerError when its meaning is known (unreachable server,
+ * refused privilege, append-only guard); anything else is returned unchanged so it surfaces.
+ */
+export function translateDatabaseError(error: unknown, where: string): unknown {
+  if (error instanceof LedgerError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (typeof code !== 'string') {
+    if (
+      /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(message)
+    ) {
+      return unavailable(where, message, error);
+    }
+    return error;
+  }
+  if (
+    UNAVAILABLE_NODE_CODES.has(code) ||
+    UNAVAILABLE_CODES.has(code) ||
+    UNAVAILABLE_CLASSES.includes(code.slice(0, 2))
+  ) {
+    return unavailable(where, message, error);
+  }
+  if (PERMISSION_CODES.has(code)) {
+    const why =
+      code === 'EL001' ? 'entries are never changed or removed' : 'the role in use lacks this privilege';
+    return new LedgerError('PERMISSION_DENIED', `${message}; ${why}`, {
+      cause: error,
+      details: { sqlstate: code },
+    });
+  }
+  return error;
+}
+
+function unavailable(where: string, message: string, cause: unknown): LedgerError {
+  return new LedgerError(
+    'DATABASE_UNAVAILABLE',
+    `cannot use the database at ${where}: ${message}; check that the server runs and that the URL, user and password are right`,
+    { cause },
+  );
+}

@@ -1,0 +1,129 @@
+import { LedgerError } from '../errors.js';
+import type { JsonValue } from '../plain-json.js';
+import {
+  EXECUTION_STATUSES,
+  type ExecutionFilter,
+  type ExecutionRecord,
+  type ExecutionStatus,
+} from '../types.js';
+
+/**
+ * The columns of a record, cast so both engines return the same JS types: text for ids, times
+ * (UTC, milliseconds), hashes (hex) and counters, parsed JSON for the JSON columns.
+ */
+export const RECORD_COLUMNS = `
+  e.id::text as id, e.run_id, e.project_id, e.user_id, e.agent_id, e.parent_run_id, e.intent,
+  e.input, e.output, e.cost_json, e.execution_trace_json, e.status, e.error_message,
+  to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
+  e.seq::text as seq, e.hash_version::integer as hash_version,
+  encode(e.payload_hash, 'hex') as payload_hash, encode(e.prev_hash, 'hex') as prev_hash,
+  encode(e.entry_hash, 'hex') as entry_hash`;
+
+export interface ExecutionRow {
+  id: string;
+  run_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  parent_run_id: string | null;
+  intent: string;
+  input: Record<string, unknown>;
+  output: JsonValue | null;
+  cost_json: ExecutionRecord['cost_json'];
+  execution_trace_json: ExecutionRecord['execution_trace_json'];
+  status: ExecutionStatus;
+  error_message: string | null;
+  created_at: string;
+  seq: string | number;
+  hash_version: number;
+  payload_hash: string;
+  prev_hash: string;
+  entry_hash: string;
+}
+
+export function rowToRecord(row: ExecutionRow): ExecutionRecord {
+  const record: ExecutionRecord = {
+    id: row.id,
+    run_id: row.run_id,
+    project_id: row.project_id,
+    user_id: row.user_id,
+    agent_id: row.agent_id,
+    parent_run_id: row.parent_run_id,
+    intent: row.intent,
+    input: row.input,
+    cost_json: row.cost_json,
+    execution_trace_json: row.execution_trace_json,
+    status: row.status,
+    created_at: row.created_at,
+    seq: toSafeNumber(row.seq, 'seq'),
+    hash_version: Number(row.hash_version),
+    payload_hash: row.payload_hash,
+    prev_hash: row.prev_hash,
+    entry_hash: row.entry_hash,
+  };
+  if (row.output !== null) record.output = row.output;
+  if (row.error_message !== null) record.error_message = row.error_message;
+  return record;
+}
+
+export function toSafeNumber(value: string | number | bigint, what: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number)) throw new RangeError(`${what} ${String(value)} is beyond 2^53`);
+  return number;
+}
+
+/** Appends `where` clauses for a filter; values always travel as parameters. */
+export function filterClauses(filter: ExecutionFilter, params: unknown[]): string[] {
+  const clauses: string[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    clauses.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.projectId !== undefined) add('e.project_id = ?', requireString(filter.projectId, 'projectId'));
+  if (filter.agentId !== undefined) add('e.agent_id = ?', requireString(filter.agentId, 'agentId'));
+  if (filter.userId !== undefined) add('e.user_id = ?', requireString(filter.userId, 'userId'));
+  if (filter.parentRunId !== undefined)
+    add('e.parent_run_id = ?', requireString(filter.parentRunId, 'parentRunId'));
+  if (filter.status !== undefined) add('e.status = any(?::text[])', requireStatuses(filter.status));
+  if (filter.startDate !== undefined)
+    add('e.created_at >= ?::timestamptz', toIsoDate(filter.startDate, 'startDate'));
+  if (filter.endDate !== undefined)
+    add('e.created_at < ?::timestamptz', toIsoDate(filter.endDate, 'endDate'));
+  return clauses;
+}
+
+export function whereSql(clauses: string[]): string {
+  return clauses.length === 0 ? '' : `where ${clauses.join(' and ')}`;
+}
+
+export function toIsoDate(value: unknown, field: string): string {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
+    throw new LedgerError('VALIDATION_FAILED', `${field} must be a valid Date; got ${String(value)}`, {
+      field,
+    });
+  }
+  return value.toISOString();
+}
+
+function requireString(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new LedgerError('VALIDATION_FAILED', `${field} must be a non-empty string; got ${String(value)}`, {
+      field,
+    });
+  }
+  return value;
+}
+
+function requireStatuses(value: ExecutionStatus | ExecutionStatus[]): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  for (const status of list) {
+    if (!EXECUTION_STATUSES.includes(status)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `status must be one of ${EXECUTION_STATUSES.join(', ')}; got ${JSON.stringify(status)}`,
+        { field: 'status' },
+      );
+    }
+  }
+  return list;
+}

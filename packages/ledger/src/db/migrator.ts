@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { LedgerError } from '../errors.js';
+import type { Database, Session } from './database.js';
+
+/** The folder of numbered `.sql` migrations shipped with the package. */
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../sql/', import.meta.url));
+const MIGRATION_NAME_PATTERN = /^(\d{4})_[a-z0-9_]+\.sql$/;
+// Session-level advisory lock for migrations: product constant "ELED", then "MIGR".
+const MIGRATION_LOCK_KEYS = [1162626372, 1296648018] as const;
+
+export interface Migration {
+  id: number;
+  name: string;
+  sql: string;
+  sha256: string;
+}
+
+export interface MigrationReport {
+  applied: string[];
+  already_applied: number;
+}
+
+export async function loadMigrations(folder = MIGRATIONS_FOLDER): Promise<Migration[]> {
+  const names = (await readdir(folder)).filter((name) => MIGRATION_NAME_PATTERN.test(name)).sort();
+  return Promise.all(
+    names.map(async (name) => {
+      const sql = await readFile(new URL(name, `file://${folder}/`), 'utf8');
+      return {
+        id: Number(name.slice(0, 4)),
+        name,
+        sql,
+        sha256: createHash('sha256').update(sql).digest('hex'),
+      };
+    }),
+  );
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction, under a session advisory
+ * lock so concurrent callers (several processes starting at once) apply each file exactly once.
+ * A landed file whose checksum changed is refused: migrations are forward-only.
+ */
+export async function migrateDatabase(
+  database: Database,
+  migrations?: Migration[],
+): Promise<MigrationReport> {
+  const files = migrations ?? (await loadMigrations());
+  return database.session(async (session) => {
+    await session.query('select pg_advisory_lock($1, $2)', [...MIGRATION_LOCK_KEYS]);
+    try {
+      await ensureMigrationTable(session);
+      const applied = await session.query<{ id: number; name: string; sha256: string }>(
+        'select id, name, sha256 from execution_ledger.migrations order by id',
+      );
+      const byId = new Map(applied.map((row) => [Number(row.id), row]));
+      const report: MigrationReport = { applied: [], already_applied: 0 };
+      for (const migration of files) {
+        const landed = byId.get(migration.id);
+        if (landed !== undefined) {
+          if (landed.sha256 !== migration.sha256) throw changedMigration(migration, landed.sha256);
+          report.already_applied += 1;
+          continue;
+        }
+        await applyMigration(session, migration);
+        report.applied.push(migration.name);
+      }
+      await assertRuntimeRolesSafe(session);
+      return report;
+    } finally {
+      await session.query('select pg_advisory_unlock($1, $2)', [...MIGRATION_LOCK_KEYS]);
+    }
+  });
+}
+
+async function ensureMigrationTable(session: Session): Promise<void> {
+  await session.exec(`
+    create schema if not exists execution_ledger;
+    create table if not exists execution_ledger.migrations (
+      id integer primary key,
+      name text not null,
+      sha256 text not null,
+      applied_at timestamptz not null default clock_timestamp()
+    );`);
+}
+
+async function applyMigration(session: Session, migration: Migration): Promise<void> {
+  await session.query('begin');
+  try {
+    await session.exec(migration.sql);
+    await session.query('insert into execution_ledger.migrations (id, name, sha256) values ($1, $2, $3)', [
+      migration.id,
+      migration.name,
+      migration.sha256,
+    ]);
+    await session.query('commit');
+  } catch (error) {
+    await session.query('rollback');
+    if (error instanceof LedgerError && error.code === 'DATABASE_UNAVAILABLE') throw error;
+    throw new LedgerError(
+      'MIGRATION_FAILED',
+      `migration ${migration.name} failed: ${(error as Error).message}; the connecting role needs CREATEROLE ` +
+        'and ownership of the database (or run `migrate` once as such a role)',
+      { cause: error },
+    );
+  }
+}
+
+function changedMigration(migration: Migration, landedSha: string): LedgerError {
+  return new LedgerError(
+    'MIGRATION_FAILED',
+    `migration ${migration.name} was changed after it was applied (sha256 ${landedSha.slice(0, 12)}… in the ` +
+      `database, ${migration.sha256.slice(0, 12)}… on disk); landed migrations are never edited: restore the ` +
+      'file and add a new numbered migration instead',
+  );
+}
+
+/** RLS means nothing to a superuser or a BYPASSRLS role: the roles scoped reads use must be neither. */
+async function assertRuntimeRolesSafe(session: Session): Promise<void> {
+  const unsafe = await session.query<{ rolname: string }>(
+    `select rolname from pg_roles
+     where rolname in ('execution_ledger_reader', 'execution_ledger_appender') and (rolsuper or rolbypassrls)`,
+  );
+  if (unsafe.length > 0) {
+    throw new LedgerError(
+      'MIGRATION_FAILED',
+      `role ${unsafe.map((row) => row.rolname).join(', ')} is a superuser or bypasses RLS, so row level security ` +
+        'would not apply; run ALTER ROLE … NOSUPERUSER NOBYPASSRLS',
+    );
+  }
+}

@@ -1,0 +1,55 @@
+import type { Database, PGliteLike, Queryable, Session } from './database.js';
+import { translateDatabaseError } from './database-errors.js';
+
+/**
+ * The PGlite adapter. PGlite has one connection: its own transaction() serialises callers, and
+ * a failed statement inside it is rolled back before anything else runs.
+ */
+export class PGliteDatabase implements Database {
+  readonly engine = 'pglite' as const;
+
+  constructor(
+    private readonly pglite: PGliteLike,
+    private readonly onClose: (() => Promise<void>) | undefined,
+    private readonly where: string,
+  ) {}
+
+  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+    try {
+      return (await this.pglite.query<Row>(sql, params as unknown[])).rows;
+    } catch (error) {
+      throw translateDatabaseError(error, this.where);
+    }
+  }
+
+  async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    try {
+      return await this.pglite.transaction(async (tx) => {
+        await tx.query('set transaction isolation level read committed');
+        return fn({
+          query: async <Row>(sql: string, params: readonly unknown[] = []) =>
+            (await tx.query<Row>(sql, params as unknown[])).rows,
+        });
+      });
+    } catch (error) {
+      throw translateDatabaseError(error, this.where);
+    }
+  }
+
+  async session<T>(fn: (session: Session) => Promise<T>): Promise<T> {
+    return fn({
+      query: (sql, params) => this.query(sql, params),
+      exec: async (sql) => {
+        try {
+          await this.pglite.exec(sql);
+        } catch (error) {
+          throw translateDatabaseError(error, this.where);
+        }
+      },
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.onClose?.();
+  }
+}

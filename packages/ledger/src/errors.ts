@@ -1,0 +1,66 @@
+/**
+ * The one catalogue of error codes. Each code has a stable name, an HTTP status the server
+ * uses, and a one-line meaning; docs/errors.md documents every entry with an example.
+ */
+export const ERROR_CODES = {
+  VALIDATION_FAILED: {
+    status: 400,
+    meaning: 'A field of the input is missing, of the wrong type or out of bounds.',
+  },
+  COST_MISMATCH: { status: 400, meaning: 'The parts of cost.breakdown do not add up exactly to cost.total.' },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    meaning: 'A JSON field or the trace is larger than its configured limit.',
+  },
+  RUN_ID_CONFLICT: { status: 409, meaning: 'The run_id is already recorded with different content.' },
+  NOT_FOUND: { status: 404, meaning: 'No execution with that run_id is visible to the caller.' },
+  NOT_INITIALIZED: {
+    status: 500,
+    meaning: 'The functional API was used before initializeExecutionLedger().',
+  },
+  INVALID_CURSOR: { status: 400, meaning: 'A pagination cursor was not produced by this list.' },
+  BUDGET_EXCEEDED: { status: 402, meaning: 'A charge would take a run past its hard budget.' },
+  PERMISSION_DENIED: { status: 403, meaning: 'The caller may not perform this operation.' },
+  DATABASE_UNAVAILABLE: { status: 503, meaning: 'The database cannot be reached or refused the connection.' },
+  DATABASE_LOCKED: { status: 503, meaning: 'Another process holds the embedded database folder.' },
+  MIGRATION_FAILED: {
+    status: 500,
+    meaning: 'The schema could not be prepared, or a landed migration file changed.',
+  },
+  LEDGER_CLOSED: { status: 503, meaning: 'The ledger was closed; no further operations are accepted.' },
+} as const;
+
+export type LedgerErrorCode = keyof typeof ERROR_CODES;
+
+export interface LedgerErrorOptions {
+  /** The input field the error is about, as a path such as `cost.breakdown.tokens`. */
+  field?: string;
+  cause?: unknown;
+  /** Structured facts for programs (never user payloads). */
+  details?: Record<string, unknown>;
+}
+
+/** Every caller or operating error this package throws is a LedgerError with a stable `code`. */
+export class LedgerError extends Error {
+  override readonly name = 'LedgerError';
+  readonly code: LedgerErrorCode;
+  readonly statusCode: number;
+  readonly field: string | undefined;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: LedgerErrorCode, message: string, options: LedgerErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.statusCode = ERROR_CODES[code].status;
+    this.field = options.field;
+    this.details = options.details;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, field: this.field, statusCode: this.statusCode };
+  }
+}
+
+export function isLedgerError(value: unknown, code?: LedgerErrorCode): value is LedgerError {
+  return value instanceof LedgerError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,156 @@
+import { csvText, recordToCsvRow } from './analytics/csv-export.js';
+import { queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
+import { PAGE_ROWS_MAX, STREAM_BATCH_ROWS_DEFAULT } from './bounds.js';
+import type { Queryable } from './db/database.js';
+import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
+import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
+import { LedgerError } from './errors.js';
+import type {
+  CostStats,
+  ExecutionFilter,
+  ExecutionRecord,
+  ExecutionStats,
+  ExecutionStatus,
+  Page,
+  PageOptions,
+} from './types.js';
+
+/** Runs a read with the right identity: the whole ledger, or one user under row level security. */
+export type ReadRunner = <T>(fn: (q: Queryable) => Promise<T>) => Promise<T>;
+
+const FAILED_STATUSES: ExecutionStatus[] = ['failed', 'aborted'];
+
+/**
+ * Every read of the seed's API. The Ledger reads with the service identity; `ledger.as()`
+ * gives a reader whose queries run as the non-superuser reader role, so the database's RLS
+ * policy, not a WHERE clause, decides which rows a user sees.
+ */
+export class ExecutionReader {
+  constructor(protected readonly runRead: ReadRunner) {}
+
+  /** The execution with this run id, or null when there is none (or the caller may not see it). */
+  async getExecutionByRunId(runId: string): Promise<ExecutionRecord | null> {
+    if (typeof runId !== 'string' || runId.length === 0) {
+      throw new LedgerError('VALIDATION_FAILED', `runId must be a non-empty string; got ${String(runId)}`, {
+        field: 'runId',
+      });
+    }
+    const rows = await this.runRead((q) =>
+      q.query<ExecutionRow>(
+        `select ${RECORD_COLUMNS} from execution_ledger.executions e where e.run_id = $1`,
+        [runId],
+      ),
+    );
+    return rows[0] === undefined ? null : rowToRecord(rows[0]);
+  }
+
+  /** Like getExecutionByRunId, but a missing run is a NOT_FOUND error. */
+  async requireExecution(runId: string): Promise<ExecutionRecord> {
+    const record = await this.getExecutionByRunId(runId);
+    if (record === null) {
+      throw new LedgerError(
+        'NOT_FOUND',
+        `no execution with run_id ${JSON.stringify(runId)} is visible here`,
+        {
+          field: 'run_id',
+        },
+      );
+    }
+    return record;
+  }
+
+  /** Newest first by seq. `(projectId, limit, offset)` as in the seed, or `(projectId, { limit, cursor })`. */
+  listExecutionsByProject(
+    projectId: string,
+    limitOrOptions?: number | PageOptions,
+    offset?: number,
+  ): Promise<Page<ExecutionRecord>> {
+    return this.listExecutions({ projectId }, toPageOptions(limitOrOptions, offset), 'seq');
+  }
+
+  /** Newest first by time, optionally within one project. */
+  listExecutionsByAgent(
+    agentId: string,
+    projectId?: string,
+    limitOrOptions?: number | PageOptions,
+    offset?: number,
+  ): Promise<Page<ExecutionRecord>> {
+    const filter: ExecutionFilter = projectId === undefined ? { agentId } : { agentId, projectId };
+    return this.listExecutions(filter, toPageOptions(limitOrOptions, offset));
+  }
+
+  /** Any filter, newest first, by offset or cursor. */
+  listExecutions(
+    filter: ExecutionFilter,
+    page: PageOptions = {},
+    ordering?: Ordering,
+  ): Promise<Page<ExecutionRecord>> {
+    const order = ordering ?? 'time';
+    return this.runRead((q) => queryPage(q, filter, order, page));
+  }
+
+  /** Failed and aborted runs, newest first. */
+  async getFailedExecutions(projectId?: string, limit = 50): Promise<ExecutionRecord[]> {
+    const filter: ExecutionFilter = { status: FAILED_STATUSES };
+    if (projectId !== undefined) filter.projectId = projectId;
+    const page = await this.listExecutions(filter, { limit });
+    return page.data;
+  }
+
+  /** count, total, average, minimum and maximum cost in cents over [startDate, endDate). */
+  getAgentCostStats(
+    agentId: string,
+    projectId?: string,
+    startDate?: Date,
+    endDate?: Date,
+  ): Promise<CostStats> {
+    return this.runRead((q) => queryAgentCostStats(q, agentId, projectId, dateRange(startDate, endDate)));
+  }
+
+  getProjectExecutionStats(projectId: string, startDate?: Date, endDate?: Date): Promise<ExecutionStats> {
+    return this.runRead((q) => queryProjectStats(q, projectId, dateRange(startDate, endDate)));
+  }
+
+  /**
+   * Every matching execution, oldest first, fetched in keyset batches of `batchSize`: memory
+   * stays bounded and no transaction is held open between batches.
+   */
+  async *streamExecutions(filter: ExecutionFilter = {}): AsyncGenerator<ExecutionRecord> {
+    const batchSize = filter.batchSize ?? STREAM_BATCH_ROWS_DEFAULT;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > PAGE_ROWS_MAX * 10) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `batchSize must be from 1 to ${PAGE_ROWS_MAX * 10}; got ${batchSize}`,
+        {
+          field: 'batchSize',
+        },
+      );
+    }
+    const ordering: Ordering = filter.projectId === undefined ? 'time' : 'seq';
+    let cursor: string | null = null;
+    for (;;) {
+      const after = cursor;
+      const batch = await this.runRead((q) => queryBatch(q, filter, ordering, 'asc', after, batchSize));
+      yield* batch;
+      const last = batch[batch.length - 1];
+      if (last === undefined || batch.length < batchSize) return;
+      cursor = encodeCursor(ordering, last);
+    }
+  }
+
+  /** The project's executions over [startDate, endDate) as one RFC 4180 CSV text, header first. */
+  async exportExecutionsToCSV(projectId: string, startDate?: Date, endDate?: Date): Promise<string> {
+    const rows: (string | number)[][] = [];
+    for await (const record of this.streamExecutions({ ...dateRange(startDate, endDate), projectId })) {
+      rows.push(recordToCsvRow(record));
+    }
+    return csvText(rows, true);
+  }
+}
+
+function dateRange(startDate: Date | undefined, endDate: Date | undefined): ExecutionFilter {
+  const filter: ExecutionFilter = {};
+  if (startDate !== undefined) filter.startDate = startDate;
+  if (endDate !== undefined) filter.endDate = endDate;
+  return filter;
+}

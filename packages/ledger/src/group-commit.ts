@@ -1,0 +1,102 @@
+import { GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_ENTRIES_MAX } from './bounds.js';
+import { type AppendEntry, type AppendResultRow, appendBatch } from './db/append-queries.js';
+import type { Database } from './db/database.js';
+
+interface Pending {
+  entry: AppendEntry;
+  /** The entry's JSON, serialised when it was submitted. */
+  text: string;
+  resolve: (row: AppendResultRow) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: concurrent appends to one project wait while a batch is in flight and then go
+ * together in the next one: one lock, one transaction, N entries. Each caller gets its own
+ * result row. If a batch fails as a whole, its entries are retried one by one so that a bad
+ * entry fails alone and its neighbours still land.
+ */
+export class GroupCommitter {
+  private readonly queues = new Map<string, Pending[]>();
+  private readonly active = new Set<string>();
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly database: Database) {}
+
+  submit(entry: AppendEntry, text: string): Promise<AppendResultRow> {
+    return new Promise((resolve, reject) => {
+      const queue = this.queues.get(entry.project_id) ?? [];
+      queue.push({ entry, text, resolve, reject });
+      this.queues.set(entry.project_id, queue);
+      this.inFlight += 1;
+      if (!this.active.has(entry.project_id)) {
+        this.active.add(entry.project_id);
+        // Let callers that are already on their way join the first batch.
+        setImmediate(() => void this.drain(entry.project_id));
+      }
+    });
+  }
+
+  /** Resolves once every submitted append has its result. */
+  async idle(): Promise<void> {
+    if (this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async drain(projectId: string): Promise<void> {
+    const queue = this.queues.get(projectId);
+    try {
+      while (queue !== undefined && queue.length > 0) {
+        await this.commit(projectId, takeBatch(queue));
+      }
+    } finally {
+      this.active.delete(projectId);
+      this.queues.delete(projectId);
+    }
+  }
+
+  private async commit(projectId: string, batch: Pending[]): Promise<void> {
+    let rows: AppendResultRow[];
+    try {
+      rows = await this.database.transaction((tx) =>
+        appendBatch(
+          tx,
+          projectId,
+          batch.map((pending) => pending.text),
+        ),
+      );
+    } catch (error) {
+      if (batch.length > 1) {
+        for (const pending of batch) await this.commit(projectId, [pending]);
+        return;
+      }
+      batch[0]?.reject(error);
+      this.settle(1);
+      return;
+    }
+    batch.forEach((pending, index) => {
+      const row = rows[index];
+      if (row === undefined) pending.reject(new Error('append_batch returned fewer rows than entries'));
+      else pending.resolve(row);
+    });
+    this.settle(batch.length);
+  }
+
+  private settle(count: number): void {
+    this.inFlight -= count;
+    if (this.inFlight === 0) for (const waiter of this.idleWaiters.splice(0)) waiter();
+  }
+}
+
+function takeBatch(queue: Pending[]): Pending[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < queue.length && count < GROUP_COMMIT_ENTRIES_MAX) {
+    const next = queue[count]!;
+    if (count > 0 && bytes + next.text.length > GROUP_COMMIT_BYTES_MAX) break;
+    bytes += next.text.length;
+    count += 1;
+  }
+  return queue.splice(0, count);
+}

@@ -1,0 +1,39 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+import type { JsonValue } from '../plain-json.js';
+import type { EntryPayload } from '../types.js';
+
+/**
+ * RFC 8785 (JCS) text of a value already checked by assertPlainJson. Never canonicalise
+ * jsonb::text: jsonb reorders keys and keeps number spellings such as 1.10.
+ */
+export function canonicalJson(value: JsonValue): string {
+  const text = canonicalize(value);
+  if (text === undefined) throw new TypeError('canonicalJson: value has no JSON form');
+  return text;
+}
+
+/** The twelve content fields, in a fresh object, absent values as null. */
+export function payloadOf(entry: EntryPayload): EntryPayload {
+  return {
+    run_id: entry.run_id,
+    project_id: entry.project_id,
+    user_id: entry.user_id,
+    agent_id: entry.agent_id,
+    parent_run_id: entry.parent_run_id,
+    intent: entry.intent,
+    input: entry.input,
+    output: entry.output,
+    cost_json: entry.cost_json,
+    execution_trace_json: entry.execution_trace_json,
+    status: entry.status,
+    error_message: entry.error_message,
+  };
+}
+
+/** payload_hash = SHA-256(UTF-8(JCS(payload))). */
+export function computePayloadHash(entry: EntryPayload): Buffer {
+  return createHash('sha256')
+    .update(canonicalJson(payloadOf(entry) as unknown as JsonValue), 'utf8')
+    .digest();
+}

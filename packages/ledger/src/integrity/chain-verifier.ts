@@ -1,0 +1,132 @@
+import type { Queryable } from '../db/database.js';
+import { encodeCursor, queryBatch } from '../db/page-queries.js';
+import type { EntryPayload, ExecutionRecord } from '../types.js';
+import { computePayloadHash } from './canonical-json.js';
+import { computeEntryHash, genesisHash, HASH_VERSION } from './entry-hash.js';
+
+export interface ChainProblem {
+  seq: number;
+  reason: string;
+}
+
+export interface VerificationReport {
+  ok: boolean;
+  project_id: string;
+  entries_checked: number;
+  /** The last entry read: what a checkpoint would commit to. */
+  head: { seq: number; entry_hash: string } | null;
+  first_bad_seq: number | null;
+  reason: string | null;
+  /** Up to PROBLEMS_MAX problems, in chain order. */
+  problems: ChainProblem[];
+}
+
+const PROBLEMS_MAX = 100;
+const VERIFY_BATCH_ROWS = 1_000;
+
+/** What the verifier keeps between entries: the previous link and time. */
+export interface ChainState {
+  expectedSeq: number;
+  prevHash: Buffer;
+  prevCreatedAtMs: number;
+}
+
+export function initialChainState(projectId: string): ChainState {
+  return { expectedSeq: 1, prevHash: genesisHash(projectId), prevCreatedAtMs: Number.NEGATIVE_INFINITY };
+}
+
+/**
+ * Checks one entry against the chain so far and returns its problems (empty when sound). The
+ * state then moves to this entry's stored values, so one bad entry is reported once and the
+ * entries after it are still checked against what is stored.
+ */
+export function checkEntry(state: ChainState, record: ExecutionRecord): string[] {
+  const problems: string[] = [];
+  if (record.seq !== state.expectedSeq) {
+    problems.push(
+      record.seq > state.expectedSeq
+        ? `entries ${state.expectedSeq}..${record.seq - 1} are missing (seq jumps from ${state.expectedSeq - 1} to ${record.seq})`
+        : `seq ${record.seq} is out of order (expected ${state.expectedSeq})`,
+    );
+  }
+  if (record.hash_version !== HASH_VERSION) problems.push(`unknown hash_version ${record.hash_version}`);
+  if (record.prev_hash !== state.prevHash.toString('hex')) {
+    problems.push('prev_hash does not match the previous entry_hash (the chain is broken or reordered)');
+  }
+  const payloadHash = computePayloadHash(payloadFromRecord(record));
+  if (payloadHash.toString('hex') !== record.payload_hash) {
+    problems.push(
+      'payload_hash does not match the stored content (content was changed after it was recorded)',
+    );
+  }
+  const createdAtMs = Date.parse(record.created_at);
+  if (createdAtMs < state.prevCreatedAtMs) problems.push('created_at is earlier than the previous entry');
+  const entryHash = computeEntryHash({
+    projectId: record.project_id,
+    seq: record.seq,
+    createdAtMs,
+    payloadHash: Buffer.from(record.payload_hash, 'hex'),
+    prevHash: Buffer.from(record.prev_hash, 'hex'),
+  });
+  if (entryHash.toString('hex') !== record.entry_hash) {
+    problems.push('entry_hash does not match seq, created_at, payload_hash and prev_hash');
+  }
+  state.expectedSeq = record.seq + 1;
+  state.prevHash = Buffer.from(record.entry_hash, 'hex');
+  state.prevCreatedAtMs = createdAtMs;
+  return problems;
+}
+
+/** Rebuilds the hashed content of a stored record, absent values as null. */
+export function payloadFromRecord(record: ExecutionRecord): EntryPayload {
+  return {
+    run_id: record.run_id,
+    project_id: record.project_id,
+    user_id: record.user_id,
+    agent_id: record.agent_id,
+    parent_run_id: record.parent_run_id,
+    intent: record.intent,
+    input: record.input as EntryPayload['input'],
+    output: record.output ?? null,
+    cost_json: record.cost_json as unknown as EntryPayload['cost_json'],
+    execution_trace_json: record.execution_trace_json as unknown as EntryPayload['execution_trace_json'],
+    status: record.status,
+    error_message: record.error_message ?? null,
+  };
+}
+
+/** Walks a project's chain in seq order, in bounded batches. Never throws on bad data. */
+export async function verifyProjectChain(q: Queryable, projectId: string): Promise<VerificationReport> {
+  const state = initialChainState(projectId);
+  const report: VerificationReport = {
+    ok: true,
+    project_id: projectId,
+    entries_checked: 0,
+    head: null,
+    first_bad_seq: null,
+    reason: null,
+    problems: [],
+  };
+  let cursor: string | null = null;
+  for (;;) {
+    const batch = await queryBatch(q, { projectId }, 'seq', 'asc', cursor, VERIFY_BATCH_ROWS);
+    for (const record of batch) {
+      for (const reason of checkEntry(state, record)) addProblem(report, record.seq, reason);
+      report.entries_checked += 1;
+      report.head = { seq: record.seq, entry_hash: record.entry_hash };
+    }
+    const last = batch[batch.length - 1];
+    if (last === undefined || batch.length < VERIFY_BATCH_ROWS) break;
+    cursor = encodeCursor('seq', last);
+  }
+  return report;
+}
+
+function addProblem(report: VerificationReport, seq: number, reason: string): void {
+  if (report.ok) {
+    report.ok = false;
+    report.first_bad_seq = seq;
+    report.reason = reason;
+  }
+  if (report.problems.length < PROBLEMS_MAX) report.problems.push({ seq, reason });
+}

@@ -1,0 +1,197 @@
+import { type LedgerLimits, resolveLimits } from './bounds.js';
+import type { AppendEntry, AppendResultRow } from './db/append-queries.js';
+import type { Database } from './db/database.js';
+import { type MigrationReport, migrateDatabase } from './db/migrator.js';
+import { type DatabaseTarget, openDatabase } from './db/open-database.js';
+import { LedgerError } from './errors.js';
+import { ExecutionReader, type ReadRunner } from './execution-reader.js';
+import { GroupCommitter } from './group-commit.js';
+import { computePayloadHash } from './integrity/canonical-json.js';
+import { type VerificationReport, verifyProjectChain } from './integrity/chain-verifier.js';
+import { normalizeExecution, requireId } from './record.js';
+import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
+
+export interface LedgerOptions {
+  /** Where the ledger lives; default the embedded folder `./.execution-ledger`. */
+  database?: DatabaseTarget;
+  /** Prepare the schema on first use (default true); false means the caller runs `migrate()`. */
+  migrate?: boolean;
+  /** Overrides of the input bounds (docs/errors.md lists the defaults). */
+  limits?: Partial<LedgerLimits>;
+  /** Connections in the pool opened for a postgres:// URL. */
+  poolSize?: number;
+}
+
+export type BatchItemResult =
+  | { index: number; ok: true; record: RecordedExecution }
+  | { index: number; ok: false; error: LedgerError };
+
+/** The identity a scoped reader acts as; `userId` is the `sub` of request.jwt.claims. */
+export interface ReaderIdentity {
+  userId: string;
+}
+
+/**
+ * The ledger: append-only writes through the database's append function (with group commit),
+ * the seed's reads, verification, and scoped readers.
+ */
+export class Ledger extends ExecutionReader {
+  readonly limits: LedgerLimits;
+  private readonly opening: Promise<Database>;
+  private preparing: Promise<void> | undefined;
+  private committer: GroupCommitter | undefined;
+  private closed = false;
+
+  constructor(private readonly options: LedgerOptions = {}) {
+    const run: ReadRunner = async (fn) => fn(await this.ready());
+    super(run);
+    this.limits = resolveLimits(options.limits);
+    this.opening = openDatabase(
+      options.database,
+      options.poolSize === undefined ? {} : { poolSize: options.poolSize },
+    );
+    // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
+    this.opening.catch(() => undefined);
+  }
+
+  /** Opens the database and, unless turned off, applies pending migrations. Safe to call often. */
+  async ready(): Promise<Database> {
+    if (this.closed)
+      throw new LedgerError('LEDGER_CLOSED', 'this ledger was closed; create a new one with createLedger()');
+    const database = await this.opening;
+    if (this.options.migrate !== false) {
+      this.preparing ??= migrateDatabase(database).then(
+        () => undefined,
+        (error: unknown) => {
+          this.preparing = undefined;
+          throw error;
+        },
+      );
+      await this.preparing;
+    }
+    return database;
+  }
+
+  /** Applies pending migrations now and says what it did. */
+  async migrate(): Promise<MigrationReport> {
+    return migrateDatabase(await this.opening);
+  }
+
+  /**
+   * Appends one execution. The same run_id with the same content returns the stored record
+   * with `replayed: true` and appends nothing; different content throws RUN_ID_CONFLICT.
+   */
+  async recordExecution(execution: ExecutionInput): Promise<RecordedExecution> {
+    // Validate, hash and serialise now: later changes by the caller cannot reach the ledger.
+    const payload = normalizeExecution(execution, this.limits);
+    const entry: AppendEntry = { ...payload, payload_hash: computePayloadHash(payload).toString('hex') };
+    const text = JSON.stringify(entry);
+    const database = await this.ready();
+    this.committer ??= new GroupCommitter(database);
+    const row = await this.committer.submit(entry, text);
+    return toRecorded(payload, entry.payload_hash, row);
+  }
+
+  /** Appends many executions; each gets its own result, and a bad one does not stop the rest. */
+  async recordExecutions(executions: ExecutionInput[]): Promise<BatchItemResult[]> {
+    const settled = await Promise.allSettled(executions.map((execution) => this.recordExecution(execution)));
+    return settled.map((outcome, index) => {
+      if (outcome.status === 'fulfilled') return { index, ok: true, record: outcome.value };
+      if (outcome.reason instanceof LedgerError) return { index, ok: false, error: outcome.reason };
+      throw outcome.reason;
+    });
+  }
+
+  /** Re-derives every hash of a project's chain; reports the first bad seq and why. */
+  async verifyLedger(projectId: string): Promise<VerificationReport> {
+    requireId(projectId, 'projectId', this.limits);
+    return verifyProjectChain(await this.ready(), projectId);
+  }
+
+  /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */
+  as(identity: ReaderIdentity): ExecutionReader {
+    const userId = requireId(identity?.userId, 'userId', this.limits);
+    const claims = JSON.stringify({ sub: userId, role: 'authenticated' });
+    return new ExecutionReader(async (fn) => {
+      const database = await this.ready();
+      return database.transaction(async (tx) => {
+        await tx.query('set local role execution_ledger_reader');
+        await tx.query(`select set_config('request.jwt.claims', $1, true)`, [claims]);
+        return fn(tx);
+      });
+    });
+  }
+
+  /** Lets `userId` read every run of `projectId` through scoped readers. */
+  async addProjectMember(projectId: string, userId: string): Promise<void> {
+    requireId(projectId, 'projectId', this.limits);
+    requireId(userId, 'userId', this.limits);
+    const database = await this.ready();
+    await database.query(
+      `insert into execution_ledger.project_members (project_id, user_id) values ($1, $2)
+       on conflict (project_id, user_id) do nothing`,
+      [projectId, userId],
+    );
+  }
+
+  async removeProjectMember(projectId: string, userId: string): Promise<void> {
+    const database = await this.ready();
+    await database.query(
+      'delete from execution_ledger.project_members where project_id = $1 and user_id = $2',
+      [projectId, userId],
+    );
+  }
+
+  /** The underlying database, for tools built on the ledger (CLI, server, benchmarks). */
+  database(): Promise<Database> {
+    return this.ready();
+  }
+
+  /** Waits for in-flight appends, then releases the database (and the folder lock). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.committer?.idle();
+    this.closed = true;
+    const database = await this.opening.catch(() => undefined);
+    await database?.close();
+  }
+}
+
+export function createLedger(options: LedgerOptions = {}): Ledger {
+  return new Ledger(options);
+}
+
+function toRecorded(payload: EntryPayload, payloadHash: string, row: AppendResultRow): RecordedExecution {
+  if (row.r_outcome === 'conflict') {
+    throw new LedgerError(
+      'RUN_ID_CONFLICT',
+      `run_id ${JSON.stringify(payload.run_id)} is already recorded with different content; ` +
+        'entries are never changed: use a new run_id (and parent_run_id to link the runs)',
+      { field: 'run_id' },
+    );
+  }
+  const record: RecordedExecution = {
+    id: row.r_id!,
+    run_id: payload.run_id,
+    project_id: payload.project_id,
+    user_id: payload.user_id,
+    agent_id: payload.agent_id,
+    parent_run_id: payload.parent_run_id,
+    intent: payload.intent,
+    input: payload.input,
+    cost_json: payload.cost_json as unknown as RecordedExecution['cost_json'],
+    execution_trace_json:
+      payload.execution_trace_json as unknown as RecordedExecution['execution_trace_json'],
+    status: payload.status,
+    created_at: row.r_created_at!,
+    seq: Number(row.r_seq),
+    hash_version: Number(row.r_hash_version),
+    payload_hash: payloadHash,
+    prev_hash: row.r_prev_hash!,
+    entry_hash: row.r_entry_hash!,
+    replayed: row.r_outcome === 'replayed',
+  };
+  if (payload.output !== null) record.output = payload.output;
+  if (payload.error_message !== null) record.error_message = payload.error_message;
+  return record;
+}

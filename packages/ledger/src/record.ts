@@ -1,0 +1,213 @@
+import type { LedgerLimits } from './bounds.js';
+import { centsToMicros, microsToDecimalText as microsText } from './costs/money.js';
+import { LedgerError } from './errors.js';
+import {
+  assertJsonText,
+  assertPlainJson,
+  type JsonObject,
+  type JsonValue,
+  jsonByteLength,
+} from './plain-json.js';
+import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
+
+const INPUT_KEYS = new Set([
+  'run_id',
+  'project_id',
+  'user_id',
+  'agent_id',
+  'parent_run_id',
+  'intent',
+  'input',
+  'output',
+  'cost',
+  'execution_trace',
+  'status',
+  'error_message',
+]);
+const COST_KEYS = new Set(['total', 'breakdown', 'pricing']);
+const PRICING_SOURCES = new Set(['reported', 'computed', 'estimated']);
+const PART_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+// C0 and C1 control characters and DEL: never valid inside an identifier.
+const CONTROL_PATTERN = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Validates one execution input against every rule and bound, and returns the exact content
+ * that will be stored and hashed. Throws LedgerError naming the field, the problem and the fix.
+ */
+export function normalizeExecution(raw: unknown, limits: LedgerLimits): EntryPayload {
+  const record = requireObject(raw, 'execution');
+  for (const key of Object.keys(record)) {
+    if (!INPUT_KEYS.has(key)) {
+      fail(key, `is not a known field; allowed fields are ${[...INPUT_KEYS].join(', ')}`);
+    }
+  }
+  const status = normalizeStatus(record.status);
+  const errorMessage = optionalText(record.error_message, 'error_message', limits.error_message_chars_max);
+  if (status !== 'completed' && errorMessage === null) {
+    fail('error_message', `is required when status is '${status}'; say what went wrong`);
+  }
+  return {
+    run_id: requireId(record.run_id, 'run_id', limits),
+    project_id: requireId(record.project_id, 'project_id', limits),
+    user_id: requireId(record.user_id, 'user_id', limits),
+    agent_id: requireId(record.agent_id, 'agent_id', limits),
+    parent_run_id:
+      record.parent_run_id == null ? null : requireId(record.parent_run_id, 'parent_run_id', limits),
+    intent: requireText(record.intent, 'intent', limits.intent_chars_max),
+    input: boundedJson(requireObject(record.input, 'input'), 'input', limits) as JsonObject,
+    output: record.output === undefined ? null : boundedJson(record.output, 'output', limits),
+    cost_json: normalizeCost(record.cost, limits),
+    execution_trace_json: normalizeTrace(record.execution_trace, limits),
+    status,
+    error_message: errorMessage,
+  };
+}
+
+function normalizeStatus(value: unknown): ExecutionStatus {
+  if (typeof value === 'string' && (EXECUTION_STATUSES as readonly string[]).includes(value)) {
+    return value as ExecutionStatus;
+  }
+  return fail('status', `must be one of ${EXECUTION_STATUSES.join(', ')}; got ${preview(value)}`);
+}
+
+function normalizeCost(value: unknown, limits: LedgerLimits): JsonObject {
+  if (value === undefined) fail('cost', 'is required; pass the total in cents, e.g. cost: 850');
+  if (typeof value === 'number') {
+    centsToMicros(value, 'cost', limits.cost_cents_max);
+    return { total: value, breakdown: {} };
+  }
+  const cost = requireObject(value, 'cost');
+  for (const key of Object.keys(cost)) {
+    if (!COST_KEYS.has(key))
+      fail(`cost.${key}`, 'is not a known field; allowed are total, breakdown, pricing');
+  }
+  const totalMicros = centsToMicros(cost.total, 'cost.total', limits.cost_cents_max);
+  const breakdown = cost.breakdown === undefined ? {} : requireObject(cost.breakdown, 'cost.breakdown');
+  const parts = Object.keys(breakdown);
+  if (parts.length > limits.breakdown_parts_max) {
+    fail('cost.breakdown', `has ${parts.length} parts, more than ${limits.breakdown_parts_max}; group them`);
+  }
+  let sumMicros = 0n;
+  for (const part of parts) {
+    if (!PART_NAME_PATTERN.test(part)) {
+      fail(`cost.breakdown`, `part name ${preview(part)} must be letters, digits or _ (at most 64)`);
+    }
+    sumMicros += centsToMicros(breakdown[part], `cost.breakdown.${part}`, limits.cost_cents_max);
+  }
+  if (parts.length > 0 && sumMicros !== totalMicros) {
+    throw new LedgerError(
+      'COST_MISMATCH',
+      `cost.breakdown parts add up to ${microsText(sumMicros)} cents but cost.total is ${microsText(totalMicros)}; ` +
+        'make total the exact sum of the parts (amounts are compared in micro-cents, not as floats)',
+      { field: 'cost.total', details: { total: microsText(totalMicros), sum: microsText(sumMicros) } },
+    );
+  }
+  const normalized: JsonObject = { total: cost.total as number, breakdown: breakdown as JsonObject };
+  if (cost.pricing !== undefined) {
+    const pricing = requireObject(cost.pricing, 'cost.pricing');
+    if (!PRICING_SOURCES.has(pricing.source as string)) {
+      fail(
+        'cost.pricing.source',
+        `must be one of reported, computed, estimated; got ${preview(pricing.source)}`,
+      );
+    }
+    normalized.pricing = boundedJson(pricing, 'cost.pricing', limits) as JsonObject;
+  }
+  assertSize(normalized, 'cost', limits);
+  return normalized;
+}
+
+function normalizeTrace(value: unknown, limits: LedgerLimits): JsonObject {
+  const trace = requireObject(value, 'execution_trace');
+  if (!Array.isArray(trace.steps))
+    fail('execution_trace.steps', 'must be an array of steps (it may be empty)');
+  const steps = trace.steps as unknown[];
+  if (steps.length > limits.trace_steps_max) {
+    throw new LedgerError(
+      'PAYLOAD_TOO_LARGE',
+      `execution_trace.steps has ${steps.length} steps, more than ${limits.trace_steps_max}; summarise the trace or raise limits.trace_steps_max`,
+      { field: 'execution_trace.steps' },
+    );
+  }
+  requireAmount(trace.duration_ms, 'execution_trace.duration_ms', true);
+  requireAmount(trace.tool_calls, 'execution_trace.tool_calls', false, true);
+  requireAmount(trace.api_calls, 'execution_trace.api_calls', false, true);
+  for (let index = 0; index < steps.length; index += 1) {
+    const step = requireObject(steps[index], `execution_trace.steps[${index}]`);
+    requireAmount(step.duration_ms, `execution_trace.steps[${index}].duration_ms`, false);
+  }
+  return boundedJson(trace, 'execution_trace', limits) as JsonObject;
+}
+
+/** A non-negative finite number (an integer when `integer`); absent allowed unless `required`. */
+function requireAmount(value: unknown, field: string, required: boolean, integer = false): void {
+  if (value === undefined && !required) return;
+  const ok =
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
+  if (!ok || (integer && !Number.isInteger(value))) {
+    fail(field, `must be ${integer ? 'a whole number' : 'a number'} of zero or more; got ${preview(value)}`);
+  }
+}
+
+function boundedJson(value: unknown, field: string, limits: LedgerLimits): JsonValue {
+  assertPlainJson(value, field, limits.json_depth_max);
+  assertSize(value, field, limits);
+  return value;
+}
+
+function assertSize(value: JsonValue, field: string, limits: LedgerLimits): void {
+  const bytes = jsonByteLength(value);
+  if (bytes > limits.json_field_bytes_max) {
+    throw new LedgerError(
+      'PAYLOAD_TOO_LARGE',
+      `${field} is ${bytes} bytes as JSON, more than the limit of ${limits.json_field_bytes_max}; ` +
+        'store large artefacts elsewhere and record a reference, or raise limits.json_field_bytes_max',
+      { field, details: { bytes, limit: limits.json_field_bytes_max } },
+    );
+  }
+}
+
+/** An identifier: non-empty text without control characters or surrounding spaces. */
+export function requireId(value: unknown, field: string, limits: LedgerLimits): string {
+  if (typeof value !== 'string' || value.length === 0)
+    fail(field, `must be a non-empty string; got ${preview(value)}`);
+  if (value.length > limits.id_chars_max)
+    fail(field, `is ${value.length} characters, more than ${limits.id_chars_max}`);
+  if (CONTROL_PATTERN.test(value))
+    fail(field, 'contains a control character (newline, tab, NUL…); remove it');
+  if (value.trim() !== value) fail(field, 'starts or ends with whitespace; trim it');
+  assertJsonText(value, field);
+  return value;
+}
+
+function requireText(value: unknown, field: string, charsMax: number): string {
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    fail(field, `must be a non-empty string; got ${preview(value)}`);
+  }
+  if (value.length > charsMax)
+    fail(field, `is ${value.length} characters, more than ${charsMax}; shorten it`);
+  assertJsonText(value, field);
+  return value;
+}
+
+function optionalText(value: unknown, field: string, charsMax: number): string | null {
+  return value === undefined || value === null ? null : requireText(value, field, charsMax);
+}
+
+function requireObject(value: unknown, field: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(field, `must be a JSON object; got ${preview(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function preview(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value;
+}
+
+function fail(field: string, problem: string): never {
+  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+}

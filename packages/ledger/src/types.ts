@@ -1,0 +1,159 @@
+import type { JsonObject, JsonValue } from './plain-json.js';
+
+export type ExecutionStatus = 'completed' | 'failed' | 'aborted';
+export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'aborted'];
+
+/** Cost parts in cents (up to six decimals). Parts other than these four are allowed too. */
+export interface CostBreakdown {
+  tokens?: number;
+  toolCalls?: number;
+  externalRequests?: number;
+  penalties?: number;
+  [part: string]: number | undefined;
+}
+
+/** How a cost was obtained: provenance kept beside the amounts. */
+export interface CostPricing {
+  source: 'reported' | 'computed' | 'estimated';
+  price_table_version?: string;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface ExecutionCost {
+  /** Total cost in cents. */
+  total: number;
+  breakdown: CostBreakdown;
+  pricing?: CostPricing;
+}
+
+export interface ExecutionStep {
+  timestamp?: string;
+  action?: string;
+  duration_ms?: number;
+  result?: JsonValue;
+  error?: string;
+  [key: string]: unknown;
+}
+
+export interface ExecutionTrace {
+  steps: ExecutionStep[];
+  duration_ms: number;
+  tool_calls?: number;
+  api_calls?: number;
+  [key: string]: unknown;
+}
+
+/** What a caller records: the seed's input shape, plus the optional parent run. */
+export interface ExecutionInput {
+  run_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  parent_run_id?: string | null;
+  intent: string;
+  input: Record<string, unknown>;
+  output?: unknown;
+  /** Cents; a bare number is shorthand for `{ total: n, breakdown: {} }`. */
+  cost: number | ExecutionCost;
+  execution_trace: ExecutionTrace;
+  status: ExecutionStatus;
+  error_message?: string | null;
+}
+
+/** A stored entry: the seed's record plus its place in the project's hash chain. */
+export interface ExecutionRecord {
+  id: string;
+  run_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  parent_run_id: string | null;
+  intent: string;
+  input: Record<string, unknown>;
+  output?: JsonValue;
+  cost_json: ExecutionCost;
+  execution_trace_json: ExecutionTrace;
+  status: ExecutionStatus;
+  error_message?: string;
+  /** ISO 8601, UTC, millisecond precision; assigned by the database in chain order. */
+  created_at: string;
+  /** 1, 2, 3… per project, gapless, in commit order. */
+  seq: number;
+  hash_version: number;
+  /** Lower-case hex SHA-256 digests. */
+  payload_hash: string;
+  prev_hash: string;
+  entry_hash: string;
+}
+
+/** The result of an append: the stored record, and whether it was already there. */
+export interface RecordedExecution extends ExecutionRecord {
+  /** True when the same run_id with the same content was already recorded: nothing was appended. */
+  replayed: boolean;
+}
+
+/** The validated, normalised content of one entry: exactly the fields that payload_hash covers. */
+export interface EntryPayload {
+  run_id: string;
+  project_id: string;
+  user_id: string;
+  agent_id: string;
+  parent_run_id: string | null;
+  intent: string;
+  input: JsonObject;
+  output: JsonValue;
+  cost_json: JsonObject;
+  execution_trace_json: JsonObject;
+  status: ExecutionStatus;
+  error_message: string | null;
+}
+
+export interface CostStats {
+  agent_id: string;
+  project_id: string | null;
+  count: number;
+  total_cost: number;
+  avg_cost: number;
+  min_cost: number;
+  max_cost: number;
+}
+
+export interface ExecutionStats {
+  total_executions: number;
+  successful: number;
+  failed: number;
+  aborted: number;
+  total_cost: number;
+  avg_cost: number;
+  avg_duration_ms: number;
+  by_agent: Record<string, { count: number; cost: number }>;
+}
+
+export interface ExecutionFilter {
+  projectId?: string;
+  agentId?: string;
+  userId?: string;
+  status?: ExecutionStatus | ExecutionStatus[];
+  parentRunId?: string;
+  /** Inclusive lower bound on created_at. */
+  startDate?: Date;
+  /** Exclusive upper bound on created_at. */
+  endDate?: Date;
+  /** Rows fetched per keyset query; memory stays bounded by this. */
+  batchSize?: number;
+}
+
+export interface PageOptions {
+  limit?: number;
+  /** Opaque cursor from a previous page's `next_cursor`. */
+  cursor?: string | null;
+  /** Offset paging as in the seed; ignored when a cursor is given. */
+  offset?: number;
+}
+
+export interface Page<T> {
+  data: T[];
+  total: number;
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  next_cursor: string | null;
+}
