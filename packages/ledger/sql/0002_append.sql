@@ -26,10 +26,18 @@ declare
   v_tip_at timestamptz;
   v_now timestamptz;
   v_now_ms bigint;
+  v_created_text text;
   v_payload_hash bytea;
   v_entry_hash bytea;
-  v_existing record;
-  v_id uuid;
+  v_known jsonb;
+  v_seen jsonb;
+  v_ids uuid[] := '{}';
+  v_seqs bigint[] := '{}';
+  v_payload_hashes bytea[] := '{}';
+  v_prev_hashes bytea[] := '{}';
+  v_entry_hashes bytea[] := '{}';
+  v_ordinals integer[] := '{}';
+  v_repeated text[];
 begin
   -- Under REPEATABLE READ or SERIALIZABLE the snapshot predates the lock wait, so the tip read
   -- below could be stale and the chain would fork. Refuse rather than rely on the backstops.
@@ -57,6 +65,23 @@ begin
   -- created_at follows chain order.
   v_now := greatest(date_trunc('milliseconds', clock_timestamp()), v_tip_at);
   v_now_ms := (extract(epoch from v_now) * 1000)::bigint;
+  v_created_text := to_char(v_now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+
+  -- Every run_id of the batch that is already stored, looked up in one query (under the lock,
+  -- so no entry of this project can appear meanwhile; other projects are caught by the unique
+  -- constraint on run_id).
+  select coalesce(jsonb_object_agg(e.run_id, jsonb_build_object(
+      'payload_hash', encode(e.payload_hash, 'hex'), 'id', e.id::text, 'seq', e.seq,
+      'created_at', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'hash_version', e.hash_version, 'prev_hash', encode(e.prev_hash, 'hex'),
+      'entry_hash', encode(e.entry_hash, 'hex'))), '{}'::jsonb)
+    into v_known
+  from executions e
+  where e.run_id in (select t.value ->> 'run_id' from jsonb_array_elements(p_entries) as t);
+
+  -- run_ids that occur more than once in this batch (almost always none).
+  v_repeated := array(
+    select t.value ->> 'run_id' from jsonb_array_elements(p_entries) as t group by 1 having count(*) > 1);
 
   for r_ordinal, v_entry in select t.ordinality::integer, t.value
     from jsonb_array_elements(p_entries) with ordinality as t loop
@@ -64,22 +89,20 @@ begin
       raise exception 'entry % belongs to project %, not %', r_ordinal, v_entry ->> 'project_id', p_project_id
         using errcode = '22023';
     end if;
-    v_payload_hash := decode(v_entry ->> 'payload_hash', 'hex');
 
-    select e.id, e.seq, e.created_at, e.hash_version, e.prev_hash, e.entry_hash, e.payload_hash
-      into v_existing
-    from executions e where e.run_id = v_entry ->> 'run_id';
-    if found then
-      r_outcome := case when v_existing.payload_hash = v_payload_hash then 'replayed' else 'conflict' end;
-      if r_outcome = 'replayed' then
-        r_id := v_existing.id::text;
-        r_seq := v_existing.seq;
-        r_created_at := to_char(v_existing.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
-        r_hash_version := v_existing.hash_version;
-        r_prev_hash := encode(v_existing.prev_hash, 'hex');
-        r_entry_hash := encode(v_existing.entry_hash, 'hex');
+    v_seen := v_known -> (v_entry ->> 'run_id');
+    if v_seen is not null then
+      if v_seen ->> 'payload_hash' = v_entry ->> 'payload_hash' then
+        r_outcome := 'replayed';
+        r_id := v_seen ->> 'id';
+        r_seq := (v_seen ->> 'seq')::bigint;
+        r_created_at := v_seen ->> 'created_at';
+        r_hash_version := (v_seen ->> 'hash_version')::smallint;
+        r_prev_hash := v_seen ->> 'prev_hash';
+        r_entry_hash := v_seen ->> 'entry_hash';
       else
         -- Say nothing about the stored entry: the caller may not be allowed to read it.
+        r_outcome := 'conflict';
         r_id := null; r_seq := null; r_created_at := null; r_hash_version := null;
         r_prev_hash := null; r_entry_hash := null;
       end if;
@@ -87,30 +110,47 @@ begin
       continue;
     end if;
 
+    v_payload_hash := decode(v_entry ->> 'payload_hash', 'hex');
     v_tip_seq := v_tip_seq + 1;
     v_entry_hash := entry_hash_v1(p_project_id, v_tip_seq, v_now_ms, v_payload_hash, v_tip_hash);
-    insert into executions (
-      run_id, project_id, user_id, agent_id, parent_run_id, intent, input, output, cost_json,
-      execution_trace_json, status, error_message, created_at, seq, hash_version, payload_hash,
-      prev_hash, entry_hash)
-    values (
-      v_entry ->> 'run_id', p_project_id, v_entry ->> 'user_id', v_entry ->> 'agent_id',
-      v_entry ->> 'parent_run_id', v_entry ->> 'intent', v_entry -> 'input',
-      nullif(v_entry -> 'output', 'null'::jsonb), v_entry -> 'cost_json', v_entry -> 'execution_trace_json',
-      v_entry ->> 'status', v_entry ->> 'error_message', v_now, v_tip_seq, 1, v_payload_hash,
-      v_tip_hash, v_entry_hash)
-    returning id into v_id;
-
     r_outcome := 'created';
-    r_id := v_id::text;
+    r_id := gen_random_uuid()::text;
     r_seq := v_tip_seq;
-    r_created_at := to_char(v_now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+    r_created_at := v_created_text;
     r_hash_version := 1;
     r_prev_hash := encode(v_tip_hash, 'hex');
     r_entry_hash := encode(v_entry_hash, 'hex');
     return next;
+
+    v_ids := v_ids || r_id::uuid;
+    v_ordinals := v_ordinals || r_ordinal;
+    v_seqs := v_seqs || v_tip_seq;
+    v_payload_hashes := v_payload_hashes || v_payload_hash;
+    v_prev_hashes := v_prev_hashes || v_tip_hash;
+    v_entry_hashes := v_entry_hashes || v_entry_hash;
+    -- A second entry with the same run_id later in this batch is a replay of (or conflict with) this one.
+    if (v_entry ->> 'run_id') = any(v_repeated) then
+      v_known := v_known || jsonb_build_object(v_entry ->> 'run_id', jsonb_build_object(
+        'payload_hash', v_entry ->> 'payload_hash', 'id', r_id, 'seq', r_seq, 'created_at', r_created_at,
+        'hash_version', 1, 'prev_hash', r_prev_hash, 'entry_hash', r_entry_hash));
+    end if;
     v_tip_hash := v_entry_hash;
   end loop;
+
+  -- One multi-row insert for the whole batch: per-statement overhead is paid once.
+  insert into executions (
+    id, run_id, project_id, user_id, agent_id, parent_run_id, intent, input, output, cost_json,
+    execution_trace_json, status, error_message, created_at, seq, hash_version, payload_hash,
+    prev_hash, entry_hash)
+  select c.id, t.value ->> 'run_id', p_project_id, t.value ->> 'user_id', t.value ->> 'agent_id',
+    t.value ->> 'parent_run_id', t.value ->> 'intent', t.value -> 'input',
+    nullif(t.value -> 'output', 'null'::jsonb), t.value -> 'cost_json', t.value -> 'execution_trace_json',
+    t.value ->> 'status', t.value ->> 'error_message', v_now, c.seq, 1, c.payload_hash, c.prev_hash,
+    c.entry_hash
+  from unnest(v_ordinals, v_ids, v_seqs, v_payload_hashes, v_prev_hashes, v_entry_hashes)
+    as c(ordinal, id, seq, payload_hash, prev_hash, entry_hash)
+  join jsonb_array_elements(p_entries) with ordinality as t on t.ordinality = c.ordinal
+  order by c.seq;
 end
 $$;
 

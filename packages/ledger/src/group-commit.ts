@@ -1,10 +1,9 @@
 import { GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_ENTRIES_MAX } from './bounds.js';
-import { type AppendEntry, type AppendResultRow, appendBatch } from './db/append-queries.js';
+import { type AppendResultRow, appendBatch } from './db/append-queries.js';
 import type { Database } from './db/database.js';
 
 interface Pending {
-  entry: AppendEntry;
-  /** The entry's JSON, serialised when it was submitted. */
+  /** The entry's JSON (AppendEntry), serialised when it was submitted. */
   text: string;
   resolve: (row: AppendResultRow) => void;
   reject: (error: unknown) => void;
@@ -24,16 +23,16 @@ export class GroupCommitter {
 
   constructor(private readonly database: Database) {}
 
-  submit(entry: AppendEntry, text: string): Promise<AppendResultRow> {
+  submit(projectId: string, text: string): Promise<AppendResultRow> {
     return new Promise((resolve, reject) => {
-      const queue = this.queues.get(entry.project_id) ?? [];
-      queue.push({ entry, text, resolve, reject });
-      this.queues.set(entry.project_id, queue);
+      const queue = this.queues.get(projectId) ?? [];
+      queue.push({ text, resolve, reject });
+      this.queues.set(projectId, queue);
       this.inFlight += 1;
-      if (!this.active.has(entry.project_id)) {
-        this.active.add(entry.project_id);
+      if (!this.active.has(projectId)) {
+        this.active.add(projectId);
         // Let callers that are already on their way join the first batch.
-        setImmediate(() => void this.drain(entry.project_id));
+        setImmediate(() => void this.drain(projectId));
       }
     });
   }
@@ -59,12 +58,11 @@ export class GroupCommitter {
   private async commit(projectId: string, batch: Pending[]): Promise<void> {
     let rows: AppendResultRow[];
     try {
-      rows = await this.database.transaction((tx) =>
-        appendBatch(
-          tx,
-          projectId,
-          batch.map((pending) => pending.text),
-        ),
+      // One statement in autocommit mode is its own READ COMMITTED transaction: one round trip.
+      rows = await appendBatch(
+        this.database,
+        projectId,
+        batch.map((pending) => pending.text),
       );
     } catch (error) {
       if (batch.length > 1) {

@@ -1,14 +1,14 @@
 import { type LedgerLimits, resolveLimits } from './bounds.js';
-import type { AppendEntry, AppendResultRow } from './db/append-queries.js';
+import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
 import { type MigrationReport, migrateDatabase } from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import { GroupCommitter } from './group-commit.js';
-import { computePayloadHash } from './integrity/canonical-json.js';
+import { hashCanonicalText } from './integrity/canonical-json.js';
 import { type VerificationReport, verifyProjectChain } from './integrity/chain-verifier.js';
-import { normalizeExecution, requireId } from './record.js';
+import { prepareExecution, requireId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
 export interface LedgerOptions {
@@ -83,13 +83,14 @@ export class Ledger extends ExecutionReader {
    */
   async recordExecution(execution: ExecutionInput): Promise<RecordedExecution> {
     // Validate, hash and serialise now: later changes by the caller cannot reach the ledger.
-    const payload = normalizeExecution(execution, this.limits);
-    const entry: AppendEntry = { ...payload, payload_hash: computePayloadHash(payload).toString('hex') };
-    const text = JSON.stringify(entry);
+    const { payload, canonical } = prepareExecution(execution, this.limits);
+    const payloadHash = hashCanonicalText(canonical).toString('hex');
+    // The canonical payload is valid JSON already: prefix the hash instead of serialising again.
+    const text = `{"payload_hash":"${payloadHash}",${canonical.slice(1)}`;
     const database = await this.ready();
     this.committer ??= new GroupCommitter(database);
-    const row = await this.committer.submit(entry, text);
-    return toRecorded(payload, entry.payload_hash, row);
+    const row = await this.committer.submit(payload.project_id, text);
+    return toRecorded(payload, payloadHash, row);
   }
 
   /** Appends many executions; each gets its own result, and a bad one does not stop the rest. */

@@ -74,11 +74,6 @@ export function assertJsonText(text: string, path: string): void {
   if (!text.isWellFormed()) fail(path, 'contains a lone UTF-16 surrogate; send well-formed Unicode text');
 }
 
-/** UTF-8 size of the value's JSON text, for the per-field size bound. */
-export function jsonByteLength(value: JsonValue): number {
-  return Buffer.byteLength(JSON.stringify(value), 'utf8');
-}
-
 function fail(path: string, problem: string): never {
   throw new LedgerError('VALIDATION_FAILED', `${path} ${problem}`, { field: path });
 }

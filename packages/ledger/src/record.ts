@@ -1,13 +1,8 @@
 import type { LedgerLimits } from './bounds.js';
 import { centsToMicros, microsToDecimalText as microsText } from './costs/money.js';
 import { LedgerError } from './errors.js';
-import {
-  assertJsonText,
-  assertPlainJson,
-  type JsonObject,
-  type JsonValue,
-  jsonByteLength,
-} from './plain-json.js';
+import { assemblePayloadText, canonicalJson } from './integrity/canonical-json.js';
+import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue } from './plain-json.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
 const INPUT_KEYS = new Set([
@@ -35,6 +30,17 @@ const CONTROL_PATTERN = /[\u0000-\u001f\u007f-\u009f]/;
  * that will be stored and hashed. Throws LedgerError naming the field, the problem and the fix.
  */
 export function normalizeExecution(raw: unknown, limits: LedgerLimits): EntryPayload {
+  return prepareExecution(raw, limits).payload;
+}
+
+/** A validated entry with the RFC 8785 text of its payload, built once from its parts. */
+export interface PreparedEntry {
+  payload: EntryPayload;
+  canonical: string;
+}
+
+/** Validates like normalizeExecution and also returns the canonical payload text for hashing. */
+export function prepareExecution(raw: unknown, limits: LedgerLimits): PreparedEntry {
   const record = requireObject(raw, 'execution');
   for (const key of Object.keys(record)) {
     if (!INPUT_KEYS.has(key)) {
@@ -46,7 +52,14 @@ export function normalizeExecution(raw: unknown, limits: LedgerLimits): EntryPay
   if (status !== 'completed' && errorMessage === null) {
     fail('error_message', `is required when status is '${status}'; say what went wrong`);
   }
-  return {
+  const input = boundedJson(requireObject(record.input, 'input'), 'input', limits);
+  const output =
+    record.output === undefined
+      ? { value: null, text: 'null' }
+      : boundedJson(record.output, 'output', limits);
+  const cost = normalizeCost(record.cost, limits);
+  const trace = normalizeTrace(record.execution_trace, limits);
+  const payload: EntryPayload = {
     run_id: requireId(record.run_id, 'run_id', limits),
     project_id: requireId(record.project_id, 'project_id', limits),
     user_id: requireId(record.user_id, 'user_id', limits),
@@ -54,13 +67,20 @@ export function normalizeExecution(raw: unknown, limits: LedgerLimits): EntryPay
     parent_run_id:
       record.parent_run_id == null ? null : requireId(record.parent_run_id, 'parent_run_id', limits),
     intent: requireText(record.intent, 'intent', limits.intent_chars_max),
-    input: boundedJson(requireObject(record.input, 'input'), 'input', limits) as JsonObject,
-    output: record.output === undefined ? null : boundedJson(record.output, 'output', limits),
-    cost_json: normalizeCost(record.cost, limits),
-    execution_trace_json: normalizeTrace(record.execution_trace, limits),
+    input: input.value as JsonObject,
+    output: output.value,
+    cost_json: cost.value as JsonObject,
+    execution_trace_json: trace.value as JsonObject,
     status,
     error_message: errorMessage,
   };
+  const canonical = assemblePayloadText(payload, {
+    input: input.text,
+    output: output.text,
+    cost_json: cost.text,
+    execution_trace_json: trace.text,
+  });
+  return { payload, canonical };
 }
 
 function normalizeStatus(value: unknown): ExecutionStatus {
@@ -70,11 +90,11 @@ function normalizeStatus(value: unknown): ExecutionStatus {
   return fail('status', `must be one of ${EXECUTION_STATUSES.join(', ')}; got ${preview(value)}`);
 }
 
-function normalizeCost(value: unknown, limits: LedgerLimits): JsonObject {
+function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField {
   if (value === undefined) fail('cost', 'is required; pass the total in cents, e.g. cost: 850');
   if (typeof value === 'number') {
     centsToMicros(value, 'cost', limits.cost_cents_max);
-    return { total: value, breakdown: {} };
+    return boundedJson({ total: value, breakdown: {} }, 'cost', limits);
   }
   const cost = requireObject(value, 'cost');
   for (const key of Object.keys(cost)) {
@@ -111,13 +131,13 @@ function normalizeCost(value: unknown, limits: LedgerLimits): JsonObject {
         `must be one of reported, computed, estimated; got ${preview(pricing.source)}`,
       );
     }
-    normalized.pricing = boundedJson(pricing, 'cost.pricing', limits) as JsonObject;
+    assertPlainJson(pricing, 'cost.pricing', limits.json_depth_max);
+    normalized.pricing = pricing;
   }
-  assertSize(normalized, 'cost', limits);
-  return normalized;
+  return boundedJson(normalized, 'cost', limits);
 }
 
-function normalizeTrace(value: unknown, limits: LedgerLimits): JsonObject {
+function normalizeTrace(value: unknown, limits: LedgerLimits): CanonicalField {
   const trace = requireObject(value, 'execution_trace');
   if (!Array.isArray(trace.steps))
     fail('execution_trace.steps', 'must be an array of steps (it may be empty)');
@@ -136,7 +156,7 @@ function normalizeTrace(value: unknown, limits: LedgerLimits): JsonObject {
     const step = requireObject(steps[index], `execution_trace.steps[${index}]`);
     requireAmount(step.duration_ms, `execution_trace.steps[${index}].duration_ms`, false);
   }
-  return boundedJson(trace, 'execution_trace', limits) as JsonObject;
+  return boundedJson(trace, 'execution_trace', limits);
 }
 
 /** A non-negative finite number (an integer when `integer`); absent allowed unless `required`. */
@@ -149,14 +169,16 @@ function requireAmount(value: unknown, field: string, required: boolean, integer
   }
 }
 
-function boundedJson(value: unknown, field: string, limits: LedgerLimits): JsonValue {
-  assertPlainJson(value, field, limits.json_depth_max);
-  assertSize(value, field, limits);
-  return value;
+interface CanonicalField {
+  value: JsonValue;
+  /** RFC 8785 text of the value; its UTF-8 length is what the size bound limits. */
+  text: string;
 }
 
-function assertSize(value: JsonValue, field: string, limits: LedgerLimits): void {
-  const bytes = jsonByteLength(value);
+function boundedJson(value: unknown, field: string, limits: LedgerLimits): CanonicalField {
+  assertPlainJson(value, field, limits.json_depth_max);
+  const text = canonicalJson(value);
+  const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.json_field_bytes_max) {
     throw new LedgerError(
       'PAYLOAD_TOO_LARGE',
@@ -165,6 +187,7 @@ function assertSize(value: JsonValue, field: string, limits: LedgerLimits): void
       { field, details: { bytes, limit: limits.json_field_bytes_max } },
     );
   }
+  return { value, text };
 }
 
 /** An identifier: non-empty text without control characters or surrounding spaces. */

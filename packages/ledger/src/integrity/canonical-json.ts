@@ -33,7 +33,27 @@ export function payloadOf(entry: EntryPayload): EntryPayload {
 
 /** payload_hash = SHA-256(UTF-8(JCS(payload))). */
 export function computePayloadHash(entry: EntryPayload): Buffer {
-  return createHash('sha256')
-    .update(canonicalJson(payloadOf(entry) as unknown as JsonValue), 'utf8')
-    .digest();
+  return hashCanonicalText(canonicalJson(payloadOf(entry) as unknown as JsonValue));
+}
+
+export function hashCanonicalText(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+type JsonFieldTexts = Record<'input' | 'output' | 'cost_json' | 'execution_trace_json', string>;
+
+/**
+ * The JCS text of a payload assembled from the already-canonical texts of its JSON fields, so
+ * a large input is serialised once, not twice. Keys are written in RFC 8785 order (UTF-16 code
+ * units); a property test checks that the result equals canonicalJson(payload).
+ */
+export function assemblePayloadText(entry: EntryPayload, texts: JsonFieldTexts): string {
+  const text = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
+  return (
+    `{"agent_id":${text(entry.agent_id)},"cost_json":${texts.cost_json},` +
+    `"error_message":${text(entry.error_message)},"execution_trace_json":${texts.execution_trace_json},` +
+    `"input":${texts.input},"intent":${text(entry.intent)},"output":${texts.output},` +
+    `"parent_run_id":${text(entry.parent_run_id)},"project_id":${text(entry.project_id)},` +
+    `"run_id":${text(entry.run_id)},"status":${text(entry.status)},"user_id":${text(entry.user_id)}}`
+  );
 }

@@ -1,0 +1,127 @@
+// Ingest benchmark: chained, validated appends beside plain INSERTs of the same rows into a
+// table with the same columns and indexes but no chain, no validation, no hashing, measured in
+// the same run on the same engine, so the ratio holds even when the shared machine drifts.
+//
+//   npm run bench:ingest                       # PostgreSQL (BENCH_DATABASE_URL) and PGlite
+//   BENCH_ENGINES=pglite npm run bench:ingest  # one engine only
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createLedger } from 'execution-ledger';
+import { PLAIN_TABLE_SQL, plainInsertMany, plainInsertOne } from './plain-baseline.js';
+import { formatTable, percentile } from './report.js';
+
+const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
+const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
+const RECORDS = Number(process.env.BENCH_RECORDS ?? 4000);
+const BATCH_ROWS = 100;
+
+const results = [];
+for (const engine of engines) {
+  const dataDir = engine === 'pglite' ? mkdtempSync(path.join(os.tmpdir(), 'ledger-bench-')) : undefined;
+  const ledger = createLedger({ database: dataDir ?? serverUrl, poolSize: 20 });
+  const database = await ledger.database();
+  await database.query('drop schema if exists bench_plain cascade');
+  await database.query('create schema bench_plain');
+  for (const statement of PLAIN_TABLE_SQL) await database.query(statement);
+  try {
+    for (const callers of [1, 16]) {
+      const plain = await measure(RECORDS, callers, (row) => plainInsertOne(database, row));
+      const chained = await measure(RECORDS, callers, (row) => ledger.recordExecution(row));
+      results.push(row(engine, `single appends, ${callers} caller${callers > 1 ? 's' : ''}`, plain, chained));
+    }
+    const plainBatch = await measure(RECORDS, 1, (rows) => plainInsertMany(database, rows), BATCH_ROWS);
+    const chainedBatch = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
+    results.push(row(engine, `batches of ${BATCH_ROWS}, 1 caller`, plainBatch, chainedBatch));
+    const sample = await ledger.streamExecutions({ batchSize: 1 }).next();
+    const verify = await ledger.verifyLedger(sample.value.project_id);
+    if (!verify.ok) throw new Error(`chain broken after the benchmark: ${verify.reason}`);
+  } finally {
+    await database.query('drop schema if exists bench_plain cascade');
+    await ledger.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(formatTable(results));
+const machine = {
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model,
+  node: process.version,
+  date: new Date().toISOString(),
+};
+writeFileSync(
+  new URL(`./results/ingest-${Date.now()}.json`, import.meta.url),
+  `${JSON.stringify({ machine, records: RECORDS, results }, null, 2)}\n`,
+);
+
+function row(engine, scenario, plain, chained) {
+  return {
+    engine,
+    scenario,
+    plain_rows_per_s: Math.round(plain.rate),
+    chained_rows_per_s: Math.round(chained.rate),
+    ratio: Number((chained.rate / plain.rate).toFixed(2)),
+    plain_p50_ms: plain.p50,
+    plain_p99_ms: plain.p99,
+    chained_p50_ms: chained.p50,
+    chained_p99_ms: chained.p99,
+  };
+}
+
+/** Runs `records` rows through `work` from `callers` concurrent loops; latency per call. */
+async function measure(records, callers, work, batchRows = 1) {
+  const project = `bench-${randomUUID()}`;
+  const calls = Math.ceil(records / batchRows);
+  let next = 0;
+  const latencies = [];
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      for (;;) {
+        const index = next++;
+        if (index >= calls) return;
+        const rows = Array.from({ length: batchRows }, (_, offset) =>
+          makeRow(project, index * batchRows + offset),
+        );
+        const begin = performance.now();
+        await work(batchRows === 1 ? rows[0] : rows);
+        latencies.push(performance.now() - begin);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    rate: (calls * batchRows) / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+  };
+}
+
+function makeRow(projectId, index) {
+  const tokens = 100 + (index % 900);
+  const tools = (index * 7) % 300;
+  return {
+    run_id: `run-${randomUUID()}`,
+    project_id: projectId,
+    user_id: `user-${index % 50}`,
+    agent_id: ['backend', 'database', 'devops', 'frontend'][index % 4],
+    intent: 'Deploy microservice to production',
+    input: { service: 'user-api', version: `v2.${index % 10}.0`, environment: 'production', replicas: 3 },
+    output: { deployed: true, url: 'https://user-api.example.com', instances: 3 },
+    cost: { total: tokens + tools, breakdown: { tokens, toolCalls: tools } },
+    execution_trace: {
+      steps: Array.from({ length: 4 }, (_, step) => ({
+        timestamp: '2026-02-13T10:30:00Z',
+        action: `step_${step}`,
+        duration_ms: 250 * (step + 1),
+        result: 'success',
+      })),
+      duration_ms: 2500,
+      tool_calls: 8,
+    },
+    status: 'completed',
+  };
+}
