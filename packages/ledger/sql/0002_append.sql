@@ -154,16 +154,18 @@ begin
 end
 $$;
 
--- The appender role owns the function, so it runs with exactly the appender's rights (insert
--- through the RLS policy made for it) and nobody else holds those rights.
--- A new owner needs CREATE on the schema at the moment of the change only.
-grant execution_ledger_appender to current_user;
-grant create on schema execution_ledger to execution_ledger_appender;
-alter function execution_ledger.append_batch(text, jsonb) owner to execution_ledger_appender;
-revoke create on schema execution_ledger from execution_ledger_appender;
-revoke execution_ledger_appender from current_user;
+-- Privileges first, while this role still owns the function: ALTER OWNER carries them over.
 revoke execute on function execution_ledger.append_batch(text, jsonb) from public;
 grant execute on function execution_ledger.append_batch(text, jsonb) to execution_ledger_writer;
 grant execute on function execution_ledger.genesis_hash_v1(text) to execution_ledger_appender;
 grant execute on function execution_ledger.entry_hash_v1(text, bigint, bigint, bytea, bytea)
   to execution_ledger_appender;
+
+-- The appender role owns the function, so it runs with exactly the appender's rights (insert
+-- through the RLS policy made for it) and nobody else holds those rights. A new owner needs
+-- CREATE on the schema at the moment of the change only.
+grant execution_ledger_appender to current_user;
+grant create on schema execution_ledger to execution_ledger_appender;
+alter function execution_ledger.append_batch(text, jsonb) owner to execution_ledger_appender;
+revoke create on schema execution_ledger from execution_ledger_appender;
+revoke execution_ledger_appender from current_user;

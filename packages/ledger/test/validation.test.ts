@@ -1,4 +1,9 @@
-import { type ExecutionInput, type LedgerErrorCode, normalizeExecution, DEFAULT_LIMITS } from 'execution-ledger';
+import {
+  DEFAULT_LIMITS,
+  type ExecutionInput,
+  type LedgerErrorCode,
+  normalizeExecution,
+} from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { expectLedgerError } from './support/expect-error.js';
@@ -19,25 +24,95 @@ const CASES: Case[] = [
   ['NUL in input text', (b) => ({ ...b, input: { note: 'a\u0000b' } }), 'VALIDATION_FAILED', 'input.note'],
   ['NUL in intent', (b) => ({ ...b, intent: 'deploy\u0000' }), 'VALIDATION_FAILED', 'intent'],
   ['NUL in a key', (b) => ({ ...b, input: { 'a\u0000': 1 } }), 'VALIDATION_FAILED', 'input key "a\\u0000"'],
-  ['lone surrogate in output', (b) => ({ ...b, output: { text: 'x\ud800y' } }), 'VALIDATION_FAILED', 'output.text'],
-  ['lone surrogate in error_message', (b) => ({ ...b, status: 'failed', error_message: '\udc00' }), 'VALIDATION_FAILED', 'error_message'],
+  [
+    'lone surrogate in output',
+    (b) => ({ ...b, output: { text: 'x\ud800y' } }),
+    'VALIDATION_FAILED',
+    'output.text',
+  ],
+  [
+    'lone surrogate in error_message',
+    (b) => ({ ...b, status: 'failed', error_message: '\udc00' }),
+    'VALIDATION_FAILED',
+    'error_message',
+  ],
   ['NaN in input', (b) => ({ ...b, input: { ratio: Number.NaN } }), 'VALIDATION_FAILED', 'input.ratio'],
-  ['Infinity total', (b) => ({ ...b, cost: cost(Number.POSITIVE_INFINITY) }), 'VALIDATION_FAILED', 'cost.total'],
+  [
+    'Infinity total',
+    (b) => ({ ...b, cost: cost(Number.POSITIVE_INFINITY) }),
+    'VALIDATION_FAILED',
+    'cost.total',
+  ],
   ['NaN cost shorthand', (b) => ({ ...b, cost: Number.NaN }), 'VALIDATION_FAILED', 'cost'],
   ['negative total', (b) => ({ ...b, cost: cost(-1) }), 'VALIDATION_FAILED', 'cost.total'],
-  ['negative part', (b) => ({ ...b, cost: cost(0, { tokens: 5, penalties: -5 }) }), 'VALIDATION_FAILED', 'cost.breakdown.penalties'],
+  [
+    'negative part',
+    (b) => ({ ...b, cost: cost(0, { tokens: 5, penalties: -5 }) }),
+    'VALIDATION_FAILED',
+    'cost.breakdown.penalties',
+  ],
   ['more than six decimals', (b) => ({ ...b, cost: cost(0.0000001) }), 'VALIDATION_FAILED', 'cost.total'],
   ['amount above the limit', (b) => ({ ...b, cost: 1e13 }), 'VALIDATION_FAILED', 'cost'],
-  ['total as a string', (b) => ({ ...b, cost: { total: '850', breakdown: {} } }), 'VALIDATION_FAILED', 'cost.total'],
-  ['breakdown not summing', (b) => ({ ...b, cost: cost(850, { tokens: 300, toolCalls: 450 }) }), 'COST_MISMATCH', 'cost.total'],
-  ['breakdown off by one micro-cent', (b) => ({ ...b, cost: cost(0.3, { a: 0.1, b: 0.200001 }) }), 'COST_MISMATCH', 'cost.total'],
-  ['a float-drifted total', (b) => ({ ...b, cost: cost(0.1 + 0.2, { a: 0.1, b: 0.2 }) }), 'VALIDATION_FAILED', 'cost.total'],
-  ['unknown cost field', (b) => ({ ...b, cost: { total: 1, breakdown: {}, currency: 'USD' } }), 'VALIDATION_FAILED', 'cost.currency'],
-  ['bad pricing source', (b) => ({ ...b, cost: { total: 1, breakdown: {}, pricing: { source: 'guess' } } }), 'VALIDATION_FAILED', 'cost.pricing.source'],
-  ['10 MiB input', (b) => ({ ...b, input: { blob: 'x'.repeat(10 * 1024 * 1024) } }), 'PAYLOAD_TOO_LARGE', 'input'],
-  ['too many trace steps', (b) => ({ ...b, execution_trace: { steps: Array.from({ length: 10_001 }, () => ({})), duration_ms: 1 } }), 'PAYLOAD_TOO_LARGE', 'execution_trace.steps'],
-  ['JSON nested 10,000 deep', (b) => ({ ...b, input: nested(10_000) }), 'VALIDATION_FAILED', `input${'.next'.repeat(64)}`],
-  ['JSON nested one level too deep', (b) => ({ ...b, input: nested(64) }), 'VALIDATION_FAILED', `input${'.next'.repeat(64)}`],
+  [
+    'total as a string',
+    (b) => ({ ...b, cost: { total: '850', breakdown: {} } }),
+    'VALIDATION_FAILED',
+    'cost.total',
+  ],
+  [
+    'breakdown not summing',
+    (b) => ({ ...b, cost: cost(850, { tokens: 300, toolCalls: 450 }) }),
+    'COST_MISMATCH',
+    'cost.total',
+  ],
+  [
+    'breakdown off by one micro-cent',
+    (b) => ({ ...b, cost: cost(0.3, { a: 0.1, b: 0.200001 }) }),
+    'COST_MISMATCH',
+    'cost.total',
+  ],
+  [
+    'a float-drifted total',
+    (b) => ({ ...b, cost: cost(0.1 + 0.2, { a: 0.1, b: 0.2 }) }),
+    'VALIDATION_FAILED',
+    'cost.total',
+  ],
+  [
+    'unknown cost field',
+    (b) => ({ ...b, cost: { total: 1, breakdown: {}, currency: 'USD' } }),
+    'VALIDATION_FAILED',
+    'cost.currency',
+  ],
+  [
+    'bad pricing source',
+    (b) => ({ ...b, cost: { total: 1, breakdown: {}, pricing: { source: 'guess' } } }),
+    'VALIDATION_FAILED',
+    'cost.pricing.source',
+  ],
+  [
+    '10 MiB input',
+    (b) => ({ ...b, input: { blob: 'x'.repeat(10 * 1024 * 1024) } }),
+    'PAYLOAD_TOO_LARGE',
+    'input',
+  ],
+  [
+    'too many trace steps',
+    (b) => ({ ...b, execution_trace: { steps: Array.from({ length: 10_001 }, () => ({})), duration_ms: 1 } }),
+    'PAYLOAD_TOO_LARGE',
+    'execution_trace.steps',
+  ],
+  [
+    'JSON nested 10,000 deep',
+    (b) => ({ ...b, input: nested(10_000) }),
+    'VALIDATION_FAILED',
+    `input${'.next'.repeat(64)}`,
+  ],
+  [
+    'JSON nested one level too deep',
+    (b) => ({ ...b, input: nested(64) }),
+    'VALIDATION_FAILED',
+    `input${'.next'.repeat(64)}`,
+  ],
   ['control character in run_id', (b) => ({ ...b, run_id: 'run\n1' }), 'VALIDATION_FAILED', 'run_id'],
   ['tab in agent_id', (b) => ({ ...b, agent_id: 'back\tend' }), 'VALIDATION_FAILED', 'agent_id'],
   ['DEL in user_id', (b) => ({ ...b, user_id: 'user\u007f' }), 'VALIDATION_FAILED', 'user_id'],
@@ -46,28 +121,66 @@ const CASES: Case[] = [
   ['empty agent_id', (b) => ({ ...b, agent_id: '' }), 'VALIDATION_FAILED', 'agent_id'],
   ['unknown status', (b) => ({ ...b, status: 'succeeded' }), 'VALIDATION_FAILED', 'status'],
   ['failed without error_message', (b) => ({ ...b, status: 'failed' }), 'VALIDATION_FAILED', 'error_message'],
-  ['aborted with blank error_message', (b) => ({ ...b, status: 'aborted', error_message: '  ' }), 'VALIDATION_FAILED', 'error_message'],
-  ['unknown top-level field', (b) => ({ ...b, execution_traces: {} }), 'VALIDATION_FAILED', 'execution_traces'],
+  [
+    'aborted with blank error_message',
+    (b) => ({ ...b, status: 'aborted', error_message: '  ' }),
+    'VALIDATION_FAILED',
+    'error_message',
+  ],
+  [
+    'unknown top-level field',
+    (b) => ({ ...b, execution_traces: {} }),
+    'VALIDATION_FAILED',
+    'execution_traces',
+  ],
   ['input not an object', (b) => ({ ...b, input: ['a'] }), 'VALIDATION_FAILED', 'input'],
   ['Date inside input', (b) => ({ ...b, input: { at: new Date(0) } }), 'VALIDATION_FAILED', 'input.at'],
-  ['undefined inside input', (b) => ({ ...b, input: { maybe: undefined } }), 'VALIDATION_FAILED', 'input.maybe'],
+  [
+    'undefined inside input',
+    (b) => ({ ...b, input: { maybe: undefined } }),
+    'VALIDATION_FAILED',
+    'input.maybe',
+  ],
   ['sparse array', (b) => ({ ...b, output: { list: [1, , 3] } }), 'VALIDATION_FAILED', 'output.list[1]'],
   ['function inside output', (b) => ({ ...b, output: { fn: () => 1 } }), 'VALIDATION_FAILED', 'output.fn'],
-  ['missing trace duration', (b) => ({ ...b, execution_trace: { steps: [] } }), 'VALIDATION_FAILED', 'execution_trace.duration_ms'],
-  ['fractional tool_calls', (b) => ({ ...b, execution_trace: { steps: [], duration_ms: 1, tool_calls: 1.5 } }), 'VALIDATION_FAILED', 'execution_trace.tool_calls'],
-  ['step not an object', (b) => ({ ...b, execution_trace: { steps: ['x'], duration_ms: 1 } }), 'VALIDATION_FAILED', 'execution_trace.steps[0]'],
-  ['negative step duration', (b) => ({ ...b, execution_trace: { steps: [{ duration_ms: -1 }], duration_ms: 1 } }), 'VALIDATION_FAILED', 'execution_trace.steps[0].duration_ms'],
+  [
+    'missing trace duration',
+    (b) => ({ ...b, execution_trace: { steps: [] } }),
+    'VALIDATION_FAILED',
+    'execution_trace.duration_ms',
+  ],
+  [
+    'fractional tool_calls',
+    (b) => ({ ...b, execution_trace: { steps: [], duration_ms: 1, tool_calls: 1.5 } }),
+    'VALIDATION_FAILED',
+    'execution_trace.tool_calls',
+  ],
+  [
+    'step not an object',
+    (b) => ({ ...b, execution_trace: { steps: ['x'], duration_ms: 1 } }),
+    'VALIDATION_FAILED',
+    'execution_trace.steps[0]',
+  ],
+  [
+    'negative step duration',
+    (b) => ({ ...b, execution_trace: { steps: [{ duration_ms: -1 }], duration_ms: 1 } }),
+    'VALIDATION_FAILED',
+    'execution_trace.steps[0].duration_ms',
+  ],
 ];
 
 describeEachEngine('hostile input', (context) => {
-  it.each(CASES)('rejects %s with its code, names the field, and stores nothing', async (_title, change, code, field) => {
-    const projectId = context.project();
-    const execution = change(makeExecution(projectId)) as ExecutionInput;
-    const error = await expectLedgerError(context.ledger.recordExecution(execution), code, field);
-    expect(error.message.length).toBeGreaterThan(field.length + 10);
-    expect((await context.ledger.listExecutionsByProject(projectId)).total).toBe(0);
-    expect(await context.ledger.getExecutionByRunId(execution.run_id)).toBeNull();
-  });
+  it.each(CASES)(
+    'rejects %s with its code, names the field, and stores nothing',
+    async (_title, change, code, field) => {
+      const projectId = context.project();
+      const execution = change(makeExecution(projectId)) as ExecutionInput;
+      const error = await expectLedgerError(context.ledger.recordExecution(execution), code, field);
+      expect(error.message.length).toBeGreaterThan(field.length + 10);
+      expect((await context.ledger.listExecutionsByProject(projectId)).total).toBe(0);
+      expect(await context.ledger.getExecutionByRunId(execution.run_id)).toBeNull();
+    },
+  );
 
   it('stores __proto__ keys as data without polluting any prototype', async () => {
     const projectId = context.project();
@@ -112,7 +225,11 @@ describeEachEngine('hostile input', (context) => {
   it('applies configured limits instead of the defaults', async () => {
     const strict = context.openAnother({ limits: { intent_chars_max: 10 } });
     const projectId = context.project();
-    await expectLedgerError(strict.recordExecution(makeExecution(projectId, { intent: 'x'.repeat(11) })), 'VALIDATION_FAILED', 'intent');
+    await expectLedgerError(
+      strict.recordExecution(makeExecution(projectId, { intent: 'x'.repeat(11) })),
+      'VALIDATION_FAILED',
+      'intent',
+    );
     const record = await strict.recordExecution(makeExecution(projectId, { intent: 'x'.repeat(10) }));
     expect(record.seq).toBe(1);
   });
@@ -125,7 +242,10 @@ it('accepts exactly six decimals and the cost shorthand', () => {
 
 it('compares parts in micro-cents, so 0.1 + 0.2 equals a total of 0.3', () => {
   const execution = makeExecution('p', { cost: { total: 0.3, breakdown: { a: 0.1, b: 0.2 } } });
-  expect(normalizeExecution(execution, DEFAULT_LIMITS).cost_json).toEqual({ total: 0.3, breakdown: { a: 0.1, b: 0.2 } });
+  expect(normalizeExecution(execution, DEFAULT_LIMITS).cost_json).toEqual({
+    total: 0.3,
+    breakdown: { a: 0.1, b: 0.2 },
+  });
 });
 
 it('accepts JSON exactly at the depth limit', () => {

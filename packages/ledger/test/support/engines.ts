@@ -58,9 +58,19 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
         return state.ledger;
       },
       async admin(sql, params = []) {
-        if (state.pglite !== undefined)
-          return (await state.pglite.query<Record<string, unknown>>(sql, params)).rows;
-        return (await state.adminPool!.query(sql, params)).rows;
+        if (state.pglite !== undefined) {
+          // Several statements need the simple protocol (exec); parameters need query.
+          if (params.length > 0) return (await state.pglite.query<Record<string, unknown>>(sql, params)).rows;
+          const results = await state.pglite.exec(sql);
+          return (results.at(-1)?.rows ?? []) as Record<string, unknown>[];
+        }
+        // pg switches to the extended protocol (one statement only) whenever values are passed.
+        const result =
+          params.length > 0 ? await state.adminPool!.query(sql, params) : await state.adminPool!.query(sql);
+        return (Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows) as Record<
+          string,
+          unknown
+        >[];
       },
       project(prefix = 'proj') {
         return `${prefix}-${randomUUID()}`;
