@@ -17,6 +17,13 @@ function nested(depth: number): Record<string, unknown> {
   return value;
 }
 
+// A list with a hole at index 1, built without a sparse literal.
+function sparseList(): unknown[] {
+  const list: unknown[] = [1];
+  list[2] = 3;
+  return list;
+}
+
 const cost = (total: number, breakdown: Record<string, number> = {}) => ({ total, breakdown });
 
 // Every rejection: its code, the field it names, and (checked below) that nothing was stored.
@@ -141,7 +148,7 @@ const CASES: Case[] = [
     'VALIDATION_FAILED',
     'input.maybe',
   ],
-  ['sparse array', (b) => ({ ...b, output: { list: [1, , 3] } }), 'VALIDATION_FAILED', 'output.list[1]'],
+  ['sparse array', (b) => ({ ...b, output: { list: sparseList() } }), 'VALIDATION_FAILED', 'output.list[1]'],
   ['function inside output', (b) => ({ ...b, output: { fn: () => 1 } }), 'VALIDATION_FAILED', 'output.fn'],
   [
     'missing trace duration',
