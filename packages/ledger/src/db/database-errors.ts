@@ -36,6 +36,14 @@ export function translateDatabaseError(error: unknown, where: string): unknown {
   ) {
     return unavailable(where, message, error);
   }
+  if (code === '23514' || code === '23502' || code === '22P05' || code === '22001') {
+    // Input that passed configurable limits raised above the table's fixed backstops.
+    return new LedgerError(
+      'VALIDATION_FAILED',
+      `the database refused the entry: ${message}; stay within the schema's bounds (docs/errors.md, "Limits")`,
+      { cause: error, details: { sqlstate: code } },
+    );
+  }
   if (PERMISSION_CODES.has(code)) {
     const why =
       code === 'EL001' ? 'entries are never changed or removed' : 'the role in use lacks this privilege';
