@@ -1,11 +1,18 @@
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS } from './bounds.js';
+export { DEFAULT_PRICE_TABLE, DEFAULT_PRICES } from './costs/default-prices.js';
 export {
   centsToMicros,
   decimalTextToMicros,
+  formatDollars,
   microsToCents,
   microsToDecimalText,
+  priceByMillion,
 } from './costs/money.js';
+export type { PriceLookup } from './costs/price-table.js';
+export { extendPriceTable, FALLBACK_PRICE_NAME, PriceTable } from './costs/price-table.js';
+export { loadPriceTableFile } from './costs/price-table-file.js';
+export type { ModelPrice, ModelPriceInput, PriceTableInput } from './costs/price-table-input.js';
 export type { AppendOutcome } from './db/append-queries.js';
 export type {
   Database,
