@@ -20,7 +20,11 @@ export type { PriceLookup } from './costs/price-table.js';
 export { extendPriceTable, FALLBACK_PRICE_NAME, PriceTable } from './costs/price-table.js';
 export { loadPriceTableFile } from './costs/price-table-file.js';
 export type { ModelPrice, ModelPriceInput, PriceTableInput } from './costs/price-table-input.js';
+export type { RunContextOptions } from './costs/run-context.js';
+export { RunContext } from './costs/run-context.js';
 export type { BudgetEnforcement, Reservation } from './costs/run-costs.js';
+export type { RunOptions, RunRecorder, RunResult } from './costs/run-helper.js';
+export { runExecution } from './costs/run-helper.js';
 export type { AppendOutcome } from './db/append-queries.js';
 export type {
   Database,
