@@ -56,9 +56,8 @@ type Settled<T> = { ok: true; output: T } | { ok: false; error: unknown };
 interface Ending {
   status: ExecutionStatus;
   errorMessage: string | null;
-  /** What the caller gets thrown: the run's own error, or the budget error it swallowed. */
+  /** What the caller gets thrown unless completed: the run's own error, or the budget error it swallowed. */
   error: unknown;
-  failed: boolean;
 }
 
 /**
@@ -97,7 +96,7 @@ export async function runExecution<T>(
   } catch (recordError) {
     await reportRecordFailure(options, execution, ending, recordError);
   }
-  if (ending.failed) throw ending.error;
+  if (ending.status !== 'completed') throw ending.error;
   assert(settled.ok, 'a run that did not fail returned its output');
   return { output: settled.output, record, metrics };
 }
@@ -166,7 +165,7 @@ function endingOf<T>(
 ): Ending {
   const error = settled.ok ? undefined : settled.error;
   if (error instanceof BudgetExceededError) {
-    return { status: 'aborted', errorMessage: error.abortMessage, error, failed: true };
+    return { status: 'aborted', errorMessage: error.abortMessage, error };
   }
   // A hard budget passed counts even when the run function caught the budget error and went on.
   if (metrics.enforce === 'throw' && metrics.budgetExceeded) {
@@ -175,20 +174,18 @@ function endingOf<T>(
       status: 'aborted',
       errorMessage: budgetError.abortMessage,
       error: error ?? budgetError,
-      failed: true,
     };
   }
-  if (settled.ok) return { status: 'completed', errorMessage: null, error: undefined, failed: false };
+  if (settled.ok) return { status: 'completed', errorMessage: null, error: undefined };
   if (signal.aborted) {
     const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason);
     return {
       status: 'aborted',
       errorMessage: errorText(`Execution aborted: ${reason}`, charsMax),
       error,
-      failed: true,
     };
   }
-  return { status: 'failed', errorMessage: errorText(error, charsMax), error, failed: true };
+  return { status: 'failed', errorMessage: errorText(error, charsMax), error };
 }
 
 function buildExecution<T>(
@@ -221,10 +218,11 @@ async function reportRecordFailure(
   ending: Ending,
   recordError: unknown,
 ): Promise<void> {
-  const runErrors = ending.failed ? [ending.error] : [];
+  const completed = ending.status === 'completed';
+  const runErrors = completed ? [] : [ending.error];
   const summary = `run ${execution.run_id} ended ${ending.status} but its record could not be appended`;
   if (options.onRecordError === undefined) {
-    if (!ending.failed) throw recordError;
+    if (completed) throw recordError;
     throw new AggregateError([...runErrors, recordError], `${summary}; errors[0] is the run's error`);
   }
   try {
