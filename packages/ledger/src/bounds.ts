@@ -48,3 +48,26 @@ export function resolveLimits(overrides: Partial<LedgerLimits> | undefined): Led
   }
   return limits;
 }
+
+/**
+ * Cost accounting bounds. A run's money stays below 10^15 micro-cents ($10M) so that every
+ * amount has at most 15 significant digits and survives the trip through a JS number exactly.
+ */
+export const RUN_COST_MICRO_CENTS_MAX = 999_999_999_999_999n;
+/** Tokens in one charge; more is a unit mistake (a count of characters or bytes, not tokens). */
+export const CHARGE_TOKENS_MAX = 1_000_000_000_000;
+/** Requests or calls counted by one charge. */
+export const CHARGE_REQUESTS_MAX = 1_000_000_000;
+/** Distinct models, tools, services and penalty reasons per run: bounds the stored provenance. */
+export const RUN_PRICED_NAMES_MAX = 1_000;
+/** Runs a cost manager keeps open at once; finished runs are released with endExecution(). */
+export const COST_RUNS_OPEN_MAX = 100_000;
+/** Entries (models, tools and services together) in one price table. */
+export const PRICE_TABLE_ENTRIES_MAX = 10_000;
+/** Size of a price table file read from disk. */
+export const PRICE_TABLE_FILE_BYTES_MAX = 1024 * 1024;
+/** Characters of a penalty reason and of a step's action name. */
+export const PENALTY_REASON_CHARS_MAX = 500;
+export const STEP_ACTION_CHARS_MAX = 200;
+/** Characters of a step's error in the trace; the run's own error_message has its own limit. */
+export const STEP_ERROR_CHARS_MAX = 2_000;

@@ -20,6 +20,14 @@ export const ERROR_CODES = {
   },
   INVALID_CURSOR: { status: 400, meaning: 'A pagination cursor was not produced by this list.' },
   BUDGET_EXCEEDED: { status: 402, meaning: 'A charge would take a run past its hard budget.' },
+  PRICE_NOT_FOUND: {
+    status: 400,
+    meaning: 'The price table has no price for a model, tool or service, and no "*" fallback.',
+  },
+  TOO_MANY_RUNS: {
+    status: 429,
+    meaning: 'A cost manager holds its maximum of open runs; end finished runs with endExecution().',
+  },
   PERMISSION_DENIED: { status: 403, meaning: 'The caller may not perform this operation.' },
   DATABASE_UNAVAILABLE: { status: 503, meaning: 'The database cannot be reached or refused the connection.' },
   DATABASE_LOCKED: { status: 503, meaning: 'Another process holds the embedded database folder.' },

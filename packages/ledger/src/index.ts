@@ -1,11 +1,30 @@
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS } from './bounds.js';
+export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
+export { BudgetExceededError } from './costs/budget-exceeded-error.js';
+export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';
+export { CostManager, getCostManager, initializeCostManager } from './costs/cost-manager.js';
+export type { CostMetrics } from './costs/cost-metrics.js';
+export { TOKEN_ROUNDING_RULE } from './costs/cost-metrics.js';
+export { DEFAULT_PRICE_TABLE, DEFAULT_PRICES } from './costs/default-prices.js';
+export { reportedCost, toExecutionCost } from './costs/execution-cost.js';
 export {
   centsToMicros,
   decimalTextToMicros,
+  formatDollars,
   microsToCents,
   microsToDecimalText,
+  priceByMillion,
 } from './costs/money.js';
+export type { PriceLookup } from './costs/price-table.js';
+export { extendPriceTable, FALLBACK_PRICE_NAME, PriceTable } from './costs/price-table.js';
+export { loadPriceTableFile } from './costs/price-table-file.js';
+export type { ModelPrice, ModelPriceInput, PriceTableInput } from './costs/price-table-input.js';
+export type { RunContextOptions } from './costs/run-context.js';
+export { RunContext } from './costs/run-context.js';
+export type { BudgetEnforcement, Reservation } from './costs/run-costs.js';
+export type { RunOptions, RunRecorder, RunResult } from './costs/run-helper.js';
+export { runExecution } from './costs/run-helper.js';
 export type { AppendOutcome } from './db/append-queries.js';
 export type {
   Database,

@@ -1,4 +1,6 @@
 import { type LedgerLimits, resolveLimits } from './bounds.js';
+import type { RunContext } from './costs/run-context.js';
+import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
 import { type MigrationReport, migrateDatabase } from './db/migrator.js';
@@ -155,6 +157,14 @@ export class Ledger extends ExecutionReader {
     this.closed = true;
     const database = await this.opening.catch(() => undefined);
     await database?.close();
+  }
+
+  /**
+   * Runs `fn` as one execution: steps and charges go through `ctx`, and exactly one record is
+   * appended at the end, completed, failed or aborted (docs/costs.md).
+   */
+  run<T>(options: RunOptions, fn: (ctx: RunContext) => T | Promise<T>): Promise<RunResult<T>> {
+    return runExecution(this, options, fn);
   }
 }
 

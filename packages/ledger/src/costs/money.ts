@@ -99,3 +99,29 @@ function describeType(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   return typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 40))}` : typeof value;
 }
+
+const MICROS_PER_DOLLAR = 100n * MICROS_PER_CENT;
+const ONE_MILLION = 1_000_000n;
+
+/**
+ * Micro-cents for `quantity` units at a price given per million units, rounded half up to the
+ * micro-cent. Callers price a run's accumulated quantity, not each charge, so the rounding
+ * happens once and splitting one call into many small ones cannot change the amount.
+ */
+export function priceByMillion(quantity: bigint, microsPerMillion: bigint): bigint {
+  return (quantity * microsPerMillion + ONE_MILLION / 2n) / ONE_MILLION;
+}
+
+/**
+ * Dollars for messages, exact: two decimals when the amount is whole cents and as many as it
+ * needs otherwise, so an overspend of a fraction of a cent never reads as "equal to budget".
+ */
+export function formatDollars(micros: bigint): string {
+  const negative = micros < 0n;
+  const absolute = negative ? -micros : micros;
+  const fraction = (absolute % MICROS_PER_DOLLAR)
+    .toString()
+    .padStart(8, '0')
+    .replace(/0{1,6}$/, '');
+  return `${negative ? '-' : ''}$${absolute / MICROS_PER_DOLLAR}.${fraction}`;
+}

@@ -1,0 +1,170 @@
+import { performance } from 'node:perf_hooks';
+import { STEP_ACTION_CHARS_MAX, STEP_ERROR_CHARS_MAX } from '../bounds.js';
+import { LedgerError } from '../errors.js';
+import { assertJsonText } from '../plain-json.js';
+import type { ExecutionStep, ExecutionTrace } from '../types.js';
+import type { CostManager, TokenChargeOptions } from './cost-manager.js';
+import type { CostMetrics } from './cost-metrics.js';
+import type { Reservation } from './run-costs.js';
+
+interface StepState {
+  timestamp: string;
+  action: string;
+  startMs: number;
+  endMs: number | undefined;
+  error: string | undefined;
+}
+
+export interface RunContextOptions {
+  runId: string;
+  costs: CostManager;
+  signal: AbortSignal;
+  stepsMax: number;
+  messageCharsMax: number;
+}
+
+/**
+ * What a run function receives: steps that time themselves into the trace, and charges that go
+ * to this run's budget. Times are whole milliseconds since the run began, so a step's duration
+ * is the difference of two such offsets and sequential steps never add up to more than the run.
+ */
+export class RunContext {
+  readonly runId: string;
+  /** Aborted when the caller's signal is: long work should pass it on or check it. */
+  readonly signal: AbortSignal;
+  readonly #options: RunContextOptions;
+  readonly #steps: StepState[] = [];
+  readonly #startedMs = performance.now();
+  #ended = false;
+
+  constructor(options: RunContextOptions) {
+    this.runId = options.runId;
+    this.signal = options.signal;
+    this.#options = options;
+  }
+
+  /** Runs `fn` as one traced step; refused once the signal is aborted, so work stops at a step boundary. */
+  async step<T>(action: string, fn: () => T | Promise<T>): Promise<T> {
+    this.#assertOpen();
+    if (typeof action !== 'string' || action.trim() === '' || action.length > STEP_ACTION_CHARS_MAX) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `action must be a non-empty string of at most ${STEP_ACTION_CHARS_MAX} characters, e.g. 'deploy_kubernetes'`,
+        { field: 'action' },
+      );
+    }
+    assertJsonText(action, 'action');
+    if (this.#steps.length >= this.#options.stepsMax) {
+      throw new LedgerError(
+        'PAYLOAD_TOO_LARGE',
+        `run ${JSON.stringify(this.runId)} already has ${this.#steps.length} steps, the most a trace holds; ` +
+          'group small steps into one, or raise limits.trace_steps_max',
+        { field: 'execution_trace.steps' },
+      );
+    }
+    this.signal.throwIfAborted();
+    const state: StepState = {
+      timestamp: new Date().toISOString(),
+      action,
+      startMs: this.#nowMs(),
+      endMs: undefined,
+      error: undefined,
+    };
+    this.#steps.push(state);
+    try {
+      return await fn();
+    } catch (error) {
+      state.error = errorText(error, Math.min(STEP_ERROR_CHARS_MAX, this.#options.messageCharsMax));
+      throw error;
+    } finally {
+      state.endMs = this.#nowMs();
+    }
+  }
+
+  accountTokens(inputTokens: number, outputTokens: number, options?: TokenChargeOptions): void {
+    this.#costs().accountTokens(this.runId, inputTokens, outputTokens, options);
+  }
+
+  accountToolCall(toolName: string): void {
+    this.#costs().accountToolCall(this.runId, toolName);
+  }
+
+  accountExternalRequest(service: string, count?: number): void {
+    this.#costs().accountExternalRequest(this.runId, service, count);
+  }
+
+  accountPenalty(reason: string, cents: number): void {
+    this.#costs().accountPenalty(this.runId, reason, cents);
+  }
+
+  reserve(estimatedCents: number): Reservation {
+    return this.#costs().reserve(this.runId, estimatedCents);
+  }
+
+  settle(reservation: Reservation): void {
+    this.#costs().settle(reservation);
+  }
+
+  isBudgetExceeded(): boolean {
+    return this.#costs().isBudgetExceeded(this.runId);
+  }
+
+  getMetrics(): CostMetrics {
+    return this.#costs().getMetrics(this.runId);
+  }
+
+  /** Closes the context and returns the trace; a step still running is recorded as such. */
+  end(metrics: CostMetrics): ExecutionTrace {
+    this.#ended = true;
+    const endMs = this.#nowMs();
+    const steps = this.#steps.map((state): ExecutionStep => {
+      const step: ExecutionStep = {
+        timestamp: state.timestamp,
+        action: state.action,
+        duration_ms: (state.endMs ?? endMs) - state.startMs,
+      };
+      if (state.endMs === undefined)
+        step.error = 'still running when the run ended (the step was not awaited)';
+      else if (state.error !== undefined) step.error = state.error;
+      else step.result = 'success';
+      return step;
+    });
+    const trace: ExecutionTrace = {
+      steps,
+      duration_ms: endMs,
+      tool_calls: metrics.toolCalls,
+      api_calls: metrics.externalRequests,
+    };
+    if (metrics.budget !== null) trace.budget_cents = metrics.budget;
+    return trace;
+  }
+
+  #costs(): CostManager {
+    this.#assertOpen();
+    return this.#options.costs;
+  }
+
+  #assertOpen(): void {
+    if (this.#ended) {
+      throw new LedgerError(
+        'NOT_FOUND',
+        `run ${JSON.stringify(this.runId)} has ended and is recorded, so it takes no more steps or charges; ` +
+          'await every step and charge inside the run function',
+        { field: 'run_id' },
+      );
+    }
+  }
+
+  #nowMs(): number {
+    return Math.round(performance.now() - this.#startedMs);
+  }
+}
+
+/** An error's message as text the ledger can store: never empty, well-formed, without NUL, bounded. */
+export function errorText(error: unknown, charsMax: number): string {
+  const raw = error instanceof Error ? error.message || error.name : String(error);
+  const text = (raw.trim() === '' ? 'unknown error' : raw).replaceAll('\u0000', '\uFFFD').toWellFormed();
+  if (text.length <= charsMax) return text;
+  // Cut at a code point boundary so the shortened text stays well-formed.
+  return `${text.slice(0, charsMax - 1)}…`.toWellFormed();
+}
