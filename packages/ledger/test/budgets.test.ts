@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BudgetExceededError, CostManager, LedgerError } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
-import { expectLedgerError } from './support/errors.js';
+import { expectLedgerErrorSync } from './support/expect-error.js';
 
 // One cent per tool call and per request, so spend in these tests is a plain count.
 const PENNY_PRICES = { version: 'pennies', toolCallCents: { '*': 1 }, externalRequestCents: { '*': 1 } };
@@ -17,7 +17,7 @@ describe("budgets under enforce: 'throw'", () => {
     const manager = budgeted(5000);
     manager.accountExternalRequest('run-1', 'audit', 5000);
     expect(manager.isBudgetExceeded('run-1')).toBe(false);
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => manager.accountExternalRequest('run-1', 'audit', 5000),
       'BUDGET_EXCEEDED',
     );
@@ -43,8 +43,8 @@ describe("budgets under enforce: 'throw'", () => {
   it('keeps raising on every later charge, so no task can spend on unnoticed', () => {
     const manager = budgeted(1);
     manager.accountToolCall('run-1', 'a');
-    expectLedgerError(() => manager.accountToolCall('run-1', 'b'), 'BUDGET_EXCEEDED');
-    expectLedgerError(() => manager.accountPenalty('run-1', 'nothing', 0), 'BUDGET_EXCEEDED');
+    expectLedgerErrorSync(() => manager.accountToolCall('run-1', 'b'), 'BUDGET_EXCEEDED');
+    expectLedgerErrorSync(() => manager.accountPenalty('run-1', 'nothing', 0), 'BUDGET_EXCEEDED');
   });
 
   it('treats spend equal to the budget as within it', () => {
@@ -57,7 +57,7 @@ describe("budgets under enforce: 'throw'", () => {
   it('shows a sub-cent overspend in the message instead of rounding it away', () => {
     const manager = budgeted(1);
     manager.accountToolCall('run-1', 'a');
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => manager.accountPenalty('run-1', 'tiny', 0.000001),
       'BUDGET_EXCEEDED',
     );
@@ -99,7 +99,7 @@ describe("budgets under enforce: 'check'", () => {
     const manager = new CostManager({ prices: PENNY_PRICES, enforce: 'check' });
     manager.createExecution('hard', 'backend', 1, { enforce: 'throw' });
     manager.accountToolCall('hard', 'a');
-    expectLedgerError(() => manager.accountToolCall('hard', 'b'), 'BUDGET_EXCEEDED');
+    expectLedgerErrorSync(() => manager.accountToolCall('hard', 'b'), 'BUDGET_EXCEEDED');
   });
 });
 
@@ -119,7 +119,7 @@ describe('reservations', () => {
     manager.accountExternalRequest('run-1', 'api', 30);
     manager.reserve('run-1', 50);
     const before = manager.getMetrics('run-1');
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => manager.reserve('run-1', 21),
       'BUDGET_EXCEEDED',
     ) as BudgetExceededError;
@@ -137,10 +137,10 @@ describe('reservations', () => {
   it('refuse a second settle of the same reservation, and a copy of one', () => {
     const manager = budgeted(100);
     const hold = manager.reserve('run-1', 10);
-    expectLedgerError(() => manager.settle({ ...hold }), 'VALIDATION_FAILED');
+    expectLedgerErrorSync(() => manager.settle({ ...hold }), 'VALIDATION_FAILED');
     expect(manager.getMetrics('run-1').reserved).toBe(10);
     manager.settle(hold);
-    const error = expectLedgerError(() => manager.settle(hold), 'VALIDATION_FAILED');
+    const error = expectLedgerErrorSync(() => manager.settle(hold), 'VALIDATION_FAILED');
     expect(error.field).toBe('reservation');
     expect(manager.getMetrics('run-1').reserved).toBe(0);
   });

@@ -9,7 +9,7 @@ import {
   toExecutionCost,
 } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
-import { expectLedgerError } from './support/errors.js';
+import { expectLedgerErrorSync } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
 
 function openRun(manager = new CostManager(), budgetCents: number | null = null) {
@@ -139,7 +139,7 @@ describe('CostManager', () => {
     manager.accountToolCall(runId, 'deploy');
     expect(manager.endExecution(runId).totalCost).toBe(1);
     expect(manager.hasExecution(runId)).toBe(false);
-    expectLedgerError(() => manager.accountToolCall(runId, 'deploy'), 'NOT_FOUND');
+    expectLedgerErrorSync(() => manager.accountToolCall(runId, 'deploy'), 'NOT_FOUND');
   });
 
   it('gives one process-wide manager until initializeCostManager replaces it', () => {
@@ -160,9 +160,9 @@ describe('CostManager refuses bad input and changes nothing', () => {
 
   it('names an unknown run id with NOT_FOUND', () => {
     const { manager, runId, before } = withRun();
-    const error = expectLedgerError(() => manager.accountTokens('run-unknown', 1, 1), 'NOT_FOUND');
+    const error = expectLedgerErrorSync(() => manager.accountTokens('run-unknown', 1, 1), 'NOT_FOUND');
     expect(error.message).toContain('createExecution(runId, agentId');
-    expectLedgerError(() => manager.getMetrics('run-unknown'), 'NOT_FOUND');
+    expectLedgerErrorSync(() => manager.getMetrics('run-unknown'), 'NOT_FOUND');
     expect(manager.getMetrics(runId)).toEqual(before);
   });
 
@@ -174,19 +174,19 @@ describe('CostManager refuses bad input and changes nothing', () => {
     ['more than a trillion', 1e12 + 1],
   ])('refuses %s of tokens with VALIDATION_FAILED naming the field', (_name, tokens) => {
     const { manager, runId, before } = withRun();
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => manager.accountTokens(runId, tokens as number, 1),
       'VALIDATION_FAILED',
     );
     expect(error.field).toBe('inputTokens');
     expect(error.message).toMatch(/^inputTokens must be a whole number from 0 to/);
-    expectLedgerError(() => manager.accountTokens(runId, 1, tokens as number), 'VALIDATION_FAILED');
+    expectLedgerErrorSync(() => manager.accountTokens(runId, 1, tokens as number), 'VALIDATION_FAILED');
     expect(manager.getMetrics(runId)).toEqual(before);
   });
 
   it('refuses more cached tokens than input tokens, explaining that cached ones are part of the input', () => {
     const { manager, runId, before } = withRun();
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => manager.accountTokens(runId, 10, 0, { cachedInputTokens: 11 }),
       'VALIDATION_FAILED',
     );
@@ -196,7 +196,7 @@ describe('CostManager refuses bad input and changes nothing', () => {
 
   it('refuses a model with no price and no fallback with PRICE_NOT_FOUND', () => {
     const { manager, runId, before } = withRun();
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => manager.accountTokens(runId, 1, 1, { model: 'gpt-9' }),
       'PRICE_NOT_FOUND',
     );
@@ -209,14 +209,14 @@ describe('CostManager refuses bad input and changes nothing', () => {
       prices: { version: 'v1', models: { m: { inputCentsPerMillion: 1, outputCentsPerMillion: 1 } } },
     });
     const { runId } = openRun(manager);
-    const error = expectLedgerError(() => manager.accountTokens(runId, 1, 1), 'PRICE_NOT_FOUND');
+    const error = expectLedgerErrorSync(() => manager.accountTokens(runId, 1, 1), 'PRICE_NOT_FOUND');
     expect(error.message).toContain('pass { model }');
     expect(manager.getMetrics(runId).tokensCost).toBe(0);
   });
 
   it('refuses to open a run id twice with RUN_ID_CONFLICT', () => {
     const { manager, runId, before } = withRun();
-    expectLedgerError(() => manager.createExecution(runId, 'backend', 999), 'RUN_ID_CONFLICT');
+    expectLedgerErrorSync(() => manager.createExecution(runId, 'backend', 999), 'RUN_ID_CONFLICT');
     expect(manager.getMetrics(runId)).toEqual(before);
   });
 
@@ -224,7 +224,7 @@ describe('CostManager refuses bad input and changes nothing', () => {
     const { manager, runId } = withRun();
     manager.createExecution('run-2', 'backend');
     manager.createExecution('run-3', 'backend');
-    const error = expectLedgerError(() => manager.createExecution('run-4', 'backend'), 'TOO_MANY_RUNS');
+    const error = expectLedgerErrorSync(() => manager.createExecution('run-4', 'backend'), 'TOO_MANY_RUNS');
     expect(error.message).toContain('endExecution(runId)');
     expect(manager.hasExecution('run-4')).toBe(false);
     manager.endExecution(runId);
@@ -235,19 +235,19 @@ describe('CostManager refuses bad input and changes nothing', () => {
   it('refuses bad budgets, enforcement modes, penalties and names with VALIDATION_FAILED', () => {
     const { manager, runId, before } = withRun();
     expect(
-      expectLedgerError(() => manager.createExecution('run-b', 'a', -5), 'VALIDATION_FAILED').field,
+      expectLedgerErrorSync(() => manager.createExecution('run-b', 'a', -5), 'VALIDATION_FAILED').field,
     ).toBe('budgetCents');
     expect(
-      expectLedgerError(
+      expectLedgerErrorSync(
         () => manager.createExecution('run-b', 'a', 5, { enforce: 'warn' as 'check' }),
         'VALIDATION_FAILED',
       ).field,
     ).toBe('options.enforce');
     expect(manager.hasExecution('run-b')).toBe(false);
-    expectLedgerError(() => manager.accountPenalty(runId, '', 5), 'VALIDATION_FAILED');
-    expectLedgerError(() => manager.accountPenalty(runId, 'late', 0.0000001), 'VALIDATION_FAILED');
-    expectLedgerError(() => manager.accountToolCall(runId, ' padded '), 'VALIDATION_FAILED');
-    expectLedgerError(() => manager.accountExternalRequest(runId, 'stripe', -2), 'VALIDATION_FAILED');
+    expectLedgerErrorSync(() => manager.accountPenalty(runId, '', 5), 'VALIDATION_FAILED');
+    expectLedgerErrorSync(() => manager.accountPenalty(runId, 'late', 0.0000001), 'VALIDATION_FAILED');
+    expectLedgerErrorSync(() => manager.accountToolCall(runId, ' padded '), 'VALIDATION_FAILED');
+    expectLedgerErrorSync(() => manager.accountExternalRequest(runId, 'stripe', -2), 'VALIDATION_FAILED');
     expect(manager.getMetrics(runId)).toEqual(before);
   });
 
@@ -255,7 +255,10 @@ describe('CostManager refuses bad input and changes nothing', () => {
     const { manager, runId, before } = withRun();
     manager.createExecution('run-big', 'backend', null, { enforce: 'check' });
     manager.accountPenalty('run-big', 'large', 999_999_999);
-    const error = expectLedgerError(() => manager.accountPenalty('run-big', 'large', 1), 'VALIDATION_FAILED');
+    const error = expectLedgerErrorSync(
+      () => manager.accountPenalty('run-big', 'large', 1),
+      'VALIDATION_FAILED',
+    );
     expect(error.message).toContain('split the work into several runs');
     expect(manager.getMetrics('run-big').totalCost).toBe(999_999_999);
     expect(manager.getMetrics(runId)).toEqual(before);
@@ -265,7 +268,7 @@ describe('CostManager refuses bad input and changes nothing', () => {
     const { manager, runId } = openRun();
     for (let index = 0; index < 1000; index += 1) manager.accountToolCall(runId, `tool-${index}`);
     const before = manager.getMetrics(runId);
-    expectLedgerError(() => manager.accountToolCall(runId, 'tool-1000'), 'PAYLOAD_TOO_LARGE');
+    expectLedgerErrorSync(() => manager.accountToolCall(runId, 'tool-1000'), 'PAYLOAD_TOO_LARGE');
     manager.accountToolCall(runId, 'tool-0');
     expect(manager.getMetrics(runId).toolCalls).toBe(before.toolCalls + 1);
   });

@@ -12,7 +12,7 @@ import {
   type PriceTableInput,
 } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgerError, expectLedgerRejection } from './support/errors.js';
+import { expectLedgerErrorSync, expectLedgerRejection } from './support/expect-error.js';
 
 const ACME: PriceTableInput = {
   version: 'acme-2026-02',
@@ -69,7 +69,7 @@ describe('price tables', () => {
 
   it('refuses a tool with no price and no "*" entry with PRICE_NOT_FOUND', () => {
     const { manager, runId } = chargeOnce(ACME);
-    const error = expectLedgerError(() => manager.accountToolCall(runId, 'rollback'), 'PRICE_NOT_FOUND');
+    const error = expectLedgerErrorSync(() => manager.accountToolCall(runId, 'rollback'), 'PRICE_NOT_FOUND');
     expect(error.message).toContain('add it to toolCallCents or add a "*" entry');
     expect(manager.getMetrics(runId).toolCalls).toBe(0);
   });
@@ -96,7 +96,7 @@ describe('price tables', () => {
       'prices.externalRequestCents["s"]',
     ],
   ])('refuses a table with %s, naming the field', (_name, table, field) => {
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => new CostManager({ prices: table as PriceTableInput }),
       'VALIDATION_FAILED',
     );
@@ -108,7 +108,7 @@ describe('price tables', () => {
     const toolCallCents = Object.fromEntries(
       Array.from({ length: 10_001 }, (_, index) => [`tool-${index}`, 1]),
     );
-    expectLedgerError(() => PriceTable.from({ version: 'huge', toolCallCents }), 'PAYLOAD_TOO_LARGE');
+    expectLedgerErrorSync(() => PriceTable.from({ version: 'huge', toolCallCents }), 'PAYLOAD_TOO_LARGE');
   });
 
   it('extends the defaults under a new version, keeping what it does not change', () => {
@@ -126,7 +126,7 @@ describe('price tables', () => {
   });
 
   it('refuses changes without a version, naming the changes', () => {
-    const error = expectLedgerError(
+    const error = expectLedgerErrorSync(
       () => extendPriceTable(DEFAULT_PRICE_TABLE, { toolCallCents: { t: 1 } } as unknown as PriceTableInput),
       'VALIDATION_FAILED',
     );

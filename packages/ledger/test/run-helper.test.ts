@@ -11,7 +11,7 @@ import {
 } from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
-import { expectLedgerRejection } from './support/errors.js';
+import { expectLedgerRejection } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
 
 const PRICES = { version: 'run-test', toolCallCents: { '*': 1 }, externalRequestCents: { '*': 1 } };

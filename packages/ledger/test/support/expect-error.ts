@@ -22,3 +22,24 @@ export async function expectLedgerError(
   }
   return error;
 }
+
+/** The synchronous form: runs `fn`, expects it to throw a LedgerError with `code`. */
+export function expectLedgerErrorSync(fn: () => unknown, code: LedgerErrorCode): LedgerError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught, `expected a LedgerError ${code}`).toBeInstanceOf(LedgerError);
+  expect((caught as LedgerError).code).toBe(code);
+  return caught as LedgerError;
+}
+
+/** Awaits `promise` and expects a rejection with a LedgerError with `code`. */
+export function expectLedgerRejection(
+  promise: Promise<unknown>,
+  code: LedgerErrorCode,
+): Promise<LedgerError> {
+  return expectLedgerError(promise, code);
+}
