@@ -52,7 +52,7 @@ const machine = {
   date: new Date().toISOString(),
 };
 writeFileSync(
-  new URL(`./results/ingest-${Date.now()}.json`, import.meta.url),
+  new URL('./results/ingest.json', import.meta.url),
   `${JSON.stringify({ machine, records: RECORDS, results }, null, 2)}\n`,
 );
 

@@ -4,7 +4,10 @@ import { expect, it } from 'vitest';
 
 const errorsDoc = readFileSync(new URL('../../../docs/errors.md', import.meta.url), 'utf8');
 
-it.each(Object.entries(ERROR_CODES))('documents %s in docs/errors.md with its HTTP status', (code, { status }) => {
-  expect(errorsDoc).toContain(`| \`${code}\` | ${status} |`);
-  expect(errorsDoc).toContain(`- \`${code}\`:`);
-});
+it.each(Object.entries(ERROR_CODES))(
+  'documents %s in docs/errors.md with its HTTP status',
+  (code, { status }) => {
+    expect(errorsDoc).toContain(`| \`${code}\` | ${status} |`);
+    expect(errorsDoc).toContain(`- \`${code}\`:`);
+  },
+);

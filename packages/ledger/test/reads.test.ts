@@ -198,5 +198,10 @@ describeEachEngine('reads, pages, statistics and export', (context) => {
     });
     const empty = await context.ledger.exportExecutionsToCSV(context.project());
     expect(empty.trimEnd().split('\r\n')).toHaveLength(1);
+    await expectLedgerError(
+      context.ledger.exportExecutionsToCSV(exportProject, new Date(), new Date(Number.NaN)),
+      'VALIDATION_FAILED',
+      'endDate',
+    );
   });
 });

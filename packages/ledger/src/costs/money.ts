@@ -88,12 +88,6 @@ export function microsToCents(micros: bigint): number {
   return Number(microsToDecimalText(micros));
 }
 
-/** Parses PostgreSQL numeric text (which may carry more decimals, e.g. from avg) into cents. */
-export function numericTextToCents(text: string | null | undefined): number {
-  if (text === null || text === undefined) return 0;
-  return Number(text);
-}
-
 function describeType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
