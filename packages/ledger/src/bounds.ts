@@ -48,3 +48,12 @@ export function resolveLimits(overrides: Partial<LedgerLimits> | undefined): Led
   }
   return limits;
 }
+
+/** Largest checkpoint note accepted: a real one is under 1 KiB; this bounds parsing of untrusted text. */
+export const CHECKPOINT_NOTE_BYTES_MAX = 64 * 1024;
+/** Signature lines read from one note, as the signed-note reference implementation caps them. */
+export const NOTE_SIGNATURES_MAX = 100;
+/** Nodes in one Merkle proof: a tree of 2^63 leaves needs 63, so more is never legitimate. */
+export const MERKLE_PROOF_NODES_MAX = 64;
+/** Longest NDJSON line the offline verifier reads: three 1 MiB JSON fields plus the rest. */
+export const NDJSON_LINE_BYTES_MAX = 16 * 1024 * 1024;
