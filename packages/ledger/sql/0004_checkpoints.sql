@@ -24,9 +24,11 @@ create table execution_ledger.checkpoints (
 );
 
 -- Only the heads that moved since the previous checkpoint are stored; the full set of heads of
--- checkpoint N is, per project, the newest row with checkpoint_seq <= N.
+-- checkpoint N is, per project, the newest row with checkpoint_seq <= N. No foreign key: its
+-- check locks the checkpoint row FOR KEY SHARE, which needs the UPDATE right nobody holds here;
+-- append_checkpoint() writes a checkpoint and its heads in one transaction instead.
 create table execution_ledger.checkpoint_heads (
-  checkpoint_seq bigint not null references execution_ledger.checkpoints (seq),
+  checkpoint_seq bigint not null,
   project_id text not null,
   seq bigint not null,
   entry_hash bytea not null,

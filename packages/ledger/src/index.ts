@@ -27,8 +27,13 @@ export type { ReadRunner } from './execution-reader.js';
 export { ExecutionReader } from './execution-reader.js';
 export { canonicalJson, computePayloadHash } from './integrity/canonical-json.js';
 export type { ChainProblem, VerificationReport } from './integrity/chain-verifier.js';
-export type { ProjectHead } from './integrity/checkpoint-encoding.js';
-export { encodeCheckpointLeaf, encodeHeadLeaf } from './integrity/checkpoint-encoding.js';
+export type { CheckpointBody, ProjectHead } from './integrity/checkpoint-encoding.js';
+export {
+  encodeCheckpointLeaf,
+  encodeHeadLeaf,
+  formatCheckpointBody,
+  parseCheckpointBody,
+} from './integrity/checkpoint-encoding.js';
 export type { CheckpointRef } from './integrity/checkpoint-prover.js';
 export type {
   Checkpoint,

@@ -50,7 +50,7 @@ export function generateSigningKey(name: string = DEFAULT_KEY_NAME): GeneratedKe
 
 /** Reads `PRIVATE+KEY+name+keyid+base64`; INVALID_KEY when it is anything else. */
 export function parseSigningKey(text: unknown, field = 'privateKey'): SigningKey {
-  const parts = typeof text === 'string' ? text.trim().split('+') : [];
+  const parts = typeof text === 'string' ? splitKeyText(text.trim(), 5) : [];
   const [tag1, tag2, name, keyId, encoded] = parts;
   const seed = parts.length === 5 && tag1 === 'PRIVATE' && tag2 === 'KEY' ? decodeTyped(encoded) : null;
   if (seed === null || name === undefined) {
@@ -79,7 +79,7 @@ export function parsePublicKeys(value: unknown, field = 'publicKey'): NoteVerifi
 }
 
 function parseVerifierKey(line: string, field: string): NoteVerifierKey {
-  const parts = line.split('+');
+  const parts = splitKeyText(line, 3);
   const [name, keyId, encoded] = parts;
   const raw = parts.length === 3 ? decodeTyped(encoded) : null;
   if (raw === null || name === undefined) {
@@ -93,6 +93,20 @@ function parseVerifierKey(line: string, field: string): NoteVerifierKey {
   const key = verifierKey(name, publicKey, raw);
   if (key.keyId !== keyId) throw invalidKey(field, `names key id ${keyId} but its key has id ${key.keyId}`);
   return key;
+}
+
+/** Splits at the first `count - 1` plus signs: the last part is base64, which may hold "+" too. */
+function splitKeyText(text: string, count: number): string[] {
+  const parts: string[] = [];
+  let rest = text;
+  while (parts.length < count - 1) {
+    const plus = rest.indexOf('+');
+    if (plus < 0) break;
+    parts.push(rest.slice(0, plus));
+    rest = rest.slice(plus + 1);
+  }
+  parts.push(rest);
+  return parts;
 }
 
 export function computeKeyId(name: string, rawPublicKey: Buffer): string {
