@@ -1,8 +1,5 @@
 import {
   type Checkpoint,
-  computeEntryHash,
-  computePayloadHash,
-  type EntryPayload,
   type ExecutionRecord,
   generateSigningKey,
   type ProjectProof,
@@ -11,7 +8,7 @@ import {
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, type EngineContext } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';
-import { exportLines, literal, tamperAsSuperuser } from './support/tamper.js';
+import { exportLines, forgeRecords, literal, tamperAsSuperuser } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');
 
@@ -81,7 +78,7 @@ describeEachEngine('tampering by a superuser', (context) => {
 
   it('a chain rewritten with fresh hashes passes the chain check alone and is caught only with a checkpoint', async () => {
     const sealed = await sealProject(context, 3);
-    await tamperAsSuperuser(context, rewriteChain(sealed.records, { forged: true }));
+    await tamperAsSuperuser(context, rewriteChain(sealed.records));
     const blind = await verifyOffline(context, sealed, false);
     expect(blind).toMatchObject({ ok: true, entries_checked: 3 });
     const anchored = await verifyOffline(context, sealed, true);
@@ -173,40 +170,13 @@ function rowMutations(): RowMutation[] {
   ];
 }
 
-/**
- * Rewrites every entry with new content and recomputes every hash, as an attacker with the
- * hashing code would: the chain stays internally perfect.
- */
-function rewriteChain(records: ExecutionRecord[], options: { forged: boolean }): string[] {
-  let prevHash: Buffer | null = null;
-  return records.map((record) => {
-    const input = { ...record.input, forged: options.forged };
-    const payload: EntryPayload = {
-      run_id: record.run_id,
-      project_id: record.project_id,
-      user_id: record.user_id,
-      agent_id: record.agent_id,
-      parent_run_id: record.parent_run_id,
-      intent: record.intent,
-      input: input as EntryPayload['input'],
-      output: record.output ?? null,
-      cost_json: record.cost_json as unknown as EntryPayload['cost_json'],
-      execution_trace_json: record.execution_trace_json as unknown as EntryPayload['execution_trace_json'],
-      status: record.status,
-      error_message: record.error_message ?? null,
-    };
-    const payloadHash = computePayloadHash(payload);
-    const prev = prevHash ?? Buffer.from(record.prev_hash, 'hex');
-    const entryHash = computeEntryHash({
-      projectId: record.project_id,
-      seq: record.seq,
-      createdAtMs: Date.parse(record.created_at),
-      payloadHash,
-      prevHash: prev,
-    });
-    prevHash = entryHash;
-    return `update execution_ledger.executions set input = ${literal(JSON.stringify(input))}::jsonb,
-      payload_hash = '\\x${payloadHash.toString('hex')}', prev_hash = '\\x${prev.toString('hex')}',
-      entry_hash = '\\x${entryHash.toString('hex')}' where ${where(record.project_id, record.seq)}`;
-  });
+/** SQL that stores the forged chain over the real one. */
+function rewriteChain(records: ExecutionRecord[]): string[] {
+  return forgeRecords(records).map(
+    (
+      forged,
+    ) => `update execution_ledger.executions set input = ${literal(JSON.stringify(forged.input))}::jsonb,
+      payload_hash = '\\x${forged.payload_hash}', prev_hash = '\\x${forged.prev_hash}',
+      entry_hash = '\\x${forged.entry_hash}' where ${where(forged.project_id, forged.seq)}`,
+  );
 }

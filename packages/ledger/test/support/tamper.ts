@@ -1,4 +1,12 @@
-import { exportExecutionsToNDJSON, type Ledger, type ProjectProof } from 'execution-ledger';
+import {
+  computeEntryHash,
+  computePayloadHash,
+  type EntryPayload,
+  type ExecutionRecord,
+  exportExecutionsToNDJSON,
+  type Ledger,
+  type ProjectProof,
+} from 'execution-ledger';
 import type { EngineContext } from './engines.js';
 
 const GUARDS = [
@@ -40,4 +48,45 @@ export async function exportLines(
   for await (const line of exportExecutionsToNDJSON(ledger, projectId, { proof: proof ?? null }))
     lines.push(line);
   return lines;
+}
+
+/**
+ * The same entries with changed content and every hash recomputed, as an attacker who has the
+ * hashing code would write them: the chain stays internally perfect.
+ */
+export function forgeRecords(records: readonly ExecutionRecord[]): ExecutionRecord[] {
+  let prevHash: Buffer | null = null;
+  return records.map((record) => {
+    const input = { ...record.input, forged: true };
+    const payloadHash = computePayloadHash({
+      run_id: record.run_id,
+      project_id: record.project_id,
+      user_id: record.user_id,
+      agent_id: record.agent_id,
+      parent_run_id: record.parent_run_id,
+      intent: record.intent,
+      input,
+      output: record.output ?? null,
+      cost_json: record.cost_json as unknown as EntryPayload['cost_json'],
+      execution_trace_json: record.execution_trace_json as unknown as EntryPayload['execution_trace_json'],
+      status: record.status,
+      error_message: record.error_message ?? null,
+    });
+    const prev = prevHash ?? Buffer.from(record.prev_hash, 'hex');
+    const entryHash = computeEntryHash({
+      projectId: record.project_id,
+      seq: record.seq,
+      createdAtMs: Date.parse(record.created_at),
+      payloadHash,
+      prevHash: prev,
+    });
+    prevHash = entryHash;
+    return {
+      ...record,
+      input,
+      payload_hash: payloadHash.toString('hex'),
+      prev_hash: prev.toString('hex'),
+      entry_hash: entryHash.toString('hex'),
+    };
+  });
 }
