@@ -1,3 +1,7 @@
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   type Checkpoint,
   generateSigningKey,
@@ -14,9 +18,44 @@ import { exportLines } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');
 
-async function countCheckpoints(admin: (sql: string) => Promise<Record<string, unknown>[]>): Promise<number> {
-  const rows = await admin('select count(*)::int as n from execution_ledger.checkpoints');
-  return Number(rows[0]?.n);
+type Admin = (sql: string, params?: unknown[]) => Promise<Record<string, unknown>[]>;
+
+/**
+ * What "nothing was written or changed" means on a database other test files write to at the
+ * same time: the checkpoints that existed are all there, byte for byte, and no checkpoint
+ * signed with `keyId` (this file's key, or the refused one) appeared.
+ */
+async function checkpointState(admin: Admin, keyId: string) {
+  const rows = await admin(
+    `select coalesce(max(seq), 0)::int as newest,
+       (select count(*)::int from execution_ledger.checkpoints where key_id = $1) as by_key
+     from execution_ledger.checkpoints`,
+    [keyId],
+  );
+  const newest = Number(rows[0]?.newest);
+  return { newest, byKey: Number(rows[0]?.by_key), kept: await checkpointsUpTo(admin, newest) };
+}
+
+/** How many checkpoints and heads exist up to `seq`, and a digest of their notes. */
+async function checkpointsUpTo(admin: Admin, seq: number) {
+  const rows = await admin(
+    `select count(*)::int as n,
+       encode(sha256(convert_to(coalesce(string_agg(note, '' order by seq), ''), 'UTF8')), 'hex') as notes,
+       (select count(*)::int from execution_ledger.checkpoint_heads where checkpoint_seq <= $1) as heads
+     from execution_ledger.checkpoints where seq <= $1`,
+    [seq],
+  );
+  return rows[0];
+}
+
+async function expectNothingWritten(
+  admin: Admin,
+  keyId: string,
+  before: Awaited<ReturnType<typeof checkpointState>>,
+) {
+  const after = await checkpointState(admin, keyId);
+  expect(after.byKey).toBe(before.byKey);
+  expect(await checkpointsUpTo(admin, before.newest)).toEqual(before.kept);
 }
 
 describeEachEngine('signed checkpoints', (context) => {
@@ -87,7 +126,7 @@ describeEachEngine('signed checkpoints', (context) => {
   });
 
   it('CHECKPOINT_NOT_FOUND for a checkpoint that does not exist, and nothing is written', async () => {
-    const before = await countCheckpoints(context.admin);
+    const before = await checkpointState(context.admin, key.signingKey.keyId);
     const newest = await context.ledger.getCheckpoint();
     for (const call of [
       () => context.ledger.getCheckpoint(newest.seq + 1_000_000),
@@ -97,22 +136,22 @@ describeEachEngine('signed checkpoints', (context) => {
       const error = await call().catch((caught: unknown) => caught);
       expect(isLedgerError(error, 'CHECKPOINT_NOT_FOUND')).toBe(true);
     }
-    expect(await countCheckpoints(context.admin)).toBe(before);
+    await expectNothingWritten(context.admin, key.signingKey.keyId, before);
   });
 
   it('INVALID_KEY for a malformed private key, and no checkpoint is written', async () => {
     await recordMany(context.project(), 1);
-    const before = await countCheckpoints(context.admin);
+    const before = await checkpointState(context.admin, '00000000');
     const error = await context.ledger
       .createCheckpoint({ privateKey: 'PRIVATE+KEY+x+00000000+AAAA' })
       .catch((caught: unknown) => caught);
     expect(isLedgerError(error, 'INVALID_KEY') && error.field).toBe('privateKey');
-    expect(await countCheckpoints(context.admin)).toBe(before);
+    await expectNothingWritten(context.admin, '00000000', before);
   });
 
   it('checkpoint tables refuse UPDATE, DELETE and TRUNCATE, from the owner, a superuser and replica mode', async () => {
     await context.ledger.createCheckpoint({ privateKey: key.signingKey });
-    const before = await countCheckpoints(context.admin);
+    const before = await checkpointState(context.admin, key.signingKey.keyId);
     const database = await context.ledger.database();
     const attempts: [string, () => Promise<unknown>][] = [];
     for (const table of ['checkpoints', 'checkpoint_heads']) {
@@ -136,7 +175,7 @@ describeEachEngine('signed checkpoints', (context) => {
       if (!/append-only|permission denied/.test(outcome)) allowed.push(`${name}: ${outcome}`);
     }
     expect(allowed).toEqual([]);
-    expect(await countCheckpoints(context.admin)).toBe(before);
+    await expectNothingWritten(context.admin, key.signingKey.keyId, before);
   });
 
   it('verifyLedger compares the chain with the newest checkpoint and checks its signature', async () => {
@@ -175,6 +214,21 @@ describeEachEngine('signed checkpoints', (context) => {
       publicKey: key.publicKeyText,
     });
     expect(whole.ok).toBe(true);
+    // The auditor's way from docs/security.md: files on disk, read line by line.
+    const folder = await mkdtemp(path.join(tmpdir(), 'ledger-audit-'));
+    try {
+      await writeFile(path.join(folder, 'export.ndjson'), lines.join(''));
+      await writeFile(path.join(folder, 'cp.txt'), checkpoint.note);
+      await writeFile(path.join(folder, 'key.pub'), key.publicKeyText);
+      const fromFiles = await verifyExport({
+        ndjson: createReadStream(path.join(folder, 'export.ndjson')),
+        checkpoint: await readFile(path.join(folder, 'cp.txt'), 'utf8'),
+        publicKey: await readFile(path.join(folder, 'key.pub'), 'utf8'),
+      });
+      expect(fromFiles).toMatchObject({ ok: true, entries_checked: 5, lines_read: 6 });
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,3 +1,5 @@
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
 import { NDJSON_LINE_BYTES_MAX } from '../bounds.js';
 import { EXECUTION_STATUSES, type ExecutionRecord } from '../types.js';
 import { compareWithCommittedHead, failWithoutEntry } from './anchor-check.js';
@@ -18,8 +20,11 @@ import {
 import { parsePublicKeys } from './signing-key.js';
 
 export interface ExportVerificationInput {
-  /** The export: its whole text, or its lines (e.g. readline over a file), in order. */
-  ndjson: string | Iterable<string> | AsyncIterable<string | Buffer>;
+  /**
+   * The export: its whole text, its lines in order, or a readable stream of the file (e.g.
+   * fs.createReadStream), which is split into lines here.
+   */
+  ndjson: string | Iterable<string> | AsyncIterable<string | Buffer> | Readable;
   /** A signed checkpoint note kept outside the database. Without it, tail truncation and a
    * rewrite with fresh hashes cannot be seen. */
   checkpoint?: string;
@@ -83,7 +88,14 @@ export async function verifyExport(input: ExportVerificationInput): Promise<Expo
 }
 
 async function* splitLines(source: ExportVerificationInput['ndjson']): AsyncGenerator<string> {
-  const items = typeof source === 'string' ? [source] : source;
+  // A byte stream's chunks end anywhere; readline cuts them at line ends. It is attached only
+  // now, when reading starts, so no line is emitted before anyone listens.
+  const items =
+    typeof source === 'string'
+      ? [source]
+      : source instanceof Readable
+        ? createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY })
+        : source;
   for await (const item of items as AsyncIterable<string | Buffer>) {
     const text = typeof item === 'string' ? item : item.toString('utf8');
     const parts = text.split('\n');
