@@ -71,3 +71,11 @@ export const PENALTY_REASON_CHARS_MAX = 500;
 export const STEP_ACTION_CHARS_MAX = 200;
 /** Characters of a step's error in the trace; the run's own error_message has its own limit. */
 export const STEP_ERROR_CHARS_MAX = 2_000;
+/** Largest checkpoint note accepted: a real one is under 1 KiB; this bounds parsing of untrusted text. */
+export const CHECKPOINT_NOTE_BYTES_MAX = 64 * 1024;
+/** Signature lines read from one note, as the signed-note reference implementation caps them. */
+export const NOTE_SIGNATURES_MAX = 100;
+/** Nodes in one Merkle proof: a tree of 2^63 leaves needs 63, so more is never legitimate. */
+export const MERKLE_PROOF_NODES_MAX = 64;
+/** Longest NDJSON line the offline verifier reads: three 1 MiB JSON fields plus the rest. */
+export const NDJSON_LINE_BYTES_MAX = 16 * 1024 * 1024;

@@ -36,6 +36,12 @@ export const ERROR_CODES = {
     meaning: 'The schema could not be prepared, or a landed migration file changed.',
   },
   LEDGER_CLOSED: { status: 503, meaning: 'The ledger was closed; no further operations are accepted.' },
+  INVALID_KEY: {
+    status: 400,
+    meaning: 'A checkpoint signing key or public key is missing, unreadable or not in a known format.',
+  },
+  KEY_FILE_EXISTS: { status: 409, meaning: 'A key file already exists where a new key would be written.' },
+  CHECKPOINT_NOT_FOUND: { status: 404, meaning: 'No checkpoint with that sequence number exists.' },
 } as const;
 
 export type LedgerErrorCode = keyof typeof ERROR_CODES;

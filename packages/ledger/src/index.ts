@@ -1,3 +1,5 @@
+export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
+export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS } from './bounds.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
@@ -44,8 +46,63 @@ export type { ReadRunner } from './execution-reader.js';
 export { ExecutionReader } from './execution-reader.js';
 export { canonicalJson, computePayloadHash } from './integrity/canonical-json.js';
 export type { ChainProblem, VerificationReport } from './integrity/chain-verifier.js';
+export type { CheckpointBody, ProjectHead } from './integrity/checkpoint-encoding.js';
+export {
+  encodeCheckpointLeaf,
+  encodeHeadLeaf,
+  formatCheckpointBody,
+  parseCheckpointBody,
+} from './integrity/checkpoint-encoding.js';
+export type { CheckpointRef } from './integrity/checkpoint-prover.js';
+export type {
+  Checkpoint,
+  CheckpointCheck,
+  CheckpointResult,
+  ConsistencyProof,
+  DivergedProject,
+  ProjectProof,
+} from './integrity/checkpoint-types.js';
+export type { NoteCheck, VerifiedCheckpoint } from './integrity/checkpoint-verifier.js';
+export {
+  verifyCheckpointNote,
+  verifyConsistencyProof,
+  verifyProjectProof,
+} from './integrity/checkpoint-verifier.js';
 export { computeEntryHash, genesisHash, HASH_VERSION } from './integrity/entry-hash.js';
-export type { BatchItemResult, LedgerOptions, ReaderIdentity } from './ledger.js';
+export type { ExportVerificationInput, ExportVerificationReport } from './integrity/export-verifier.js';
+export { verifyExport } from './integrity/export-verifier.js';
+export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
+export {
+  createSigningKeyFiles,
+  loadPublicKeys,
+  loadSigningKey,
+  rotateSigningKeyFiles,
+} from './integrity/key-files.js';
+export {
+  consistencyProof,
+  emptyTreeRoot,
+  hashChildren,
+  hashLeaf,
+  inclusionProof,
+  merkleRoot,
+} from './integrity/merkle-tree.js';
+export type { ProofCheck } from './integrity/merkle-verifier.js';
+export { verifyConsistency, verifyInclusion } from './integrity/merkle-verifier.js';
+export { signNote } from './integrity/signed-note.js';
+export type { GeneratedKey, NoteVerifierKey, SigningKey } from './integrity/signing-key.js';
+export {
+  DEFAULT_KEY_NAME,
+  generateSigningKey,
+  parsePublicKeys,
+  parseSigningKey,
+} from './integrity/signing-key.js';
+export type {
+  BatchItemResult,
+  CreateCheckpointOptions,
+  LedgerOptions,
+  ReaderIdentity,
+  VerifyLedgerOptions,
+} from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
 export { normalizeExecution } from './record.js';

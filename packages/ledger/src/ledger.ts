@@ -10,6 +10,21 @@ import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import { GroupCommitter } from './group-commit.js';
 import { hashCanonicalText } from './integrity/canonical-json.js';
 import { type VerificationReport, verifyProjectChain } from './integrity/chain-verifier.js';
+import {
+  type CheckpointRef,
+  findCheckpoint,
+  proveCheckpointConsistency,
+  proveProjectHead,
+} from './integrity/checkpoint-prover.js';
+import type {
+  Checkpoint,
+  CheckpointResult,
+  ConsistencyProof,
+  ProjectProof,
+} from './integrity/checkpoint-types.js';
+import { writeCheckpoint } from './integrity/checkpoint-writer.js';
+import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
+import { parsePublicKeys, resolveSigningKey, type SigningKey } from './integrity/signing-key.js';
 import { prepareExecution, requireId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
@@ -27,6 +42,18 @@ export interface LedgerOptions {
 export type BatchItemResult =
   | { index: number; ok: true; record: RecordedExecution }
   | { index: number; ok: false; error: LedgerError };
+
+export interface CreateCheckpointOptions {
+  /** The signing key, or the text of its private key file. It is never written to the database. */
+  privateKey: SigningKey | string;
+  /** Make no checkpoint when no project's head moved since the newest one. */
+  onlyIfChanged?: boolean;
+}
+
+export interface VerifyLedgerOptions {
+  /** Public key file text (or keys): the newest checkpoint's signature is checked with it. */
+  publicKey?: unknown;
+}
 
 /** The identity a scoped reader acts as; `userId` is the `sub` of request.jwt.claims. */
 export interface ReaderIdentity {
@@ -105,10 +132,39 @@ export class Ledger extends ExecutionReader {
     });
   }
 
-  /** Re-derives every hash of a project's chain; reports the first bad seq and why. */
-  async verifyLedger(projectId: string): Promise<VerificationReport> {
+  /**
+   * Re-derives every hash of a project's chain and compares it with the newest checkpoint (a
+   * cut tail or a rewritten chain shows only there); reports the first bad seq and why.
+   */
+  async verifyLedger(projectId: string, options: VerifyLedgerOptions = {}): Promise<VerificationReport> {
     requireId(projectId, 'projectId', this.limits);
-    return verifyProjectChain(await this.ready(), projectId);
+    const keys = options.publicKey === undefined ? null : parsePublicKeys(options.publicKey);
+    const database = await this.ready();
+    const report = await verifyProjectChain(database, projectId);
+    report.checkpoint = await checkNewestCheckpoint(database, report, keys);
+    return report;
+  }
+
+  /** Signs and stores the next checkpoint over every project's head (docs/security.md). */
+  async createCheckpoint(options: CreateCheckpointOptions): Promise<CheckpointResult> {
+    const signingKey = resolveSigningKey(options?.privateKey);
+    return writeCheckpoint(await this.ready(), { signingKey, onlyIfChanged: options.onlyIfChanged === true });
+  }
+
+  /** A stored checkpoint by seq, or the newest when seq is omitted; CHECKPOINT_NOT_FOUND otherwise. */
+  async getCheckpoint(seq?: number): Promise<Checkpoint> {
+    return findCheckpoint(await this.ready(), seq);
+  }
+
+  /** The inclusion proof of a project's head in a checkpoint (default the newest); null if not covered. */
+  async proveProject(projectId: string, checkpoint?: CheckpointRef): Promise<ProjectProof | null> {
+    requireId(projectId, 'projectId', this.limits);
+    return proveProjectHead(await this.ready(), projectId, checkpoint);
+  }
+
+  /** The proof that the newer checkpoint's history contains the older checkpoint. */
+  async proveConsistency(older: CheckpointRef, newer: CheckpointRef): Promise<ConsistencyProof> {
+    return proveCheckpointConsistency(await this.ready(), older, newer);
   }
 
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */

@@ -2,6 +2,7 @@ import type { Queryable } from '../db/database.js';
 import { encodeCursor, queryBatch } from '../db/page-queries.js';
 import type { EntryPayload, ExecutionRecord } from '../types.js';
 import { computePayloadHash } from './canonical-json.js';
+import type { CheckpointCheck } from './checkpoint-types.js';
 import { computeEntryHash, genesisHash, HASH_VERSION } from './entry-hash.js';
 
 export interface ChainProblem {
@@ -19,6 +20,8 @@ export interface VerificationReport {
   reason: string | null;
   /** Up to PROBLEMS_MAX problems, in chain order. */
   problems: ChainProblem[];
+  /** The comparison with the newest signed checkpoint; null when none exists. */
+  checkpoint?: CheckpointCheck | null;
 }
 
 const PROBLEMS_MAX = 100;
@@ -122,7 +125,7 @@ export async function verifyProjectChain(q: Queryable, projectId: string): Promi
   return report;
 }
 
-function addProblem(report: VerificationReport, seq: number, reason: string): void {
+export function addProblem(report: VerificationReport, seq: number, reason: string): void {
   if (report.ok) {
     report.ok = false;
     report.first_bad_seq = seq;
