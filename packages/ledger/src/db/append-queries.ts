@@ -1,22 +1,8 @@
-import type { ExecutionStatus } from '../types.js';
+import type { EntryPayload } from '../types.js';
 import type { Queryable } from './database.js';
 
 /** One entry as the append function takes it: validated content plus its payload hash (hex). */
-export interface AppendEntry {
-  run_id: string;
-  project_id: string;
-  user_id: string;
-  agent_id: string;
-  parent_run_id: string | null;
-  intent: string;
-  input: unknown;
-  output: unknown;
-  cost_json: unknown;
-  execution_trace_json: unknown;
-  status: ExecutionStatus;
-  error_message: string | null;
-  payload_hash: string;
-}
+export type AppendEntry = EntryPayload & { payload_hash: string };
 
 export type AppendOutcome = 'created' | 'replayed' | 'conflict';
 

@@ -120,7 +120,8 @@ function changedMigration(migration: Migration, landedSha: string): LedgerError 
 async function assertRuntimeRolesSafe(session: Session): Promise<void> {
   const unsafe = await session.query<{ rolname: string }>(
     `select rolname from pg_roles
-     where rolname in ('execution_ledger_reader', 'execution_ledger_appender') and (rolsuper or rolbypassrls)`,
+     where rolname in ('execution_ledger_reader', 'execution_ledger_appender', 'execution_ledger_checkpointer')
+       and (rolsuper or rolbypassrls)`,
   );
   if (unsafe.length > 0) {
     throw new LedgerError(

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { encodeCursor, queryBatch } from '../db/page-queries.js';
 import type { EntryPayload, ExecutionRecord } from '../types.js';
-import { computePayloadHash } from './canonical-json.js';
+import { computePayloadHash, payloadOf } from './canonical-json.js';
 import type { CheckpointCheck } from './checkpoint-types.js';
 import { computeEntryHash, genesisHash, HASH_VERSION } from './entry-hash.js';
 
@@ -82,20 +82,8 @@ export function checkEntry(state: ChainState, record: ExecutionRecord): string[]
 
 /** Rebuilds the hashed content of a stored record, absent values as null. */
 export function payloadFromRecord(record: ExecutionRecord): EntryPayload {
-  return {
-    run_id: record.run_id,
-    project_id: record.project_id,
-    user_id: record.user_id,
-    agent_id: record.agent_id,
-    parent_run_id: record.parent_run_id,
-    intent: record.intent,
-    input: record.input as EntryPayload['input'],
-    output: record.output ?? null,
-    cost_json: record.cost_json as unknown as EntryPayload['cost_json'],
-    execution_trace_json: record.execution_trace_json as unknown as EntryPayload['execution_trace_json'],
-    status: record.status,
-    error_message: record.error_message ?? null,
-  };
+  const stored = record as unknown as EntryPayload;
+  return payloadOf({ ...stored, output: record.output ?? null, error_message: record.error_message ?? null });
 }
 
 /** Walks a project's chain in seq order, in bounded batches. Never throws on bad data. */
