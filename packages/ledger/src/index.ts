@@ -1,5 +1,6 @@
+export { CSV_COLUMNS, csvText, recordToCsvRow } from './analytics/csv-export.js';
 export type { LedgerLimits } from './bounds.js';
-export { DEFAULT_LIMITS } from './bounds.js';
+export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
 export {
   centsToMicros,
   decimalTextToMicros,
