@@ -110,7 +110,10 @@ export function registerReadRoutes(app: FastifyInstance, context: ServerContext)
       const key = callerKey(request);
       const filter = toFilter(request.query);
       if (request.query.project_id === undefined) requireAllProjects(key, "listing an agent's runs");
-      else requireProject(key, request.query.project_id);
+      else {
+        requireProject(key, request.query.project_id);
+        filter.projectId = request.query.project_id;
+      }
       filter.agentId = request.params.agentId;
       return ledger.listExecutions(filter, pageOf(request.query));
     },
