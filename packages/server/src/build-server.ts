@@ -95,8 +95,29 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await store.ensureOperatorKey(adminKey, 'adminKey');
     });
   }
+  installGracefulClose(app);
   if (options.closeLedger === true) app.addHook('onClose', async () => options.ledger.close());
   return app;
+}
+
+/**
+ * close() waits for every connection to end, and clients keep connections open (Fastify's
+ * keep-alive timeout is 72 s). Once closing starts, each in-flight request still gets its
+ * answer, with `Connection: close`, and its connection then ends, so close() returns as soon
+ * as the last in-flight request (an append included) is answered.
+ */
+function installGracefulClose(app: FastifyInstance): void {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request) => {
+    // A response whose headers were sent just before closing began: end its connection now.
+    if (closing) request.raw.socket?.destroySoon();
+  });
 }
 
 /** Only JSON bodies, parsed strictly (see strict-json-parser.ts); anything else is 415. */

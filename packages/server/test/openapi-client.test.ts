@@ -3,8 +3,8 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Validator } from '@seriousme/openapi-schema-validator';
 import { ApiKeyStore, buildServer } from '@execution-ledger/server';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { createLedger, type Ledger } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import openapiTS, { astToString } from 'openapi-typescript';
@@ -90,16 +90,35 @@ describe('/openapi.json', () => {
     await writeFile(
       path.join(generated, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: true, lib: ['ES2022', 'DOM'], types: ['node'] },
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: true,
+          lib: ['ES2022', 'DOM'],
+          types: ['node'],
+        },
         files: ['client.ts'],
       }),
     );
-    const compiled = await run(process.execPath, [tscBin, '-p', generated]).catch((error: { stdout?: string }) => error);
+    const compiled = await run(process.execPath, [tscBin, '-p', generated]).catch(
+      (error: { stdout?: string }) => error,
+    );
     expect((compiled as { stdout?: string }).stdout ?? '').toBe('');
 
-    const key = await new ApiKeyStore(() => ledger.database()).create({ name: 'client', role: 'admin', projects: ['proj-client'] });
+    const key = await new ApiKeyStore(() => ledger.database()).create({
+      name: 'client',
+      role: 'admin',
+      projects: ['proj-client'],
+    });
     const address = await app.listen({ host: '127.0.0.1', port: 0 });
-    const { stdout } = await run(process.execPath, [path.join(generated, 'client.js'), address, key.token, 'proj-client']);
+    const { stdout } = await run(process.execPath, [
+      path.join(generated, 'client.js'),
+      address,
+      key.token,
+      'proj-client',
+    ]);
     const result = JSON.parse(stdout);
     expect(result).toMatchObject({ status: 201, seq: 1, missingCode: 'NOT_FOUND' });
     expect(result.read).toEqual(await ledger.getExecutionByRunId('run-client-proj-client'));

@@ -32,18 +32,42 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const key = created.json();
     expect(key.token).toMatch(/^elk_[a-z0-9]{12}_/);
     const ingest = { authorization: `Bearer ${key.token}` };
-    const recorded = await server.send({ method: 'POST', url: '/v1/executions', headers: ingest, payload: makeExecution(project) });
+    const recorded = await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: ingest,
+      payload: makeExecution(project),
+    });
     expect(recorded.statusCode).toBe(201);
-    const listed = await server.send({ method: 'GET', url: '/v1/keys', headers: { authorization: admin.authorization } });
-    expect(listed.json().data.map((item: { id: string }) => item.id)).toEqual(expect.arrayContaining([key.id, admin.id]));
+    const listed = await server.send({
+      method: 'GET',
+      url: '/v1/keys',
+      headers: { authorization: admin.authorization },
+    });
+    expect(listed.json().data.map((item: { id: string }) => item.id)).toEqual(
+      expect.arrayContaining([key.id, admin.id]),
+    );
     expect(listed.body).not.toContain(key.token);
     expect(listed.body).not.toContain('secret_hash');
-    const stored = await context.admin('select secret_hash from execution_ledger.api_keys where id = $1', [key.id]);
-    expect(Buffer.from(stored[0]!.secret_hash as Uint8Array).toString('hex')).not.toContain(Buffer.from(key.token).toString('hex'));
-    const revoked = await server.send({ method: 'POST', url: `/v1/keys/${key.id}/revoke`, headers: { authorization: admin.authorization } });
+    const stored = await context.admin('select secret_hash from execution_ledger.api_keys where id = $1', [
+      key.id,
+    ]);
+    expect(Buffer.from(stored[0]!.secret_hash as Uint8Array).toString('hex')).not.toContain(
+      Buffer.from(key.token).toString('hex'),
+    );
+    const revoked = await server.send({
+      method: 'POST',
+      url: `/v1/keys/${key.id}/revoke`,
+      headers: { authorization: admin.authorization },
+    });
     expect(revoked.statusCode).toBe(200);
     expect(revoked.json().revoked_at).not.toBeNull();
-    const refused = await server.send({ method: 'POST', url: '/v1/executions', headers: ingest, payload: makeExecution(project) });
+    const refused = await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: ingest,
+      payload: makeExecution(project),
+    });
     expect(refused.statusCode).toBe(401);
     expect(refused.json().code).toBe('UNAUTHENTICATED');
     expect(await countStored(context, project)).toBe(1);
@@ -55,7 +79,12 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const foreign = await server.key('read', [other]);
     const headers = { authorization: admin.authorization };
     for (const projects of [[other], null]) {
-      const response = await server.send({ method: 'POST', url: '/v1/keys', headers, payload: { name: 'x', role: 'read', projects } });
+      const response = await server.send({
+        method: 'POST',
+        url: '/v1/keys',
+        headers,
+        payload: { name: 'x', role: 'read', projects },
+      });
       expect(response.statusCode).toBe(403);
       expect(response.json().code).toBe('PERMISSION_DENIED');
     }
@@ -63,25 +92,48 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const missing = await server.send({ method: 'POST', url: '/v1/keys/nope/revoke', headers });
     expect([hidden.statusCode, missing.statusCode]).toEqual([404, 404]);
     expect(hidden.json().code).toBe('API_KEY_NOT_FOUND');
-    const stillWorks = await server.send({ method: 'GET', url: `/v1/projects/${other}/stats`, headers: { authorization: foreign.authorization } });
+    const stillWorks = await server.send({
+      method: 'GET',
+      url: `/v1/projects/${other}/stats`,
+      headers: { authorization: foreign.authorization },
+    });
     expect(stillWorks.statusCode).toBe(200);
-    const badRole = await server.send({ method: 'POST', url: '/v1/keys', headers, payload: { name: 'x', role: 'root', projects: [mine] } });
+    const badRole = await server.send({
+      method: 'POST',
+      url: '/v1/keys',
+      headers,
+      payload: { name: 'x', role: 'root', projects: [mine] },
+    });
     expect(badRole.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', field: 'role' });
   });
 
   it('answers 401 UNAUTHENTICATED without a key, with a malformed one and with an unknown one', async () => {
-    const attempts = [{}, { authorization: 'Basic abc' }, { authorization: `Bearer elk_000000000000_${'A'.repeat(43)}` }];
+    const attempts = [
+      {},
+      { authorization: 'Basic abc' },
+      { authorization: `Bearer elk_000000000000_${'A'.repeat(43)}` },
+    ];
     for (const headers of attempts) {
       const response = await server.send({ method: 'GET', url: '/v1/keys', headers });
       expect(response.statusCode).toBe(401);
-      expect(response.json()).toMatchObject({ statusCode: 401, code: 'UNAUTHENTICATED', error: 'Unauthorized' });
+      expect(response.json()).toMatchObject({
+        statusCode: 401,
+        code: 'UNAUTHENTICATED',
+        error: 'Unauthorized',
+      });
     }
   });
 
   it('registers the operator admin key given at start, for every project', async () => {
-    const response = await server.send({ method: 'GET', url: '/v1/keys', headers: { authorization: `Bearer ${operatorKey}` } });
+    const response = await server.send({
+      method: 'GET',
+      url: '/v1/keys',
+      headers: { authorization: `Bearer ${operatorKey}` },
+    });
     expect(response.statusCode).toBe(200);
-    expect(response.json().data).toEqual(expect.arrayContaining([expect.objectContaining({ role: 'admin', projects: null })]));
+    expect(response.json().data).toEqual(
+      expect.arrayContaining([expect.objectContaining({ role: 'admin', projects: null })]),
+    );
   });
 
   it('limits requests per key with 429 RATE_LIMITED and Retry-After, leaving other keys alone', async () => {
@@ -89,7 +141,12 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const busy = await limited.key('ingest', [project]);
     const calm = await limited.key('ingest', [project]);
     const send = (authorization: string) =>
-      limited.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload: makeExecution(project) });
+      limited.send({
+        method: 'POST',
+        url: '/v1/executions',
+        headers: { authorization },
+        payload: makeExecution(project),
+      });
     expect((await send(busy.authorization)).statusCode).toBe(201);
     expect((await send(busy.authorization)).statusCode).toBe(201);
     const third = await send(busy.authorization);
@@ -128,8 +185,18 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const project = context.project();
     const { authorization } = await server.key('ingest', [project]);
     const marker = `marker-${project}`;
-    await server.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload: makeExecution(project, { intent: marker }) });
-    await server.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload: { ...makeExecution(project), cost: marker } });
+    await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: { authorization },
+      payload: makeExecution(project, { intent: marker }),
+    });
+    await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: { authorization },
+      payload: { ...makeExecution(project), cost: marker },
+    });
     const text = logLines.join('');
     expect(text).toContain('/v1/executions');
     expect(text).not.toContain(marker);
@@ -145,8 +212,12 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     expect(metrics.headers['content-type']).toContain('text/plain');
     expect(metrics.body).toMatch(/execution_ledger_appends_total\{outcome="created"\} \d+/);
     expect(metrics.body).toMatch(/execution_ledger_http_rejections_total\{code="UNAUTHENTICATED"\} \d+/);
-    expect(metrics.body).toMatch(/execution_ledger_http_request_duration_seconds_bucket\{le="0.05",method="POST",route="\/v1\/executions"\}/);
-    expect(metrics.body).toMatch(/execution_ledger_http_requests_total\{method="GET",route="\/healthz",status_code="200"\} 1/);
+    expect(metrics.body).toMatch(
+      /execution_ledger_http_request_duration_seconds_bucket\{le="0.05",method="POST",route="\/v1\/executions"\}/,
+    );
+    expect(metrics.body).toMatch(
+      /execution_ledger_http_requests_total\{method="GET",route="\/healthz",status_code="200"\} 1/,
+    );
   });
 });
 

@@ -51,7 +51,9 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
     const page1 = first.json();
     expect(page1.total).toBe(4);
     expect(page1.data.map((record: ExecutionRecord) => record.seq)).toEqual([4, 3, 2]);
-    const second = (await get(`/v1/projects/${project}/executions?limit=3&cursor=${page1.next_cursor}`)).json();
+    const second = (
+      await get(`/v1/projects/${project}/executions?limit=3&cursor=${page1.next_cursor}`)
+    ).json();
     expect(second.data.map((record: ExecutionRecord) => record.seq)).toEqual([1]);
     expect(second.next_cursor).toBeNull();
     const failed = (await get(`/v1/projects/${project}/executions?status=failed&status=aborted`)).json();
@@ -94,15 +96,34 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
   it('returns failed and aborted runs of a project', async () => {
     const response = await get(`/v1/projects/${project}/failed?limit=10`);
     expect(response.statusCode).toBe(200);
-    expect(response.json().data.map((record: ExecutionRecord) => record.status)).toEqual(['aborted', 'failed']);
+    expect(response.json().data.map((record: ExecutionRecord) => record.status)).toEqual([
+      'aborted',
+      'failed',
+    ]);
   });
 
   it('returns project and agent statistics with exact costs', async () => {
     const stats = (await get(`/v1/projects/${project}/stats`)).json();
-    expect(stats).toMatchObject({ total_executions: 4, successful: 2, failed: 1, aborted: 1, total_cost: 400 });
-    expect(stats.by_agent).toEqual({ backend: { count: 3, cost: 149.5 }, database: { count: 1, cost: 250.5 } });
+    expect(stats).toMatchObject({
+      total_executions: 4,
+      successful: 2,
+      failed: 1,
+      aborted: 1,
+      total_cost: 400,
+    });
+    expect(stats.by_agent).toEqual({
+      backend: { count: 3, cost: 149.5 },
+      database: { count: 1, cost: 250.5 },
+    });
     const agent = (await get(`/v1/agents/backend/stats?project_id=${project}`)).json();
-    expect(agent).toMatchObject({ agent_id: 'backend', project_id: project, count: 3, total_cost: 149.5, min_cost: 0, max_cost: 100 });
+    expect(agent).toMatchObject({
+      agent_id: 'backend',
+      project_id: project,
+      count: 3,
+      total_cost: 149.5,
+      min_cost: 0,
+      max_cost: 100,
+    });
     const empty = (await get(`/v1/projects/${project}/stats?start=2999-01-01T00:00:00Z`)).json();
     expect(empty).toMatchObject({ total_executions: 0, total_cost: 0, avg_cost: 0 });
     expect((await get('/v1/agents/backend/stats')).statusCode).toBe(403);
@@ -115,9 +136,15 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
     const lines = csv.body.trimEnd().split('\r\n');
     expect(lines[0]).toMatch(/^seq,created_at,run_id,/);
     expect(lines).toHaveLength(5);
-    const ndjson = await get(`/v1/projects/${project}/export?format=ndjson&status=failed`, admin.authorization);
+    const ndjson = await get(
+      `/v1/projects/${project}/export?format=ndjson&status=failed`,
+      admin.authorization,
+    );
     expect(ndjson.headers['content-type']).toContain('application/x-ndjson');
-    const records = ndjson.body.trimEnd().split('\n').map((line) => JSON.parse(line));
+    const records = ndjson.body
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(records).toEqual([await context.ledger.getExecutionByRunId(runIds[1]!)]);
     const denied = await get(`/v1/projects/${project}/export`, reader.authorization);
     expect(denied.statusCode).toBe(403);
@@ -125,10 +152,16 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
   });
 
   it("verifies a project's chain for admin keys, and refuses a project outside the key", async () => {
-    const post = (url: string, authorization: string) => server.send({ method: 'POST', url, headers: { authorization } });
+    const post = (url: string, authorization: string) =>
+      server.send({ method: 'POST', url, headers: { authorization } });
     const report = await post(`/v1/projects/${project}/verify`, admin.authorization);
     expect(report.statusCode).toBe(200);
-    expect(report.json()).toMatchObject({ ok: true, entries_checked: 4, first_bad_seq: null, head: { seq: 4 } });
+    expect(report.json()).toMatchObject({
+      ok: true,
+      entries_checked: 4,
+      first_bad_seq: null,
+      head: { seq: 4 },
+    });
     expect((await post(`/v1/projects/${hidden}/verify`, admin.authorization)).statusCode).toBe(403);
     expect((await post(`/v1/projects/${project}/verify`, reader.authorization)).statusCode).toBe(403);
   });

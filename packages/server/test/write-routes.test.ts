@@ -10,10 +10,20 @@ describeEachEngine('HTTP appends', (context) => {
     const project = context.project();
     const { authorization } = await server.key('ingest', [project]);
     const execution = makeExecution(project);
-    const first = await server.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload: execution });
+    const first = await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: { authorization },
+      payload: execution,
+    });
     expect(first.statusCode).toBe(201);
     expect(first.json()).toMatchObject({ run_id: execution.run_id, seq: 1, replayed: false });
-    const again = await server.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload: execution });
+    const again = await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: { authorization },
+      payload: execution,
+    });
     expect(again.statusCode).toBe(200);
     expect({ ...again.json(), replayed: false }).toEqual(first.json());
     const changed = await server.send({
@@ -23,7 +33,12 @@ describeEachEngine('HTTP appends', (context) => {
       payload: { ...execution, intent: 'something else' },
     });
     expect(changed.statusCode).toBe(409);
-    expect(changed.json()).toMatchObject({ statusCode: 409, code: 'RUN_ID_CONFLICT', error: 'Conflict', field: 'run_id' });
+    expect(changed.json()).toMatchObject({
+      statusCode: 409,
+      code: 'RUN_ID_CONFLICT',
+      error: 'Conflict',
+      field: 'run_id',
+    });
     expect(await countStored(context, project)).toBe(1);
   });
 
@@ -78,7 +93,11 @@ describeEachEngine('HTTP appends', (context) => {
     const cases = [
       { payload: { ...makeExecution(project), cost: '850' }, code: 'VALIDATION_FAILED', field: 'cost' },
       { payload: { ...makeExecution(project), surprise: 1 }, code: 'VALIDATION_FAILED', field: 'surprise' },
-      { payload: { ...makeExecution(project), status: 'failed' }, code: 'VALIDATION_FAILED', field: 'error_message' },
+      {
+        payload: { ...makeExecution(project), status: 'failed' },
+        code: 'VALIDATION_FAILED',
+        field: 'error_message',
+      },
       {
         payload: { ...makeExecution(project), cost: { total: 10, breakdown: { tokens: 3, toolCalls: 6 } } },
         code: 'COST_MISMATCH',
@@ -86,7 +105,12 @@ describeEachEngine('HTTP appends', (context) => {
       },
     ];
     for (const { payload, code, field } of cases) {
-      const response = await server.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload });
+      const response = await server.send({
+        method: 'POST',
+        url: '/v1/executions',
+        headers: { authorization },
+        payload,
+      });
       expect(response.statusCode).toBe(400);
       expect(response.json()).toMatchObject({ statusCode: 400, code, field, error: 'Bad Request' });
     }
@@ -97,7 +121,12 @@ describeEachEngine('HTTP appends', (context) => {
     const project = context.project();
     const { authorization } = await server.key('ingest', [project]);
     const large = makeExecution(project, { input: { blob: 'x'.repeat(70 * 1024) } });
-    const tooLarge = await server.send({ method: 'POST', url: '/v1/executions', headers: { authorization }, payload: large });
+    const tooLarge = await server.send({
+      method: 'POST',
+      url: '/v1/executions',
+      headers: { authorization },
+      payload: large,
+    });
     expect(tooLarge.statusCode).toBe(413);
     expect(tooLarge.json()).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', error: 'Payload Too Large' });
     const text = await server.send({
@@ -119,7 +148,12 @@ describeEachEngine('HTTP appends', (context) => {
       [{ authorization: ingest.authorization }, other],
       [{ authorization: reader.authorization }, mine],
     ] as const) {
-      const response = await server.send({ method: 'POST', url: '/v1/executions', headers, payload: makeExecution(project) });
+      const response = await server.send({
+        method: 'POST',
+        url: '/v1/executions',
+        headers,
+        payload: makeExecution(project),
+      });
       expect(response.statusCode).toBe(403);
       expect(response.json().code).toBe('PERMISSION_DENIED');
     }
@@ -155,7 +189,11 @@ describeEachEngine('HTTP appends', (context) => {
       'error',
       'created',
     ]);
-    expect(body.results[2].error).toMatchObject({ code: 'VALIDATION_FAILED', field: 'cost', statusCode: 400 });
+    expect(body.results[2].error).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      field: 'cost',
+      statusCode: 400,
+    });
     expect(body.results[3].error).toMatchObject({ code: 'PERMISSION_DENIED', statusCode: 403 });
     expect(await countStored(context, mine)).toBe(3);
     expect(await countStored(context, other)).toBe(0);
@@ -166,7 +204,12 @@ describeEachEngine('HTTP appends', (context) => {
     const { authorization } = await server.key('ingest', [project]);
     const tooMany = Array.from({ length: 1_001 }, () => ({}));
     for (const payload of [{ executions: [] }, { executions: {} }, { executions: tooMany }, {}]) {
-      const response = await server.send({ method: 'POST', url: '/v1/executions/batch', headers: { authorization }, payload });
+      const response = await server.send({
+        method: 'POST',
+        url: '/v1/executions/batch',
+        headers: { authorization },
+        payload,
+      });
       expect(response.statusCode).toBe(400);
       expect(response.json().code).toBe('VALIDATION_FAILED');
     }

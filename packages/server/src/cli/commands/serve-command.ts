@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { createLedger, type Ledger } from 'execution-ledger';
+import { SHUTDOWN_GRACE_MS_DEFAULT } from '../../bounds.js';
 import { buildServer } from '../../build-server.js';
 import { ApiKeyStore } from '../../keys/api-key-store.js';
 import { databaseTarget } from '../open-ledger.js';
@@ -62,6 +63,11 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     if (stopping) process.exit(1);
     stopping = true;
     process.stderr.write(`${signal}: finishing in-flight requests, then stopping\n`);
+    // A client that never lets go of its request must not keep the process up forever.
+    setTimeout(() => {
+      process.stderr.write(`gave up waiting after ${SHUTDOWN_GRACE_MS_DEFAULT} ms\n`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS_DEFAULT).unref();
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
