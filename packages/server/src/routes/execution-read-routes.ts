@@ -34,9 +34,15 @@ const filterProperties = {
 
 /** Reads: one run by id, pages of a project's or an agent's runs, and failed runs. */
 export function registerReadRoutes(app: FastifyInstance, context: ServerContext): void {
+  registerGetRoute(app, context);
+  registerProjectListRoute(app, context);
+  registerAgentListRoute(app, context);
+  registerFailedRoute(app, context);
+}
+
+function registerGetRoute(app: FastifyInstance, context: ServerContext): void {
   const { ledger } = context;
   const readRoute = { config: { permission: 'read' as const } };
-
   app.get<{ Params: { runId: string } }>(
     '/v1/executions/:runId',
     {
@@ -62,7 +68,11 @@ export function registerReadRoutes(app: FastifyInstance, context: ServerContext)
       return record;
     },
   );
+}
 
+function registerProjectListRoute(app: FastifyInstance, context: ServerContext): void {
+  const { ledger } = context;
+  const readRoute = { config: { permission: 'read' as const } };
   app.get<{ Params: { projectId: string }; Querystring: ListQuery }>(
     '/v1/projects/:projectId/executions',
     {
@@ -87,7 +97,11 @@ export function registerReadRoutes(app: FastifyInstance, context: ServerContext)
       return ledger.listExecutions(filter, pageOf(request.query), 'seq');
     },
   );
+}
 
+function registerAgentListRoute(app: FastifyInstance, context: ServerContext): void {
+  const { ledger } = context;
+  const readRoute = { config: { permission: 'read' as const } };
   app.get<{ Params: { agentId: string }; Querystring: ListQuery }>(
     '/v1/agents/:agentId/executions',
     {
@@ -118,7 +132,11 @@ export function registerReadRoutes(app: FastifyInstance, context: ServerContext)
       return ledger.listExecutions(filter, pageOf(request.query));
     },
   );
+}
 
+function registerFailedRoute(app: FastifyInstance, context: ServerContext): void {
+  const { ledger } = context;
+  const readRoute = { config: { permission: 'read' as const } };
   app.get<{ Params: { projectId: string }; Querystring: { limit?: number } }>(
     '/v1/projects/:projectId/failed',
     {

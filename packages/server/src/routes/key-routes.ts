@@ -23,9 +23,14 @@ interface CreateKeyBody {
 
 /** API keys: created (the text shown once), listed, revoked. Admin keys only. */
 export function registerKeyRoutes(app: FastifyInstance, context: ServerContext): void {
-  const { keys, authenticator } = context;
-  const route = { config: { permission: 'keys' as const } };
+  registerCreateKeyRoute(app, context);
+  registerListKeysRoute(app, context);
+  registerRevokeKeyRoute(app, context);
+}
 
+function registerCreateKeyRoute(app: FastifyInstance, context: ServerContext): void {
+  const { keys } = context;
+  const route = { config: { permission: 'keys' as const } };
   app.post<{ Body: CreateKeyBody }>(
     '/v1/keys',
     {
@@ -66,7 +71,11 @@ export function registerKeyRoutes(app: FastifyInstance, context: ServerContext):
       return reply.code(201).header('cache-control', 'no-store').send(created);
     },
   );
+}
 
+function registerListKeysRoute(app: FastifyInstance, context: ServerContext): void {
+  const { keys } = context;
+  const route = { config: { permission: 'keys' as const } };
   app.get(
     '/v1/keys',
     {
@@ -87,7 +96,11 @@ export function registerKeyRoutes(app: FastifyInstance, context: ServerContext):
     },
     async (request) => ({ data: await keys.list(callerKey(request)) }),
   );
+}
 
+function registerRevokeKeyRoute(app: FastifyInstance, context: ServerContext): void {
+  const { keys, authenticator } = context;
+  const route = { config: { permission: 'keys' as const } };
   app.post<{ Params: { keyId: string } }>(
     '/v1/keys/:keyId/revoke',
     {

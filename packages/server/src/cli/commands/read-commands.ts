@@ -33,6 +33,13 @@ interface ListOptions {
 
 /** get, list, failed and stats: the ledger's reads, as tables or JSON. */
 export function registerReadCommands(program: Command): void {
+  registerGetCommand(program);
+  registerListCommand(program);
+  registerFailedCommand(program);
+  registerStatsCommand(program);
+}
+
+function registerGetCommand(program: Command): void {
   const get = program
     .command('get')
     .description('show one execution by run id')
@@ -46,7 +53,9 @@ export function registerReadCommands(program: Command): void {
       });
     });
   withExample(get, 'execution-ledger get run-12345-abc --json');
+}
 
+function registerListCommand(program: Command): void {
   const list = program
     .command('list')
     .description('list executions, newest first, of a project or an agent')
@@ -82,7 +91,9 @@ export function registerReadCommands(program: Command): void {
       });
     });
   withExample(list, 'execution-ledger list --project proj-001 --status failed --limit 20');
+}
 
+function registerFailedCommand(program: Command): void {
   const failed = program
     .command('failed')
     .description('failed and aborted executions, newest first')
@@ -100,8 +111,6 @@ export function registerReadCommands(program: Command): void {
       });
     });
   withExample(failed, 'execution-ledger failed --project proj-001');
-
-  registerStatsCommand(program);
 }
 
 function registerStatsCommand(program: Command): void {
