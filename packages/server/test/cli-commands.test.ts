@@ -14,7 +14,7 @@ const CLI_ENGINES: EngineName[] = ENGINES.includes('postgres') ? ['postgres'] : 
 
 describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
   const project = `proj-${randomUUID()}`;
-  let database = { target: '', cleanup: async () => undefined };
+  let database: { target: string; cleanup: () => Promise<void> } = { target: '', cleanup: async () => {} };
   let files = '';
   const cli = (args: string[], input?: string) =>
     runCli(['--database', database.target, ...args], input === undefined ? {} : { input });
@@ -163,10 +163,10 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
       'keys revoke',
       'demo',
     ];
-    for (const command of commands) {
-      const help = await runCli([...command.split(' '), '--help']);
-      expect(help.code, command).toBe(0);
-      expect(help.stdout, command).toMatch(/Example:\n {2}\$ (\S+=\S+ )?execution-ledger /);
-    }
+    const helps = await Promise.all(commands.map((command) => runCli([...command.split(' '), '--help'])));
+    helps.forEach((help, index) => {
+      expect(help.code, commands[index]).toBe(0);
+      expect(help.stdout, commands[index]).toMatch(/Example:\n {2}\$ (\S+=\S+ )?execution-ledger /);
+    });
   });
 });

@@ -74,7 +74,7 @@ const EXPECTED: Record<string, Record<string, number>> = {
 
 describe.each(ENGINES)('execution-ledger serve with keys of each role across two projects [%s]', (engine) => {
   const projects = { a: `proj-a-${randomUUID()}`, b: `proj-b-${randomUUID()}` };
-  let database = { target: '', cleanup: async () => undefined };
+  let database: { target: string; cleanup: () => Promise<void> } = { target: '', cleanup: async () => {} };
   let server: RunningServer | undefined;
   const tokens: Record<string, string> = {};
 
