@@ -144,6 +144,14 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
     expect(second).toMatchObject({ created: 0, replayed: 43 });
   });
 
+  it('refuses to serve with a too short EXECUTION_LEDGER_ADMIN_KEY, naming the variable (exit 3)', async () => {
+    const refused = await runCli(['--database', database.target, 'serve'], {
+      env: { EXECUTION_LEDGER_ADMIN_KEY: 'short' },
+    });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('EXECUTION_LEDGER_ADMIN_KEY must be 32 to 200 printable characters');
+  });
+
   it('exits 2 on usage errors and prints help with an example for every command', async () => {
     expect((await cli(['list', '--limit', 'zero'])).code).toBe(2);
     expect((await cli(['no-such-command'])).code).toBe(2);

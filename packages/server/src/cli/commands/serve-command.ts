@@ -3,6 +3,7 @@ import { createLedger, type Ledger } from 'execution-ledger';
 import { SHUTDOWN_GRACE_MS_DEFAULT } from '../../bounds.js';
 import { buildServer } from '../../build-server.js';
 import { ApiKeyStore } from '../../keys/api-key-store.js';
+import { requireOperatorToken } from '../../keys/api-key-token.js';
 import { databaseTarget } from '../open-ledger.js';
 import { globalOptions, positiveInteger, withExample } from './command-options.js';
 
@@ -41,9 +42,11 @@ export function registerServeCommand(program: Command): void {
 }
 
 async function serve(global: ReturnType<typeof globalOptions>, options: ServeOptions): Promise<void> {
+  const adminKey = process.env[ADMIN_KEY_VARIABLE];
+  // Checked before the database is opened, so the message names the variable the user set.
+  if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
   const ledger = createLedger({ database: databaseTarget(global) });
   await ledger.ready();
-  const adminKey = process.env[ADMIN_KEY_VARIABLE];
   const app = await buildServer({
     ledger,
     closeLedger: true,
