@@ -221,11 +221,19 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
   });
 });
 
-it('answers /readyz with 503 when the database cannot be reached', async () => {
+it('answers 503 when the database cannot be reached (readiness, DATABASE_UNAVAILABLE) or the ledger is closed', async () => {
   const ledger = createLedger({ database: 'postgres://nobody:nothing@127.0.0.1:1/none' });
-  const app = await buildServer({ ledger, closeLedger: true });
-  const response = await app.inject({ method: 'GET', url: '/readyz' });
+  const app = await buildServer({ ledger });
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  expect(ready.statusCode).toBe(503);
+  expect(ready.json()).toMatchObject({ ready: false, expected_schema_version: 5 });
+  const headers = { authorization: `Bearer elk_000000000000_${'A'.repeat(43)}` };
+  const unavailable = await app.inject({ method: 'GET', url: '/v1/keys', headers });
+  expect(unavailable.statusCode).toBe(503);
+  expect(unavailable.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE', error: 'Service Unavailable' });
+  expect(unavailable.body).not.toContain('nothing');
+  await ledger.close();
+  const closed = await app.inject({ method: 'GET', url: '/v1/keys', headers });
+  expect(closed.json()).toMatchObject({ statusCode: 503, code: 'LEDGER_CLOSED' });
   await app.close();
-  expect(response.statusCode).toBe(503);
-  expect(response.json()).toMatchObject({ ready: false, expected_schema_version: 5 });
 });

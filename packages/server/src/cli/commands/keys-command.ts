@@ -9,6 +9,7 @@ const KEY_COLUMNS = ['id', 'name', 'role', 'projects', 'created_at', 'revoked_at
 
 export function registerKeysCommand(program: Command): void {
   const keys = program.command('keys').description('create, list and revoke API keys of the HTTP service');
+  withExample(keys, 'execution-ledger keys create --role admin --name operator');
 
   const create = keys
     .command('create')
