@@ -166,6 +166,7 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
       'export',
       'import',
       'verify',
+      'keys',
       'keys create',
       'keys list',
       'keys revoke',
