@@ -42,6 +42,18 @@ export const ERROR_CODES = {
   },
   KEY_FILE_EXISTS: { status: 409, meaning: 'A key file already exists where a new key would be written.' },
   CHECKPOINT_NOT_FOUND: { status: 404, meaning: 'No checkpoint with that sequence number exists.' },
+  UNAUTHENTICATED: {
+    status: 401,
+    meaning: 'The HTTP request has no API key, or the key is unknown or revoked.',
+  },
+  API_KEY_NOT_FOUND: { status: 404, meaning: 'No API key with that id is visible to the caller.' },
+  ROUTE_NOT_FOUND: { status: 404, meaning: 'No HTTP route answers this method and path.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The HTTP request body is not application/json.' },
+  RATE_LIMITED: { status: 429, meaning: 'The API key sent more requests than its rate limit allows.' },
+  INTERNAL_ERROR: {
+    status: 500,
+    meaning: 'The server failed in a way it did not expect; the details are in its error log.',
+  },
 } as const;
 
 export type LedgerErrorCode = keyof typeof ERROR_CODES;

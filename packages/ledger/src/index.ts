@@ -1,7 +1,8 @@
+export { CSV_COLUMNS, csvText, recordToCsvRow } from './analytics/csv-export.js';
 export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
 export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
 export type { LedgerLimits } from './bounds.js';
-export { DEFAULT_LIMITS } from './bounds.js';
+export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
 export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';

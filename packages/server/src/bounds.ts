@@ -1,0 +1,26 @@
+/**
+ * The service's limits, units last in the name. Each default can be overridden through
+ * buildServer() options or the `serve` command's flags.
+ */
+
+/** Largest request body accepted; a bigger one is refused with 413 before it is parsed. */
+export const BODY_BYTES_MAX_DEFAULT = 8 * 1024 * 1024;
+/** Executions one batch request may carry. */
+export const BATCH_ITEMS_MAX = 1_000;
+/** Requests one API key may send per rate-limit window. */
+export const RATE_LIMIT_REQUESTS_MAX_DEFAULT = 60_000;
+export const RATE_LIMIT_WINDOW_MS_DEFAULT = 60_000;
+/**
+ * How long a looked-up key is trusted without asking the database again. A revocation made
+ * through this server applies at once; one made by another process applies within this time.
+ */
+export const KEY_CACHE_TTL_MS_DEFAULT = 5_000;
+/** Keys whose lookups are cached at once; the oldest entry is dropped beyond this. */
+export const KEY_CACHE_ENTRIES_MAX = 10_000;
+/** Projects one API key may be bound to. */
+export const KEY_PROJECTS_MAX = 1_000;
+export const KEY_NAME_CHARS_MAX = 200;
+/** Rows written per chunk of a CSV or NDJSON export stream. */
+export const EXPORT_CHUNK_ROWS = 200;
+/** How long a graceful shutdown waits for in-flight requests before it gives up. */
+export const SHUTDOWN_GRACE_MS_DEFAULT = 30_000;

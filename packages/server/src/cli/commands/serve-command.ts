@@ -1,0 +1,119 @@
+import type { Command } from 'commander';
+import { createLedger, type Ledger } from 'execution-ledger';
+import { SHUTDOWN_GRACE_MS_DEFAULT } from '../../bounds.js';
+import { buildServer } from '../../build-server.js';
+import { ApiKeyStore } from '../../keys/api-key-store.js';
+import { requireOperatorToken } from '../../keys/api-key-token.js';
+import { databaseTarget } from '../open-ledger.js';
+import { globalOptions, positiveInteger, withExample } from './command-options.js';
+
+interface ServeOptions {
+  host: string;
+  port: number;
+  bodyLimit?: number;
+  rateLimit?: number;
+  logLevel: string;
+}
+
+const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
+
+export function registerServeCommand(program: Command): void {
+  const command = program
+    .command('serve')
+    .description('run the HTTP API until SIGTERM or Ctrl-C (finishing in-flight appends first)')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option(
+      '--port <number>',
+      'port to listen on (0: any free port)',
+      (text) => Number(text),
+      Number(process.env.PORT ?? 3000),
+    )
+    .option('--body-limit <bytes>', 'largest request body accepted', positiveInteger)
+    .option('--rate-limit <requests>', 'requests per API key per minute', positiveInteger)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .action(async (options: ServeOptions, self: Command) => {
+      await serve(globalOptions(self), options);
+    });
+  withExample(
+    command,
+    'execution-ledger serve --port 3000',
+    `${ADMIN_KEY_VARIABLE}=… execution-ledger serve --database postgres://…`,
+  );
+}
+
+async function serve(global: ReturnType<typeof globalOptions>, options: ServeOptions): Promise<void> {
+  const adminKey = process.env[ADMIN_KEY_VARIABLE];
+  // Checked before the database is opened, so the message names the variable the user set.
+  if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
+  const ledger = createLedger({ database: databaseTarget(global) });
+  await ledger.ready();
+  const app = await buildServer({
+    ledger,
+    closeLedger: true,
+    ...(adminKey === undefined || adminKey === '' ? {} : { adminKey }),
+    ...(options.bodyLimit === undefined ? {} : { bodyLimitBytes: options.bodyLimit }),
+    ...(options.rateLimit === undefined
+      ? {}
+      : { rateLimit: { requestsMax: options.rateLimit, windowMs: 60_000 } }),
+    logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
+  });
+  const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
+  const address = await app.listen({ host: options.host, port: options.port });
+  process.stdout.write(`Execution Ledger is listening on ${address} (database: ${describe(global)})\n`);
+  process.stdout.write(nextStep(address, firstKey));
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    process.stderr.write(`${signal}: finishing in-flight requests, then stopping\n`);
+    // A client that never lets go of its request must not keep the process up forever.
+    setTimeout(() => {
+      process.stderr.write(`gave up waiting after ${SHUTDOWN_GRACE_MS_DEFAULT} ms\n`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS_DEFAULT).unref();
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * A fresh ledger has no key, and on the embedded database no other process can create one
+ * while the server holds the folder: the server creates the first admin key and shows it once.
+ */
+async function firstAdminKey(ledger: Ledger): Promise<string | undefined> {
+  const store = new ApiKeyStore(() => ledger.database());
+  const keys = await store.list();
+  if (keys.some((key) => key.role === 'admin' && key.revoked_at === null)) return undefined;
+  const created = await store.create({
+    name: 'first admin key (created by serve)',
+    role: 'admin',
+    projects: null,
+  });
+  return created.token;
+}
+
+function nextStep(address: string, firstKey: string | undefined): string {
+  const key = firstKey ?? '<your API key>';
+  const intro = firstKey
+    ? `\nFirst admin key (shown once, store it now):\n  ${firstKey}\n`
+    : '\nUse an API key from `execution-ledger keys create` (or the admin key you set).\n';
+  return (
+    `${intro}\nNext: record a run and read it back:\n` +
+    `  curl -s -X POST ${address}/v1/executions -H 'authorization: Bearer ${key}' -H 'content-type: application/json' \\\n` +
+    `    -d '{"run_id":"run-1","project_id":"proj-001","user_id":"user-001","agent_id":"backend","intent":"Deploy","input":{},"cost":850,"execution_trace":{"steps":[],"duration_ms":1200},"status":"completed"}'\n` +
+    `  curl -s ${address}/v1/executions/run-1 -H 'authorization: Bearer ${key}'\n` +
+    `API description: ${address}/openapi.json\n`
+  );
+}
+
+function describe(global: ReturnType<typeof globalOptions>): string {
+  const target = databaseTarget(global);
+  return /^postgres(ql)?:\/\//i.test(target) ? target.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@') : target;
+}

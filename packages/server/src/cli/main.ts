@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { registerDemoCommand } from './commands/demo-command.js';
+import { registerExportCommand } from './commands/export-command.js';
+import { registerImportCommand } from './commands/import-command.js';
+import { registerKeysCommand } from './commands/keys-command.js';
+import { registerMigrateCommand } from './commands/migrate-command.js';
+import { registerReadCommands } from './commands/read-commands.js';
+import { registerRecordCommand } from './commands/record-command.js';
+import { registerServeCommand } from './commands/serve-command.js';
+import { registerVerifyCommand } from './commands/verify-command.js';
+import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
+
+/** The `execution-ledger` command: every operation of the ledger and its HTTP service. */
+export function buildProgram(): Command {
+  const program = new Command('execution-ledger')
+    .description('A write-once, tamper-evident ledger of AI-agent executions.')
+    .option(
+      '--database <target>',
+      'postgres:// URL, folder, or memory: (default: DATABASE_URL, else ./.execution-ledger)',
+    )
+    .option('--json', 'print JSON instead of tables')
+    .showHelpAfterError()
+    .exitOverride();
+  program.addHelpText(
+    'after',
+    '\nExit codes: 0 ok, 1 failure, 2 usage, 3 input refused, 4 not found, 5 chain broken, 6 database unusable.\n' +
+      '\nExample:\n  $ execution-ledger demo && execution-ledger stats --project proj-001\n',
+  );
+  registerServeCommand(program);
+  registerMigrateCommand(program);
+  registerRecordCommand(program);
+  registerReadCommands(program);
+  registerExportCommand(program);
+  registerImportCommand(program);
+  registerVerifyCommand(program);
+  registerKeysCommand(program);
+  registerDemoCommand(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end through here too, with exit code 0.
+      process.exitCode = error.exitCode === 0 ? EXIT_CODES.OK : EXIT_CODES.USAGE;
+      return;
+    }
+    const code = (error as { code?: string }).code;
+    process.stderr.write(
+      `execution-ledger: ${code === undefined ? '' : `${code}: `}${(error as Error).message}\n`,
+    );
+    process.exitCode = exitCodeFor(error);
+  }
+}
+
+await main();

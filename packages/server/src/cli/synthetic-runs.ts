@@ -1,0 +1,140 @@
+import type { ExecutionInput, ExecutionStatus } from 'execution-ledger';
+
+interface AgentProfile {
+  intents: string[];
+  actions: string[];
+  failRate: number;
+  abortRate: number;
+  /** Typical cost in cents and duration in ms; each run varies around them. */
+  costCents: number;
+  durationMs: number;
+}
+
+const AGENTS: Record<string, AgentProfile> = {
+  backend: {
+    intents: [
+      'Deploy microservice to production',
+      'Add pagination to REST endpoint',
+      'Fix failing integration test',
+    ],
+    actions: ['validate_service', 'build_docker_image', 'push_to_registry', 'deploy_kubernetes', 'run_tests'],
+    failRate: 0.04,
+    abortRate: 0.01,
+    costCents: 420,
+    durationMs: 6_000,
+  },
+  frontend: {
+    intents: ['Build dashboard component', 'Fix layout regression', 'Upgrade UI dependencies'],
+    actions: ['read_design', 'write_component', 'run_storybook', 'run_unit_tests'],
+    failRate: 0.03,
+    abortRate: 0.005,
+    costCents: 260,
+    durationMs: 4_000,
+  },
+  database: {
+    intents: ['Migrate schema with data validation', 'Add index for slow query', 'Backfill column'],
+    actions: ['backup_database', 'plan_migration', 'validate_and_migrate', 'analyze_tables'],
+    failRate: 0.08,
+    abortRate: 0.01,
+    costCents: 310,
+    durationMs: 9_000,
+  },
+  devops: {
+    intents: ['Full infrastructure audit and optimization', 'Rotate TLS certificates', 'Scale worker pool'],
+    actions: ['audit_compute_resources', 'audit_networking', 'apply_terraform', 'check_alerts'],
+    failRate: 0.05,
+    abortRate: 0.03,
+    costCents: 900,
+    durationMs: 12_000,
+  },
+};
+
+export const DEMO_PROJECTS = ['proj-001', 'proj-002', 'proj-003'];
+
+/**
+ * Deterministic, realistic runs: the same `count` gives the same runs (ids and content) every
+ * time, so running the demo again replays instead of appending twice. Costs are whole
+ * hundredths of a cent per part, and each total is the exact sum of its parts.
+ */
+export function syntheticRuns(count: number, seed = 20260213): ExecutionInput[] {
+  const random = mulberry32(seed);
+  const agentIds = Object.keys(AGENTS);
+  const runs: ExecutionInput[] = [];
+  for (let index = 1; index <= count; index += 1) {
+    const agentId = agentIds[Math.floor(random() * agentIds.length)]!;
+    const profile = AGENTS[agentId]!;
+    const projectId = DEMO_PROJECTS[Math.floor(random() ** 1.6 * DEMO_PROJECTS.length)]!;
+    const roll = random();
+    const status: ExecutionStatus =
+      roll < profile.abortRate
+        ? 'aborted'
+        : roll < profile.abortRate + profile.failRate
+          ? 'failed'
+          : 'completed';
+    const steps = buildSteps(random, profile, status);
+    const durationMs = steps.reduce((sum, step) => sum + step.duration_ms, 0);
+    runs.push({
+      run_id: `demo-${projectId}-${String(index).padStart(6, '0')}`,
+      project_id: projectId,
+      user_id: `user-00${1 + Math.floor(random() * 5)}`,
+      agent_id: agentId,
+      intent: profile.intents[Math.floor(random() * profile.intents.length)]!,
+      input: { ticket: `OPS-${1000 + Math.floor(random() * 9000)}`, attempt: 1 + Math.floor(random() * 2) },
+      ...(status === 'completed' ? { output: { ok: true, changed_files: Math.floor(random() * 12) } } : {}),
+      cost: buildCost(random, profile.costCents, status),
+      execution_trace: {
+        steps,
+        duration_ms: durationMs,
+        tool_calls: steps.length * 2,
+        api_calls: steps.length * 3,
+      },
+      status,
+      ...(status === 'failed' ? { error_message: `Step "${steps.at(-1)?.action}" failed: exit code 1` } : {}),
+      ...(status === 'aborted' ? { error_message: 'Execution aborted: budget exceeded' } : {}),
+    });
+  }
+  return runs;
+}
+
+function buildSteps(random: () => number, profile: AgentProfile, status: ExecutionStatus) {
+  const stepCount = 2 + Math.floor(random() * (profile.actions.length - 1));
+  return profile.actions.slice(0, stepCount).map((action, position) => {
+    const last = position === stepCount - 1;
+    const durationMs = Math.round((profile.durationMs / stepCount) * logNormal(random));
+    return {
+      action,
+      duration_ms: durationMs,
+      ...(last && status !== 'completed' ? { error: 'non-zero exit code' } : { result: 'success' }),
+    };
+  });
+}
+
+function buildCost(random: () => number, typicalCents: number, status: ExecutionStatus) {
+  // Whole hundredths of a cent: integer arithmetic, then one exact division per amount.
+  const scale = status === 'completed' ? 1 : 0.5;
+  const tokens = Math.round(typicalCents * 100 * 0.6 * scale * logNormal(random));
+  const toolCalls = Math.round(typicalCents * 100 * 0.3 * scale * logNormal(random));
+  const externalRequests = Math.round(typicalCents * 100 * 0.1 * scale * random());
+  return {
+    total: (tokens + toolCalls + externalRequests) / 100,
+    breakdown: { tokens: tokens / 100, toolCalls: toolCalls / 100, externalRequests: externalRequests / 100 },
+  };
+}
+
+/** A positive factor around 1 with a long right tail, as real costs and durations have. */
+function logNormal(random: () => number): number {
+  const gaussian = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+  return Math.exp(0.45 * gaussian - 0.1);
+}
+
+/** A small seeded PRNG, so the demo data is the same on every machine. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

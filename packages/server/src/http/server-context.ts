@@ -1,0 +1,37 @@
+import type { Ledger } from 'execution-ledger';
+import type { FastifyRequest } from 'fastify';
+import type { ApiKeyPrincipal, Permission } from '../keys/access-policy.js';
+import type { ApiKeyStore } from '../keys/api-key-store.js';
+import type { KeyAuthenticator } from '../keys/key-authenticator.js';
+import type { ServerMetrics } from './server-metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated key; set on every route that declares a permission. */
+    apiKey?: ApiKeyPrincipal;
+  }
+  interface FastifyContextConfig {
+    /** What the calling key must be allowed to do; routes without one are public. */
+    permission?: Permission;
+  }
+}
+
+/** What every route module needs. */
+export interface ServerContext {
+  ledger: Ledger;
+  keys: ApiKeyStore;
+  authenticator: KeyAuthenticator;
+  metrics: ServerMetrics;
+}
+
+/** The key of a request on a protected route: the auth hook has run, so it is always there. */
+export function callerKey(request: FastifyRequest): ApiKeyPrincipal {
+  const key = request.apiKey;
+  if (key === undefined) throw new Error('route without a permission read the caller key');
+  return key;
+}
+
+/** Query-string dates as Date objects, for the ledger's [start, end) ranges. */
+export function dateOrUndefined(text: string | undefined): Date | undefined {
+  return text === undefined ? undefined : new Date(text);
+}

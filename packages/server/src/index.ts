@@ -1,0 +1,10 @@
+export * as serverBounds from './bounds.js';
+export type { ServerOptions } from './build-server.js';
+export { buildServer } from './build-server.js';
+export type { ExportFormat } from './export/export-stream.js';
+export { EXPORT_FORMATS, exportChunks } from './export/export-stream.js';
+export type { ErrorBody } from './http/error-reply.js';
+export type { ApiKeyPrincipal, KeyRole, Permission } from './keys/access-policy.js';
+export { KEY_ROLES } from './keys/access-policy.js';
+export type { ApiKeyInfo, CreatedApiKey, NewApiKey } from './keys/api-key-store.js';
+export { ApiKeyStore } from './keys/api-key-store.js';

@@ -1,0 +1,164 @@
+import type { Database } from 'execution-ledger';
+import { LedgerError } from 'execution-ledger';
+import { KEY_NAME_CHARS_MAX, KEY_PROJECTS_MAX } from '../bounds.js';
+import { type ApiKeyPrincipal, KEY_ROLES, type KeyRole } from './access-policy.js';
+import { generateToken, hashToken, operatorKeyId, requireOperatorToken } from './api-key-token.js';
+
+/** A key as listed: never its secret, which exists only in the answer that created it. */
+export interface ApiKeyInfo extends ApiKeyPrincipal {
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export interface CreatedApiKey extends ApiKeyInfo {
+  /** The key's text, shown once: it is not stored and cannot be shown again. */
+  token: string;
+}
+
+export interface NewApiKey {
+  name: string;
+  role: KeyRole;
+  projects: readonly string[] | null;
+}
+
+/** A stored key with its hash, for authentication only. */
+export interface StoredApiKey extends ApiKeyInfo {
+  secret_hash: Buffer;
+}
+
+interface KeyRow {
+  id: string;
+  name: string;
+  role: KeyRole;
+  projects: string[] | null;
+  secret_hash: Buffer | Uint8Array | string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+const KEY_COLUMNS = `id, name, role, projects, secret_hash,
+  to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
+  to_char(revoked_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as revoked_at`;
+
+/** API keys in the ledger's database (migration 0005): created, listed, revoked, looked up. */
+export class ApiKeyStore {
+  constructor(private readonly database: () => Promise<Database>) {}
+
+  async create(request: NewApiKey): Promise<CreatedApiKey> {
+    const key = validateNewKey(request);
+    const { id, token, secretHash } = generateToken();
+    const rows = await (await this.database()).query<KeyRow>(
+      `insert into execution_ledger.api_keys (id, name, role, projects, secret_hash)
+       values ($1, $2, $3, $4::text[], $5) returning ${KEY_COLUMNS}`,
+      [id, key.name, key.role, key.projects, secretHash],
+    );
+    return { ...toInfo(rows[0]!), token };
+  }
+
+  /**
+   * Registers an operator-chosen admin key (from an environment variable) for every project.
+   * Idempotent: starting again with the same key finds it; a revoked one stays revoked.
+   */
+  async ensureOperatorKey(token: string, variable: string): Promise<ApiKeyInfo> {
+    requireOperatorToken(token, variable);
+    const id = operatorKeyId(token);
+    const database = await this.database();
+    await database.query(
+      `insert into execution_ledger.api_keys (id, name, role, projects, secret_hash)
+       values ($1, $2, 'admin', null, $3) on conflict (id) do nothing`,
+      [id, `from ${variable}`, hashToken(token)],
+    );
+    const stored = await this.find(id);
+    return toPublic(stored!);
+  }
+
+  /** Every key, newest first; keys outside `projects` (when given) are left out. */
+  async list(visibleTo: ApiKeyPrincipal | null = null): Promise<ApiKeyInfo[]> {
+    const rows = await (await this.database()).query<KeyRow>(
+      `select ${KEY_COLUMNS} from execution_ledger.api_keys order by created_at desc, id`,
+    );
+    return rows.map(toInfo).filter((key) => visibleTo === null || isWithin(key, visibleTo));
+  }
+
+  async find(id: string): Promise<StoredApiKey | undefined> {
+    const rows = await (await this.database()).query<KeyRow>(
+      `select ${KEY_COLUMNS} from execution_ledger.api_keys where id = $1`,
+      [id],
+    );
+    return rows[0] === undefined
+      ? undefined
+      : { ...toInfo(rows[0]), secret_hash: toBuffer(rows[0].secret_hash) };
+  }
+
+  /** Revokes a key for good; revoking a revoked key changes nothing and says when it happened. */
+  async revoke(id: string, visibleTo: ApiKeyPrincipal | null = null): Promise<ApiKeyInfo> {
+    const stored = await this.find(id);
+    if (stored === undefined || (visibleTo !== null && !isWithin(stored, visibleTo))) {
+      throw new LedgerError(
+        'API_KEY_NOT_FOUND',
+        `no API key with id ${JSON.stringify(id)} is visible here; list the keys to find its id`,
+        { field: 'id' },
+      );
+    }
+    if (stored.revoked_at !== null) return toPublic(stored);
+    const rows = await (await this.database()).query<KeyRow>(
+      `update execution_ledger.api_keys set revoked_at = clock_timestamp()
+       where id = $1 and revoked_at is null returning ${KEY_COLUMNS}`,
+      [id],
+    );
+    return rows[0] === undefined ? toPublic(stored) : toInfo(rows[0]);
+  }
+}
+
+/** A key is within another's reach when the other covers every project the key is bound to. */
+function isWithin(key: ApiKeyInfo, holder: ApiKeyPrincipal): boolean {
+  const held = holder.projects;
+  if (held === null) return true;
+  return key.projects?.every((project) => held.includes(project)) === true;
+}
+
+function validateNewKey(request: NewApiKey): NewApiKey {
+  const name = request.name;
+  if (typeof name !== 'string' || name.trim() === '' || name.length > KEY_NAME_CHARS_MAX) {
+    invalid('name', `must be 1 to ${KEY_NAME_CHARS_MAX} characters; say who or what will use the key`);
+  }
+  if (!KEY_ROLES.includes(request.role)) invalid('role', `must be one of ${KEY_ROLES.join(', ')}`);
+  const projects = request.projects;
+  if (projects !== null) {
+    if (!Array.isArray(projects) || projects.length === 0 || projects.length > KEY_PROJECTS_MAX) {
+      invalid('projects', `must list 1 to ${KEY_PROJECTS_MAX} project ids, or be null for every project`);
+    }
+    for (const project of projects) {
+      if (typeof project !== 'string' || project.length === 0 || project.trim() !== project) {
+        invalid('projects', 'must hold non-empty project ids without surrounding spaces');
+      }
+    }
+  }
+  return { name, role: request.role, projects: projects === null ? null : [...new Set(projects)] };
+}
+
+function invalid(field: string, problem: string): never {
+  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+}
+
+function toInfo(row: KeyRow): ApiKeyInfo {
+  return {
+    id: row.id,
+    name: row.name,
+    role: row.role,
+    projects: row.projects,
+    created_at: row.created_at,
+    revoked_at: row.revoked_at,
+  };
+}
+
+function toPublic(stored: StoredApiKey): ApiKeyInfo {
+  const { secret_hash: _hash, ...info } = stored;
+  return info;
+}
+
+/** node-postgres returns bytea as a Buffer, PGlite as a Uint8Array. */
+function toBuffer(value: Buffer | Uint8Array | string): Buffer {
+  if (typeof value === 'string') return Buffer.from(value.replace(/^\\x/, ''), 'hex');
+  return Buffer.from(value);
+}

@@ -1,0 +1,75 @@
+import { loadMigrations } from 'execution-ledger';
+import type { FastifyInstance } from 'fastify';
+import type { ServerContext } from '../http/server-context.js';
+
+const readySchema = {
+  type: 'object',
+  required: ['ready'],
+  properties: {
+    ready: { type: 'boolean' },
+    schema_version: { type: ['integer', 'null'] },
+    expected_schema_version: { type: 'integer' },
+    reason: { type: 'string' },
+  },
+} as const;
+
+/** Liveness, readiness (database reachable and migrated), Prometheus metrics. All public. */
+export function registerHealthRoutes(app: FastifyInstance, context: ServerContext): void {
+  const expected = loadMigrations().then((files) => Math.max(0, ...files.map((file) => file.id)));
+  // Awaited by every readiness check; this keeps a failure from being reported as unhandled first.
+  expected.catch(() => undefined);
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The process is up',
+        response: {
+          200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } },
+        },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'The database answers and its schema is up to date',
+        response: { 200: readySchema, 503: readySchema },
+      },
+    },
+    async (request, reply) => {
+      const expectedVersion = await expected;
+      try {
+        const database = await context.ledger.database();
+        const rows = await database.query<{ version: number | null }>(
+          'select max(id)::integer as version from execution_ledger.migrations',
+        );
+        const version = rows[0]?.version ?? null;
+        if (version === expectedVersion)
+          return { ready: true, schema_version: version, expected_schema_version: expectedVersion };
+        return reply.code(503).send({
+          ready: false,
+          schema_version: version,
+          expected_schema_version: expectedVersion,
+          reason: 'the database schema is not up to date; run `execution-ledger migrate`',
+        });
+      } catch (error) {
+        request.log.warn({ code: (error as { code?: string }).code }, 'readiness check failed');
+        return reply.code(503).send({
+          ready: false,
+          expected_schema_version: expectedVersion,
+          reason: 'the database cannot be reached or prepared',
+        });
+      }
+    },
+  );
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.type(context.metrics.registry.contentType).send(await context.metrics.text()),
+  );
+}

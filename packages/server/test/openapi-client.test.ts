@@ -1,0 +1,126 @@
+import { execFile } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { ApiKeyStore, buildServer } from '@execution-ledger/server';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { createLedger, type Ledger } from 'execution-ledger';
+import type { FastifyInstance } from 'fastify';
+import openapiTS, { astToString } from 'openapi-typescript';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const generated = path.join(here, '.generated', 'openapi-client');
+const tscBin = path.resolve(here, '../../../node_modules/typescript/bin/tsc');
+
+// A client written against the types generated from /openapi.json. The @ts-expect-error lines
+// prove the generated types are real: if they were loose, tsc would flag the unused directive.
+const CLIENT_SOURCE = `
+import createClient from 'openapi-fetch';
+import type { paths } from './ledger-api.js';
+
+const [baseUrl, token, projectId] = process.argv.slice(2) as [string, string, string];
+const client = createClient<paths>({ baseUrl, headers: { authorization: \`Bearer \${token}\` } });
+
+const recorded = await client.POST('/v1/executions', {
+  body: {
+    run_id: \`run-client-\${projectId}\`, project_id: projectId, user_id: 'user-001', agent_id: 'backend',
+    intent: 'Deploy microservice to production', input: { service: 'user-api' },
+    cost: { total: 850, breakdown: { tokens: 300, toolCalls: 550 } },
+    execution_trace: { steps: [{ action: 'deploy', duration_ms: 6750 }], duration_ms: 6750 }, status: 'completed',
+  },
+});
+const seq: number | undefined = recorded.data?.seq;
+const read = await client.GET('/v1/executions/{runId}', { params: { path: { runId: \`run-client-\${projectId}\` } } });
+const missing = await client.GET('/v1/executions/{runId}', { params: { path: { runId: 'no-such-run' } } });
+console.log(JSON.stringify({ status: recorded.response.status, seq, read: read.data, missingCode: missing.error?.code }));
+
+export function neverCalled(): void {
+  // @ts-expect-error run_id must be a string
+  void client.POST('/v1/executions', { body: { run_id: 1 } });
+  // @ts-expect-error the route does not exist
+  void client.GET('/v1/unknown');
+}
+`;
+
+describe('/openapi.json', () => {
+  let ledger: Ledger;
+  let app: FastifyInstance;
+  let spec: Record<string, unknown>;
+
+  beforeAll(async () => {
+    ledger = createLedger({ database: 'memory:' });
+    app = await buildServer({ ledger, closeLedger: true });
+    spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it('is a valid OpenAPI 3.1 document with every route', async () => {
+    const result = await new Validator().validate(spec as never);
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(Object.keys(spec.paths as object).sort()).toEqual([
+      '/healthz',
+      '/readyz',
+      '/v1/agents/{agentId}/executions',
+      '/v1/agents/{agentId}/stats',
+      '/v1/executions',
+      '/v1/executions/batch',
+      '/v1/executions/{runId}',
+      '/v1/keys',
+      '/v1/keys/{keyId}/revoke',
+      '/v1/projects/{projectId}/executions',
+      '/v1/projects/{projectId}/export',
+      '/v1/projects/{projectId}/failed',
+      '/v1/projects/{projectId}/stats',
+      '/v1/projects/{projectId}/verify',
+    ]);
+  });
+
+  it('generates a typed client (openapi-typescript + openapi-fetch) that records and reads a run', async () => {
+    await rm(generated, { recursive: true, force: true });
+    await mkdir(generated, { recursive: true });
+    await writeFile(path.join(generated, 'ledger-api.ts'), astToString(await openapiTS(spec as never)));
+    await writeFile(path.join(generated, 'client.ts'), CLIENT_SOURCE);
+    await writeFile(path.join(generated, 'package.json'), JSON.stringify({ type: 'module' }));
+    await writeFile(
+      path.join(generated, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          skipLibCheck: true,
+          lib: ['ES2022', 'DOM'],
+          types: ['node'],
+        },
+        files: ['client.ts'],
+      }),
+    );
+    const compiled = await run(process.execPath, [tscBin, '-p', generated]).catch(
+      (error: { stdout?: string }) => error,
+    );
+    expect((compiled as { stdout?: string }).stdout ?? '').toBe('');
+
+    const key = await new ApiKeyStore(() => ledger.database()).create({
+      name: 'client',
+      role: 'admin',
+      projects: ['proj-client'],
+    });
+    const address = await app.listen({ host: '127.0.0.1', port: 0 });
+    const { stdout } = await run(process.execPath, [
+      path.join(generated, 'client.js'),
+      address,
+      key.token,
+      'proj-client',
+    ]);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({ status: 201, seq: 1, missingCode: 'NOT_FOUND' });
+    expect(result.read).toEqual(await ledger.getExecutionByRunId('run-client-proj-client'));
+  });
+});

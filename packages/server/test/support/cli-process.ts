@@ -1,0 +1,77 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EngineName } from '../../../ledger/test/support/engines.js';
+
+/** The built CLI, run as users run it. */
+export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs one CLI command to its end. */
+export function runCli(
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [CLI_PATH, ...args],
+      { env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+export interface RunningServer {
+  url: string;
+  child: ChildProcess;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `serve` on a free loopback port and waits for the address it prints. */
+export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+  const child = spawn(
+    process.execPath,
+    [CLI_PATH, ...args, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent'],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match !== null) resolve(match[1]!);
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${output}`)));
+  });
+  return { url, child, exited };
+}
+
+/** Where CLI processes keep the ledger: the PostgreSQL server, or a fresh embedded folder. */
+export async function cliDatabase(
+  engine: EngineName,
+): Promise<{ target: string; cleanup: () => Promise<void> }> {
+  if (engine === 'postgres')
+    return { target: process.env.TEST_DATABASE_URL!, cleanup: async () => undefined };
+  const folder = await mkdtemp(path.join(tmpdir(), 'execution-ledger-cli-'));
+  return { target: folder, cleanup: () => rm(folder, { recursive: true, force: true }) };
+}
