@@ -8,6 +8,9 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { createLedger } from 'execution-ledger';
+import { seedExamples } from '../packages/server/dist/cli/seed-examples.js';
+
+const [FIRST_EXAMPLE] = seedExamples();
 
 const DATABASE_URL =
   process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
@@ -23,50 +26,9 @@ if (!DATABASE_URL?.startsWith('postgres')) {
   process.exit(1);
 }
 
-/** A realistic run of about 1 KB, like the specification's first example. */
+/** A realistic run of about 1 KB: the specification's first example under a fresh run id. */
 function makeRun(projectId) {
-  return {
-    run_id: `bench-${randomUUID()}`,
-    project_id: projectId,
-    user_id: 'user-001',
-    agent_id: 'backend',
-    intent: 'Deploy microservice to production',
-    input: { service: 'user-api', version: 'v2.1.0', environment: 'production' },
-    output: { deployed: true, url: 'https://user-api.example.com', instances: 3, health_check: 'passing' },
-    cost: { total: 850, breakdown: { tokens: 300, toolCalls: 450, externalRequests: 100 } },
-    execution_trace: {
-      steps: [
-        {
-          timestamp: '2026-02-13T10:30:00Z',
-          action: 'validate_service',
-          duration_ms: 250,
-          result: 'success',
-        },
-        {
-          timestamp: '2026-02-13T10:30:01Z',
-          action: 'build_docker_image',
-          duration_ms: 3000,
-          result: 'success',
-        },
-        {
-          timestamp: '2026-02-13T10:30:05Z',
-          action: 'push_to_registry',
-          duration_ms: 1500,
-          result: 'success',
-        },
-        {
-          timestamp: '2026-02-13T10:30:07Z',
-          action: 'deploy_kubernetes',
-          duration_ms: 2000,
-          result: 'success',
-        },
-      ],
-      duration_ms: 6750,
-      tool_calls: 8,
-      api_calls: 12,
-    },
-    status: 'completed',
-  };
+  return { ...FIRST_EXAMPLE, run_id: `bench-${randomUUID()}`, project_id: projectId };
 }
 
 /** `callers` concurrent loops of recordExecution for DURATION_S: records/s and latency p99. */
