@@ -42,6 +42,10 @@ export const ERROR_CODES = {
   },
   KEY_FILE_EXISTS: { status: 409, meaning: 'A key file already exists where a new key would be written.' },
   CHECKPOINT_NOT_FOUND: { status: 404, meaning: 'No checkpoint with that sequence number exists.' },
+  PROOF_NOT_FOUND: {
+    status: 404,
+    meaning: 'The checkpoint holds no head of that project visible to the caller, so there is no proof.',
+  },
   UNAUTHENTICATED: {
     status: 401,
     meaning: 'The HTTP request has no API key, or the key is unknown or revoked.',

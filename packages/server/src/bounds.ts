@@ -24,3 +24,9 @@ export const KEY_NAME_CHARS_MAX = 200;
 export const EXPORT_CHUNK_ROWS = 200;
 /** How long a graceful shutdown waits for in-flight requests before it gives up. */
 export const SHUTDOWN_GRACE_MS_DEFAULT = 30_000;
+/** How often the service looks for moved heads and signs a checkpoint when it finds some. */
+export const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
+/** At least one checkpoint a day: a longer interval would leave a day of entries unanchored. */
+export const CHECKPOINT_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
+/** Largest key file or checkpoint note the CLI reads into memory; real ones are under 1 KiB. */
+export const SMALL_INPUT_FILE_BYTES_MAX = 1024 * 1024;

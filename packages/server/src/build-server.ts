@@ -8,6 +8,10 @@ import {
   RATE_LIMIT_REQUESTS_MAX_DEFAULT,
   RATE_LIMIT_WINDOW_MS_DEFAULT,
 } from './bounds.js';
+import {
+  installPeriodicCheckpoints,
+  type PeriodicCheckpointOptions,
+} from './checkpoints/periodic-checkpoints.js';
 import { sendError, toErrorBody } from './http/error-reply.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
@@ -17,6 +21,7 @@ import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { KeyAuthenticator } from './keys/key-authenticator.js';
 import { openApiDocument } from './openapi-document.js';
+import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
 import { registerReadRoutes } from './routes/execution-read-routes.js';
 import { registerWriteRoutes } from './routes/execution-write-routes.js';
 import { registerExportRoutes } from './routes/export-routes.js';
@@ -40,6 +45,8 @@ export interface ServerOptions {
   keyCacheTtlMs?: number;
   /** Fastify's logger option; default off. Never logs bodies or keys. */
   logger?: FastifyServerOptions['logger'];
+  /** Sign a checkpoint at start and every interval (default 60 s) when some project's head moved. */
+  checkpoints?: PeriodicCheckpointOptions;
 }
 
 /**
@@ -87,6 +94,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerStatsRoutes(app, context);
   registerExportRoutes(app, context);
   registerVerifyRoutes(app, context);
+  registerCheckpointRoutes(app, context);
   registerKeyRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
@@ -95,6 +103,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       await store.ensureOperatorKey(adminKey, 'adminKey');
     });
   }
+  if (options.checkpoints !== undefined) installPeriodicCheckpoints(app, context, options.checkpoints);
   installGracefulClose(app);
   if (options.closeLedger === true) app.addHook('onClose', async () => options.ledger.close());
   return app;

@@ -1,6 +1,9 @@
 export * as serverBounds from './bounds.js';
 export type { ServerOptions } from './build-server.js';
 export { buildServer } from './build-server.js';
+export type { CheckpointSchedulerOptions } from './checkpoints/checkpoint-scheduler.js';
+export { CheckpointScheduler } from './checkpoints/checkpoint-scheduler.js';
+export type { PeriodicCheckpointOptions } from './checkpoints/periodic-checkpoints.js';
 export type { ExportFormat } from './export/export-stream.js';
 export { EXPORT_FORMATS, exportChunks } from './export/export-stream.js';
 export type { ErrorBody } from './http/error-reply.js';

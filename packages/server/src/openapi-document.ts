@@ -25,7 +25,10 @@ export function openApiDocument(): SwaggerOptions {
         { name: 'executions', description: 'Record and read executions.' },
         { name: 'statistics', description: 'Counts and costs over a time range.' },
         { name: 'export', description: 'Bulk export.' },
-        { name: 'integrity', description: 'Hash-chain verification.' },
+        {
+          name: 'integrity',
+          description: 'Hash-chain verification, signed checkpoints and inclusion proofs.',
+        },
         { name: 'keys', description: 'API keys (admin).' },
         { name: 'operations', description: 'Health and readiness.' },
       ],

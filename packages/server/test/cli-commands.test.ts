@@ -170,6 +170,10 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
       'keys create',
       'keys list',
       'keys revoke',
+      'checkpoint',
+      'signing-key',
+      'signing-key create',
+      'signing-key rotate',
       'demo',
     ];
     const helps = await Promise.all(commands.map((command) => runCli([...command.split(' '), '--help'])));

@@ -68,6 +68,8 @@ describe('/openapi.json', () => {
       '/readyz',
       '/v1/agents/{agentId}/executions',
       '/v1/agents/{agentId}/stats',
+      '/v1/checkpoints/latest',
+      '/v1/checkpoints/{seq}',
       '/v1/executions',
       '/v1/executions/batch',
       '/v1/executions/{runId}',
@@ -76,6 +78,7 @@ describe('/openapi.json', () => {
       '/v1/projects/{projectId}/executions',
       '/v1/projects/{projectId}/export',
       '/v1/projects/{projectId}/failed',
+      '/v1/projects/{projectId}/proof',
       '/v1/projects/{projectId}/stats',
       '/v1/projects/{projectId}/verify',
     ]);

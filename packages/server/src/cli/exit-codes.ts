@@ -10,17 +10,24 @@ export const EXIT_CODES = {
   USAGE: 2,
   /** The ledger refused some input (validation, cost mismatch, run id conflict, too large). */
   REFUSED: 3,
-  /** The run or key asked for does not exist. */
+  /** The run, key, checkpoint or proof asked for does not exist. */
   NOT_FOUND: 4,
-  /** A verified chain is broken. */
+  /** A verified chain or export is broken, or a checkpoint found a chain that lost its committed head. */
   CHAIN_BROKEN: 5,
   /** The database cannot be used: unreachable, locked by another process, or not migratable. */
   DATABASE: 6,
 } as const;
 
+const NOT_FOUND_CODES: ReadonlySet<string> = new Set([
+  'NOT_FOUND',
+  'API_KEY_NOT_FOUND',
+  'CHECKPOINT_NOT_FOUND',
+  'PROOF_NOT_FOUND',
+]);
+
 export function exitCodeFor(error: unknown): number {
   if (!isLedgerError(error)) return EXIT_CODES.FAILURE;
-  if (error.code === 'NOT_FOUND' || error.code === 'API_KEY_NOT_FOUND') return EXIT_CODES.NOT_FOUND;
+  if (NOT_FOUND_CODES.has(error.code)) return EXIT_CODES.NOT_FOUND;
   if (error.statusCode >= 500) return EXIT_CODES.DATABASE;
   return EXIT_CODES.REFUSED;
 }

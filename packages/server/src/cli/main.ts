@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerCheckpointCommand } from './commands/checkpoint-command.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerExportCommand } from './commands/export-command.js';
 import { registerImportCommand } from './commands/import-command.js';
@@ -8,6 +9,7 @@ import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerReadCommands } from './commands/read-commands.js';
 import { registerRecordCommand } from './commands/record-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
+import { registerSigningKeyCommand } from './commands/signing-key-command.js';
 import { registerVerifyCommand } from './commands/verify-command.js';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
 
@@ -24,7 +26,7 @@ export function buildProgram(): Command {
     .exitOverride();
   program.addHelpText(
     'after',
-    '\nExit codes: 0 ok, 1 failure, 2 usage, 3 input refused, 4 not found, 5 chain broken, 6 database unusable.\n' +
+    '\nExit codes: 0 ok, 1 failure, 2 usage, 3 input refused, 4 not found, 5 chain broken or checkpoint check failed, 6 database unusable.\n' +
       '\nExample:\n  $ execution-ledger demo && execution-ledger stats --project proj-001\n',
   );
   registerServeCommand(program);
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
   registerExportCommand(program);
   registerImportCommand(program);
   registerVerifyCommand(program);
+  registerCheckpointCommand(program);
+  registerSigningKeyCommand(program);
   registerKeysCommand(program);
   registerDemoCommand(program);
   return program;

@@ -1,4 +1,12 @@
-import { csvText, type ExecutionFilter, type ExecutionReader, recordToCsvRow } from 'execution-ledger';
+import {
+  csvText,
+  type ExecutionFilter,
+  type ExecutionReader,
+  type ExecutionStreamSource,
+  exportExecutionsToNDJSON,
+  type ProjectProof,
+  recordToCsvRow,
+} from 'execution-ledger';
 import { EXPORT_CHUNK_ROWS } from '../bounds.js';
 
 export type ExportFormat = 'csv' | 'ndjson';
@@ -36,5 +44,34 @@ export async function* exportChunks(
   if (rows.length + lines.length > 0) {
     yield format === 'csv' ? csvText(rows, false) : lines.join('');
     onRecords(rows.length + lines.length);
+  }
+}
+
+/**
+ * A whole chain as the offline verifier reads it: the inclusion proof line first, then every
+ * entry in seq order with a fixed key order (exportExecutionsToNDJSON), in chunks of lines.
+ */
+export async function* provenExportChunks(
+  source: ExecutionStreamSource,
+  projectId: string,
+  proof: ProjectProof,
+  onRecords: (count: number) => void = () => undefined,
+): AsyncGenerator<string> {
+  let lines: string[] = [];
+  // The first line is the proof, not a record: it is not counted.
+  let records = -1;
+  for await (const line of exportExecutionsToNDJSON(source, projectId, { proof })) {
+    lines.push(line);
+    records += 1;
+    if (lines.length >= EXPORT_CHUNK_ROWS) {
+      yield lines.join('');
+      onRecords(records);
+      lines = [];
+      records = 0;
+    }
+  }
+  if (lines.length > 0) {
+    yield lines.join('');
+    onRecords(Math.max(records, 0));
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of one server instance (its own registry, so several servers in one
@@ -34,6 +34,18 @@ export class ServerMetrics {
     registers: [this.registry],
   });
 
+  private readonly checkpoints = new Counter({
+    name: 'execution_ledger_checkpoints_total',
+    help: 'Periodic checkpoint runs, by outcome: created, unchanged (no head moved) or failed.',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  private readonly diverged = new Gauge({
+    name: 'execution_ledger_checkpoint_diverged_projects',
+    help: 'Projects whose chain lost the head an earlier checkpoint committed to, at the last run; alert above 0.',
+    registers: [this.registry],
+  });
+
   /** Counts every answer once it is sent. */
   attach(app: FastifyInstance): void {
     app.addHook('onResponse', async (request, reply) => {
@@ -49,6 +61,11 @@ export class ServerMetrics {
 
   countRejection(code: string): void {
     this.rejections.inc({ code });
+  }
+
+  countCheckpointRun(outcome: 'created' | 'unchanged' | 'failed', divergedProjects?: number): void {
+    this.checkpoints.inc({ outcome });
+    if (divergedProjects !== undefined) this.diverged.set(divergedProjects);
   }
 
   text(): Promise<string> {

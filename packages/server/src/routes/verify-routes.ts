@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { callerKey, type ServerContext } from '../http/server-context.js';
 import { requireProject } from '../keys/access-policy.js';
+import { checkpointCheckSchema } from '../schemas/checkpoint-schemas.js';
 import { errorResponses, projectParams, securedRoute } from '../schemas/common-schemas.js';
 
 const verificationSchema = {
@@ -25,6 +26,7 @@ const verificationSchema = {
         properties: { seq: { type: 'integer' }, reason: { type: 'string' } },
       },
     },
+    checkpoint: checkpointCheckSchema,
   },
 } as const;
 

@@ -14,16 +14,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs one CLI command to its end. */
+/** Runs one CLI command to its end. An env entry set to undefined is removed from the environment. */
 export function runCli(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {},
 ): Promise<CliResult> {
+  const env = { ...process.env, ...options.env };
+  for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
       [CLI_PATH, ...args],
-      { env: { ...process.env, ...options.env }, maxBuffer: 64 * 1024 * 1024 },
+      { env, maxBuffer: 64 * 1024 * 1024, ...(options.cwd === undefined ? {} : { cwd: options.cwd }) },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
         resolve({ code, stdout, stderr });
@@ -40,11 +42,15 @@ export interface RunningServer {
   exited: Promise<number | null>;
 }
 
-/** Starts `serve` on a free loopback port and waits for the address it prints. */
-export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningServer> {
+/** Starts `serve` (with `serveArgs` after it) on a free loopback port and waits for the address it prints. */
+export async function startServe(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  serveArgs: string[] = [],
+): Promise<RunningServer> {
   const child = spawn(
     process.execPath,
-    [CLI_PATH, ...args, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent'],
+    [CLI_PATH, ...args, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent', ...serveArgs],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,11 +2,17 @@ import { createWriteStream } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Command, Option } from 'commander';
-import type { ExecutionFilter } from 'execution-ledger';
-import { EXPORT_FORMATS, type ExportFormat, exportChunks } from '../../export/export-stream.js';
+import { type ExecutionFilter, type Ledger, LedgerError } from 'execution-ledger';
+import { requireProjectProof } from '../../checkpoints/project-proof.js';
+import {
+  EXPORT_FORMATS,
+  type ExportFormat,
+  exportChunks,
+  provenExportChunks,
+} from '../../export/export-stream.js';
 import { withLedger } from '../open-ledger.js';
 import { ProgressReporter } from '../progress-reporter.js';
-import { globalOptions, isoDate, withExample } from './command-options.js';
+import { globalOptions, isoDate, positiveInteger, withExample } from './command-options.js';
 
 interface ExportOptions {
   project: string;
@@ -14,6 +20,8 @@ interface ExportOptions {
   output?: string;
   since?: Date;
   until?: Date;
+  proof?: boolean;
+  checkpoint?: number;
 }
 
 export function registerExportCommand(program: Command): void {
@@ -27,16 +35,24 @@ export function registerExportCommand(program: Command): void {
     .option('--output <file>', 'write here instead of stdout')
     .option('--since <date>', 'from (inclusive)', isoDate)
     .option('--until <date>', 'to (exclusive)', isoDate)
+    .option('--proof', "start with the project's inclusion proof in a checkpoint, for `verify --file`")
+    .addOption(
+      new Option(
+        '--checkpoint <seq>',
+        'the checkpoint the proof is for (default: the newest); implies --proof',
+      )
+        .argParser(positiveInteger)
+        .implies({ proof: true }),
+    )
     .action(async (options: ExportOptions, self: Command) => {
+      if (options.proof === true) requireWholeNdjson(options);
       await withLedger(globalOptions(self), async (ledger) => {
         const filter: ExecutionFilter = { projectId: options.project };
         if (options.since !== undefined) filter.startDate = options.since;
         if (options.until !== undefined) filter.endDate = options.until;
         const total = (await ledger.listExecutions(filter, { limit: 1 })).total;
         const progress = new ProgressReporter('export', total);
-        const source = Readable.from(
-          exportChunks(ledger, filter, options.format, (count) => progress.add(count)),
-        );
+        const source = Readable.from(await exportSource(ledger, filter, options, progress));
         await pipeline(
           source,
           options.output === undefined ? stdoutSink() : createWriteStream(options.output),
@@ -48,7 +64,40 @@ export function registerExportCommand(program: Command): void {
     command,
     'execution-ledger export --project proj-001 --format csv --output executions.csv',
     'execution-ledger export --project proj-001 > executions.ndjson',
+    'execution-ledger export --project proj-001 --proof --checkpoint 1 --output export.ndjson',
   );
+}
+
+/** With --proof, the proof is found first: a missing one fails before any byte is written. */
+async function exportSource(
+  ledger: Ledger,
+  filter: ExecutionFilter,
+  options: ExportOptions,
+  progress: ProgressReporter,
+): Promise<AsyncGenerator<string>> {
+  const onRecords = (count: number) => progress.add(count);
+  if (options.proof !== true) return exportChunks(ledger, filter, options.format, onRecords);
+  const proof = await requireProjectProof(
+    ledger,
+    options.project,
+    options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint },
+  );
+  return provenExportChunks(ledger, options.project, proof, onRecords);
+}
+
+/** The offline verifier checks a chain from its first entry: a proven export is all of it, as NDJSON. */
+function requireWholeNdjson(options: ExportOptions): void {
+  const problem =
+    options.format !== 'ndjson'
+      ? `cannot go with --format ${options.format}; the proof is for NDJSON exports`
+      : options.since !== undefined || options.until !== undefined
+        ? 'cannot go with --since or --until; a proven export holds the whole chain'
+        : null;
+  if (problem !== null) {
+    throw new LedgerError('VALIDATION_FAILED', `--proof ${problem}: drop that option or --proof`, {
+      field: '--proof',
+    });
+  }
 }
 
 /** stdout without letting the pipeline close it (later messages still need it). */

@@ -1,10 +1,16 @@
-import type { Command } from 'commander';
-import { createLedger, type Ledger } from 'execution-ledger';
-import { SHUTDOWN_GRACE_MS_DEFAULT } from '../../bounds.js';
+import { type Command, InvalidArgumentError } from 'commander';
+import { createLedger, type Ledger, LedgerError, type SigningKey } from 'execution-ledger';
+import {
+  CHECKPOINT_INTERVAL_MS_DEFAULT,
+  CHECKPOINT_INTERVAL_MS_MAX,
+  SHUTDOWN_GRACE_MS_DEFAULT,
+} from '../../bounds.js';
 import { buildServer } from '../../build-server.js';
 import { ApiKeyStore } from '../../keys/api-key-store.js';
 import { requireOperatorToken } from '../../keys/api-key-token.js';
+import { readSigningKeyFile } from '../key-file-input.js';
 import { databaseTarget } from '../open-ledger.js';
+import { CHECKPOINT_KEY_VARIABLE } from './checkpoint-command.js';
 import { globalOptions, positiveInteger, withExample } from './command-options.js';
 
 interface ServeOptions {
@@ -13,6 +19,8 @@ interface ServeOptions {
   bodyLimit?: number;
   rateLimit?: number;
   logLevel: string;
+  checkpointKey?: string;
+  checkpointInterval?: number;
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
@@ -31,6 +39,15 @@ export function registerServeCommand(program: Command): void {
     .option('--body-limit <bytes>', 'largest request body accepted', positiveInteger)
     .option('--rate-limit <requests>', 'requests per API key per minute', positiveInteger)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .option(
+      '--checkpoint-key <file>',
+      `sign checkpoints with this key when entries change (default: the file named by ${CHECKPOINT_KEY_VARIABLE})`,
+    )
+    .option(
+      '--checkpoint-interval <seconds>',
+      `seconds between checkpoint runs (default ${CHECKPOINT_INTERVAL_MS_DEFAULT / 1000}; needs a key)`,
+      intervalSeconds,
+    )
     .action(async (options: ServeOptions, self: Command) => {
       await serve(globalOptions(self), options);
     });
@@ -38,13 +55,44 @@ export function registerServeCommand(program: Command): void {
     command,
     'execution-ledger serve --port 3000',
     `${ADMIN_KEY_VARIABLE}=… execution-ledger serve --database postgres://…`,
+    'execution-ledger serve --checkpoint-key checkpoint.key --checkpoint-interval 60',
   );
+}
+
+function intervalSeconds(text: string): number {
+  const seconds = positiveInteger(text);
+  if (seconds * 1000 > CHECKPOINT_INTERVAL_MS_MAX)
+    throw new InvalidArgumentError(`expected at most ${CHECKPOINT_INTERVAL_MS_MAX / 1000} seconds (one day)`);
+  return seconds;
+}
+
+/** The periodic checkpoints asked for, with the key read now: a bad key stops serve before it opens anything. */
+interface ServeCheckpoints {
+  privateKey: SigningKey;
+  intervalMs: number;
+}
+
+async function checkpointOptions(options: ServeOptions): Promise<ServeCheckpoints | undefined> {
+  const file = options.checkpointKey ?? process.env[CHECKPOINT_KEY_VARIABLE];
+  if (file === undefined || file === '') {
+    if (options.checkpointInterval === undefined) return undefined;
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `--checkpoint-interval needs a signing key: add --checkpoint-key <file> or set ${CHECKPOINT_KEY_VARIABLE}`,
+      { field: '--checkpoint-interval' },
+    );
+  }
+  return {
+    privateKey: await readSigningKeyFile(file, '--checkpoint-key'),
+    intervalMs: (options.checkpointInterval ?? CHECKPOINT_INTERVAL_MS_DEFAULT / 1000) * 1000,
+  };
 }
 
 async function serve(global: ReturnType<typeof globalOptions>, options: ServeOptions): Promise<void> {
   const adminKey = process.env[ADMIN_KEY_VARIABLE];
   // Checked before the database is opened, so the message names the variable the user set.
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
+  const checkpoints = await checkpointOptions(options);
   const ledger = createLedger({ database: databaseTarget(global) });
   await ledger.ready();
   const app = await buildServer({
@@ -56,10 +104,12 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
       ? {}
       : { rateLimit: { requestsMax: options.rateLimit, windowMs: 60_000 } }),
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
+    ...(checkpoints === undefined ? {} : { checkpoints }),
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });
   process.stdout.write(`Execution Ledger is listening on ${address} (database: ${describe(global)})\n`);
+  if (checkpoints !== undefined) process.stdout.write(describeCheckpoints(checkpoints));
   process.stdout.write(nextStep(address, firstKey));
   let stopping = false;
   const stop = (signal: string) => {
@@ -110,6 +160,13 @@ function nextStep(address: string, firstKey: string | undefined): string {
     `    -d '{"run_id":"run-1","project_id":"proj-001","user_id":"user-001","agent_id":"backend","intent":"Deploy","input":{},"cost":850,"execution_trace":{"steps":[],"duration_ms":1200},"status":"completed"}'\n` +
     `  curl -s ${address}/v1/executions/run-1 -H 'authorization: Bearer ${key}'\n` +
     `API description: ${address}/openapi.json\n`
+  );
+}
+
+function describeCheckpoints({ privateKey, intervalMs }: ServeCheckpoints): string {
+  return (
+    `Checkpoints: signed by ${privateKey.name} (key ${privateKey.keyId}) at start and every ` +
+    `${intervalMs / 1000} s when an entry was added\n`
   );
 }
 
