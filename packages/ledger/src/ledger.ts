@@ -1,3 +1,5 @@
+import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
+import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { type LedgerLimits, resolveLimits } from './bounds.js';
 import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
@@ -107,6 +109,18 @@ export class Ledger extends ExecutionReader {
   async verifyLedger(projectId: string): Promise<VerificationReport> {
     requireId(projectId, 'projectId', this.limits);
     return verifyProjectChain(await this.ready(), projectId);
+  }
+
+  /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */
+  async verifyRollups(projectId: string): Promise<RollupVerificationReport> {
+    requireId(projectId, 'projectId', this.limits);
+    return verifyProjectRollups(await this.ready(), projectId);
+  }
+
+  /** Recreates the hourly rollups of one project, or of every project, from the entries. */
+  async rebuildRollups(projectId?: string): Promise<RollupRebuildReport> {
+    if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
+    return rebuildProjectRollups(await this.ready(), projectId);
   }
 
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */

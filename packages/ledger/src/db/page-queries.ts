@@ -1,3 +1,4 @@
+import { countFromRollups } from '../analytics/execution-stats.js';
 import { PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import type { ExecutionFilter, ExecutionRecord, Page, PageOptions } from '../types.js';
@@ -102,7 +103,12 @@ export async function queryBatch(
   return rows.map(rowToRecord);
 }
 
+/**
+ * The number of runs a list filter matches. Every filter but a parent run is a rollup dimension,
+ * so the hourly rollups answer it without counting rows; a parent run needs the plain count.
+ */
 export async function countExecutions(q: Queryable, filter: ExecutionFilter): Promise<number> {
+  if (filter.parentRunId === undefined) return countFromRollups(q, filter);
   const params: unknown[] = [];
   const rows = await q.query<{ total: string }>(
     `select count(*)::text as total from execution_ledger.executions e ${whereSql(filterClauses(filter, params))}`,
