@@ -1,3 +1,21 @@
+export type {
+  AnalyticsFilter,
+  CostByPart,
+  CostTimeSeries,
+  CostTimeSeriesOptions,
+  CostTimeSeriesPoint,
+  ExecutionPercentiles,
+  PercentileSet,
+  RollupMismatch,
+  RollupRebuildReport,
+  RollupVerificationReport,
+  SeriesGroupBy,
+  TimeBucket,
+  TopRunsOptions,
+  UserCost,
+  UserCostOptions,
+} from './analytics/analytics-types.js';
+export { CSV_COLUMNS, neutralizeFormula } from './analytics/csv-export.js';
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS } from './bounds.js';
 export {
