@@ -13,9 +13,9 @@ import {
 
 const HOUR_MS = 3_600_000;
 const WINDOW_MS = 4 * 24 * HOUR_MS;
-// Windows of four days around daylight-saving changes: the US spring-forward (8 March 2026) and
-// the southern autumn fall-back of Lord Howe (30 minutes), Chatham and New Zealand (5 April 2026).
-const WINDOW_STARTS = [Date.parse('2026-03-07T00:00:00Z'), Date.parse('2026-04-03T00:00:00Z')];
+// Windows of four days around daylight-saving changes: the US spring-forward (8 March 2026), the
+// southern fall-back of Lord Howe (30 minutes) and Chatham (5 April 2026), the US fall-back (1 November).
+const WINDOW_STARTS = ['2026-03-07', '2026-04-03', '2026-10-30'].map((day) => Date.parse(`${day}T00:00:00Z`));
 const TIME_ZONES = [
   'UTC',
   'Asia/Kolkata',

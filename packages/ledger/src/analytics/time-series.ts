@@ -69,7 +69,7 @@ export async function queryCostTimeSeries(
       select a.label from agg a
     ),
     keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
-    select to_char((l.label at time zone ${zone}) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    select to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
         as bucket_start,
       to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
       coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
@@ -90,6 +90,17 @@ export async function queryCostTimeSeries(
     );
   }
   return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
+}
+
+/**
+ * The first instant of a wall-clock bucket. PostgreSQL reads a wall-clock time that occurs twice
+ * (the hour repeated when daylight saving ends) as the later one; the same time a day earlier,
+ * moved on by a day, gives the earlier reading. The earliest reading still inside the bucket wins.
+ */
+function bucketStartSql(label: string, unit: string, zone: string): string {
+  return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
+      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
+    where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
 }
 
 async function runSeriesQuery(q: Queryable, sql: string, params: unknown[]): Promise<PointRow[]> {

@@ -99,7 +99,12 @@ export async function plainTimeSeries(
   const key = { agent: 'e.agent_id', user: 'e.user_id', status: 'e.status', none: 'null::text' }[groupBy];
   const params: unknown[] = [projectId, bucket, timeZone];
   const rows = await context.admin(
-    `select to_char((l.label at time zone $3) at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start,
+    // A bucket starts at the earliest minute whose wall clock falls in it, found by brute force
+    // over three hours either side (daylight-saving shifts are at most two hours).
+    `select to_char((select min(t) from generate_series((l.label at time zone $3) - interval '3 hours',
+         (l.label at time zone $3) + interval '3 hours', interval '1 minute') as t
+         where date_trunc($2, t at time zone $3) = l.label) at time zone 'UTC',
+         'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start,
        to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, l.key, l.count, l.total_cost,
        l.avg_cost, l.min_cost, l.max_cost
      from (
