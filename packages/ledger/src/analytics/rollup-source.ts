@@ -36,18 +36,17 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], bucket
   };
   const start = `${add(scope.start)}::timestamptz`;
   const end = `${add(scope.end)}::timestamptz`;
-  const dimensions: [string, unknown][] = [
-    ['project_id = ', scope.projectId],
-    ['agent_id = ', scope.agentId],
-    ['user_id = ', scope.userId],
-  ];
   const rollupClauses: string[] = [];
   const entryClauses: string[] = [];
-  for (const [column, value] of dimensions) {
+  for (const [column, value] of [
+    ['project_id', scope.projectId],
+    ['agent_id', scope.agentId],
+    ['user_id', scope.userId],
+  ] as const) {
     if (value === undefined) continue;
     const placeholder = add(value);
-    rollupClauses.push(`r.${column}${placeholder}`);
-    entryClauses.push(`t.${column}${placeholder}`);
+    rollupClauses.push(`r.${column} = ${placeholder}`);
+    entryClauses.push(`t.${column} = ${placeholder}`);
   }
   if (scope.statuses !== undefined) {
     const placeholder = add(scope.statuses);
@@ -55,47 +54,106 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], bucket
     entryClauses.push(`t.status = any(${placeholder}::text[])`);
   }
   const source: RollupSource = { sql: '', start, end };
-  let oneBucket = '';
-  if (bucket !== undefined) {
-    source.unit = `${add(bucket.unit)}::text`;
-    source.timeZone = `${add(bucket.timeZone)}::text`;
-    oneBucket = wholeHourInOneBucketSql('r.hour', source.unit, source.timeZone);
+  if (bucket === undefined) {
+    const edges = {
+      firstWholeHour: `${add(ceilHour(scope.start))}::timestamptz`,
+      lastCut: `${add(floorHour(scope.end))}::timestamptz`,
+    };
+    source.sql = edgesSourceSql(source, rollupClauses, entryClauses, edges);
+    return source;
   }
-  const scopedWhere = [
-    ...rollupClauses,
-    `r.hour >= date_trunc('hour', ${start}, 'UTC')`,
-    `r.hour < ${end}`,
-  ].join(' and ');
+  source.unit = `${add(bucket.unit)}::text`;
+  source.timeZone = `${add(bucket.timeZone)}::text`;
+  source.sql = bucketedSourceSql(source, rollupClauses, entryClauses);
+  return source;
+}
+
+const ROLLUP_MEASURES = `r.run_count, r.cost_sum, r.cost_min, r.cost_max, r.tokens_sum, r.tool_calls_sum,
+  r.external_requests_sum, r.penalties_sum, r.other_parts, r.duration_count, r.duration_ms_sum, r.duration_ms_max`;
+const ENTRY_MEASURES = `1::bigint, t.cost_total, t.cost_total, t.cost_total, t.tokens, t.tool_calls,
+  t.external_requests, t.penalties, t.other_parts, (t.duration_ms is not null)::integer::bigint,
+  coalesce(t.duration_ms, 0)::numeric, t.duration_ms`;
+
+/**
+ * Without buckets only the range's two ends can cut an hour, and those hours are known up front:
+ * whole hours [first whole hour, last cut) from the rollups, [start, first whole hour) and
+ * [last cut, end) from the entries. Plain index range scans, nothing materialised.
+ */
+function edgesSourceSql(
+  source: RollupSource,
+  rollupClauses: string[],
+  entryClauses: string[],
+  edges: { firstWholeHour: string; lastCut: string },
+): string {
+  const { start, end } = source;
+  const where = (clauses: string[], range: string[]) => [...clauses, ...range].join(' and ');
+  return `
+    with source as (
+      select r.hour as at, r.agent_id, r.user_id, r.status, ${ROLLUP_MEASURES}
+      from execution_ledger.execution_rollups r
+      where ${where(rollupClauses, [`r.hour >= ${edges.firstWholeHour}`, `r.hour < ${edges.lastCut}`])}
+      union all
+      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
+      from execution_ledger.execution_rollup_terms t
+      where ${where(entryClauses, [`t.created_at >= ${start}`, `t.created_at < least(${edges.firstWholeHour}, ${end})`])}
+      union all
+      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
+      from execution_ledger.execution_rollup_terms t
+      where ${where(entryClauses, [
+        `t.created_at >= greatest(${edges.lastCut}, ${edges.firstWholeHour}, ${start})`,
+        `t.created_at < ${end}`,
+      ])}
+    )`;
+}
+
+/**
+ * With buckets any hour may be cut (zones whose offset is not a whole hour, daylight-saving
+ * changes), so each rollup row of the range is classified: whole when it lies inside the range
+ * and inside one bucket. Hours that are not whole, and only those, are read from the entries.
+ */
+function bucketedSourceSql(source: RollupSource, rollupClauses: string[], entryClauses: string[]): string {
+  const { start, end } = source;
+  const oneBucket = wholeHourInOneBucketSql('r.hour', source.unit!, source.timeZone!);
+  const scopedWhere = [...rollupClauses, `r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`];
   const entryWhere = [
     ...entryClauses,
     `t.created_at >= greatest(p.hour, ${start})`,
     `t.created_at < least(p.hour + interval '1 hour', ${end})`,
-  ].join(' and ');
-  source.sql = `
+  ];
+  return `
     with scoped as (
-      select r.hour, r.agent_id, r.user_id, r.status, r.run_count, r.cost_sum, r.cost_min, r.cost_max,
-        r.tokens_sum, r.tool_calls_sum, r.external_requests_sum, r.penalties_sum, r.other_parts,
-        r.duration_count, r.duration_ms_sum, r.duration_ms_max,
+      select r.hour, r.agent_id, r.user_id, r.status, ${ROLLUP_MEASURES},
         (r.hour >= ${start} and r.hour + interval '1 hour' <= ${end}${oneBucket}) as whole
       from execution_ledger.execution_rollups r
-      where ${scopedWhere}
+      where ${scopedWhere.join(' and ')}
     ),
     partial_hours as (select distinct s.hour from scoped s where not s.whole),
     source as (
-      select s.hour as at, s.agent_id, s.user_id, s.status, s.run_count, s.cost_sum, s.cost_min,
-        s.cost_max, s.tokens_sum, s.tool_calls_sum, s.external_requests_sum, s.penalties_sum,
-        s.other_parts, s.duration_count, s.duration_ms_sum, s.duration_ms_max
+      select s.hour as at, s.agent_id, s.user_id, s.status, ${ROLLUP_MEASURES.replaceAll('r.', 's.')}
       from scoped s where s.whole
       union all
-      select t.created_at, t.agent_id, t.user_id, t.status, 1::bigint, t.cost_total, t.cost_total,
-        t.cost_total, t.tokens, t.tool_calls, t.external_requests, t.penalties, t.other_parts,
-        (t.duration_ms is not null)::integer::bigint, coalesce(t.duration_ms, 0)::numeric, t.duration_ms
+      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
       from partial_hours p
       cross join lateral (
-        select t.* from execution_ledger.execution_rollup_terms t where ${entryWhere}
+        select t.* from execution_ledger.execution_rollup_terms t where ${entryWhere.join(' and ')}
       ) t
     )`;
-  return source;
+}
+
+const HOUR_MS = 3_600_000;
+
+/** The first whole UTC hour at or after an instant ('-infinity' stays open). */
+function ceilHour(instant: string): string {
+  const ms = Date.parse(instant);
+  if (Number.isNaN(ms)) return instant;
+  return new Date(Math.ceil(ms / HOUR_MS) * HOUR_MS).toISOString();
+}
+
+/** The UTC hour an instant falls in ('infinity' stays open). */
+function floorHour(instant: string): string {
+  const ms = Date.parse(instant);
+  if (Number.isNaN(ms)) return instant;
+  return new Date(Math.floor(ms / HOUR_MS) * HOUR_MS).toISOString();
 }
 
 /**
