@@ -9,7 +9,8 @@ import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import { GroupCommitter } from './group-commit.js';
 import { hashCanonicalText } from './integrity/canonical-json.js';
-import { type VerificationReport, verifyProjectChain } from './integrity/chain-verifier.js';
+import { scanProjectChain } from './integrity/chain-scan.js';
+import type { VerificationReport } from './integrity/chain-verifier.js';
 import { prepareExecution, requireId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
@@ -108,7 +109,7 @@ export class Ledger extends ExecutionReader {
   /** Re-derives every hash of a project's chain; reports the first bad seq and why. */
   async verifyLedger(projectId: string): Promise<VerificationReport> {
     requireId(projectId, 'projectId', this.limits);
-    return verifyProjectChain(await this.ready(), projectId);
+    return scanProjectChain(await this.ready(), projectId);
   }
 
   /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */

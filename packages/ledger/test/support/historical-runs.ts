@@ -33,20 +33,24 @@ export interface ChainTip {
  * statement. The append function always stamps the current time, and analytics need runs spread
  * over hours, days and daylight-saving changes; every hash is computed exactly as the ledger
  * does, so the chain verifies and the rollup trigger sees one ordinary multi-row statement.
- * `replica` runs the insert under session_replication_role = replica. Runs must come in time order.
+ * `replica` runs the insert under session_replication_role = replica; `corruptSeq` stores that
+ * entry with a payload_hash that does not match its content (its entry_hash still links), as a
+ * rewritten entry would look. Runs must come in time order.
  */
 export async function insertHistoricalRuns(
   context: EngineContext,
   projectId: string,
   runs: HistoricalRun[],
   tip: ChainTip = { seq: 0, entryHash: genesisHash(projectId) },
-  options: { replica?: boolean } = {},
+  options: { replica?: boolean; corruptSeq?: number } = {},
 ): Promise<ChainTip> {
   let { seq, entryHash } = tip;
   const rows = runs.map((run) => {
     const payload = normalizeExecution(historicalExecution(projectId, run), DEFAULT_LIMITS);
-    const payloadHash = computePayloadHash(payload);
     seq += 1;
+    const payloadHash = computePayloadHash(
+      seq === options.corruptSeq ? { ...payload, intent: 'rewritten' } : payload,
+    );
     const prevHash = entryHash;
     const createdAtMs = run.createdAt.getTime();
     entryHash = computeEntryHash({ projectId, seq, createdAtMs, payloadHash, prevHash });
