@@ -40,6 +40,8 @@ export const TOP_RUNS_DEFAULT = 10;
 export const USER_COSTS_DEFAULT = 100;
 /** Disagreements a rollup verification lists before it stops collecting them. */
 export const ROLLUP_MISMATCHES_MAX = 100;
+/** Server memory (work_mem) for each of the two sorts of a percentile query, in megabytes. */
+export const PERCENTILE_SORT_MEMORY_MB = 64;
 /** Rows fetched per keyset query while exporting; one batch is prefetched while one is written. */
 export const EXPORT_BATCH_ROWS_DEFAULT = 1_000;
 /** Appends coalesced into one transaction by group commit. */

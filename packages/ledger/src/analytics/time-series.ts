@@ -1,7 +1,7 @@
 import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
-import { queryWithoutJit } from './analytics-query.js';
+import { queryWithSettings } from './analytics-query.js';
 import { toAnalyticsScope } from './analytics-scope.js';
 import type {
   CostTimeSeries,
@@ -106,7 +106,7 @@ function bucketStartSql(label: string, unit: string, zone: string): string {
 
 async function runSeriesQuery(q: Queryable, sql: string, params: unknown[]): Promise<PointRow[]> {
   try {
-    return await queryWithoutJit<PointRow>(q, sql, params);
+    return await queryWithSettings<PointRow>(q, { jit: 'off' }, sql, params);
   } catch (error) {
     // The zone passed the name check but this server's time zone database does not know it.
     if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
