@@ -6,8 +6,9 @@ import { entryClauses, requireLimit, toAnalyticsScope } from './analytics-scope.
 import type { TopRunsOptions } from './analytics-types.js';
 
 /**
- * The most expensive runs of a scope, highest cost first (ties: newest first). The ranking reads
- * only the covering index columns; full records are fetched for the winners alone.
+ * The most expensive runs of a scope, highest cost first (ties: newest first, then by id). The
+ * ranking reads (cost, created_at) from the covering index alone; only entries with a winning
+ * pair are then read in full, instead of every entry of the scope.
  */
 export async function queryMostExpensiveRuns(
   q: Queryable,
@@ -19,11 +20,12 @@ export async function queryMostExpensiveRuns(
   params.push(limit);
   const rows = await q.query<ExecutionRow>(
     `with ranked as (
-       select e.id, e.cost_total, e.created_at from execution_ledger.executions e where ${where}
-       order by e.cost_total desc, e.created_at desc, e.id desc limit $${params.length}
+       select e.cost_total, e.created_at from execution_ledger.executions e where ${where}
+       order by e.cost_total desc, e.created_at desc limit $${params.length}
      )
-     select ${RECORD_COLUMNS} from ranked r join execution_ledger.executions e on e.id = r.id
-     order by r.cost_total desc, r.created_at desc, r.id desc`,
+     select ${RECORD_COLUMNS} from execution_ledger.executions e
+     where ${where} and (e.created_at, e.cost_total) in (select r.created_at, r.cost_total from ranked r)
+     order by e.cost_total desc, e.created_at desc, e.id desc limit $${params.length}`,
     params,
   );
   return rows.map(rowToRecord);
