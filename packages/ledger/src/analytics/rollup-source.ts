@@ -55,9 +55,13 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], bucket
   }
   const source: RollupSource = { sql: '', start, end };
   if (bucket === undefined) {
+    const firstWholeHour = ceilHour(scope.start);
+    const lastCut = floorHour(scope.end);
     const edges = {
-      firstWholeHour: `${add(ceilHour(scope.start))}::timestamptz`,
-      lastCut: `${add(floorHour(scope.end))}::timestamptz`,
+      firstWholeHour: `${add(firstWholeHour)}::timestamptz`,
+      lastCut: `${add(lastCut)}::timestamptz`,
+      lowerCut: firstWholeHour !== scope.start,
+      upperCut: lastCut !== scope.end,
     };
     source.sql = edgesSourceSql(source, rollupClauses, entryClauses, edges);
     return source;
@@ -83,26 +87,32 @@ function edgesSourceSql(
   source: RollupSource,
   rollupClauses: string[],
   entryClauses: string[],
-  edges: { firstWholeHour: string; lastCut: string },
+  edges: { firstWholeHour: string; lastCut: string; lowerCut: boolean; upperCut: boolean },
 ): string {
   const { start, end } = source;
   const where = (clauses: string[], range: string[]) => [...clauses, ...range].join(' and ');
+  const entries = (range: string[]) => `
+      union all
+      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
+      from execution_ledger.execution_rollup_terms t
+      where ${where(entryClauses, range)}`;
+  // An open or hour-aligned end cuts no hour: its branch is left out, not planned and run empty.
+  // `start < end` always holds for a non-empty range; it also keeps both parameters in the text
+  // so PostgreSQL can type them when neither branch is.
   return `
     with source as (
       select r.hour as at, r.agent_id, r.user_id, r.status, ${ROLLUP_MEASURES}
       from execution_ledger.execution_rollups r
-      where ${where(rollupClauses, [`r.hour >= ${edges.firstWholeHour}`, `r.hour < ${edges.lastCut}`])}
-      union all
-      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
-      from execution_ledger.execution_rollup_terms t
-      where ${where(entryClauses, [`t.created_at >= ${start}`, `t.created_at < least(${edges.firstWholeHour}, ${end})`])}
-      union all
-      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
-      from execution_ledger.execution_rollup_terms t
-      where ${where(entryClauses, [
-        `t.created_at >= greatest(${edges.lastCut}, ${edges.firstWholeHour}, ${start})`,
-        `t.created_at < ${end}`,
-      ])}
+      where ${where(rollupClauses, [`r.hour >= ${edges.firstWholeHour}`, `r.hour < ${edges.lastCut}`, `${start} < ${end}`])}
+      ${edges.lowerCut ? entries([`t.created_at >= ${start}`, `t.created_at < least(${edges.firstWholeHour}, ${end})`]) : ''}
+      ${
+        edges.upperCut
+          ? entries([
+              `t.created_at >= greatest(${edges.lastCut}, ${edges.firstWholeHour}, ${start})`,
+              `t.created_at < ${end}`,
+            ])
+          : ''
+      }
     )`;
 }
 

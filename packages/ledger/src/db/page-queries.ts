@@ -126,10 +126,13 @@ export async function queryPage(
 ): Promise<Page<ExecutionRecord>> {
   const limit = pageLimit(options.limit);
   const offset = options.cursor == null ? pageOffset(options.offset) : 0;
-  const rows = await queryBatch(q, filter, ordering, 'desc', options.cursor ?? null, limit + 1, offset);
+  // The page and its total are independent: on a pool they run on two connections at once.
+  const [rows, total] = await Promise.all([
+    queryBatch(q, filter, ordering, 'desc', options.cursor ?? null, limit + 1, offset),
+    countExecutions(q, filter),
+  ]);
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
-  const total = await countExecutions(q, filter);
   return {
     data,
     total,
