@@ -5,14 +5,19 @@
 //   npm run bench:analytics                          # 1,000,000 runs on PostgreSQL, 100,000 on PGlite
 //   BENCH_ENGINES=pglite BENCH_PGLITE_RUNS=20000 npm run bench:analytics
 //   BENCH_REUSE=1 npm run bench:analytics            # keep the server's runs from the last time
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { createLedger } from 'execution-ledger';
-import { AGENTS, createRandom, makeRun, projectSizes } from './analytics-data.js';
-import { formatTable, percentile } from './report.js';
+import { createRandom, makeRun, projectSizes } from './analytics-data.js';
+import {
+  measureAnalytics,
+  measureExports,
+  measureReads,
+  measureStatistics,
+  measureVerification,
+} from './analytics-measures.js';
+import { formatTable } from './report.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
 const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
@@ -23,23 +28,6 @@ const RUNS = {
 const PROJECTS = 20;
 const CHUNK_RUNS = 2_000;
 const WORKERS = 4;
-const DEPTH_ROWS = 500_000;
-const PAGE_ROWS = 50;
-const run = promisify(execFile);
-
-// The plain SQL aggregates these statistics replaced: the same numbers, read from every row.
-const PLAIN_PROJECT_STATS = [
-  `select count(*)::text as total, count(*) filter (where e.status = 'completed')::text as successful,
-     count(*) filter (where e.status = 'failed')::text as failed, count(*) filter (where e.status = 'aborted')::text as aborted,
-     coalesce(sum(e.cost_total), 0)::text as total_cost, coalesce(round(avg(e.cost_total), 6), 0)::text as avg_cost,
-     coalesce(round(avg(e.duration_ms)), 0)::text as avg_duration_ms
-   from execution_ledger.executions e where e.project_id = $1`,
-  `select e.agent_id, count(*)::text as count, sum(e.cost_total)::text as cost
-   from execution_ledger.executions e where e.project_id = $1 group by e.agent_id`,
-];
-const PLAIN_AGENT_STATS = `select count(*)::text, coalesce(sum(e.cost_total), 0)::text, coalesce(round(avg(e.cost_total), 6), 0)::text,
-  coalesce(min(e.cost_total), 0)::text, coalesce(max(e.cost_total), 0)::text
-  from execution_ledger.executions e where e.agent_id = $1`;
 
 const results = [];
 const notes = [];
@@ -97,12 +85,13 @@ async function benchEngine(engine, target) {
   notes.push(
     `${engine}: ${facts.runs} runs, ${facts.rollups} rollup rows (${(facts.runs / facts.rollups).toFixed(1)} runs per row), largest project ${facts.bigRuns} runs, data spans ${facts.spanMinutes} min`,
   );
-  await measureReads(engine, ledger, db, facts);
-  await measureStatistics(engine, ledger, db, facts);
-  await measureAnalytics(engine, ledger, facts);
-  await measureVerification(engine, ledger, facts);
+  const report = { record, note: (text) => notes.push(text) };
+  await measureReads(report, engine, ledger, db, facts);
+  await measureStatistics(report, engine, ledger, db, facts);
+  await measureAnalytics(report, engine, ledger, facts);
+  await measureVerification(report, engine, ledger, facts);
   await ledger.close();
-  await measureExports(engine, target, facts);
+  await measureExports(report, engine, target, facts);
 }
 
 /** The bench database starts empty each time: drop the ledger's schema (never elsewhere). */
@@ -177,221 +166,6 @@ async function describeData(db) {
     firstAt: new Date(facts.first_at),
     lastAt: new Date(facts.last_at),
   };
-}
-
-async function measureReads(engine, ledger, db, facts) {
-  const random = createRandom(42);
-  const get = await time(2_000, () => {
-    const project = Math.floor(random.next() * 4) === 0 ? facts.medium : facts.big;
-    const size = project === facts.big ? facts.bigRuns : facts.mediumRuns;
-    return ledger.getExecutionByRunId(`${project}-run-${Math.floor(random.next() * size)}`);
-  });
-  record(engine, 'get by run_id', `p50 ${get.p50} ms, p99 ${get.p99} ms`, '', 'p99 <= 2 ms', get.p99 <= 2);
-  const depth = Math.min(DEPTH_ROWS, facts.bigRuns - PAGE_ROWS * 2);
-  const first = await time(200, () => ledger.listExecutionsByProject(facts.big, { limit: PAGE_ROWS }));
-  record(
-    engine,
-    'list page 1 by cursor (with total)',
-    `p50 ${first.p50} ms, p99 ${first.p99} ms`,
-    '',
-    'p99 <= 5 ms',
-    first.p99 <= 5,
-  );
-  const firstOffset = await time(200, () => ledger.listExecutionsByProject(facts.big, PAGE_ROWS, 0));
-  record(
-    engine,
-    'list page 1 by offset (with total)',
-    `p50 ${firstOffset.p50} ms, p99 ${firstOffset.p99} ms`,
-    '',
-    '',
-    null,
-  );
-  const deepOffset = await time(5, () => ledger.listExecutionsByProject(facts.big, PAGE_ROWS, depth), 1);
-  record(
-    engine,
-    `list page at depth ${depth} by offset`,
-    `p50 ${deepOffset.p50} ms, p99 ${deepOffset.p99} ms`,
-    '',
-    '(baseline)',
-    null,
-  );
-  const { next_cursor: cursor } = await ledger.listExecutionsByProject(
-    facts.big,
-    PAGE_ROWS,
-    depth - PAGE_ROWS,
-  );
-  const deep = await time(200, () => ledger.listExecutionsByProject(facts.big, { limit: PAGE_ROWS, cursor }));
-  record(
-    engine,
-    `list page at depth ${depth} by cursor`,
-    `p50 ${deep.p50} ms, p99 ${deep.p99} ms`,
-    `${(deepOffset.p50 / deep.p50).toFixed(0)}x faster than offset`,
-    'p99 <= 5 ms',
-    deep.p99 <= 5,
-  );
-  const plainCount = await time(
-    5,
-    () => db.query('select count(*) from execution_ledger.executions where project_id = $1', [facts.big]),
-    1,
-  );
-  notes.push(
-    `${engine}: a page's total from the rollups replaces count(*) over the project's rows (${plainCount.p50} ms p50)`,
-  );
-}
-
-async function measureStatistics(engine, ledger, db, facts) {
-  for (const [label, project, runs] of [
-    ['project stats, largest project', facts.big, facts.bigRuns],
-    ['project stats, medium project', facts.medium, facts.mediumRuns],
-  ]) {
-    const fast = await time(30, () => ledger.getProjectExecutionStats(project));
-    const plain = await time(10, async () => {
-      for (const sql of PLAIN_PROJECT_STATS) await db.query(sql, [project]);
-    });
-    const ratio = plain.p50 / fast.p50;
-    record(
-      engine,
-      `${label} (${runs} runs)`,
-      `p50 ${fast.p50} ms vs plain ${plain.p50} ms`,
-      `${ratio.toFixed(1)}x`,
-      '>= 20x',
-      ratio >= 20,
-    );
-  }
-  const agent = AGENTS[0];
-  const fastAgent = await time(30, () => ledger.getAgentCostStats(agent));
-  const plainAgent = await time(10, () => db.query(PLAIN_AGENT_STATS, [agent]));
-  const agentRatio = plainAgent.p50 / fastAgent.p50;
-  record(
-    engine,
-    'agent stats, all projects',
-    `p50 ${fastAgent.p50} ms vs plain ${plainAgent.p50} ms`,
-    `${agentRatio.toFixed(1)}x`,
-    '>= 20x',
-    agentRatio >= 20,
-  );
-  // A range that cuts hours at both ends reads those partial hours from the entries; here all
-  // runs were appended within minutes, so the cut hours hold most of the data (the worst case).
-  const start = new Date(facts.firstAt.getTime() + 60_000);
-  const end = new Date(facts.lastAt.getTime() - 60_000);
-  const cut = await time(5, () => ledger.getProjectExecutionStats(facts.big, start, end), 1);
-  record(
-    engine,
-    'project stats, range cutting hours',
-    `p50 ${cut.p50} ms`,
-    '',
-    '(edges read from entries)',
-    null,
-  );
-}
-
-async function measureAnalytics(engine, ledger, facts) {
-  const byProject = await time(10, () => ledger.getExecutionPercentiles({ projectId: facts.big }), 1);
-  record(
-    engine,
-    `percentiles, largest project (${facts.bigRuns} runs)`,
-    `p50 ${byProject.p50} ms`,
-    '',
-    '<= 500 ms',
-    byProject.p50 <= 500,
-  );
-  const byAgent = await time(10, () => ledger.getExecutionPercentiles({ agentId: AGENTS[0] }), 1);
-  record(
-    engine,
-    'percentiles, one agent, all projects',
-    `p50 ${byAgent.p50} ms`,
-    '',
-    '<= 500 ms',
-    byAgent.p50 <= 500,
-  );
-  const start = new Date(facts.firstAt.getTime() - 3 * 86_400_000);
-  const end = new Date(facts.lastAt.getTime() + 4 * 86_400_000);
-  const series = await time(20, () =>
-    ledger.getCostTimeSeries({
-      projectId: facts.big,
-      bucket: 'day',
-      groupBy: 'agent',
-      start,
-      end,
-      timeZone: 'Asia/Kolkata',
-    }),
-  );
-  record(
-    engine,
-    'time series, 7 days by agent, Kolkata',
-    `p50 ${series.p50} ms, p99 ${series.p99} ms`,
-    '',
-    '',
-    null,
-  );
-  const parts = await time(20, () => ledger.getCostByPart({ projectId: facts.big }));
-  record(engine, 'cost by part, largest project', `p50 ${parts.p50} ms`, '', '', null);
-  const users = await time(20, () => ledger.getCostByUser({ projectId: facts.big }));
-  record(engine, 'cost by user, largest project', `p50 ${users.p50} ms`, '', '', null);
-  const top = await time(10, () => ledger.getMostExpensiveRuns({ projectId: facts.big, limit: 10 }), 1);
-  record(engine, 'top 10 runs by cost, largest project', `p50 ${top.p50} ms`, '', '', null);
-}
-
-async function measureVerification(engine, ledger, facts) {
-  let started = performance.now();
-  const report = await ledger.verifyLedger(facts.big);
-  const chainSeconds = (performance.now() - started) / 1000;
-  if (!report.ok) throw new Error(`chain broken after the benchmark: ${report.reason}`);
-  const rate = Math.round(report.entries_checked / chainSeconds);
-  record(
-    engine,
-    `verifyLedger, largest project`,
-    `${rate} entries/s`,
-    `${chainSeconds.toFixed(1)} s`,
-    '>= 50,000 entries/s',
-    rate >= 50_000,
-  );
-  started = performance.now();
-  const rollups = await ledger.verifyRollups(facts.big);
-  if (!rollups.ok)
-    throw new Error(`rollups disagree after the benchmark: ${JSON.stringify(rollups.mismatches[0])}`);
-  record(
-    engine,
-    'verifyRollups, largest project',
-    `${seconds(started)} s`,
-    `${rollups.groups_checked} groups`,
-    '',
-    null,
-  );
-}
-
-async function measureExports(engine, target, facts) {
-  const script = new URL('./analytics-export.js', import.meta.url).pathname;
-  for (const format of ['csv', 'ndjson']) {
-    const { stdout } = await run(process.execPath, [script, format, target, facts.big], {
-      maxBuffer: 1 << 20,
-    });
-    const result = JSON.parse(stdout);
-    if (result.rows !== facts.bigRuns)
-      throw new Error(`${format} export wrote ${result.rows} rows, expected ${facts.bigRuns}`);
-    const ok = result.rows_per_s >= 50_000 && result.peak_rss_mb <= 256;
-    record(
-      engine,
-      `${format} export, largest project`,
-      `${result.rows_per_s} rows/s, peak RSS ${result.peak_rss_mb} MB`,
-      `${(result.bytes / 2 ** 20).toFixed(0)} MB in ${result.seconds.toFixed(1)} s`,
-      '>= 50,000 rows/s, <= 256 MB',
-      ok,
-    );
-  }
-}
-
-/** Latencies of `reps` calls after `warmups` unmeasured ones, in ms. */
-async function time(reps, fn, warmups = 3) {
-  for (let index = 0; index < warmups; index += 1) await fn();
-  const latencies = [];
-  for (let index = 0; index < reps; index += 1) {
-    const started = performance.now();
-    await fn();
-    latencies.push(performance.now() - started);
-  }
-  latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
 function record(engine, measure, result, detail, goal, met) {
