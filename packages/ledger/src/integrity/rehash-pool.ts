@@ -3,8 +3,10 @@ import { Worker } from 'node:worker_threads';
 import type { DerivedHashes } from './chain-verifier.js';
 import type { StoredEntryText } from './entry-rehash.js';
 
-// Hashing threads per verification; more than the cores only adds switching.
+// Hashing threads per verification: one core is left to the main thread, which reads and links
+// entries (and, on a small machine, to the database producing them); more only adds switching.
 const REHASH_WORKERS_MAX = 4;
+const REHASH_WORKERS_DEFAULT = Math.min(REHASH_WORKERS_MAX, Math.max(1, availableParallelism() - 1));
 
 interface Waiting {
   resolve: (hashes: DerivedHashes[]) => void;
@@ -21,7 +23,7 @@ export class RehashPool {
   private readonly waiting: Waiting[][];
   private next = 0;
 
-  constructor(size = Math.min(REHASH_WORKERS_MAX, Math.max(1, availableParallelism()))) {
+  constructor(size = REHASH_WORKERS_DEFAULT) {
     this.workers = [];
     this.waiting = [];
     for (let index = 0; index < size; index += 1) {
