@@ -30,6 +30,20 @@ export const PAGE_ROWS_DEFAULT = 50;
 export const PAGE_ROWS_MAX = 1_000;
 /** Rows fetched per keyset batch while streaming. */
 export const STREAM_BATCH_ROWS_DEFAULT = 500;
+/** Buckets one time series may span (5,000 hours is about 208 days; 5,000 days about 13 years). */
+export const TIME_SERIES_BUCKETS_MAX = 5_000;
+/** Points (buckets times series) one time series may return before the caller must narrow it. */
+export const TIME_SERIES_POINTS_MAX = 100_000;
+/** Most expensive runs returned when no limit is given. */
+export const TOP_RUNS_DEFAULT = 10;
+/** Users in a cost-by-user answer when no limit is given; PAGE_ROWS_MAX is the most. */
+export const USER_COSTS_DEFAULT = 100;
+/** Disagreements a rollup verification lists before it stops collecting them. */
+export const ROLLUP_MISMATCHES_MAX = 100;
+/** Server memory (work_mem) for each of the two sorts of a percentile query, in megabytes. */
+export const PERCENTILE_SORT_MEMORY_MB = 64;
+/** Rows fetched per keyset query while exporting; one batch is prefetched while one is written. */
+export const EXPORT_BATCH_ROWS_DEFAULT = 1_000;
 /** Appends coalesced into one transaction by group commit. */
 export const GROUP_COMMIT_ENTRIES_MAX = 500;
 /** Serialised bytes one group-commit batch may carry before it is split. */

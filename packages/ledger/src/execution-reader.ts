@@ -1,5 +1,20 @@
-import { csvText, recordToCsvRow } from './analytics/csv-export.js';
+import type { Readable } from 'node:stream';
+import type {
+  AnalyticsFilter,
+  CostByPart,
+  CostTimeSeries,
+  CostTimeSeriesOptions,
+  ExecutionPercentiles,
+  TopRunsOptions,
+  UserCost,
+  UserCostOptions,
+} from './analytics/analytics-types.js';
+import { queryCostByPart, queryCostByUser } from './analytics/cost-breakdown.js';
 import { queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
+import { createExportStream } from './analytics/export-streams.js';
+import { queryPercentiles } from './analytics/percentiles.js';
+import { queryCostTimeSeries } from './analytics/time-series.js';
+import { queryMostExpensiveRuns } from './analytics/top-runs.js';
 import { PAGE_ROWS_MAX, STREAM_BATCH_ROWS_DEFAULT } from './bounds.js';
 import type { Queryable } from './db/database.js';
 import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
@@ -138,13 +153,48 @@ export class ExecutionReader {
     }
   }
 
+  /** p50, p95 and p99 of cost and duration over the runs of a filter, exact (nearest rank). */
+  getExecutionPercentiles(filter?: AnalyticsFilter): Promise<ExecutionPercentiles> {
+    return this.runRead((q) => queryPercentiles(q, filter));
+  }
+
+  /** Cost per hour, day or week (in a time zone), as one series or one per agent, user or status. */
+  getCostTimeSeries(options: CostTimeSeriesOptions): Promise<CostTimeSeries> {
+    return this.runRead((q) => queryCostTimeSeries(q, options));
+  }
+
+  /** Cost split by breakdown part (tokens, toolCalls, externalRequests, penalties and any other). */
+  getCostByPart(filter?: AnalyticsFilter): Promise<CostByPart> {
+    return this.runRead((q) => queryCostByPart(q, filter));
+  }
+
+  /** Users by cost, highest first. */
+  getCostByUser(options?: UserCostOptions): Promise<UserCost[]> {
+    return this.runRead((q) => queryCostByUser(q, options));
+  }
+
+  /** The most expensive runs, highest cost first. */
+  getMostExpensiveRuns(options?: TopRunsOptions): Promise<ExecutionRecord[]> {
+    return this.runRead((q) => queryMostExpensiveRuns(q, options));
+  }
+
+  /** Matching runs as an RFC 4180 CSV byte stream (header first), with back-pressure. */
+  exportCsvStream(filter: ExecutionFilter = {}): Readable {
+    return createExportStream(this.runRead, 'csv', filter);
+  }
+
+  /** Matching runs as NDJSON, one ExecutionRecord per line with every hash, with back-pressure. */
+  exportNdjsonStream(filter: ExecutionFilter = {}): Readable {
+    return createExportStream(this.runRead, 'ndjson', filter);
+  }
+
   /** The project's executions over [startDate, endDate) as one RFC 4180 CSV text, header first. */
   async exportExecutionsToCSV(projectId: string, startDate?: Date, endDate?: Date): Promise<string> {
-    const rows: (string | number)[][] = [];
-    for await (const record of this.streamExecutions({ ...dateRange(startDate, endDate), projectId })) {
-      rows.push(recordToCsvRow(record));
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.exportCsvStream({ ...dateRange(startDate, endDate), projectId })) {
+      chunks.push(chunk as Buffer);
     }
-    return csvText(rows, true);
+    return Buffer.concat(chunks).toString('utf8');
   }
 }
 

@@ -1,4 +1,21 @@
-export { CSV_COLUMNS, csvText, recordToCsvRow } from './analytics/csv-export.js';
+export type {
+  AnalyticsFilter,
+  CostByPart,
+  CostTimeSeries,
+  CostTimeSeriesOptions,
+  CostTimeSeriesPoint,
+  ExecutionPercentiles,
+  PercentileSet,
+  RollupMismatch,
+  RollupRebuildReport,
+  RollupVerificationReport,
+  SeriesGroupBy,
+  TimeBucket,
+  TopRunsOptions,
+  UserCost,
+  UserCostOptions,
+} from './analytics/analytics-types.js';
+export { CSV_COLUMNS, csvText, neutralizeFormula } from './analytics/csv-export.js';
 export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
 export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
 export type { LedgerLimits } from './bounds.js';

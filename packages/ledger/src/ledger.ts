@@ -1,3 +1,5 @@
+import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
+import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { type LedgerLimits, resolveLimits } from './bounds.js';
 import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
@@ -9,7 +11,8 @@ import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import { GroupCommitter } from './group-commit.js';
 import { hashCanonicalText } from './integrity/canonical-json.js';
-import { type VerificationReport, verifyProjectChain } from './integrity/chain-verifier.js';
+import { scanProjectChain } from './integrity/chain-scan.js';
+import type { VerificationReport } from './integrity/chain-verifier.js';
 import {
   type CheckpointRef,
   findCheckpoint,
@@ -140,7 +143,7 @@ export class Ledger extends ExecutionReader {
     requireId(projectId, 'projectId', this.limits);
     const keys = options.publicKey === undefined ? null : parsePublicKeys(options.publicKey);
     const database = await this.ready();
-    const report = await verifyProjectChain(database, projectId);
+    const report = await scanProjectChain(database, projectId);
     report.checkpoint = await checkNewestCheckpoint(database, report, keys);
     return report;
   }
@@ -165,6 +168,18 @@ export class Ledger extends ExecutionReader {
   /** The proof that the newer checkpoint's history contains the older checkpoint. */
   async proveConsistency(older: CheckpointRef, newer: CheckpointRef): Promise<ConsistencyProof> {
     return proveCheckpointConsistency(await this.ready(), older, newer);
+  }
+
+  /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */
+  async verifyRollups(projectId: string): Promise<RollupVerificationReport> {
+    requireId(projectId, 'projectId', this.limits);
+    return verifyProjectRollups(await this.ready(), projectId);
+  }
+
+  /** Recreates the hourly rollups of one project, or of every project, from the entries. */
+  async rebuildRollups(projectId?: string): Promise<RollupRebuildReport> {
+    if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
+    return rebuildProjectRollups(await this.ready(), projectId);
   }
 
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */

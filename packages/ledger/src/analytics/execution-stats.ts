@@ -1,10 +1,13 @@
 import type { Queryable } from '../db/database.js';
-import { filterClauses, whereSql } from '../db/execution-queries.js';
 import type { CostStats, ExecutionFilter, ExecutionStats } from '../types.js';
+import { scopeOfExecutionFilter } from './analytics-scope.js';
+import { rollupSourceSql } from './rollup-source.js';
 
 /**
- * Statistics are SQL aggregates over the typed columns (cost_total, duration_ms), never rows
- * pulled into JS. Money stays numeric in SQL and is read as exact decimal text.
+ * Statistics are SQL aggregates over the hourly rollups plus the partial hours at the range's
+ * ends, never rows pulled into JS. Money stays numeric in SQL and is read as exact decimal text.
+ * Averages divide the summed sums by the summed counts, which is exactly how PostgreSQL's avg()
+ * computes its result, so the numbers equal a plain aggregate over the entries digit for digit.
  */
 export async function queryAgentCostStats(
   q: Queryable,
@@ -13,14 +16,18 @@ export async function queryAgentCostStats(
   filter: ExecutionFilter,
 ): Promise<CostStats> {
   const params: unknown[] = [];
-  const where = whereSql(
-    filterClauses({ ...filter, agentId, ...(projectId === undefined ? {} : { projectId }) }, params),
-  );
+  const scope = scopeOfExecutionFilter({
+    ...filter,
+    agentId,
+    ...(projectId === undefined ? {} : { projectId }),
+  });
+  const source = rollupSourceSql(scope, params);
   const rows = await q.query<Record<'count' | 'total' | 'avg' | 'min' | 'max', string>>(
-    `select count(*)::text as count, coalesce(sum(e.cost_total), 0)::text as total,
-       coalesce(round(avg(e.cost_total), 6), 0)::text as avg,
-       coalesce(min(e.cost_total), 0)::text as min, coalesce(max(e.cost_total), 0)::text as max
-     from execution_ledger.executions e ${where}`,
+    `${source.sql}
+     select coalesce(sum(s.run_count), 0)::text as count, coalesce(sum(s.cost_sum), 0)::text as total,
+       coalesce(round(sum(s.cost_sum) / nullif(sum(s.run_count), 0), 6), 0)::text as avg,
+       coalesce(min(s.cost_min), 0)::text as min, coalesce(max(s.cost_max), 0)::text as max
+     from source s`,
     params,
   );
   const row = rows[0];
@@ -35,48 +42,75 @@ export async function queryAgentCostStats(
   };
 }
 
+interface ProjectStatsRow {
+  whole: boolean;
+  agent_id: string | null;
+  total: string;
+  successful: string;
+  failed: string;
+  aborted: string;
+  total_cost: string;
+  avg_cost: string;
+  avg_duration_ms: string;
+}
+
 export async function queryProjectStats(
   q: Queryable,
   projectId: string,
   filter: ExecutionFilter,
 ): Promise<ExecutionStats> {
   const params: unknown[] = [];
-  const where = whereSql(filterClauses({ ...filter, projectId }, params));
-  const totals = await q.query<Record<string, string>>(
-    `select count(*)::text as total,
-       count(*) filter (where e.status = 'completed')::text as successful,
-       count(*) filter (where e.status = 'failed')::text as failed,
-       count(*) filter (where e.status = 'aborted')::text as aborted,
-       coalesce(sum(e.cost_total), 0)::text as total_cost,
-       coalesce(round(avg(e.cost_total), 6), 0)::text as avg_cost,
-       coalesce(round(avg(e.duration_ms)), 0)::text as avg_duration_ms
-     from execution_ledger.executions e ${where}`,
+  const source = rollupSourceSql(scopeOfExecutionFilter({ ...filter, projectId }), params);
+  // One round trip: the grand total and the per-agent rows through grouping sets.
+  const rows = await q.query<ProjectStatsRow>(
+    `${source.sql}
+     select grouping(s.agent_id) = 1 as whole, s.agent_id,
+       coalesce(sum(s.run_count), 0)::text as total,
+       coalesce(sum(s.run_count) filter (where s.status = 'completed'), 0)::text as successful,
+       coalesce(sum(s.run_count) filter (where s.status = 'failed'), 0)::text as failed,
+       coalesce(sum(s.run_count) filter (where s.status = 'aborted'), 0)::text as aborted,
+       coalesce(sum(s.cost_sum), 0)::text as total_cost,
+       coalesce(round(sum(s.cost_sum) / nullif(sum(s.run_count), 0), 6), 0)::text as avg_cost,
+       coalesce(round(sum(s.duration_ms_sum) / nullif(sum(s.duration_count), 0)), 0)::text as avg_duration_ms
+     from source s
+     group by grouping sets ((), (s.agent_id))
+     order by s.agent_id`,
     params,
   );
-  const agents = await q.query<{ agent_id: string; count: string; cost: string }>(
-    `select e.agent_id, count(*)::text as count, sum(e.cost_total)::text as cost
-     from execution_ledger.executions e ${where} group by e.agent_id order by e.agent_id`,
-    params,
-  );
-  const row = totals[0] ?? {};
   const byAgent: ExecutionStats['by_agent'] = {};
-  for (const agent of agents) {
+  let total: ProjectStatsRow | undefined;
+  for (const row of rows) {
+    if (row.whole) {
+      total = row;
+      continue;
+    }
     // defineProperty: an agent id such as "__proto__" must stay data, not a prototype switch.
-    Object.defineProperty(byAgent, agent.agent_id, {
-      value: { count: Number(agent.count), cost: Number(agent.cost) },
+    Object.defineProperty(byAgent, row.agent_id ?? '', {
+      value: { count: Number(row.total), cost: Number(row.total_cost) },
       enumerable: true,
       writable: true,
       configurable: true,
     });
   }
   return {
-    total_executions: Number(row.total ?? 0),
-    successful: Number(row.successful ?? 0),
-    failed: Number(row.failed ?? 0),
-    aborted: Number(row.aborted ?? 0),
-    total_cost: Number(row.total_cost ?? 0),
-    avg_cost: Number(row.avg_cost ?? 0),
-    avg_duration_ms: Number(row.avg_duration_ms ?? 0),
+    total_executions: Number(total?.total ?? 0),
+    successful: Number(total?.successful ?? 0),
+    failed: Number(total?.failed ?? 0),
+    aborted: Number(total?.aborted ?? 0),
+    total_cost: Number(total?.total_cost ?? 0),
+    avg_cost: Number(total?.avg_cost ?? 0),
+    avg_duration_ms: Number(total?.avg_duration_ms ?? 0),
     by_agent: byAgent,
   };
+}
+
+/** The number of runs a filter matches, from the rollups; the filter must not name a parent run. */
+export async function countFromRollups(q: Queryable, filter: ExecutionFilter): Promise<number> {
+  const params: unknown[] = [];
+  const source = rollupSourceSql(scopeOfExecutionFilter(filter), params);
+  const rows = await q.query<{ total: string }>(
+    `${source.sql} select coalesce(sum(s.run_count), 0)::text as total from source s`,
+    params,
+  );
+  return Number(rows[0]?.total ?? 0);
 }

@@ -1,3 +1,4 @@
+import { countFromRollups } from '../analytics/execution-stats.js';
 import { PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import type { ExecutionFilter, ExecutionRecord, Page, PageOptions } from '../types.js';
@@ -102,7 +103,12 @@ export async function queryBatch(
   return rows.map(rowToRecord);
 }
 
+/**
+ * The number of runs a list filter matches. Every filter but a parent run is a rollup dimension,
+ * so the hourly rollups answer it without counting rows; a parent run needs the plain count.
+ */
 export async function countExecutions(q: Queryable, filter: ExecutionFilter): Promise<number> {
+  if (filter.parentRunId === undefined) return countFromRollups(q, filter);
   const params: unknown[] = [];
   const rows = await q.query<{ total: string }>(
     `select count(*)::text as total from execution_ledger.executions e ${whereSql(filterClauses(filter, params))}`,
@@ -120,10 +126,13 @@ export async function queryPage(
 ): Promise<Page<ExecutionRecord>> {
   const limit = pageLimit(options.limit);
   const offset = options.cursor == null ? pageOffset(options.offset) : 0;
-  const rows = await queryBatch(q, filter, ordering, 'desc', options.cursor ?? null, limit + 1, offset);
+  // The page and its total are independent: on a pool they run on two connections at once.
+  const [rows, total] = await Promise.all([
+    queryBatch(q, filter, ordering, 'desc', options.cursor ?? null, limit + 1, offset),
+    countExecutions(q, filter),
+  ]);
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
-  const total = await countExecutions(q, filter);
   return {
     data,
     total,

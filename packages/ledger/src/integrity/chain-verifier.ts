@@ -38,12 +38,43 @@ export function initialChainState(projectId: string): ChainState {
   return { expectedSeq: 1, prevHash: genesisHash(projectId), prevCreatedAtMs: Number.NEGATIVE_INFINITY };
 }
 
+/** The stored fields that place an entry in its chain. */
+export type ChainFields = Pick<
+  ExecutionRecord,
+  'project_id' | 'seq' | 'created_at' | 'hash_version' | 'payload_hash' | 'prev_hash' | 'entry_hash'
+>;
+
+/** Hashes re-derived from an entry's stored content (payload) and stored chain fields (entry), hex. */
+export interface DerivedHashes {
+  payloadHash: string;
+  entryHash: string;
+}
+
 /**
  * Checks one entry against the chain so far and returns its problems (empty when sound). The
  * state then moves to this entry's stored values, so one bad entry is reported once and the
  * entries after it are still checked against what is stored.
  */
 export function checkEntry(state: ChainState, record: ExecutionRecord): string[] {
+  return checkChainLinks(state, record, {
+    payloadHash: computePayloadHash(payloadFromRecord(record)).toString('hex'),
+    entryHash: storedEntryHash(record).toString('hex'),
+  });
+}
+
+/** The entry_hash that an entry's stored seq, created_at, payload_hash and prev_hash give. */
+export function storedEntryHash(fields: ChainFields): Buffer {
+  return computeEntryHash({
+    projectId: fields.project_id,
+    seq: fields.seq,
+    createdAtMs: Date.parse(fields.created_at),
+    payloadHash: Buffer.from(fields.payload_hash, 'hex'),
+    prevHash: Buffer.from(fields.prev_hash, 'hex'),
+  });
+}
+
+/** checkEntry with the hashes already derived (by a worker thread, for instance). */
+export function checkChainLinks(state: ChainState, record: ChainFields, derived: DerivedHashes): string[] {
   const problems: string[] = [];
   if (record.seq !== state.expectedSeq) {
     problems.push(
@@ -56,22 +87,14 @@ export function checkEntry(state: ChainState, record: ExecutionRecord): string[]
   if (record.prev_hash !== state.prevHash.toString('hex')) {
     problems.push('prev_hash does not match the previous entry_hash (the chain is broken or reordered)');
   }
-  const payloadHash = computePayloadHash(payloadFromRecord(record));
-  if (payloadHash.toString('hex') !== record.payload_hash) {
+  if (derived.payloadHash !== record.payload_hash) {
     problems.push(
       'payload_hash does not match the stored content (content was changed after it was recorded)',
     );
   }
   const createdAtMs = Date.parse(record.created_at);
   if (createdAtMs < state.prevCreatedAtMs) problems.push('created_at is earlier than the previous entry');
-  const entryHash = computeEntryHash({
-    projectId: record.project_id,
-    seq: record.seq,
-    createdAtMs,
-    payloadHash: Buffer.from(record.payload_hash, 'hex'),
-    prevHash: Buffer.from(record.prev_hash, 'hex'),
-  });
-  if (entryHash.toString('hex') !== record.entry_hash) {
+  if (derived.entryHash !== record.entry_hash) {
     problems.push('entry_hash does not match seq, created_at, payload_hash and prev_hash');
   }
   state.expectedSeq = record.seq + 1;

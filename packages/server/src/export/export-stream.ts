@@ -1,11 +1,9 @@
 import {
-  csvText,
   type ExecutionFilter,
   type ExecutionReader,
   type ExecutionStreamSource,
   exportExecutionsToNDJSON,
   type ProjectProof,
-  recordToCsvRow,
 } from 'execution-ledger';
 import { EXPORT_CHUNK_ROWS } from '../bounds.js';
 
@@ -18,32 +16,29 @@ export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
 };
 
 /**
- * The matching executions as text chunks, oldest first, read in keyset batches: memory stays
- * bounded however large the export. CSV has the documented columns and always a header; NDJSON
- * has one full record per line, hashes included, so it can be verified offline.
+ * The matching executions as chunks of UTF-8, oldest first, from the library's export streams
+ * (keyset batches with back-pressure): memory stays bounded however large the export. CSV has
+ * the documented columns and always a header; NDJSON has one full record per line, hashes
+ * included. Progress counts line ends, which is exact for NDJSON and for CSV whose text cells
+ * hold no line breaks (progress only; the data itself is never reparsed).
  */
 export async function* exportChunks(
   reader: ExecutionReader,
   filter: ExecutionFilter,
   format: ExportFormat,
   onRecords: (count: number) => void = () => undefined,
-): AsyncGenerator<string> {
-  if (format === 'csv') yield csvText([], true);
-  let rows: (string | number)[][] = [];
-  let lines: string[] = [];
-  for await (const record of reader.streamExecutions(filter)) {
-    if (format === 'csv') rows.push(recordToCsvRow(record));
-    else lines.push(`${JSON.stringify(record)}\n`);
-    if (rows.length + lines.length >= EXPORT_CHUNK_ROWS) {
-      yield format === 'csv' ? csvText(rows, false) : lines.join('');
-      onRecords(rows.length + lines.length);
-      rows = [];
-      lines = [];
-    }
-  }
-  if (rows.length + lines.length > 0) {
-    yield format === 'csv' ? csvText(rows, false) : lines.join('');
-    onRecords(rows.length + lines.length);
+): AsyncGenerator<string | Buffer> {
+  const stream = format === 'csv' ? reader.exportCsvStream(filter) : reader.exportNdjsonStream(filter);
+  // The CSV header's line end is not a record.
+  let uncounted = format === 'csv' ? 1 : 0;
+  for await (const chunk of stream as AsyncIterable<string | Buffer>) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    let lines = 0;
+    for (let index = buffer.indexOf(10); index !== -1; index = buffer.indexOf(10, index + 1)) lines += 1;
+    const counted = Math.max(0, lines - uncounted);
+    uncounted = Math.max(0, uncounted - lines);
+    yield buffer;
+    if (counted > 0) onRecords(counted);
   }
 }
 

@@ -74,7 +74,7 @@ async function exportSource(
   filter: ExecutionFilter,
   options: ExportOptions,
   progress: ProgressReporter,
-): Promise<AsyncGenerator<string>> {
+): Promise<AsyncGenerator<string | Buffer>> {
   const onRecords = (count: number) => progress.add(count);
   if (options.proof !== true) return exportChunks(ledger, filter, options.format, onRecords);
   const proof = await requireProjectProof(

@@ -1,0 +1,40 @@
+import type { Queryable } from '../db/database.js';
+
+interface Transactional extends Queryable {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+function isTransactional(q: Queryable): q is Transactional {
+  return typeof (q as Partial<Transactional>).transaction === 'function';
+}
+
+/** Planner and executor settings one analytics statement needs, applied to it alone. */
+export interface LocalSettings {
+  /**
+   * 'off' where the planner cannot know how few hours a range cuts and overestimates the rows
+   * read from the entries: past jit_above_cost the server then spends 0.1 to 1.5 s compiling a
+   * statement that runs in milliseconds.
+   */
+  jit?: 'off';
+  /** Memory for one sort, such as a percentile over half a million runs, so it stays in memory. */
+  work_mem?: string;
+}
+
+/**
+ * Runs one statement with transaction-local settings. SET LOCAL needs a transaction: the
+ * ledger's own reads get one, and a scoped reader's read already is one.
+ */
+export async function queryWithSettings<Row>(
+  q: Queryable,
+  settings: LocalSettings,
+  sql: string,
+  params: unknown[],
+): Promise<Row[]> {
+  const run = async (tx: Queryable) => {
+    for (const [name, value] of Object.entries(settings)) {
+      await tx.query('select set_config($1, $2, true)', [name, value]);
+    }
+    return tx.query<Row>(sql, params);
+  };
+  return isTransactional(q) ? q.transaction(run) : run(q);
+}

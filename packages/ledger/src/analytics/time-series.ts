@@ -1,0 +1,176 @@
+import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
+import type { Queryable } from '../db/database.js';
+import { LedgerError } from '../errors.js';
+import { queryWithSettings } from './analytics-query.js';
+import { toAnalyticsScope } from './analytics-scope.js';
+import type {
+  CostTimeSeries,
+  CostTimeSeriesOptions,
+  CostTimeSeriesPoint,
+  SeriesGroupBy,
+  TimeBucket,
+} from './analytics-types.js';
+import { bucketLabelSql, rollupSourceSql } from './rollup-source.js';
+
+const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+const GROUP_COLUMNS: Record<SeriesGroupBy, string> = {
+  agent: 's.agent_id',
+  user: 's.user_id',
+  status: 's.status',
+  none: 'null::text',
+};
+// IANA names only ("Asia/Kolkata", "UTC", "Etc/GMT+5"): PostgreSQL would also read "+05:30" as
+// a POSIX zone with the sign inverted, which no caller means.
+const TIME_ZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+interface PointRow {
+  bucket_start: string;
+  bucket_local: string;
+  key: string | null;
+  count: string;
+  total_cost: string;
+  avg_cost: string;
+  min_cost: string;
+  max_cost: string;
+}
+
+/**
+ * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
+ * over [start, end). Whole hours come from the rollups; hours a bucket edge cuts (zones whose
+ * offset is not a whole hour, daylight-saving changes, the range's ends) from the entries. Every
+ * series lists every bucket of the range, with zeros where nothing ran.
+ */
+export async function queryCostTimeSeries(
+  q: Queryable,
+  options: CostTimeSeriesOptions,
+): Promise<CostTimeSeries> {
+  const { bucket, groupBy, timeZone } = validateSeriesOptions(options);
+  const params: unknown[] = [];
+  const source = rollupSourceSql(toAnalyticsScope(options), params, { unit: bucket, timeZone });
+  const unit = source.unit!;
+  const zone = source.timeZone!;
+  params.push(TIME_SERIES_POINTS_MAX + 1);
+  const rows = await runSeriesQuery(
+    q,
+    `${source.sql},
+    agg as (
+      select ${bucketLabelSql('s.at', source)} as label, ${GROUP_COLUMNS[groupBy]} as key,
+        sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
+        max(s.cost_max) as max_cost
+      from source s group by 1, 2
+    ),
+    labels as (
+      select g.label from generate_series(
+          date_trunc(${unit}, ${source.start} at time zone ${zone}),
+          date_trunc(${unit}, (${source.end} - interval '1 microsecond') at time zone ${zone}),
+          ('1 ' || ${unit})::interval) as g(label)
+        -- A wall-clock hour skipped by daylight saving has no instants: list it only if it has runs.
+        where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label
+      union
+      select a.label from agg a
+    ),
+    keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
+    select to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        as bucket_start,
+      to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
+      coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
+      coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
+      coalesce(a.min_cost, 0)::text as min_cost, coalesce(a.max_cost, 0)::text as max_cost
+    from labels l cross join keys k
+    left join agg a on a.label = l.label and a.key is not distinct from k.key
+    order by l.label, k.key
+    limit $${params.length}`,
+    params,
+  );
+  if (rows.length > TIME_SERIES_POINTS_MAX) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; narrow the range, use a ` +
+        'coarser bucket, filter by project or agent, or group by fewer values',
+      { field: 'groupBy' },
+    );
+  }
+  return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
+}
+
+/**
+ * The first instant of a wall-clock bucket. PostgreSQL reads a wall-clock time that occurs twice
+ * (the hour repeated when daylight saving ends) as the later one; the same time a day earlier,
+ * moved on by a day, gives the earlier reading. The earliest reading still inside the bucket wins.
+ */
+function bucketStartSql(label: string, unit: string, zone: string): string {
+  return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
+      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
+    where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
+}
+
+async function runSeriesQuery(q: Queryable, sql: string, params: unknown[]): Promise<PointRow[]> {
+  try {
+    return await queryWithSettings<PointRow>(q, { jit: 'off' }, sql, params);
+  } catch (error) {
+    // The zone passed the name check but this server's time zone database does not know it.
+    if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
+        { field: 'timeZone', cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+function toPoint(row: PointRow): CostTimeSeriesPoint {
+  return {
+    bucket_start: row.bucket_start,
+    bucket_local: row.bucket_local,
+    key: row.key,
+    count: Number(row.count),
+    total_cost: Number(row.total_cost),
+    avg_cost: Number(row.avg_cost),
+    min_cost: Number(row.min_cost),
+    max_cost: Number(row.max_cost),
+  };
+}
+
+function validateSeriesOptions(options: CostTimeSeriesOptions): {
+  bucket: TimeBucket;
+  groupBy: SeriesGroupBy;
+  timeZone: string;
+} {
+  if (typeof options !== 'object' || options === null) {
+    fail('options', 'must be an object such as { projectId, bucket: "day", start, end }');
+  }
+  const { bucket, groupBy = 'none', timeZone = 'UTC', start, end } = options;
+  if (!Object.hasOwn(BUCKET_MS, bucket)) fail('bucket', `must be hour, day or week; got ${String(bucket)}`);
+  if (!Object.hasOwn(GROUP_COLUMNS, groupBy)) {
+    fail('groupBy', `must be agent, user, status or none; got ${String(groupBy)}`);
+  }
+  if (!(start instanceof Date) || Number.isNaN(start.getTime())) fail('start', 'must be a valid Date');
+  if (!(end instanceof Date) || Number.isNaN(end.getTime())) fail('end', 'must be a valid Date');
+  if (end.getTime() <= start.getTime()) fail('end', 'must be later than start');
+  const buckets = (end.getTime() - start.getTime()) / BUCKET_MS[bucket];
+  if (buckets > TIME_SERIES_BUCKETS_MAX) {
+    fail(
+      'end',
+      `makes ${Math.ceil(buckets)} ${bucket} buckets, more than ${TIME_SERIES_BUCKETS_MAX}; narrow the range or use a coarser bucket`,
+    );
+  }
+  if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
+    fail('timeZone', `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`);
+  }
+  return { bucket, groupBy, timeZone };
+}
+
+function isKnownZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fail(field: string, problem: string): never {
+  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+}

@@ -1,0 +1,204 @@
+import { isLedgerError } from 'execution-ledger';
+import { describe, expect, it } from 'vitest';
+import { describeEachEngine, type EngineContext } from './support/engines.js';
+import { makeExecution } from './support/fixtures.js';
+import { insertHistoricalRuns } from './support/historical-runs.js';
+
+async function rollupRows(context: EngineContext, projectId: string) {
+  return context.admin(
+    `select to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"') as hour, agent_id, user_id, status,
+       run_count::int, cost_sum::text, cost_min::text, cost_max::text, tokens_sum::text,
+       tool_calls_sum::text, external_requests_sum::text, penalties_sum::text, other_parts,
+       duration_count::int, duration_ms_sum::text, duration_ms_max::int
+     from execution_ledger.execution_rollups where project_id = $1
+     order by hour, agent_id, user_id, status`,
+    [projectId],
+  );
+}
+
+describeEachEngine('hourly rollups', (context) => {
+  it('are written by the append itself, one group per hour, agent, user and status', async () => {
+    const projectId = context.project();
+    const results = await context.ledger.recordExecutions([
+      makeExecution(projectId, { cost: { total: 10.5, breakdown: { tokens: 4, gpu: 6.5 } } }),
+      makeExecution(projectId, { cost: 2, execution_trace: { steps: [], duration_ms: 1000 } }),
+      makeExecution(projectId, { agent_id: 'devops', status: 'failed', error_message: 'boom' }),
+    ]);
+    expect(results.every((result) => result.ok)).toBe(true);
+    const rows = await rollupRows(context, projectId);
+    expect(rows.map((row) => [row.agent_id, row.status, row.run_count])).toEqual([
+      ['backend', 'completed', 2],
+      ['devops', 'failed', 1],
+    ]);
+    expect(rows[0]).toMatchObject({
+      cost_sum: '12.500000',
+      cost_min: '2.000000',
+      cost_max: '10.500000',
+      tokens_sum: '4',
+      tool_calls_sum: '0',
+      other_parts: { gpu: 6.5 },
+      duration_count: 2,
+      duration_ms_sum: '1250',
+      duration_ms_max: 1000,
+    });
+    expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, groups_checked: 2 });
+  });
+
+  it('do not count a replayed append twice, nor a refused conflicting one', async () => {
+    const projectId = context.project();
+    const execution = makeExecution(projectId);
+    await context.ledger.recordExecution(execution);
+    const replay = await context.ledger.recordExecution(execution);
+    expect(replay.replayed).toBe(true);
+    const conflict = await context.ledger
+      .recordExecution({ ...execution, cost: 999 })
+      .catch((error: unknown) => error);
+    expect(isLedgerError(conflict, 'RUN_ID_CONFLICT')).toBe(true);
+    const rows = await rollupRows(context, projectId);
+    expect(rows.map((row) => [row.run_count, row.cost_sum])).toEqual([[1, '850.000000']]);
+  });
+
+  it('merge the batches of one hour and keep separate hours apart', async () => {
+    const projectId = context.project();
+    const at = (iso: string) => new Date(iso);
+    const tip = await insertHistoricalRuns(context, projectId, [
+      { createdAt: at('2026-02-13T10:05:00Z'), cost: 1 },
+      { createdAt: at('2026-02-13T10:59:59.999Z'), cost: 3 },
+    ]);
+    await insertHistoricalRuns(
+      context,
+      projectId,
+      [
+        { createdAt: at('2026-02-13T10:59:59.999Z'), cost: { total: 2, breakdown: { gpu: 2 } } },
+        { createdAt: at('2026-02-13T11:00:00Z'), cost: { total: 7, breakdown: { gpu: 3, tpu: 4 } } },
+      ],
+      tip,
+    );
+    const rows = await rollupRows(context, projectId);
+    expect(rows.map((row) => [row.hour, row.run_count, row.cost_sum, row.other_parts])).toEqual([
+      ['2026-02-13T10:00Z', 3, '6.000000', { gpu: 2 }],
+      ['2026-02-13T11:00Z', 1, '7.000000', { gpu: 3, tpu: 4 }],
+    ]);
+    expect((await context.ledger.verifyLedger(projectId)).ok).toBe(true);
+  });
+
+  it('are kept even when session_replication_role = replica skips ordinary triggers', async () => {
+    const projectId = context.project();
+    await insertHistoricalRuns(
+      context,
+      projectId,
+      [{ createdAt: new Date('2026-02-13T10:00:00Z') }],
+      undefined,
+      {
+        replica: true,
+      },
+    );
+    expect((await rollupRows(context, projectId)).map((row) => row.run_count)).toEqual([1]);
+  });
+
+  describe('verification and rebuild', () => {
+    it('names a changed measure, a missing group and a group without entries, and rebuild repairs all', async () => {
+      const projectId = context.project();
+      await context.ledger.recordExecutions([
+        makeExecution(projectId),
+        makeExecution(projectId, { user_id: 'user-002' }),
+      ]);
+      // A superuser can change the cache behind the ledger's back; verification must notice.
+      await context.admin(
+        `update execution_ledger.execution_rollups set cost_sum = cost_sum + 1 where project_id = $1 and user_id = 'user-001'`,
+        [projectId],
+      );
+      await context.admin(
+        `delete from execution_ledger.execution_rollups where project_id = $1 and user_id = 'user-002'`,
+        [projectId],
+      );
+      await context.admin(
+        `insert into execution_ledger.execution_rollups (project_id, hour, agent_id, user_id, status, run_count,
+           cost_sum, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum, duration_count,
+           duration_ms_sum)
+         values ($1, '2020-01-01T00:00Z', 'ghost', 'nobody', 'completed', 5, 5, 0, 0, 0, 0, 0, 0)`,
+        [projectId],
+      );
+      const report = await context.ledger.verifyRollups(projectId);
+      expect(report.ok).toBe(false);
+      expect(report.groups_checked).toBe(3);
+      expect(report.mismatches.map((mismatch) => [mismatch.user_id, mismatch.reason])).toEqual([
+        ['nobody', 'this rollup group has no entries behind it'],
+        ['user-001', 'cost_sum is 851.000000, the entries give 850.000000'],
+        ['user-002', 'entries of this group are missing from the rollups'],
+      ]);
+      expect(await context.ledger.rebuildRollups(projectId)).toEqual({ projects: 1, groups: 2 });
+      expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, mismatches: [] });
+      expect((await context.ledger.getProjectExecutionStats(projectId)).total_cost).toBe(1700);
+    });
+
+    it('rebuilding every project also drops rollups of projects that have no entries', async () => {
+      const orphan = context.project('orphan');
+      await context.admin(
+        `insert into execution_ledger.execution_rollups (project_id, hour, agent_id, user_id, status, run_count,
+           cost_sum, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum, duration_count,
+           duration_ms_sum)
+         values ($1, '2020-01-01T00:00Z', 'ghost', 'nobody', 'completed', 5, 5, 0, 0, 0, 0, 0, 0)`,
+        [orphan],
+      );
+      expect((await context.ledger.getProjectExecutionStats(orphan)).total_executions).toBe(5);
+      const report = await context.ledger.rebuildRollups();
+      expect(report.projects).toBeGreaterThanOrEqual(1);
+      expect((await context.ledger.getProjectExecutionStats(orphan)).total_executions).toBe(0);
+      expect(await context.ledger.verifyRollups(orphan)).toMatchObject({ ok: true, groups_checked: 0 });
+    });
+
+    it('refuses a bad project id with VALIDATION_FAILED and changes nothing', async () => {
+      const projectId = context.project();
+      await context.ledger.recordExecution(makeExecution(projectId));
+      const before = await rollupRows(context, projectId);
+      for (const bad of ['', ' padded ', 'x'.repeat(201)]) {
+        await expect(context.ledger.rebuildRollups(bad)).rejects.toMatchObject({
+          code: 'VALIDATION_FAILED',
+          field: 'projectId',
+        });
+        await expect(context.ledger.verifyRollups(bad)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      }
+      expect(await rollupRows(context, projectId)).toEqual(before);
+    });
+  });
+
+  it('cannot be written by the runtime roles: only the append path and the rebuild write them', async () => {
+    const projectId = context.project();
+    await context.ledger.recordExecution(makeExecution(projectId));
+    const database = await context.ledger.database();
+    const attempt = database
+      .transaction(async (tx) => {
+        // PGlite connects as a superuser; take the service role the server's runtime role holds.
+        if (context.engine === 'pglite') await tx.query('set local role execution_ledger_service');
+        await tx.query('update execution_ledger.execution_rollups set run_count = 0 where project_id = $1', [
+          projectId,
+        ]);
+      })
+      .catch((error: unknown) => error);
+    expect(isLedgerError(await attempt, 'PERMISSION_DENIED')).toBe(true);
+    expect((await rollupRows(context, projectId)).map((row) => row.run_count)).toEqual([1]);
+  });
+
+  it('give a scoped reader statistics over exactly the runs row level security lets them see', async () => {
+    const projectId = context.project();
+    const alice = `alice-${projectId}`;
+    const bob = `bob-${projectId}`;
+    await context.ledger.recordExecutions([
+      makeExecution(projectId, { user_id: alice, cost: 100 }),
+      makeExecution(projectId, { user_id: bob, cost: 20 }),
+      makeExecution(projectId, { user_id: bob, cost: 3 }),
+    ]);
+    const asAlice = context.ledger.as({ userId: alice });
+    expect(await asAlice.getProjectExecutionStats(projectId)).toMatchObject({
+      total_executions: 1,
+      total_cost: 100,
+    });
+    expect((await asAlice.listExecutionsByProject(projectId)).total).toBe(1);
+    await context.ledger.addProjectMember(projectId, alice);
+    expect(await asAlice.getProjectExecutionStats(projectId)).toMatchObject({
+      total_executions: 3,
+      total_cost: 123,
+    });
+  });
+});
