@@ -1,10 +1,11 @@
 import { expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';
+import { tamperAsSuperuser } from './support/tamper.js';
 
 // A superuser can switch the guards off; verification must still name what changed and where.
-// Each tampering runs in one transaction that re-enables the triggers before it commits, so
-// concurrent tests never see the guards down (ALTER TABLE holds its lock until commit).
+// Each tampering runs in one transaction that re-enables the guards before it commits, so
+// concurrent tests never see them down (ALTER TABLE holds its lock until commit).
 describeEachEngine('verifyLedger against a superuser who tampers', (context) => {
   async function chainOf(length: number): Promise<string> {
     const projectId = context.project();
@@ -18,13 +19,10 @@ describeEachEngine('verifyLedger against a superuser who tampers', (context) => 
   }
 
   async function tamper(statements: string): Promise<void> {
-    await context.admin(`begin;
-      alter table execution_ledger.executions disable trigger user;
-      ${statements};
-      alter table execution_ledger.executions enable always trigger executions_append_only_row;
-      alter table execution_ledger.executions enable always trigger executions_append_only_statement;
-      alter table execution_ledger.executions enable always trigger executions_append_only_truncate;
-      commit;`);
+    await tamperAsSuperuser(
+      context,
+      statements.split(/;\n/).map((statement) => statement.trim()),
+    );
   }
 
   it('reports a changed cost at its seq', async () => {

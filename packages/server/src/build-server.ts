@@ -21,6 +21,7 @@ import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { KeyAuthenticator } from './keys/key-authenticator.js';
 import { openApiDocument } from './openapi-document.js';
+import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
 import { registerReadRoutes } from './routes/execution-read-routes.js';
 import { registerWriteRoutes } from './routes/execution-write-routes.js';
@@ -92,6 +93,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerWriteRoutes(app, context);
   registerReadRoutes(app, context);
   registerStatsRoutes(app, context);
+  registerAnalyticsRoutes(app, context);
   registerExportRoutes(app, context);
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);

@@ -78,8 +78,10 @@ describe('/openapi.json', () => {
       '/v1/projects/{projectId}/executions',
       '/v1/projects/{projectId}/export',
       '/v1/projects/{projectId}/failed',
+      '/v1/projects/{projectId}/percentiles',
       '/v1/projects/{projectId}/proof',
       '/v1/projects/{projectId}/stats',
+      '/v1/projects/{projectId}/timeseries',
       '/v1/projects/{projectId}/verify',
     ]);
   });

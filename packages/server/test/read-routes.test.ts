@@ -129,6 +129,32 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
     expect((await get('/v1/agents/backend/stats')).statusCode).toBe(403);
   });
 
+  it('returns a cost time series and percentiles that agree with the statistics', async () => {
+    const start = new Date(Date.now() - 2 * 3_600_000).toISOString();
+    const end = new Date(Date.now() + 3_600_000).toISOString();
+    const series = await get(
+      `/v1/projects/${project}/timeseries?bucket=hour&group_by=agent&start=${start}&end=${end}&time_zone=Asia/Kolkata`,
+    );
+    expect(series.statusCode).toBe(200);
+    const body = series.json();
+    expect(body).toMatchObject({ bucket: 'hour', group_by: 'agent', time_zone: 'Asia/Kolkata' });
+    const totals: Record<string, number> = {};
+    for (const point of body.points) totals[point.key] = (totals[point.key] ?? 0) + point.total_cost;
+    expect(totals).toEqual({ backend: 149.5, database: 250.5 });
+    const percentiles = (await get(`/v1/projects/${project}/percentiles`)).json();
+    expect(percentiles.count).toBe(4);
+    expect(percentiles.cost.p99).toBe(250.5);
+    const missing = await get(`/v1/projects/${project}/timeseries?bucket=hour&start=${start}`);
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().code).toBe('VALIDATION_FAILED');
+    expect(missing.json().message).toContain('end');
+    const badZone = await get(
+      `/v1/projects/${project}/timeseries?bucket=day&start=${start}&end=${end}&time_zone=Mars/Olympus`,
+    );
+    expect(badZone.statusCode).toBe(400);
+    expect((await get(`/v1/projects/${hidden}/percentiles`)).statusCode).toBe(403);
+  });
+
   it('streams a CSV export with the header and an NDJSON export with full records, for admin keys only', async () => {
     const csv = await get(`/v1/projects/${project}/export?format=csv`, admin.authorization);
     expect(csv.statusCode).toBe(200);

@@ -22,7 +22,8 @@ const GUARDS = [
  */
 export async function tamperAsSuperuser(context: EngineContext, statements: string[]): Promise<void> {
   const all = [
-    'alter table execution_ledger.executions disable trigger user',
+    // By name: other triggers (the rollup upkeep) must stay on for every other test.
+    ...GUARDS.map((guard) => `alter table execution_ledger.executions disable trigger ${guard}`),
     ...statements,
     ...GUARDS.map((guard) => `alter table execution_ledger.executions enable always trigger ${guard}`),
   ];
