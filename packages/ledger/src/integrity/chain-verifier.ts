@@ -1,5 +1,3 @@
-import type { Queryable } from '../db/database.js';
-import { encodeCursor, queryBatch } from '../db/page-queries.js';
 import type { EntryPayload, ExecutionRecord } from '../types.js';
 import { computePayloadHash, payloadOf } from './canonical-json.js';
 import type { CheckpointCheck } from './checkpoint-types.js';
@@ -25,7 +23,6 @@ export interface VerificationReport {
 }
 
 const PROBLEMS_MAX = 100;
-const VERIFY_BATCH_ROWS = 1_000;
 
 /** What the verifier keeps between entries: the previous link and time. */
 export interface ChainState {
@@ -107,33 +104,6 @@ export function checkChainLinks(state: ChainState, record: ChainFields, derived:
 export function payloadFromRecord(record: ExecutionRecord): EntryPayload {
   const stored = record as unknown as EntryPayload;
   return payloadOf({ ...stored, output: record.output ?? null, error_message: record.error_message ?? null });
-}
-
-/** Walks a project's chain in seq order, in bounded batches. Never throws on bad data. */
-export async function verifyProjectChain(q: Queryable, projectId: string): Promise<VerificationReport> {
-  const state = initialChainState(projectId);
-  const report: VerificationReport = {
-    ok: true,
-    project_id: projectId,
-    entries_checked: 0,
-    head: null,
-    first_bad_seq: null,
-    reason: null,
-    problems: [],
-  };
-  let cursor: string | null = null;
-  for (;;) {
-    const batch = await queryBatch(q, { projectId }, 'seq', 'asc', cursor, VERIFY_BATCH_ROWS);
-    for (const record of batch) {
-      for (const reason of checkEntry(state, record)) addProblem(report, record.seq, reason);
-      report.entries_checked += 1;
-      report.head = { seq: record.seq, entry_hash: record.entry_hash };
-    }
-    const last = batch[batch.length - 1];
-    if (last === undefined || batch.length < VERIFY_BATCH_ROWS) break;
-    cursor = encodeCursor('seq', last);
-  }
-  return report;
 }
 
 export function addProblem(report: VerificationReport, seq: number, reason: string): void {
