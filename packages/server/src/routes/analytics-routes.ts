@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { callerKey, dateOrUndefined, type ServerContext } from '../http/server-context.js';
 import { requireProject } from '../keys/access-policy.js';
 import {
+  costFigureProperties,
   errorResponses,
   idSchema,
   projectParams,
@@ -46,11 +47,7 @@ const seriesSchema = {
           bucket_start: { type: 'string', format: 'date-time' },
           bucket_local: { type: 'string' },
           key: { type: ['string', 'null'] },
-          count: { type: 'integer' },
-          total_cost: { type: 'number', description: 'Cents.' },
-          avg_cost: { type: 'number' },
-          min_cost: { type: 'number' },
-          max_cost: { type: 'number' },
+          ...costFigureProperties,
         },
       },
     },

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { callerKey, dateOrUndefined, type ServerContext } from '../http/server-context.js';
 import { requireAllProjects, requireProject } from '../keys/access-policy.js';
 import {
+  costFigureProperties,
   errorResponses,
   idSchema,
   projectParams,
@@ -52,11 +53,7 @@ const agentStatsSchema = {
   properties: {
     agent_id: { type: 'string' },
     project_id: { type: ['string', 'null'] },
-    count: { type: 'integer' },
-    total_cost: { type: 'number' },
-    avg_cost: { type: 'number' },
-    min_cost: { type: 'number' },
-    max_cost: { type: 'number' },
+    ...costFigureProperties,
   },
 } as const;
 

@@ -62,3 +62,12 @@ export const projectParams = {
   required: ['projectId'],
   properties: { projectId: idSchema },
 } as const;
+
+/** Count and cost figures (cents) shared by agent statistics and time-series points. */
+export const costFigureProperties = {
+  count: { type: 'integer' },
+  total_cost: { type: 'number', description: 'Cents.' },
+  avg_cost: { type: 'number' },
+  min_cost: { type: 'number' },
+  max_cost: { type: 'number' },
+} as const;
