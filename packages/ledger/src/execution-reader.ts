@@ -18,6 +18,7 @@ import { queryMostExpensiveRuns } from './analytics/top-runs.js';
 import { PAGE_ROWS_MAX, STREAM_BATCH_ROWS_DEFAULT } from './bounds.js';
 import type { Queryable } from './db/database.js';
 import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
+import { namedSql } from './db/named-sql.js';
 import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
 import { LedgerError } from './errors.js';
 import type {
@@ -40,6 +41,10 @@ const FAILED_STATUSES: ExecutionStatus[] = ['failed', 'aborted'];
  * gives a reader whose queries run as the non-superuser reader role, so the database's RLS
  * policy, not a WHERE clause, decides which rows a user sees.
  */
+const GET_BY_RUN_ID = namedSql(
+  `select ${RECORD_COLUMNS} from execution_ledger.executions e where e.run_id = $1`,
+);
+
 export class ExecutionReader {
   constructor(protected readonly runRead: ReadRunner) {}
 
@@ -50,12 +55,7 @@ export class ExecutionReader {
         field: 'runId',
       });
     }
-    const rows = await this.runRead((q) =>
-      q.query<ExecutionRow>(
-        `select ${RECORD_COLUMNS} from execution_ledger.executions e where e.run_id = $1`,
-        [runId],
-      ),
-    );
+    const rows = await this.runRead((q) => q.query<ExecutionRow>(GET_BY_RUN_ID, [runId]));
     return rows[0] === undefined ? null : rowToRecord(rows[0]);
   }
 

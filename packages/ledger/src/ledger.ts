@@ -40,6 +40,11 @@ export interface LedgerOptions {
   limits?: Partial<LedgerLimits>;
   /** Connections in the pool opened for a postgres:// URL. */
   poolSize?: number;
+  /**
+   * Keep hot reads as prepared statements on a PostgreSQL server (default true); turn off
+   * behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 export type BatchItemResult =
@@ -78,10 +83,10 @@ export class Ledger extends ExecutionReader {
     const run: ReadRunner = async (fn) => fn(await this.ready());
     super(run);
     this.limits = resolveLimits(options.limits);
-    this.opening = openDatabase(
-      options.database,
-      options.poolSize === undefined ? {} : { poolSize: options.poolSize },
-    );
+    this.opening = openDatabase(options.database, {
+      ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+      ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
+    });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
   }

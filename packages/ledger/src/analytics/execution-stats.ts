@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.js';
+import { namedSql } from '../db/named-sql.js';
 import type { CostStats, ExecutionFilter, ExecutionStats } from '../types.js';
 import { scopeOfExecutionFilter } from './analytics-scope.js';
 import { rollupSourceSql } from './rollup-source.js';
@@ -23,11 +24,11 @@ export async function queryAgentCostStats(
   });
   const source = rollupSourceSql(scope, params);
   const rows = await q.query<Record<'count' | 'total' | 'avg' | 'min' | 'max', string>>(
-    `${source.sql}
+    namedSql(`${source.sql}
      select coalesce(sum(s.run_count), 0)::text as count, coalesce(sum(s.cost_sum), 0)::text as total,
        coalesce(round(sum(s.cost_sum) / nullif(sum(s.run_count), 0), 6), 0)::text as avg,
        coalesce(min(s.cost_min), 0)::text as min, coalesce(max(s.cost_max), 0)::text as max
-     from source s`,
+     from source s`),
     params,
   );
   const row = rows[0];
@@ -63,7 +64,7 @@ export async function queryProjectStats(
   const source = rollupSourceSql(scopeOfExecutionFilter({ ...filter, projectId }), params);
   // One round trip: the grand total and the per-agent rows through grouping sets.
   const rows = await q.query<ProjectStatsRow>(
-    `${source.sql}
+    namedSql(`${source.sql}
      select grouping(s.agent_id) = 1 as whole, s.agent_id,
        coalesce(sum(s.run_count), 0)::text as total,
        coalesce(sum(s.run_count) filter (where s.status = 'completed'), 0)::text as successful,
@@ -74,7 +75,7 @@ export async function queryProjectStats(
        coalesce(round(sum(s.duration_ms_sum) / nullif(sum(s.duration_count), 0)), 0)::text as avg_duration_ms
      from source s
      group by grouping sets ((), (s.agent_id))
-     order by s.agent_id`,
+     order by s.agent_id`),
     params,
   );
   const byAgent: ExecutionStats['by_agent'] = {};
@@ -109,7 +110,7 @@ export async function countFromRollups(q: Queryable, filter: ExecutionFilter): P
   const params: unknown[] = [];
   const source = rollupSourceSql(scopeOfExecutionFilter(filter), params);
   const rows = await q.query<{ total: string }>(
-    `${source.sql} select coalesce(sum(s.run_count), 0)::text as total from source s`,
+    namedSql(`${source.sql} select coalesce(sum(s.run_count), 0)::text as total from source s`),
     params,
   );
   return Number(rows[0]?.total ?? 0);

@@ -4,7 +4,14 @@
  * hand in their own pool or instance without this package depending on their types.
  */
 export interface Queryable {
-  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** A hot read may pass a NamedSql: on a server it is parsed and planned once per connection. */
+  query<Row = Record<string, unknown>>(sql: string | NamedSql, params?: readonly unknown[]): Promise<Row[]>;
+}
+
+/** SQL text with a name that is unique to it (see namedSql). */
+export interface NamedSql {
+  readonly name: string;
+  readonly text: string;
 }
 
 /** One connection for a while: used by the migrator to hold a session-level advisory lock. */
@@ -24,15 +31,22 @@ export interface Database extends Queryable {
   close(): Promise<void>;
 }
 
+/** node-postgres' query config: a `name` makes it a prepared statement of that connection. */
+export interface PgQueryConfig {
+  name?: string;
+  text: string;
+  values?: unknown[];
+}
+
 /** The parts of a node-postgres `Pool` this package uses. */
 export interface PoolLike {
   connect(): Promise<PoolClientLike>;
-  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(sql: string | PgQueryConfig, params?: unknown[]): Promise<{ rows: unknown[] }>;
   end(): Promise<void>;
 }
 
 export interface PoolClientLike {
-  query(sql: string, params?: unknown[]): Promise<{ rows: unknown[] }>;
+  query(sql: string | PgQueryConfig, params?: unknown[]): Promise<{ rows: unknown[] }>;
   release(error?: Error | boolean): void;
 }
 

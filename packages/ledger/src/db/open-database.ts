@@ -25,6 +25,11 @@ export type DatabaseTarget = string | URL | PoolLike | PGliteLike | Database;
 export interface OpenDatabaseOptions {
   /** Connections in the pool this package opens for a URL. */
   poolSize?: number;
+  /**
+   * Keep hot reads as prepared statements on a server connection (default true). Turn off
+   * behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
+   */
+  preparedStatements?: boolean;
 }
 
 export async function openDatabase(
@@ -33,7 +38,8 @@ export async function openDatabase(
 ): Promise<Database> {
   if (isDatabase(target)) return target;
   if (isPGliteLike(target)) return new PGliteDatabase(target, undefined, 'the given PGlite instance');
-  if (isPoolLike(target)) return new PgDatabase(target, false, 'the given pg pool');
+  if (isPoolLike(target))
+    return new PgDatabase(target, false, 'the given pg pool', options.preparedStatements !== false);
   const text = target instanceof URL ? target.toString() : target;
   if (typeof text !== 'string' || text.trim() === '') {
     throw new LedgerError(
@@ -53,7 +59,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
   // An idle client that loses its server emits 'error'; without a listener Node would crash.
   pool.on('error', () => undefined);
-  return new PgDatabase(pool, true, redactUrl(url));
+  return new PgDatabase(pool, true, redactUrl(url), options.preparedStatements !== false);
 }
 
 async function openPGlite(folder: string | undefined): Promise<Database> {

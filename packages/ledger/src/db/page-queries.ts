@@ -10,6 +10,7 @@ import {
   rowToRecord,
   whereSql,
 } from './execution-queries.js';
+import { namedSql } from './named-sql.js';
 
 /**
  * Keyset order of a list: `seq` within one project (the chain order), or `time`
@@ -96,8 +97,8 @@ export async function queryBatch(
     clauses.push(keysetClause(ordering, direction, decodeCursor(ordering, cursor), params));
   params.push(limit, offset);
   const rows = await q.query<ExecutionRow>(
-    `select ${RECORD_COLUMNS} from execution_ledger.executions e ${whereSql(clauses)}
-     ${orderSql(ordering, direction)} limit $${params.length - 1} offset $${params.length}`,
+    namedSql(`select ${RECORD_COLUMNS} from execution_ledger.executions e ${whereSql(clauses)}
+     ${orderSql(ordering, direction)} limit $${params.length - 1} offset $${params.length}`),
     params,
   );
   return rows.map(rowToRecord);

@@ -1,4 +1,12 @@
-import type { Database, PoolClientLike, PoolLike, Queryable, Session } from './database.js';
+import type {
+  Database,
+  NamedSql,
+  PgQueryConfig,
+  PoolClientLike,
+  PoolLike,
+  Queryable,
+  Session,
+} from './database.js';
 import { translateDatabaseError } from './database-errors.js';
 
 /** The node-postgres adapter: a pool, one client per transaction or session. */
@@ -9,11 +17,13 @@ export class PgDatabase implements Database {
     private readonly pool: PoolLike,
     private readonly owned: boolean,
     private readonly where: string,
+    /** False for a server behind a pooler that cannot keep prepared statements. */
+    private readonly prepare = true,
   ) {}
 
-  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+  async query<Row>(sql: string | NamedSql, params: readonly unknown[] = []): Promise<Row[]> {
     try {
-      return (await this.pool.query(sql, params as unknown[])).rows as Row[];
+      return (await this.pool.query(this.config(sql, params))).rows as Row[];
     } catch (error) {
       throw translateDatabaseError(error, this.where);
     }
@@ -67,11 +77,18 @@ export class PgDatabase implements Database {
     }
   }
 
+  /** A named statement is prepared once per connection by node-postgres, then only executed. */
+  private config(sql: string | NamedSql, params: readonly unknown[]): PgQueryConfig {
+    const values = params as unknown[];
+    if (typeof sql === 'string') return { text: sql, values };
+    return this.prepare ? { name: sql.name, text: sql.text, values } : { text: sql.text, values };
+  }
+
   private wrap(client: PoolClientLike): Queryable {
     return {
-      query: async <Row>(sql: string, params: readonly unknown[] = []) => {
+      query: async <Row>(sql: string | NamedSql, params: readonly unknown[] = []) => {
         try {
-          return (await client.query(sql, params as unknown[])).rows as Row[];
+          return (await client.query(this.config(sql, params))).rows as Row[];
         } catch (error) {
           throw translateDatabaseError(error, this.where);
         }

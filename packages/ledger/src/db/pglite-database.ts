@@ -1,5 +1,6 @@
-import type { Database, PGliteLike, Queryable, Session } from './database.js';
+import type { Database, NamedSql, PGliteLike, Queryable, Session } from './database.js';
 import { translateDatabaseError } from './database-errors.js';
+import { sqlText } from './named-sql.js';
 
 /**
  * The PGlite adapter. PGlite has one connection: its own transaction() serialises callers, and
@@ -14,9 +15,9 @@ export class PGliteDatabase implements Database {
     private readonly where: string,
   ) {}
 
-  async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
+  async query<Row>(sql: string | NamedSql, params: readonly unknown[] = []): Promise<Row[]> {
     try {
-      return (await this.pglite.query<Row>(sql, params as unknown[])).rows;
+      return (await this.pglite.query<Row>(sqlText(sql), params as unknown[])).rows;
     } catch (error) {
       throw translateDatabaseError(error, this.where);
     }
@@ -27,8 +28,8 @@ export class PGliteDatabase implements Database {
       return await this.pglite.transaction(async (tx) => {
         await tx.query('set transaction isolation level read committed');
         return fn({
-          query: async <Row>(sql: string, params: readonly unknown[] = []) =>
-            (await tx.query<Row>(sql, params as unknown[])).rows,
+          query: async <Row>(sql: string | NamedSql, params: readonly unknown[] = []) =>
+            (await tx.query<Row>(sqlText(sql), params as unknown[])).rows,
         });
       });
     } catch (error) {
