@@ -68,6 +68,16 @@ describe('the embedded database in a folder', () => {
     expect(await reopened.verifyLedger('proj-persist')).toMatchObject({ ok: true, entries_checked: 1 });
     await reopened.close();
   });
+
+  it('runs with a small buffer pool, in a folder and in memory, since it lives in the application', async () => {
+    for (const target of [tempFolder(), 'memory:']) {
+      const ledger = createLedger({ database: target });
+      const database = await ledger.ready();
+      const [row] = await database.query<{ shared_buffers: string }>('show shared_buffers');
+      expect(row?.shared_buffers).toBe('16MB');
+      await ledger.close();
+    }
+  });
 });
 
 describe('migrations', () => {
