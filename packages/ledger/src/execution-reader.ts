@@ -16,6 +16,7 @@ import { queryPercentiles } from './analytics/percentiles.js';
 import { queryCostTimeSeries } from './analytics/time-series.js';
 import { queryMostExpensiveRuns } from './analytics/top-runs.js';
 import { PAGE_ROWS_MAX, STREAM_BATCH_ROWS_DEFAULT } from './bounds.js';
+import type { RangeReadWidth } from './db/batch-reads.js';
 import type { Queryable } from './db/database.js';
 import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
 import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
@@ -41,7 +42,15 @@ const FAILED_STATUSES: ExecutionStatus[] = ['failed', 'aborted'];
  * policy, not a WHERE clause, decides which rows a user sees.
  */
 export class ExecutionReader {
-  constructor(protected readonly runRead: ReadRunner) {}
+  /**
+   * `rangeReadWidth` says how many seq ranges of one chain may be read at once; the default,
+   * null, reads by keyset only (a scoped reader: under row level security a range may hold few
+   * visible rows, and finding the chain's head would scan past every hidden one).
+   */
+  constructor(
+    protected readonly runRead: ReadRunner,
+    private readonly rangeReadWidth: RangeReadWidth = async () => null,
+  ) {}
 
   /** The execution with this run id, or null when there is none (or the caller may not see it). */
   async getExecutionByRunId(runId: string): Promise<ExecutionRecord | null> {
@@ -180,12 +189,12 @@ export class ExecutionReader {
 
   /** Matching runs as an RFC 4180 CSV byte stream (header first), with back-pressure. */
   exportCsvStream(filter: ExecutionFilter = {}): Readable {
-    return createExportStream(this.runRead, 'csv', filter);
+    return createExportStream(this.runRead, 'csv', filter, this.rangeReadWidth);
   }
 
   /** Matching runs as NDJSON, one ExecutionRecord per line with every hash, with back-pressure. */
   exportNdjsonStream(filter: ExecutionFilter = {}): Readable {
-    return createExportStream(this.runRead, 'ndjson', filter);
+    return createExportStream(this.runRead, 'ndjson', filter, this.rangeReadWidth);
   }
 
   /** The project's executions over [startDate, endDate) as one RFC 4180 CSV text, header first. */
