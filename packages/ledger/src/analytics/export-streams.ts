@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { EXPORT_BATCH_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { keysetBatches, type RangeReadWidth, seqRangeBatches } from '../db/batch-reads.js';
@@ -67,10 +68,23 @@ async function* csvChunks(plan: ExportPlan): AsyncGenerator<string> {
   }
 }
 
-async function* ndjsonChunks(plan: ExportPlan): AsyncGenerator<string> {
-  for await (const rows of exportBatches<NdjsonSourceRow>(plan, 'ndjson')) {
-    yield rows.map(ndjsonLine).join('');
-  }
+async function* ndjsonChunks(plan: ExportPlan): AsyncGenerator<Buffer> {
+  for await (const rows of exportBatches<NdjsonSourceRow>(plan, 'ndjson')) yield linesToBytes(rows);
+}
+
+/**
+ * A batch's lines as one UTF-8 buffer, each line encoded straight into place: joining them into
+ * one string first and letting the stream encode that cost about twice as much CPU per row.
+ */
+function linesToBytes(rows: NdjsonSourceRow[]): Buffer {
+  let size = 0;
+  for (const row of rows) size += Buffer.byteLength(row.line, 'utf8');
+  const bytes = Buffer.allocUnsafe(size);
+  let offset = 0;
+  for (const row of rows) offset += bytes.write(row.line, offset, 'utf8');
+  // allocUnsafe leaves old memory in the buffer: every byte of it must have been written.
+  assert.equal(offset, size);
+  return bytes;
 }
 
 /**
@@ -117,25 +131,4 @@ function wholeChainOf(filter: ExecutionFilter): string | null {
     filter.startDate !== undefined ||
     filter.endDate !== undefined;
   return narrowed ? null : (filter.projectId ?? null);
-}
-
-/**
- * One NDJSON line: a JSON object with exactly the fields and values of the ExecutionRecord
- * (output and error_message left out when absent), JSON fields copied as the stored jsonb text.
- * It carries every hash and chain field, so an offline verifier can re-derive each entry_hash.
- */
-export function ndjsonLine(row: NdjsonSourceRow): string {
-  const text = JSON.stringify;
-  return (
-    `{"id":${text(row.id)},"run_id":${text(row.run_id)},"project_id":${text(row.project_id)},` +
-    `"user_id":${text(row.user_id)},"agent_id":${text(row.agent_id)},` +
-    `"parent_run_id":${text(row.parent_run_id)},"intent":${text(row.intent)},"input":${row.input},` +
-    (row.output === null ? '' : `"output":${row.output},`) +
-    `"cost_json":${row.cost_json},"execution_trace_json":${row.execution_trace_json},` +
-    `"status":${text(row.status)},` +
-    (row.error_message === null ? '' : `"error_message":${text(row.error_message)},`) +
-    `"created_at":${text(row.created_at)},"seq":${row.seq},"hash_version":${row.hash_version},` +
-    `"payload_hash":${text(row.payload_hash)},"prev_hash":${text(row.prev_hash)},` +
-    `"entry_hash":${text(row.entry_hash)}}\n`
-  );
 }
