@@ -218,6 +218,21 @@ describeEachEngine('chain reads in seq ranges', (context) => {
       expect(log.started.length).toBe(started);
     });
 
+    it('leave no read running once a record stream the consumer left has returned', async () => {
+      // Streams read by keyset, one batch ahead: every read after the first takes a while.
+      let reads = 0;
+      const { ledger, log } = await observed({
+        gate: () => (reads++ > 0 ? delay(100) : undefined),
+      });
+      for await (const record of ledger.streamExecutions({ projectId: big, batchSize: 10 })) {
+        expect(record.seq).toBe(1);
+        expect(log.inFlight).toBe(1);
+        break;
+      }
+      expect(log.inFlight).toBe(0);
+      expect(log.started.filter((query) => isRangeRead(query.sql))).toEqual([]);
+    });
+
     it("fail the stream with a range read's error, with no other read left running", async () => {
       const failure = new Error('range (10, 20] failed');
       const { ledger, log } = await observed({
