@@ -42,8 +42,14 @@ export const USER_COSTS_DEFAULT = 100;
 export const ROLLUP_MISMATCHES_MAX = 100;
 /** Server memory (work_mem) for each of the two sorts of a percentile query, in megabytes. */
 export const PERCENTILE_SORT_MEMORY_MB = 64;
-/** Rows fetched per keyset query while exporting; one batch is prefetched while one is written. */
+/** Rows fetched per query while exporting; reads run ahead while a batch is written. */
 export const EXPORT_BATCH_ROWS_DEFAULT = 1_000;
+/**
+ * Seq ranges a PostgreSQL server reads at once for one project's export: the server's
+ * jsonb-to-text output is most of an export's cost, and three reads keep two cores busy while one
+ * result travels. Each holds a pool connection while it runs; PGlite has one and reads one.
+ */
+export const CHAIN_READS_IN_FLIGHT_MAX = 3;
 /** Appends coalesced into one transaction by group commit. */
 export const GROUP_COMMIT_ENTRIES_MAX = 500;
 /** Serialised bytes one group-commit batch may carry before it is split. */

@@ -19,7 +19,7 @@ export { CSV_COLUMNS, csvText, neutralizeFormula } from './analytics/csv-export.
 export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
 export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
 export type { LedgerLimits } from './bounds.js';
-export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
+export { CHAIN_READS_IN_FLIGHT_MAX, DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
 export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';
@@ -46,6 +46,7 @@ export type { BudgetEnforcement, Reservation } from './costs/run-costs.js';
 export type { RunOptions, RunRecorder, RunResult } from './costs/run-helper.js';
 export { runExecution } from './costs/run-helper.js';
 export type { AppendOutcome } from './db/append-queries.js';
+export type { RangeReadWidth } from './db/batch-reads.js';
 export type {
   Database,
   EngineName,

@@ -1,6 +1,6 @@
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
-import { type LedgerLimits, resolveLimits } from './bounds.js';
+import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
 import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
@@ -81,7 +81,9 @@ export class Ledger extends ExecutionReader {
 
   constructor(private readonly options: LedgerOptions = {}) {
     const run: ReadRunner = async (fn) => fn(await this.ready());
-    super(run);
+    // The service identity sees every entry, so a chain's seq ranges are dense: a server reads
+    // several at once on separate connections; PGlite's one connection reads one after another.
+    super(run, async () => ((await this.ready()).engine === 'postgres' ? CHAIN_READS_IN_FLIGHT_MAX : 1));
     this.limits = resolveLimits(options.limits);
     this.opening = openDatabase(options.database, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
