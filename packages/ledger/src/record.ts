@@ -209,6 +209,14 @@ function requireText(value: unknown, field: string, charsMax: number): string {
   }
   if (value.length > charsMax)
     fail(field, `is ${value.length} characters, more than ${charsMax}; shorten it`);
+  // The embedded engine's client decodes every text it returns with a TextDecoder that drops a
+  // leading byte order mark, so such a text would read back changed and its entry would fail
+  // verification. Refused on both engines, so a ledger can move between them.
+  if (value.startsWith('\ufeff'))
+    fail(
+      field,
+      'starts with U+FEFF (a byte order mark), which the embedded database drops on read; remove it',
+    );
   assertJsonText(value, field);
   return value;
 }

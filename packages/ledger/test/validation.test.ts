@@ -127,6 +127,13 @@ const CASES: Case[] = [
   ['run_id too long', (b) => ({ ...b, run_id: 'r'.repeat(201) }), 'VALIDATION_FAILED', 'run_id'],
   ['empty agent_id', (b) => ({ ...b, agent_id: '' }), 'VALIDATION_FAILED', 'agent_id'],
   ['unknown status', (b) => ({ ...b, status: 'succeeded' }), 'VALIDATION_FAILED', 'status'],
+  ['byte order mark before intent', (b) => ({ ...b, intent: '\ufeffDeploy' }), 'VALIDATION_FAILED', 'intent'],
+  [
+    'byte order mark before error_message',
+    (b) => ({ ...b, status: 'failed', error_message: '\ufefftimeout' }),
+    'VALIDATION_FAILED',
+    'error_message',
+  ],
   ['failed without error_message', (b) => ({ ...b, status: 'failed' }), 'VALIDATION_FAILED', 'error_message'],
   [
     'aborted with blank error_message',
@@ -188,6 +195,31 @@ describeEachEngine('hostile input', (context) => {
       expect(await context.ledger.getExecutionByRunId(execution.run_id)).toBeNull();
     },
   );
+
+  it('keeps U+FEFF inside texts and JSON exactly, where no engine drops it', async () => {
+    const projectId = context.project();
+    const record = await context.ledger.recordExecution(
+      makeExecution(projectId, {
+        intent: 'Deploy \ufeff now',
+        status: 'failed',
+        error_message: 'late \ufeff',
+        input: { note: '\ufeffleading inside JSON' },
+        output: '\ufeffa JSON string',
+      }),
+    );
+    const stored = await context.ledger.getExecutionByRunId(record.run_id);
+    expect(stored?.intent).toBe('Deploy \ufeff now');
+    expect(stored?.error_message).toBe('late \ufeff');
+    expect(stored?.input).toEqual({ note: '\ufeffleading inside JSON' });
+    expect(stored?.output).toBe('\ufeffa JSON string');
+    expect((await context.ledger.verifyLedger(projectId)).ok).toBe(true);
+  });
+
+  it('has a reason to refuse a leading U+FEFF: PGlite drops it from a text it returns', async () => {
+    // If PGlite stops doing this, the refusal in record.ts can be lifted.
+    const [row] = await context.admin(`select $1::text as text`, ['\ufeffx']);
+    expect(row?.text).toBe(context.engine === 'pglite' ? 'x' : '\ufeffx');
+  });
 
   it('stores __proto__ keys as data without polluting any prototype', async () => {
     const projectId = context.project();
