@@ -89,6 +89,7 @@ export {
 export { computeEntryHash, genesisHash, HASH_VERSION } from './integrity/entry-hash.js';
 export type { ExportVerificationInput, ExportVerificationReport } from './integrity/export-verifier.js';
 export { verifyExport } from './integrity/export-verifier.js';
+export { canonicalJsonOfJsonbText } from './integrity/jsonb-canonical-json.js';
 export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
 export {
   createSigningKeyFiles,
