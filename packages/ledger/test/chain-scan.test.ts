@@ -14,6 +14,26 @@ const jsonObjectArb = fc.dictionary(
   },
 );
 
+// Text fields that JSON must escape, or that look like JSON: the payload is put together around
+// them as text, so one that could close its string would change what is hashed.
+const TRICKY_TEXTS = [
+  'say "hi"',
+  'back\\slash \\u00e9',
+  'a literal \\n, \\t and \\" are no escapes',
+  'line\nbreak\ttab\rreturn',
+  'bell \u0007 and \u001f',
+  'é 😀 \u2028 \ue000',
+  '{"looks": "like json"}',
+  'x","cost_json":1,"intent":"',
+];
+
+const TEXT_FIELD = fc.oneof(
+  fc.constantFrom(...TRICKY_TEXTS),
+  fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 12 })
+    .filter((text) => text.isWellFormed() && !text.includes('\u0000') && text.trim() !== ''),
+);
+
 describeEachEngine('verifyLedger', (context) => {
   it('re-derives the hash of any recorded JSON content exactly as it was computed at append', async () => {
     await fc.assert(
@@ -58,5 +78,25 @@ describeEachEngine('verifyLedger', (context) => {
       head: { seq: 2_500 },
     });
     expect(report.problems).toHaveLength(1);
+  });
+
+  it('re-derives the hash of any intent and error message, however JSON must escape it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(TEXT_FIELD, TEXT_FIELD), { minLength: 1, maxLength: 4 }),
+        async (texts) => {
+          const projectId = context.project('text');
+          const results = await context.ledger.recordExecutions(
+            texts.map(([intent, errorMessage]) =>
+              makeExecution(projectId, { intent, status: 'failed', error_message: errorMessage }),
+            ),
+          );
+          expect(results.every((result) => result.ok)).toBe(true);
+          const report = await context.ledger.verifyLedger(projectId);
+          expect(report).toMatchObject({ ok: true, entries_checked: texts.length });
+        },
+      ),
+      { numRuns: 25 },
+    );
   });
 });

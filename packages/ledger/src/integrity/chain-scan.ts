@@ -6,7 +6,7 @@ import {
   initialChainState,
   type VerificationReport,
 } from './chain-verifier.js';
-import { rehashEntries, type StoredEntryText } from './entry-rehash.js';
+import { rehashEntries, type StoredEntry } from './entry-rehash.js';
 import { RehashPool } from './rehash-pool.js';
 
 const SCAN_BATCH_ROWS = 1_000;
@@ -19,7 +19,7 @@ const STORED_ENTRY_COLUMNS = `e.seq::float8 as seq, e.project_id, e.run_id, e.us
   e.hash_version::integer as hash_version, encode(e.payload_hash, 'hex') as payload_hash,
   encode(e.prev_hash, 'hex') as prev_hash, encode(e.entry_hash, 'hex') as entry_hash`;
 
-type HashedBatch = Promise<{ entries: StoredEntryText[]; hashes: DerivedHashes[] }>;
+type HashedBatch = Promise<{ entries: StoredEntry[]; hashes: DerivedHashes[] }>;
 
 /**
  * verifyLedger on every core: reads a project's chain in keyset batches (the next batch is read
@@ -39,7 +39,7 @@ export async function scanProjectChain(q: Queryable, projectId: string): Promise
     problems: [],
   };
   const read = (afterSeq: number) =>
-    q.query<StoredEntryText>(
+    q.query<StoredEntry>(
       `select ${STORED_ENTRY_COLUMNS} from execution_ledger.executions e
        where e.project_id = $1 and e.seq > $2 order by e.seq limit $3`,
       [projectId, afterSeq, SCAN_BATCH_ROWS],
@@ -66,7 +66,7 @@ export async function scanProjectChain(q: Queryable, projectId: string): Promise
   }
 }
 
-function hashBatch(pool: RehashPool | undefined, entries: StoredEntryText[]): HashedBatch {
+function hashBatch(pool: RehashPool | undefined, entries: StoredEntry[]): HashedBatch {
   const hashes = pool === undefined ? Promise.resolve(rehashEntries(entries)) : pool.rehash(entries);
   const batch = hashes.then((derived) => ({ entries, hashes: derived }));
   // Awaited in order later; until then a failure must not count as unhandled.
@@ -77,7 +77,7 @@ function hashBatch(pool: RehashPool | undefined, entries: StoredEntryText[]): Ha
 function linkBatch(
   state: ReturnType<typeof initialChainState>,
   report: VerificationReport,
-  batch: { entries: StoredEntryText[]; hashes: DerivedHashes[] },
+  batch: { entries: StoredEntry[]; hashes: DerivedHashes[] },
 ): void {
   batch.entries.forEach((entry, index) => {
     for (const reason of checkChainLinks(state, entry, batch.hashes[index]!))

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { DerivedHashes } from './chain-verifier.js';
-import type { StoredEntryText } from './entry-rehash.js';
+import type { StoredEntry } from './entry-rehash.js';
 
 // Hashing threads per verification: one per core, at most four. Hashing is the slowest stage
 // (about 40 µs an entry against 15 µs to read it), so it gets every core; on two cores one thread
@@ -43,7 +43,7 @@ export class RehashPool {
     return this.workers.length;
   }
 
-  rehash(entries: StoredEntryText[]): Promise<DerivedHashes[]> {
+  rehash(entries: StoredEntry[]): Promise<DerivedHashes[]> {
     const index = this.next;
     this.next = (this.next + 1) % this.workers.length;
     return new Promise((resolve, reject) => {
