@@ -53,6 +53,7 @@ export type {
   PoolLike,
   Queryable,
   Session,
+  ThreadConnection,
 } from './db/database.js';
 export type { Migration, MigrationReport } from './db/migrator.js';
 export { loadMigrations, migrateDatabase } from './db/migrator.js';

@@ -1,15 +1,25 @@
-import type { Database, PoolClientLike, PoolLike, Queryable, Session } from './database.js';
+import type { Database, PoolClientLike, PoolLike, Queryable, Session, ThreadConnection } from './database.js';
 import { translateDatabaseError } from './database-errors.js';
 
 /** The node-postgres adapter: a pool, one client per transaction or session. */
 export class PgDatabase implements Database {
   readonly engine = 'postgres' as const;
 
+  // A private field: the URL holds the password, and util.inspect does not show such fields.
+  readonly #url: string | undefined;
+
   constructor(
     private readonly pool: PoolLike,
     private readonly owned: boolean,
     private readonly where: string,
-  ) {}
+    url?: string,
+  ) {
+    this.#url = url;
+  }
+
+  threadConnection(): ThreadConnection | undefined {
+    return this.#url === undefined ? undefined : { url: this.#url, where: this.where };
+  }
 
   async query<Row>(sql: string, params: readonly unknown[] = []): Promise<Row[]> {
     try {

@@ -92,9 +92,3 @@ function jsonString(value: string | null): string {
 function canonicalJsonOfText(text: string | null): string {
   return text === null ? 'null' : canonicalJsonOfParsed(JSON.parse(text) as JsonValue);
 }
-
-/** Re-derives the payload hash from the stored content and the entry hash from the stored chain fields. */
-export function rehashEntries(entries: StoredEntry[]): DerivedHashes[] {
-  const rehasher = new EntryRehasher();
-  return entries.map((entry) => rehasher.rehash(entry));
-}
