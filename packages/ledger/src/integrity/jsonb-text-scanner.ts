@@ -92,18 +92,20 @@ export function canonicaliseInPlace(target: Buffer, start: number, end: number, 
 }
 
 function skipSpace(): void {
+  const source = bytes;
   for (;;) {
-    const byte = bytes[at];
+    const byte = source[at];
     if (byte !== SPACE && byte !== LINE_FEED && byte !== CARRIAGE_RETURN && byte !== TAB) return;
     at += 1;
   }
 }
 
 function scanValue(depth: number): void {
-  let byte = bytes[at]!;
+  const source = bytes;
+  let byte = source[at]!;
   if (byte <= SPACE) {
     skipSpace();
-    byte = bytes[at]!;
+    byte = source[at]!;
   }
   if (byte === QUOTE) scanString();
   else if (byte === OPEN_BRACE) scanObject(depth + 1);
@@ -117,20 +119,21 @@ function scanValue(depth: number): void {
 
 /** true, false or null, given by its bytes (0 ends a four-letter word). */
 function copyLiteral(first: number, second: number, third: number, fourth: number, fifth: number): void {
+  const source = bytes;
   const length = fifth === 0 ? 4 : 5;
   if (
-    bytes[at + 1] !== second ||
-    bytes[at + 2] !== third ||
-    bytes[at + 3] !== fourth ||
-    (fifth !== 0 && bytes[at + 4] !== fifth)
+    source[at + 1] !== second ||
+    source[at + 2] !== third ||
+    source[at + 3] !== fourth ||
+    (fifth !== 0 && source[at + 4] !== fifth)
   ) {
     throw UNHANDLED;
   }
-  bytes[out] = first;
-  bytes[out + 1] = second;
-  bytes[out + 2] = third;
-  bytes[out + 3] = fourth;
-  if (fifth !== 0) bytes[out + 4] = fifth;
+  source[out] = first;
+  source[out + 1] = second;
+  source[out + 2] = third;
+  source[out + 3] = fourth;
+  if (fifth !== 0) source[out + 4] = fifth;
   at += length;
   out += length;
 }
@@ -196,44 +199,46 @@ function isDigit(byte: number): boolean {
 }
 
 function skipDigits(index: number): number {
+  const source = bytes;
   let next = index;
-  while (isDigit(bytes[next]!)) next += 1;
+  while (isDigit(source[next]!)) next += 1;
   return next;
 }
 
 /** A number token (JSON grammar, strictly), in JavaScript's form as JSON.stringify writes it. */
 function scanNumber(): void {
+  const source = bytes;
   const start = at;
   let index = start;
-  if (bytes[index] === MINUS) index += 1;
-  const first = bytes[index]!;
+  if (source[index] === MINUS) index += 1;
+  const first = source[index]!;
   if (first === ZERO) index += 1;
   else if (first >= ONE && first <= NINE) index = skipDigits(index + 1);
   else throw UNHANDLED;
   const integerEnd = index;
   let fractionEnd = index;
-  if (bytes[index] === POINT) {
-    if (!isDigit(bytes[index + 1]!)) throw UNHANDLED;
+  if (source[index] === POINT) {
+    if (!isDigit(source[index + 1]!)) throw UNHANDLED;
     index = fractionEnd = skipDigits(index + 1);
   }
   let exponent = false;
-  if (bytes[index] === LOWER_E || bytes[index] === UPPER_E) {
+  if (source[index] === LOWER_E || source[index] === UPPER_E) {
     exponent = true;
     index += 1;
-    if (bytes[index] === PLUS || bytes[index] === MINUS) index += 1;
-    if (!isDigit(bytes[index]!)) throw UNHANDLED;
+    if (source[index] === PLUS || source[index] === MINUS) index += 1;
+    if (!isDigit(source[index]!)) throw UNHANDLED;
     index = skipDigits(index);
   }
   at = index;
   if (!exponent && isVerbatimNumber(start, integerEnd, fractionEnd)) {
-    for (let copied = start; copied < index; copied += 1) bytes[out++] = bytes[copied]!;
+    for (let copied = start; copied < index; copied += 1) source[out++] = source[copied]!;
     return;
   }
   // JSON.stringify, not String: a number beyond the double range reads as Infinity, written null.
-  const text = JSON.stringify(Number(bytes.toString('latin1', start, index)));
+  const text = JSON.stringify(Number(source.toString('latin1', start, index)));
   // Never ahead of the reading: true of jsonb text, whose numbers only get shorter.
   if (out + text.length > at) throw UNHANDLED;
-  out += bytes.write(text, out, 'latin1');
+  out += source.write(text, out, 'latin1');
 }
 
 /**
@@ -242,15 +247,16 @@ function scanNumber(): void {
  * trailing fraction zero, not -0, and not small enough for exponent notation.
  */
 function isVerbatimNumber(start: number, integerEnd: number, fractionEnd: number): boolean {
-  const digitsStart = bytes[start] === MINUS ? start + 1 : start;
-  const zeroInteger = bytes[digitsStart] === ZERO;
+  const source = bytes;
+  const digitsStart = source[start] === MINUS ? start + 1 : start;
+  const zeroInteger = source[digitsStart] === ZERO;
   if (fractionEnd === integerEnd) {
     return zeroInteger ? digitsStart === start : integerEnd - digitsStart <= VERBATIM_DIGITS_MAX;
   }
-  if (bytes[fractionEnd - 1] === ZERO) return false;
+  if (source[fractionEnd - 1] === ZERO) return false;
   if (!zeroInteger) return fractionEnd - digitsStart - 1 <= VERBATIM_DIGITS_MAX;
   let significant = integerEnd + 1;
-  while (bytes[significant] === ZERO) significant += 1;
+  while (source[significant] === ZERO) significant += 1;
   return (
     significant - integerEnd - 1 <= VERBATIM_FRACTION_ZEROS_MAX &&
     fractionEnd - significant <= VERBATIM_DIGITS_MAX
@@ -258,59 +264,61 @@ function isVerbatimNumber(start: number, integerEnd: number, fractionEnd: number
 }
 
 function scanArray(depth: number): void {
+  const source = bytes;
   if (depth > SCAN_DEPTH_MAX) throw UNHANDLED;
   at += 1;
-  bytes[out++] = OPEN_BRACKET;
-  if (bytes[at]! <= SPACE) skipSpace();
-  if (bytes[at] !== CLOSE_BRACKET) {
+  source[out++] = OPEN_BRACKET;
+  if (source[at]! <= SPACE) skipSpace();
+  if (source[at] !== CLOSE_BRACKET) {
     for (;;) {
       scanValue(depth);
-      if (bytes[at]! <= SPACE) skipSpace();
-      const byte = bytes[at];
+      if (source[at]! <= SPACE) skipSpace();
+      const byte = source[at];
       at += 1;
       if (byte === CLOSE_BRACKET) break;
       if (byte !== COMMA) throw UNHANDLED;
-      bytes[out++] = COMMA;
+      source[out++] = COMMA;
     }
   } else {
     at += 1;
   }
-  bytes[out++] = CLOSE_BRACKET;
+  source[out++] = CLOSE_BRACKET;
 }
 
 function scanObject(depth: number): void {
+  const source = bytes;
   if (depth > SCAN_DEPTH_MAX) throw UNHANDLED;
   at += 1;
-  bytes[out++] = OPEN_BRACE;
-  if (bytes[at]! <= SPACE) skipSpace();
-  if (bytes[at] !== CLOSE_BRACE) {
+  source[out++] = OPEN_BRACE;
+  if (source[at]! <= SPACE) skipSpace();
+  if (source[at] !== CLOSE_BRACE) {
     const base = members.top;
     for (;;) {
-      if (bytes[at] !== QUOTE) throw UNHANDLED;
+      if (source[at] !== QUOTE) throw UNHANDLED;
       const memberStart = out;
       scanString();
       const keyEnd = out - 1;
       const keyEscaped = escaped;
-      if (bytes[at]! <= SPACE) skipSpace();
-      if (bytes[at] !== COLON) throw UNHANDLED;
+      if (source[at]! <= SPACE) skipSpace();
+      if (source[at] !== COLON) throw UNHANDLED;
       at += 1;
-      bytes[out++] = COLON;
+      source[out++] = COLON;
       scanValue(depth);
       members.push(memberStart, out, keyEnd, keyEscaped);
-      if (bytes[at]! <= SPACE) skipSpace();
-      const byte = bytes[at];
+      if (source[at]! <= SPACE) skipSpace();
+      const byte = source[at];
       at += 1;
       if (byte === CLOSE_BRACE) break;
       if (byte !== COMMA) throw UNHANDLED;
-      bytes[out++] = COMMA;
-      if (bytes[at]! <= SPACE) skipSpace();
+      source[out++] = COMMA;
+      if (source[at]! <= SPACE) skipSpace();
     }
     if (depth === 1) outerMembers = (members.top - base) / MemberStack.SLOTS;
     // Equal keys (never in jsonb text): JSON.parse keeps the last, so the general path decides.
-    if (!members.sortFrom(base, bytes)) throw UNHANDLED;
+    if (!members.sortFrom(base, source)) throw UNHANDLED;
   } else {
     if (depth === 1) outerMembers = 0;
     at += 1;
   }
-  bytes[out++] = CLOSE_BRACE;
+  source[out++] = CLOSE_BRACE;
 }
