@@ -52,7 +52,10 @@ function readNext(): void {
       const { text, values } = chainBatchStatement(request.projectId, request.afterSeq);
       const checker = new BatchChecker(rehasher);
       let failure: unknown;
-      const query = client.query(new Query<StoredEntry>(text, values));
+      // Named: prepared once per connection, not parsed and planned again for every batch.
+      const query = client.query(
+        new Query<StoredEntry>({ name: 'execution-ledger/chain-batch', text, values }),
+      );
       query.on('row', (row: StoredEntry) => {
         if (failure !== undefined) return;
         try {
