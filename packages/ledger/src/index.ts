@@ -54,6 +54,7 @@ export type {
   PoolLike,
   Queryable,
   Session,
+  ThreadConnection,
 } from './db/database.js';
 export type { Migration, MigrationReport } from './db/migrator.js';
 export { loadMigrations, migrateDatabase } from './db/migrator.js';
@@ -90,6 +91,7 @@ export {
 export { computeEntryHash, genesisHash, HASH_VERSION } from './integrity/entry-hash.js';
 export type { ExportVerificationInput, ExportVerificationReport } from './integrity/export-verifier.js';
 export { verifyExport } from './integrity/export-verifier.js';
+export { canonicalJsonOfJsonbText } from './integrity/jsonb-canonical-json.js';
 export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
 export {
   createSigningKeyFiles,

@@ -1,8 +1,12 @@
+import { createLedger, type Database, type VerificationReport } from 'execution-ledger';
 import fc, { type JsonValue } from 'fast-check';
+import pg from 'pg';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
+import { expectLedgerError } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
+import { literal, tamperAsSuperuser } from './support/tamper.js';
 
 // JSON as users send it: any keys (unicode, "__proto__", digits), nesting, and numbers whose
 // text differs between writers (1e21, 0.1 + 0.2, -0): what the verifier re-canonicalises.
@@ -13,6 +17,32 @@ const jsonObjectArb = fc.dictionary(
     maxKeys: 6,
   },
 );
+
+// Text fields that JSON must escape, or that look like JSON: the payload is put together around
+// them as text, so one that could close its string would change what is hashed.
+const TRICKY_TEXTS = [
+  'say "hi"',
+  'back\\slash \\u00e9',
+  'a literal \\n, \\t and \\" are no escapes',
+  'line\nbreak\ttab\rreturn',
+  'bell \u0007 and \u001f',
+  'é 😀 \u2028 \ue000',
+  '{"looks": "like json"}',
+  'x","cost_json":1,"intent":"',
+];
+
+const TEXT_FIELD = fc.oneof(
+  fc.constantFrom(...TRICKY_TEXTS),
+  fc
+    .string({ unit: 'binary', minLength: 1, maxLength: 12 })
+    .filter((text) => text.isWellFormed() && !text.includes('\u0000') && text.trim() !== ''),
+);
+
+/** A report without the checkpoint comparison, which depends on what other tests sign meanwhile. */
+function chainPart(report: VerificationReport): Omit<VerificationReport, 'checkpoint'> {
+  const { checkpoint: _checkpoint, ...rest } = report;
+  return rest;
+}
 
 describeEachEngine('verifyLedger', (context) => {
   it('re-derives the hash of any recorded JSON content exactly as it was computed at append', async () => {
@@ -59,4 +89,92 @@ describeEachEngine('verifyLedger', (context) => {
     });
     expect(report.problems).toHaveLength(1);
   });
+
+  it('re-derives the hash of any intent and error message, however JSON must escape it', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(TEXT_FIELD, TEXT_FIELD), { minLength: 1, maxLength: 4 }),
+        async (texts) => {
+          const projectId = context.project('text');
+          const results = await context.ledger.recordExecutions(
+            texts.map(([intent, errorMessage]) =>
+              makeExecution(projectId, { intent, status: 'failed', error_message: errorMessage }),
+            ),
+          );
+          expect(results.every((result) => result.ok)).toBe(true);
+          const report = await context.ledger.verifyLedger(projectId);
+          expect(report).toMatchObject({ ok: true, entries_checked: texts.length });
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('reads a long chain with gaps as one reader would, and names each gap once, in order', async () => {
+    const projectId = context.project('gaps');
+    const runs = Array.from({ length: 3_400 }, (_, index) => ({
+      createdAt: new Date(Date.UTC(2026, 1, 13, 10, 0, 0, index)),
+      intent: TRICKY_TEXTS[index % TRICKY_TEXTS.length]!,
+    }));
+    await insertHistoricalRuns(context, projectId, runs);
+    // Gaps in the second and third batches: every batch after them starts at another seq than
+    // a reader that assumes no gap would ask for.
+    await tamperAsSuperuser(context, [
+      `delete from execution_ledger.executions where project_id = ${literal(projectId)}
+         and (seq = 1200 or seq between 2000 and 2002)`,
+    ]);
+    const report = await context.ledger.verifyLedger(projectId);
+    const relink = 'prev_hash does not match the previous entry_hash (the chain is broken or reordered)';
+    expect(chainPart(report)).toEqual({
+      ok: false,
+      project_id: projectId,
+      entries_checked: 3_396,
+      head: { seq: 3_400, entry_hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      first_bad_seq: 1_201,
+      reason: 'entries 1200..1200 are missing (seq jumps from 1199 to 1201)',
+      problems: [
+        { seq: 1_201, reason: 'entries 1200..1200 are missing (seq jumps from 1199 to 1201)' },
+        { seq: 1_201, reason: relink },
+        { seq: 2_003, reason: 'entries 2000..2002 are missing (seq jumps from 1999 to 2003)' },
+        { seq: 2_003, reason: relink },
+      ],
+    });
+    if (context.engine !== 'postgres') return;
+    // Through a caller's pool the workers cannot connect on their own: this thread reads the
+    // batches and hands them over. The report must be the same, byte for byte.
+    const pool = new pg.Pool({ connectionString: process.env.TEST_DATABASE_URL, max: 2 });
+    const overPool = createLedger({ database: pool, migrate: false });
+    try {
+      expect(chainPart(await overPool.verifyLedger(projectId))).toEqual(chainPart(report));
+    } finally {
+      await overPool.close();
+      await pool.end();
+    }
+  });
+
+  it.skipIf(context.engine !== 'postgres')(
+    'fails with DATABASE_UNAVAILABLE when a worker cannot open its own connection',
+    async () => {
+      const projectId = context.project('unreachable');
+      const runs = Array.from({ length: 1_500 }, (_, index) => ({
+        createdAt: new Date(Date.UTC(2026, 1, 13, 10, 0, 0, index)),
+      }));
+      await insertHistoricalRuns(context, projectId, runs);
+      const database = await context.ledger.database();
+      const url = new URL(process.env.TEST_DATABASE_URL!);
+      url.pathname = '/no_such_database_for_verification';
+      // The pool works; the connection string handed to the workers names no database.
+      const misdirected: Database = {
+        engine: 'postgres',
+        query: (sql, params) => database.query(sql, params),
+        transaction: (fn) => database.transaction(fn),
+        session: (fn) => database.session(fn),
+        close: async () => undefined,
+        threadConnection: () => ({ url: url.toString(), where: 'the misdirected test server' }),
+      };
+      const ledger = createLedger({ database: misdirected, migrate: false });
+      const error = await expectLedgerError(ledger.verifyLedger(projectId), 'DATABASE_UNAVAILABLE');
+      expect(error.message).toContain('the misdirected test server');
+    },
+  );
 });

@@ -29,6 +29,20 @@ export interface Database extends Queryable {
   session<T>(fn: (session: Session) => Promise<T>): Promise<T>;
   /** Releases what this adapter opened; a caller's own pool or instance is left open. */
   close(): Promise<void>;
+  /**
+   * How another thread may open its own connection to the same server: set only when this
+   * package opened the pool from a URL (a caller's pool or a PGlite instance cannot be shared).
+   * Verification reads on worker threads with it.
+   */
+  threadConnection?(): ThreadConnection | undefined;
+}
+
+/** A connection string for another thread, and how errors may name it (without the password). */
+export interface ThreadConnection {
+  url: string;
+  where: string;
+  /** Whether the thread may keep prepared statements (createLedger's preparedStatements). */
+  preparedStatements: boolean;
 }
 
 /** node-postgres' query config: a `name` makes it a prepared statement of that connection. */

@@ -59,7 +59,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
   // An idle client that loses its server emits 'error'; without a listener Node would crash.
   pool.on('error', () => undefined);
-  return new PgDatabase(pool, true, redactUrl(url), options.preparedStatements !== false);
+  return new PgDatabase(pool, true, redactUrl(url), options.preparedStatements !== false, url);
 }
 
 /**

@@ -6,6 +6,7 @@ import type {
   PoolLike,
   Queryable,
   Session,
+  ThreadConnection,
 } from './database.js';
 import { translateDatabaseError } from './database-errors.js';
 
@@ -13,13 +14,25 @@ import { translateDatabaseError } from './database-errors.js';
 export class PgDatabase implements Database {
   readonly engine = 'postgres' as const;
 
+  // A private field: the URL holds the password, and util.inspect does not show such fields.
+  readonly #url: string | undefined;
+
   constructor(
     private readonly pool: PoolLike,
     private readonly owned: boolean,
     private readonly where: string,
     /** False for a server behind a pooler that cannot keep prepared statements. */
     private readonly prepare = true,
-  ) {}
+    url?: string,
+  ) {
+    this.#url = url;
+  }
+
+  threadConnection(): ThreadConnection | undefined {
+    return this.#url === undefined
+      ? undefined
+      : { url: this.#url, where: this.where, preparedStatements: this.prepare };
+  }
 
   async query<Row>(sql: string | NamedSql, params: readonly unknown[] = []): Promise<Row[]> {
     try {

@@ -4,8 +4,9 @@ import type { JsonValue } from '../plain-json.js';
 import type { EntryPayload } from '../types.js';
 
 /**
- * RFC 8785 (JCS) text of a value already checked by assertPlainJson. Never canonicalise
- * jsonb::text: jsonb reorders keys and keeps number spellings such as 1.10.
+ * RFC 8785 (JCS) text of a value already checked by assertPlainJson. Never hash jsonb::text as
+ * it is: jsonb reorders keys and keeps number spellings such as 1.10 (canonicalJsonOfJsonbText
+ * rewrites such text into this form).
  */
 export function canonicalJson(value: JsonValue): string {
   const text = canonicalize(value);

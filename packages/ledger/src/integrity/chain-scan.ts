@@ -1,33 +1,24 @@
-import type { Queryable } from '../db/database.js';
-import {
-  addProblem,
-  checkChainLinks,
-  type DerivedHashes,
-  initialChainState,
-  type VerificationReport,
-} from './chain-verifier.js';
-import { rehashEntries, type StoredEntryText } from './entry-rehash.js';
+import type { Database } from '../db/database.js';
+import { type BatchCheck, checkBatch, linkBatch } from './batch-check.js';
+import { CHAIN_BATCH_ROWS, readChainBatch } from './chain-batch-query.js';
+import { initialChainState, type VerificationReport } from './chain-verifier.js';
+import { EntryRehasher, type StoredEntry } from './entry-rehash.js';
 import { RehashPool } from './rehash-pool.js';
 
-const SCAN_BATCH_ROWS = 1_000;
-
-// Content as text: no JSON is parsed on the main thread, and a batch crosses to a worker cheaply.
-const STORED_ENTRY_COLUMNS = `e.seq::float8 as seq, e.project_id, e.run_id, e.user_id, e.agent_id,
-  e.parent_run_id, e.intent, e.input::text as input, e.output::text as output,
-  e.cost_json::text as cost_json, e.execution_trace_json::text as execution_trace_json, e.status,
-  e.error_message, to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
-  e.hash_version::integer as hash_version, encode(e.payload_hash, 'hex') as payload_hash,
-  encode(e.prev_hash, 'hex') as prev_hash, encode(e.entry_hash, 'hex') as entry_hash`;
-
-type HashedBatch = Promise<{ entries: StoredEntryText[]; hashes: DerivedHashes[] }>;
+/** A batch being checked, with the seq it was read after (null: read on this thread). */
+interface Pending {
+  afterSeq: number | null;
+  batch: Promise<BatchCheck>;
+}
 
 /**
- * verifyLedger on every core: reads a project's chain in keyset batches (the next batch is read
- * while earlier ones are hashed), re-derives the hashes in worker threads, and links the entries
- * in seq order on this thread with the same checks and report as checkEntry. A chain of one batch
- * or less is hashed here, without starting threads. Never throws on bad data.
+ * verifyLedger on every core: reads a project's chain in keyset batches, checks them on worker
+ * threads, and links them in seq order here, with the same checks and report as checkEntry
+ * along the whole chain. A chain of one batch or less is checked here, without threads. With
+ * its own server connection string, each worker reads its batches itself; otherwise this thread
+ * reads (one batch ahead) and hands the rows over. Never throws on bad data.
  */
-export async function scanProjectChain(q: Queryable, projectId: string): Promise<VerificationReport> {
+export async function scanProjectChain(database: Database, projectId: string): Promise<VerificationReport> {
   const state = initialChainState(projectId);
   const report: VerificationReport = {
     ok: true,
@@ -38,51 +29,92 @@ export async function scanProjectChain(q: Queryable, projectId: string): Promise
     reason: null,
     problems: [],
   };
-  const read = (afterSeq: number) =>
-    q.query<StoredEntryText>(
-      `select ${STORED_ENTRY_COLUMNS} from execution_ledger.executions e
-       where e.project_id = $1 and e.seq > $2 order by e.seq limit $3`,
-      [projectId, afterSeq, SCAN_BATCH_ROWS],
-    );
-  let pool: RehashPool | undefined;
-  const hashing: HashedBatch[] = [];
+  const first = await readChainBatch(database, projectId, 0);
+  const last = first[first.length - 1];
+  if (first.length < CHAIN_BATCH_ROWS || last === undefined) {
+    linkBatch(state, report, checkBatch(first, new EntryRehasher()));
+    return report;
+  }
+  const pool = new RehashPool(database.threadConnection?.());
+  const link: Link = (batch) => linkBatch(state, report, batch);
+  const pending: Pending[] = [];
   try {
-    let reading = read(0);
-    for (;;) {
-      const entries = await reading;
-      const last = entries[entries.length - 1];
-      const more = entries.length === SCAN_BATCH_ROWS && last !== undefined;
-      if (more) reading = read(last.seq);
-      if (more) pool ??= new RehashPool();
-      if (entries.length > 0) hashing.push(hashBatch(pool, entries));
-      // Keep every worker busy with one batch and one waiting, no more: memory stays bounded.
-      while (hashing.length > (more ? (pool?.size ?? 0) * 2 : 0))
-        linkBatch(state, report, await hashing.shift()!);
-      if (!more) return report;
-    }
+    pending.push(track(null, pool.check(first)));
+    if (pool.reads) await linkReadByWorkers(pool, projectId, last.seq, pending, link);
+    else await linkReadHere(database, pool, projectId, last.seq, pending, link);
+    return report;
   } finally {
-    for (const pending of hashing) pending.catch(() => undefined);
-    await pool?.close();
+    await pool.close();
   }
 }
 
-function hashBatch(pool: RehashPool | undefined, entries: StoredEntryText[]): HashedBatch {
-  const hashes = pool === undefined ? Promise.resolve(rehashEntries(entries)) : pool.rehash(entries);
-  const batch = hashes.then((derived) => ({ entries, hashes: derived }));
-  // Awaited in order later; until then a failure must not count as unhandled.
-  batch.catch(() => undefined);
-  return batch;
+type Link = (batch: BatchCheck) => void;
+
+/** This thread reads the next batch while workers check earlier ones. */
+async function linkReadHere(
+  database: Database,
+  pool: RehashPool,
+  projectId: string,
+  firstLastSeq: number,
+  pending: Pending[],
+  link: Link,
+): Promise<void> {
+  let reading: Promise<StoredEntry[]> | undefined = readChainBatch(database, projectId, firstLastSeq);
+  while (reading !== undefined) {
+    const entries: StoredEntry[] = await reading;
+    const last = entries[entries.length - 1];
+    reading =
+      entries.length === CHAIN_BATCH_ROWS && last !== undefined
+        ? readChainBatch(database, projectId, last.seq)
+        : undefined;
+    if (entries.length > 0) pending.push(track(null, pool.check(entries)));
+    // Keep every worker busy with one batch and one waiting, no more: memory stays bounded.
+    while (pending.length > (reading === undefined ? 0 : pool.size * 2)) link(await pending.shift()!.batch);
+  }
 }
 
-function linkBatch(
-  state: ReturnType<typeof initialChainState>,
-  report: VerificationReport,
-  batch: { entries: StoredEntryText[]; hashes: DerivedHashes[] },
-): void {
-  batch.entries.forEach((entry, index) => {
-    for (const reason of checkChainLinks(state, entry, batch.hashes[index]!))
-      addProblem(report, entry.seq, reason);
-    report.entries_checked += 1;
-    report.head = { seq: entry.seq, entry_hash: entry.entry_hash };
-  });
+/**
+ * Workers read and check batches ahead, each from the seq where the batch before would end if
+ * the chain has no gap (after + CHAIN_BATCH_ROWS). A batch counts only if it was read after the
+ * last seq actually linked: a gap, or repeated seqs, make the batches read ahead of it start
+ * elsewhere, and they are read again from the right seq. So the batches linked are exactly those
+ * the one-reader keyset scan would read.
+ */
+async function linkReadByWorkers(
+  pool: RehashPool,
+  projectId: string,
+  firstLastSeq: number,
+  pending: Pending[],
+  link: Link,
+): Promise<void> {
+  let linkedSeq = firstLastSeq;
+  let nextAfterSeq = firstLastSeq;
+  const readAhead = (): void => {
+    while (pending.length < pool.size * 2 + 1) {
+      pending.push(track(nextAfterSeq, pool.readAndCheck(projectId, nextAfterSeq)));
+      nextAfterSeq += CHAIN_BATCH_ROWS;
+    }
+  };
+  readAhead();
+  for (;;) {
+    const { afterSeq, batch: checking } = pending.shift()!;
+    if (afterSeq !== null && afterSeq !== linkedSeq) {
+      // Read from the wrong seq, as is everything read ahead after it: drop them, read again.
+      pending.length = 0;
+      nextAfterSeq = linkedSeq;
+      readAhead();
+      continue;
+    }
+    const batch = await checking;
+    link(batch);
+    if (batch.count < CHAIN_BATCH_ROWS || batch.last === null) return;
+    linkedSeq = batch.last.seq;
+    readAhead();
+  }
+}
+
+function track(afterSeq: number | null, batch: Promise<BatchCheck>): Pending {
+  // Awaited in order later, or dropped; until then a failure must not count as unhandled.
+  batch.catch(() => undefined);
+  return { afterSeq, batch };
 }

@@ -22,17 +22,21 @@ export interface VerificationReport {
   checkpoint?: CheckpointCheck | null;
 }
 
-const PROBLEMS_MAX = 100;
+export const PROBLEMS_MAX = 100;
 
-/** What the verifier keeps between entries: the previous link and time. */
+/** What the verifier keeps between entries: the previous link (as lower-case hex) and time. */
 export interface ChainState {
   expectedSeq: number;
-  prevHash: Buffer;
+  prevHashHex: string;
   prevCreatedAtMs: number;
 }
 
 export function initialChainState(projectId: string): ChainState {
-  return { expectedSeq: 1, prevHash: genesisHash(projectId), prevCreatedAtMs: Number.NEGATIVE_INFINITY };
+  return {
+    expectedSeq: 1,
+    prevHashHex: genesisHash(projectId).toString('hex'),
+    prevCreatedAtMs: Number.NEGATIVE_INFINITY,
+  };
 }
 
 /** The stored fields that place an entry in its chain. */
@@ -71,7 +75,12 @@ export function storedEntryHash(fields: ChainFields): Buffer {
 }
 
 /** checkEntry with the hashes already derived (by a worker thread, for instance). */
-export function checkChainLinks(state: ChainState, record: ChainFields, derived: DerivedHashes): string[] {
+export function checkChainLinks(
+  state: ChainState,
+  record: ChainFields,
+  derived: DerivedHashes,
+  createdAtMs = Date.parse(record.created_at),
+): string[] {
   const problems: string[] = [];
   if (record.seq !== state.expectedSeq) {
     problems.push(
@@ -81,7 +90,7 @@ export function checkChainLinks(state: ChainState, record: ChainFields, derived:
     );
   }
   if (record.hash_version !== HASH_VERSION) problems.push(`unknown hash_version ${record.hash_version}`);
-  if (record.prev_hash !== state.prevHash.toString('hex')) {
+  if (record.prev_hash !== state.prevHashHex) {
     problems.push('prev_hash does not match the previous entry_hash (the chain is broken or reordered)');
   }
   if (derived.payloadHash !== record.payload_hash) {
@@ -89,15 +98,35 @@ export function checkChainLinks(state: ChainState, record: ChainFields, derived:
       'payload_hash does not match the stored content (content was changed after it was recorded)',
     );
   }
-  const createdAtMs = Date.parse(record.created_at);
   if (createdAtMs < state.prevCreatedAtMs) problems.push('created_at is earlier than the previous entry');
   if (derived.entryHash !== record.entry_hash) {
     problems.push('entry_hash does not match seq, created_at, payload_hash and prev_hash');
   }
-  state.expectedSeq = record.seq + 1;
-  state.prevHash = Buffer.from(record.entry_hash, 'hex');
-  state.prevCreatedAtMs = createdAtMs;
+  advanceChainState(state, record, createdAtMs);
   return problems;
+}
+
+/** Moves the state past an entry: to its stored seq, entry_hash and created_at, whatever they are. */
+export function advanceChainState(
+  state: ChainState,
+  record: ChainFields,
+  createdAtMs = Date.parse(record.created_at),
+): void {
+  state.expectedSeq = record.seq + 1;
+  state.prevHashHex = hexAsBytesRead(record.entry_hash);
+  state.prevCreatedAtMs = createdAtMs;
+}
+
+// Even-length lower-case hex: what encode(…, 'hex') writes, and what reads back unchanged.
+const CANONICAL_HEX = /^(?:[0-9a-f]{2})*$/;
+
+/**
+ * Hex as Buffer.from(hex, 'hex').toString('hex') gives it back (lower case, cut at the first
+ * character that is not hex): the stored hash as the next entry's prev_hash is compared with
+ * it. Stored hashes are already in that form, so the round trip is skipped for them.
+ */
+function hexAsBytesRead(hex: string): string {
+  return CANONICAL_HEX.test(hex) ? hex : Buffer.from(hex, 'hex').toString('hex');
 }
 
 /** Rebuilds the hashed content of a stored record, absent values as null. */

@@ -1,41 +1,65 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { DerivedHashes } from './chain-verifier.js';
-import type { StoredEntryText } from './entry-rehash.js';
+import type { ThreadConnection } from '../db/database.js';
+import { translateDatabaseError } from '../db/database-errors.js';
+import type { BatchCheck } from './batch-check.js';
+import type { StoredEntry } from './entry-rehash.js';
 
-// Hashing threads per verification: one per core, at most four. Hashing is the slowest stage
-// (about 40 µs an entry against 15 µs to read it), so it gets every core; on two cores one thread
-// verified a million-run ledger at 11,800 entries/s and two at 20,500 in the same conditions.
+// Threads per verification: one per core, at most four. Re-deriving hashes costs more than the
+// server spends producing the rows, so every core gets a thread; given a connection string,
+// each thread also opens one connection and reads its own batches.
 const REHASH_WORKERS_MAX = 4;
 const REHASH_WORKERS_DEFAULT = Math.min(REHASH_WORKERS_MAX, Math.max(1, availableParallelism()));
+// How long a worker may take to close its connection before it is stopped.
+const WORKER_CLOSE_MS_MAX = 2_000;
+
+/** What a worker is asked: check rows read here, read and check a batch itself, or close. */
+export type RehashRequest =
+  | { kind: 'check'; id: number; entries: StoredEntry[] }
+  | { kind: 'read'; id: number; projectId: string; afterSeq: number }
+  | { kind: 'close' };
+
+/** A worker's answer to one request; an error keeps its SQLSTATE so it can be translated here. */
+export type RehashResponse = { id: number; batch: BatchCheck } | { id: number; error: WorkerError };
+
+export interface WorkerError {
+  message: string;
+  code?: string;
+}
 
 interface Waiting {
-  resolve: (hashes: DerivedHashes[]) => void;
+  resolve: (batch: BatchCheck) => void;
   reject: (error: unknown) => void;
 }
 
 /**
- * Worker threads that re-derive hashes, one batch at a time each, so verification uses every
- * core: the main thread reads and links entries while the workers parse, canonicalise and hash.
- * A worker answers its batches in order, so each keeps a queue of the callers waiting on it.
+ * Worker threads that check batches of a chain (batch-check.ts), so verification uses every
+ * core. Given a connection, each worker also reads its own batches over its own connection,
+ * so rows are never parsed on this thread nor copied between threads; without one (PGlite or
+ * a caller's pool) this thread reads and hands the rows over. Requests go to the workers in
+ * turn; answers are matched to requests by id.
  */
 export class RehashPool {
-  private readonly workers: Worker[];
-  private readonly waiting: Waiting[][];
-  private next = 0;
+  private readonly workers: Worker[] = [];
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  private nextWorker = 0;
+  private closing = false;
 
-  constructor(size = REHASH_WORKERS_DEFAULT) {
-    this.workers = [];
-    this.waiting = [];
+  constructor(
+    private readonly connection: ThreadConnection | undefined,
+    size = REHASH_WORKERS_DEFAULT,
+  ) {
     for (let index = 0; index < size; index += 1) {
-      const worker = new Worker(new URL('./rehash-worker.js', import.meta.url));
-      const queue: Waiting[] = [];
-      worker.on('message', (hashes: DerivedHashes[]) => queue.shift()?.resolve(hashes));
-      worker.on('error', (error) => {
-        for (const waiting of queue.splice(0)) waiting.reject(error);
+      const worker = new Worker(new URL('./rehash-worker.js', import.meta.url), {
+        workerData: { databaseUrl: connection?.url, prepare: connection?.preparedStatements !== false },
+      });
+      worker.on('message', (response: RehashResponse) => this.settle(response));
+      worker.on('error', (error) => this.failAll(error));
+      worker.on('exit', (code) => {
+        if (!this.closing) this.failAll(new Error(`a verification worker stopped (exit code ${code})`));
       });
       this.workers.push(worker);
-      this.waiting.push(queue);
     }
   }
 
@@ -43,16 +67,59 @@ export class RehashPool {
     return this.workers.length;
   }
 
-  rehash(entries: StoredEntryText[]): Promise<DerivedHashes[]> {
-    const index = this.next;
-    this.next = (this.next + 1) % this.workers.length;
-    return new Promise((resolve, reject) => {
-      this.waiting[index]!.push({ resolve, reject });
-      this.workers[index]!.postMessage(entries);
-    });
+  /** Whether workers read batches themselves (readAndCheck) rather than being sent rows (check). */
+  get reads(): boolean {
+    return this.connection !== undefined;
+  }
+
+  check(entries: StoredEntry[]): Promise<BatchCheck> {
+    return this.send((id) => ({ kind: 'check', id, entries }));
+  }
+
+  readAndCheck(projectId: string, afterSeq: number): Promise<BatchCheck> {
+    return this.send((id) => ({ kind: 'read', id, projectId, afterSeq }));
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    this.closing = true;
+    await Promise.all(this.workers.map((worker) => closeWorker(worker)));
   }
+
+  private send(request: (id: number) => RehashRequest): Promise<BatchCheck> {
+    const id = this.nextId;
+    this.nextId += 1;
+    const worker = this.workers[this.nextWorker]!;
+    this.nextWorker = (this.nextWorker + 1) % this.workers.length;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage(request(id));
+    });
+  }
+
+  private settle(response: RehashResponse): void {
+    const waiting = this.waiting.get(response.id);
+    this.waiting.delete(response.id);
+    if (waiting === undefined) return;
+    if ('batch' in response) waiting.resolve(response.batch);
+    else waiting.reject(this.toError(response.error));
+  }
+
+  private toError({ message, code }: WorkerError): unknown {
+    const error = Object.assign(new Error(message), code === undefined ? {} : { code });
+    return this.connection === undefined ? error : translateDatabaseError(error, this.connection.where);
+  }
+
+  private failAll(error: unknown): void {
+    for (const waiting of this.waiting.values()) waiting.reject(error);
+    this.waiting.clear();
+  }
+}
+
+/** Asks a worker to close its connection and leave; stops it if it takes too long. */
+async function closeWorker(worker: Worker): Promise<void> {
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.postMessage({ kind: 'close' } satisfies RehashRequest);
+  const timer = setTimeout(() => void worker.terminate(), WORKER_CLOSE_MS_MAX);
+  await exited;
+  clearTimeout(timer);
 }
