@@ -150,6 +150,17 @@ describeEachEngine('verifyLedger', (context) => {
       await overPool.close();
       await pool.end();
     }
+    // Workers that may not keep prepared statements (a pooler in transaction mode) read the same.
+    const unprepared = createLedger({
+      database: process.env.TEST_DATABASE_URL!,
+      migrate: false,
+      preparedStatements: false,
+    });
+    try {
+      expect(chainPart(await unprepared.verifyLedger(projectId))).toEqual(chainPart(report));
+    } finally {
+      await unprepared.close();
+    }
   });
 
   it.skipIf(context.engine !== 'postgres')(
@@ -170,7 +181,11 @@ describeEachEngine('verifyLedger', (context) => {
         transaction: (fn) => database.transaction(fn),
         session: (fn) => database.session(fn),
         close: async () => undefined,
-        threadConnection: () => ({ url: url.toString(), where: 'the misdirected test server' }),
+        threadConnection: () => ({
+          url: url.toString(),
+          where: 'the misdirected test server',
+          preparedStatements: true,
+        }),
       };
       const ledger = createLedger({ database: misdirected, migrate: false });
       const error = await expectLedgerError(ledger.verifyLedger(projectId), 'DATABASE_UNAVAILABLE');
