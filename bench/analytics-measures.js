@@ -26,16 +26,25 @@ const PLAIN_AGENT_STATS = `select count(*)::text, coalesce(sum(e.cost_total), 0)
 
 export async function measureReads(report, engine, ledger, db, facts) {
   const random = createRandom(42);
-  const get = await time(2_000, () => {
+  const randomRunId = () => {
     const project = Math.floor(random.next() * 4) === 0 ? facts.medium : facts.big;
     const size = project === facts.big ? facts.bigRuns : facts.mediumRuns;
-    return ledger.getExecutionByRunId(`${project}-run-${Math.floor(random.next() * size)}`);
-  });
+    return `${project}-run-${Math.floor(random.next() * size)}`;
+  };
+  // Enough warm-up calls for every pooled connection to have prepared the statement.
+  const get = await time(2_000, () => ledger.getExecutionByRunId(randomRunId()), 50);
+  // The plain baseline in the same minutes: the same row by its unique index, one SQL text sent
+  // unprepared on the same pool, rows left as the driver parses them.
+  const plainGet = await time(
+    2_000,
+    () => db.query('select * from execution_ledger.executions where run_id = $1', [randomRunId()]),
+    50,
+  );
   report.record(
     engine,
     'get by run_id',
     `p50 ${get.p50} ms, p99 ${get.p99} ms`,
-    '',
+    `plain select: p50 ${plainGet.p50} ms, p99 ${plainGet.p99} ms`,
     'p99 <= 2 ms',
     get.p99 <= 2,
   );
@@ -96,7 +105,9 @@ export async function measureStatistics(report, engine, ledger, db, facts) {
     ['project stats, largest project', facts.big, facts.bigRuns],
     ['project stats, medium project', facts.medium, facts.mediumRuns],
   ]) {
-    const fast = await time(30, () => ledger.getProjectExecutionStats(project));
+    // A dashboard asks the same statistics again and again: measure the steady state, after
+    // every pooled connection has prepared the statement and settled on its plan.
+    const fast = await time(30, () => ledger.getProjectExecutionStats(project), 50);
     const plain = await time(10, async () => {
       for (const sql of PLAIN_PROJECT_STATS) await db.query(sql, [project]);
     });
@@ -111,7 +122,7 @@ export async function measureStatistics(report, engine, ledger, db, facts) {
     );
   }
   const agent = AGENTS[0];
-  const fastAgent = await time(30, () => ledger.getAgentCostStats(agent));
+  const fastAgent = await time(30, () => ledger.getAgentCostStats(agent), 50);
   const plainAgent = await time(10, () => db.query(PLAIN_AGENT_STATS, [agent]));
   const agentRatio = plainAgent.p50 / fastAgent.p50;
   report.record(
