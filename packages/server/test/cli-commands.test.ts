@@ -57,6 +57,10 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
     expect(failed.map((record: { status: string }) => record.status)).toEqual(['failed']);
     const stats = JSON.parse((await cli(['--json', 'stats', '--project', project])).stdout);
     expect(stats).toMatchObject({ total_executions: 2, failed: 1, total_cost: 150 });
+    // Behind a pooler that cannot keep prepared statements: the same answers without them.
+    const unprepared = await cli(['--no-prepared-statements', '--json', 'stats', '--project', project]);
+    expect(unprepared.code).toBe(0);
+    expect(JSON.parse(unprepared.stdout)).toEqual(stats);
     const missing = await cli(['get', 'no-such-run']);
     expect(missing.code).toBe(4);
     expect(missing.stderr).toContain('NOT_FOUND');

@@ -21,6 +21,10 @@ export function buildProgram(): Command {
       '--database <target>',
       'postgres:// URL, folder, or memory: (default: DATABASE_URL, else ./.execution-ledger)',
     )
+    .option(
+      '--no-prepared-statements',
+      'keep no prepared statements on a server connection (PgBouncer in transaction mode before 1.21)',
+    )
     .option('--json', 'print JSON instead of tables')
     .showHelpAfterError()
     .exitOverride();

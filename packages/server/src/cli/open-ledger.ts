@@ -1,7 +1,9 @@
-import { createLedger, DEFAULT_DATA_FOLDER, type Ledger } from 'execution-ledger';
+import { createLedger, DEFAULT_DATA_FOLDER, type Ledger, type LedgerOptions } from 'execution-ledger';
 
 export interface DatabaseOptions {
   database?: string;
+  /** false with --no-prepared-statements */
+  preparedStatements?: boolean;
 }
 
 /** --database, else DATABASE_URL, else the embedded folder ./.execution-ledger. */
@@ -9,12 +11,20 @@ export function databaseTarget(options: DatabaseOptions): string {
   return options.database ?? process.env.DATABASE_URL ?? DEFAULT_DATA_FOLDER;
 }
 
+/** The ledger's options from the global flags: where it is, and whether to prepare statements. */
+export function ledgerOptions(options: DatabaseOptions): LedgerOptions {
+  return {
+    database: databaseTarget(options),
+    ...(options.preparedStatements === false ? { preparedStatements: false } : {}),
+  };
+}
+
 /** Opens the ledger (the schema is prepared on first use) and closes it when `work` is done. */
 export async function withLedger<T>(
   options: DatabaseOptions,
   work: (ledger: Ledger) => Promise<T>,
 ): Promise<T> {
-  const ledger = createLedger({ database: databaseTarget(options) });
+  const ledger = createLedger(ledgerOptions(options));
   try {
     await ledger.ready();
     return await work(ledger);

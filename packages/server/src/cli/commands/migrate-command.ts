@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createLedger } from 'execution-ledger';
 import { printJson, wantsJson } from '../cli-output.js';
-import { databaseTarget } from '../open-ledger.js';
+import { ledgerOptions } from '../open-ledger.js';
 import { globalOptions, withExample } from './command-options.js';
 
 export function registerMigrateCommand(program: Command): void {
@@ -10,7 +10,7 @@ export function registerMigrateCommand(program: Command): void {
     .description('apply pending schema migrations (other commands do this on first use too)')
     .action(async (_options: unknown, self: Command) => {
       const global = globalOptions(self);
-      const ledger = createLedger({ database: databaseTarget(global), migrate: false });
+      const ledger = createLedger({ ...ledgerOptions(global), migrate: false });
       try {
         const report = await ledger.migrate();
         if (wantsJson(global)) printJson(report);

@@ -9,7 +9,7 @@ import { buildServer } from '../../build-server.js';
 import { ApiKeyStore } from '../../keys/api-key-store.js';
 import { requireOperatorToken } from '../../keys/api-key-token.js';
 import { readSigningKeyFile } from '../key-file-input.js';
-import { databaseTarget } from '../open-ledger.js';
+import { databaseTarget, ledgerOptions } from '../open-ledger.js';
 import { CHECKPOINT_KEY_VARIABLE } from './checkpoint-command.js';
 import { globalOptions, positiveInteger, withExample } from './command-options.js';
 
@@ -93,7 +93,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   // Checked before the database is opened, so the message names the variable the user set.
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
   const checkpoints = await checkpointOptions(options);
-  const ledger = createLedger({ database: databaseTarget(global) });
+  const ledger = createLedger(ledgerOptions(global));
   await ledger.ready();
   const app = await buildServer({
     ledger,
