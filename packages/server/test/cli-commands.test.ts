@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -5,7 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, type EngineName } from '../../ledger/test/support/engines.js';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';
-import { cliDatabase, runCli } from './support/cli-process.js';
+import { CLI_PATH, cliDatabase, runCli } from './support/cli-process.js';
 import { tamperIntent } from './support/tamper.js';
 
 // Each command is a new process, and opening the embedded database costs each one a few seconds:
@@ -91,6 +92,32 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
     expect(first.stderr).toContain('line 3 refused');
     const again = await cli(['--json', 'import', importFile]);
     expect(JSON.parse(again.stdout)).toEqual({ created: 0, replayed: 2, refused: 1 });
+  });
+
+  it('ends quietly with exit 0 when the reader of its output stops early (| head)', async () => {
+    const big = `big-${project}`;
+    // More than a pipe holds (64 KiB), so the export is still writing when the reader goes.
+    const runs = Array.from({ length: 4 }, () =>
+      makeExecution(big, { input: { note: 'x'.repeat(100_000) } }),
+    );
+    expect((await cli(['--json', 'record'], JSON.stringify(runs))).code).toBe(0);
+    const child = spawn(
+      process.execPath,
+      [CLI_PATH, '--database', database.target, 'export', '--project', big],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const firstChunk = await new Promise<Buffer>((resolve) => child.stdout.once('data', resolve));
+    expect(firstChunk.length).toBeGreaterThan(0);
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(0);
+    expect(stderr).not.toMatch(/EPIPE|\n\s+at /);
   });
 
   it('resumes an interrupted import after the last recorded batch', async () => {
