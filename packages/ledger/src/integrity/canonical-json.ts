@@ -43,12 +43,18 @@ export function hashCanonicalText(text: string): Buffer {
 
 type JsonFieldTexts = Record<'input' | 'output' | 'cost_json' | 'execution_trace_json', string>;
 
+/** The payload's text fields: what assemblePayloadText writes itself. */
+export type PayloadTextFields = Pick<
+  EntryPayload,
+  'run_id' | 'project_id' | 'user_id' | 'agent_id' | 'parent_run_id' | 'intent' | 'status' | 'error_message'
+>;
+
 /**
  * The JCS text of a payload assembled from the already-canonical texts of its JSON fields, so
  * a large input is serialised once, not twice. Keys are written in RFC 8785 order (UTF-16 code
  * units); a property test checks that the result equals canonicalJson(payload).
  */
-export function assemblePayloadText(entry: EntryPayload, texts: JsonFieldTexts): string {
+export function assemblePayloadText(entry: PayloadTextFields, texts: JsonFieldTexts): string {
   const text = (value: string | null) => (value === null ? 'null' : JSON.stringify(value));
   return (
     `{"agent_id":${text(entry.agent_id)},"cost_json":${texts.cost_json},` +

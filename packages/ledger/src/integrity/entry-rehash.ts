@@ -44,34 +44,24 @@ export class EntryRehasher {
 
   /**
    * The JCS of the payload. The twelve fields are put together as one JSON text, in RFC 8785
-   * key order (as assemblePayloadText writes them), with the jsonb texts as they were read, and
+   * key order (by assemblePayloadText), with the jsonb texts as they were read, and
    * the scanner rewrites it in one pass; one write instead of nine. Anything it does not handle
    * takes the general path, field by field, as the payload was hashed before this scanner.
    */
   private payloadBytes(entry: StoredEntry): Buffer {
     const writer = this.writer;
     writer.reset();
-    const text =
-      `{"agent_id":${jsonString(entry.agent_id)},"cost_json":${entry.cost_json},` +
-      `"error_message":${jsonString(entry.error_message)},"execution_trace_json":${entry.execution_trace_json},` +
-      `"input":${entry.input},"intent":${jsonString(entry.intent)},"output":${entry.output ?? 'null'},` +
-      `"parent_run_id":${jsonString(entry.parent_run_id)},"project_id":${jsonString(entry.project_id)},` +
-      `"run_id":${jsonString(entry.run_id)},"status":${jsonString(entry.status)},"user_id":${jsonString(entry.user_id)}}`;
+    const text = assemblePayloadText(entry, {
+      input: entry.input,
+      output: entry.output ?? 'null',
+      cost_json: entry.cost_json,
+      execution_trace_json: entry.execution_trace_json,
+    });
     // Twelve members, or a jsonb text was not one value: then the general path decides.
     if (!writer.tryWriteJsonbText(text, PAYLOAD_FIELDS)) {
       writer.reset();
-      const fields = {
-        run_id: entry.run_id,
-        project_id: entry.project_id,
-        user_id: entry.user_id,
-        agent_id: entry.agent_id,
-        parent_run_id: entry.parent_run_id,
-        intent: entry.intent,
-        status: entry.status,
-        error_message: entry.error_message,
-      } as EntryPayload;
       writer.writeText(
-        assemblePayloadText(fields, {
+        assemblePayloadText(entry, {
           input: canonicalJsonOfText(entry.input),
           output: canonicalJsonOfText(entry.output),
           cost_json: canonicalJsonOfText(entry.cost_json),
@@ -84,10 +74,6 @@ export class EntryRehasher {
 }
 
 const PAYLOAD_FIELDS = 12;
-
-function jsonString(value: string | null): string {
-  return value === null ? 'null' : JSON.stringify(value);
-}
 
 function canonicalJsonOfText(text: string | null): string {
   return text === null ? 'null' : canonicalJsonOfParsed(JSON.parse(text) as JsonValue);
