@@ -1,3 +1,4 @@
+import { keysetBatches } from '../db/batch-reads.js';
 import type { Database } from '../db/database.js';
 import { type BatchCheck, checkBatch, linkBatch } from './batch-check.js';
 import { CHAIN_BATCH_ROWS, readChainBatch } from './chain-batch-query.js';
@@ -50,7 +51,7 @@ export async function scanProjectChain(database: Database, projectId: string): P
 
 type Link = (batch: BatchCheck) => void;
 
-/** This thread reads the next batch while workers check earlier ones. */
+/** This thread reads the next batch (one ahead) while workers check earlier ones. */
 async function linkReadHere(
   database: Database,
   pool: RehashPool,
@@ -59,18 +60,18 @@ async function linkReadHere(
   pending: Pending[],
   link: Link,
 ): Promise<void> {
-  let reading: Promise<StoredEntry[]> | undefined = readChainBatch(database, projectId, firstLastSeq);
-  while (reading !== undefined) {
-    const entries: StoredEntry[] = await reading;
-    const last = entries[entries.length - 1];
-    reading =
-      entries.length === CHAIN_BATCH_ROWS && last !== undefined
-        ? readChainBatch(database, projectId, last.seq)
-        : undefined;
-    if (entries.length > 0) pending.push(track(null, pool.check(entries)));
+  const batches = keysetBatches<StoredEntry, number>(
+    (afterSeq) => readChainBatch(database, projectId, afterSeq ?? firstLastSeq),
+    (entry) => entry.seq,
+    CHAIN_BATCH_ROWS,
+    firstLastSeq,
+  );
+  for await (const entries of batches) {
+    pending.push(track(null, pool.check(entries)));
     // Keep every worker busy with one batch and one waiting, no more: memory stays bounded.
-    while (pending.length > (reading === undefined ? 0 : pool.size * 2)) link(await pending.shift()!.batch);
+    while (pending.length > pool.size * 2) link(await pending.shift()!.batch);
   }
+  while (pending.length > 0) link(await pending.shift()!.batch);
 }
 
 /**
