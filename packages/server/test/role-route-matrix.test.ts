@@ -1,0 +1,321 @@
+import { ApiKeyStore, buildServer, type KeyRole } from '@execution-ledger/server';
+import { generateSigningKey } from 'execution-ledger';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachEngine, type EngineContext } from '../../ledger/test/support/engines.js';
+import { makeExecution } from '../../ledger/test/support/fixtures.js';
+import {
+  DENIED_OUT_OF_SCOPE,
+  expectationGaps,
+  type MatrixFixture,
+  type MatrixRequest,
+  type OperationExpectation,
+  PATH_PARAMETERS,
+  type Refusal,
+  ROLE_PERMISSIONS,
+  ROUTE_EXPECTATIONS,
+} from './support/route-expectations.js';
+
+/** The caller of a cell: a live key of a role, a revoked admin key, or no key at all. */
+interface Principal {
+  role: KeyRole | 'revoked' | 'none';
+  /** The projects the key is bound to: A, B only, or every project ('-' without a key). */
+  scope: 'A' | 'B' | 'all' | '-';
+  authorization?: string;
+}
+
+type Answer = 'granted' | Refusal;
+
+interface Cell {
+  /** `METHOD /path` as /openapi.json spells it. */
+  operation: string;
+  name: string;
+  expected: Answer;
+  observed: Answer;
+  /** Identifiers of the project the key is not bound to that the answer shows. */
+  leaked: string[];
+  /** The route that answered and the permission it declares in its config, as the server saw them. */
+  route: string;
+  declared: string;
+}
+
+interface MatrixRun {
+  operations: number;
+  requests: number;
+  principals: Principal[];
+  cells: Cell[];
+  gaps: string[];
+  undocumentedSecurity: string[];
+}
+
+const UNAUTHENTICATED: Refusal = { status: 401, code: 'UNAUTHENTICATED' };
+const SCOPES = ['A', 'B', 'all'] as const;
+const ROLES = ['ingest', 'read', 'admin', 'revoked'] as const;
+
+describeEachEngine('role × route × project-scope matrix over /openapi.json', (context) => {
+  let app: FastifyInstance;
+  let run: MatrixRun;
+
+  beforeAll(async () => {
+    app = await buildServer({ ledger: context.ledger });
+    // Each answer names the route that produced it and the permission that route declares, so
+    // the matrix checks the declared permission itself rather than trusting the table.
+    app.addHook('onSend', async (request, reply, payload) => {
+      reply.header('x-matrix-route', `${request.method} ${request.routeOptions.url ?? '(no route)'}`);
+      reply.header('x-matrix-permission', request.routeOptions.config?.permission ?? 'public');
+      return payload;
+    });
+    await app.ready();
+    run = await runMatrix(app, context);
+    const { cells } = run;
+    console.log(
+      `role × route matrix [${context.engine}]: routes ${run.operations}, requests ${run.requests}, ` +
+        `principals ${run.principals.length} (roles ${ROLES.length + 1}, scopes ${SCOPES.length}), ` +
+        `cells ${cells.length}, granted ${cells.filter((cell) => isGranted(cell.expected)).length}, ` +
+        `wrongly granted ${wronglyGranted(cells).length}, ` +
+        `wrongly refused ${wronglyRefused(cells).length}, refused otherwise ${refusedOtherwise(cells).length}, ` +
+        `leaks ${cells.filter((cell) => cell.leaked.length > 0).length}`,
+    );
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('has an expectation line for every operation in /openapi.json and none for a removed one', () => {
+    expect(run.gaps).toEqual([]);
+  });
+
+  it('declares in each route config the permission the table expects, and documents it as secured', () => {
+    const mismatches = run.cells
+      .filter((cell) => cell.declared !== ROUTE_EXPECTATIONS[cell.operation]?.permission || !answeredBy(cell))
+      .map((cell) => `${cell.operation}: answered by ${cell.route}, which declares ${cell.declared}`);
+    expect([...new Set(mismatches)]).toEqual([]);
+    expect(run.undocumentedSecurity).toEqual([]);
+  });
+
+  it('grants no cell that the key role and its projects do not allow', () => {
+    expect(wronglyGranted(run.cells).map(describeCell)).toEqual([]);
+  });
+
+  it('grants every cell that the key role and its projects allow, so refusing everything cannot pass', () => {
+    expect(wronglyRefused(run.cells).map(describeCell)).toEqual([]);
+    // A table that expected refusals everywhere would pass the line above: every operation must serve someone.
+    const unserved = Object.keys(ROUTE_EXPECTATIONS).filter(
+      (operation) => !run.cells.some((cell) => cell.operation === operation && isGranted(cell.observed)),
+    );
+    expect(unserved).toEqual([]);
+  });
+
+  it('refuses with 401 without a live key, 403 without the permission, and as documented outside the projects', () => {
+    expect(refusedOtherwise(run.cells).map(describeCell)).toEqual([]);
+  });
+
+  it("never shows a key bound to some projects another project's id or runs, unless the request named them", () => {
+    const leaks = run.cells
+      .filter((cell) => cell.leaked.length > 0)
+      .map((cell) => `${cell.name} shows ${cell.leaked.join(', ')}`);
+    expect(leaks).toEqual([]);
+  });
+
+  it('reports an operation added to /openapi.json without a line, and a line left after its route is gone', () => {
+    const paths = { '/healthz': { get: {} }, '/v1/new-thing': { post: {} } };
+    const gaps = expectationGaps(paths, {
+      'GET /healthz': ROUTE_EXPECTATIONS['GET /healthz']!,
+      'GET /gone': ROUTE_EXPECTATIONS['GET /healthz']!,
+    });
+    expect(gaps).toHaveLength(2);
+    expect(gaps[0]).toMatch(/^POST \/v1\/new-thing is in \/openapi.json but not in ROUTE_EXPECTATIONS/);
+    expect(gaps[1]).toMatch(/^GET \/gone is in ROUTE_EXPECTATIONS but no longer/);
+  });
+});
+
+/** Seeds both projects, makes every principal, then sends every documented request as each of them. */
+async function runMatrix(app: FastifyInstance, context: EngineContext): Promise<MatrixRun> {
+  const spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+    paths: Record<string, Record<string, { security?: unknown[] }>>;
+  };
+  const store = new ApiKeyStore(() => context.ledger.database());
+  const { fixture, identifiers } = await seed(context, store);
+  const principals = await makePrincipals(store, fixture);
+  const cells: Cell[] = [];
+  const undocumentedSecurity: string[] = [];
+  let [operations, requests] = [0, 0];
+  for (const [path, methods] of Object.entries(spec.paths)) {
+    for (const [method, documented] of Object.entries(methods)) {
+      operations += 1;
+      const operation = `${method.toUpperCase()} ${path}`;
+      const expectation = ROUTE_EXPECTATIONS[operation];
+      // The gap test reports it; the other tests still judge every operation that has a line.
+      if (expectation === undefined) continue;
+      const secured = (documented.security?.length ?? 0) > 0;
+      if (secured !== (expectation.permission !== 'public')) undocumentedSecurity.push(operation);
+      for (const request of expectation.requests) {
+        requests += 1;
+        for (const principal of principals) {
+          const others = { A: identifiers.b, B: identifiers.a, all: [], '-': [] }[principal.scope];
+          cells.push(await sendCell(app, { operation, expectation, request, principal, fixture, others }));
+        }
+      }
+    }
+  }
+  return { operations, requests, principals, cells, gaps: expectationGaps(spec.paths), undocumentedSecurity };
+}
+
+interface CellPlan {
+  operation: string;
+  expectation: OperationExpectation;
+  request: MatrixRequest;
+  principal: Principal;
+  fixture: MatrixFixture;
+  /** Identifiers of the project the principal is not bound to, which its answers must not show. */
+  others: readonly string[];
+}
+
+async function sendCell(app: FastifyInstance, plan: CellPlan): Promise<Cell> {
+  const { operation, request, principal } = plan;
+  const [method, path] = operation.split(' ') as [string, string];
+  const sent = await buildRequest(path, request, plan.fixture);
+  const response = await app.inject({
+    method: method as 'GET',
+    url: sent.url,
+    headers: principal.authorization === undefined ? {} : { authorization: principal.authorization },
+    ...(sent.body === undefined ? {} : { payload: sent.body as object }),
+  });
+  // Naming the other project's data in the request and seeing it echoed back is no leak.
+  const sentText = `${sent.url} ${JSON.stringify(sent.body ?? null)}`;
+  return {
+    operation,
+    name: `${operation}${request.variant ? ` (${request.variant})` : ''} as ${principal.role}@${principal.scope}`,
+    expected: expectedAnswer(plan.expectation, request, principal),
+    observed: observedAnswer(response, request),
+    leaked: plan.others.filter((id) => response.body.includes(id) && !sentText.includes(id)),
+    route: String(response.headers['x-matrix-route']),
+    declared: String(response.headers['x-matrix-permission']),
+  };
+}
+
+/** Runs of one agent in both projects (a failed one each, so failure lists are not empty), then a checkpoint. */
+async function seed(context: EngineContext, store: ApiKeyStore) {
+  const [projectA, projectB] = [context.project('matrix-a'), context.project('matrix-b')];
+  const agentId = context.project('matrix-agent');
+  const identifiers: { a: string[]; b: string[] } = { a: [projectA], b: [projectB] };
+  for (const [projectId, ids] of [
+    [projectA, identifiers.a],
+    [projectB, identifiers.b],
+  ] as const) {
+    for (const status of ['completed', 'failed'] as const) {
+      const input = makeExecution(projectId, {
+        agent_id: agentId,
+        status,
+        ...(status === 'failed' ? { error_message: 'matrix seed failure' } : {}),
+      });
+      ids.push((await context.ledger.recordExecution(input)).run_id);
+    }
+  }
+  const signed = await context.ledger.createCheckpoint({
+    privateKey: generateSigningKey('matrix.test').signingKey,
+  });
+  const now = Date.now();
+  const fixture: MatrixFixture = {
+    projectA,
+    projectB,
+    agentId,
+    runOfA: identifiers.a[1]!,
+    runOfB: identifiers.b[1]!,
+    checkpointSeq: signed.checkpoint!.seq,
+    timeRange: `start=${new Date(now - 86_400_000).toISOString()}&end=${new Date(now + 86_400_000).toISOString()}`,
+    newKeyOfA: async () =>
+      (await store.create({ name: 'matrix revoke target', role: 'read', projects: [projectA] })).id,
+  };
+  return { fixture, identifiers };
+}
+
+async function makePrincipals(store: ApiKeyStore, fixture: MatrixFixture): Promise<Principal[]> {
+  const principals: Principal[] = [];
+  const projectsOf = { A: [fixture.projectA], B: [fixture.projectB], all: null };
+  for (const role of ROLES) {
+    for (const scope of SCOPES) {
+      // The revoked key is an admin key: the strongest role shows that revocation alone refuses it.
+      const created = await store.create({
+        name: `matrix ${role} ${scope}`,
+        role: role === 'revoked' ? 'admin' : role,
+        projects: projectsOf[scope],
+      });
+      if (role === 'revoked') await store.revoke(created.id);
+      principals.push({ role, scope, authorization: `Bearer ${created.token}` });
+    }
+  }
+  principals.push({ role: 'none', scope: '-' });
+  return principals;
+}
+
+async function buildRequest(path: string, request: MatrixRequest, fixture: MatrixFixture) {
+  let url = path;
+  for (const [, parameter] of path.matchAll(/\{(\w+)\}/g)) {
+    const fill = PATH_PARAMETERS[parameter!];
+    if (fill === undefined)
+      throw new Error(`${path} has the path parameter ${parameter}: add it to PATH_PARAMETERS`);
+    url = url.replace(`{${parameter}}`, encodeURIComponent(await fill(fixture)));
+  }
+  const query = request.query?.(fixture);
+  return { url: query === undefined ? url : `${url}?${query}`, body: request.body?.(fixture) };
+}
+
+function expectedAnswer(
+  expectation: OperationExpectation,
+  request: MatrixRequest,
+  principal: Principal,
+): Answer {
+  const { permission } = expectation;
+  if (permission === 'public') return 'granted';
+  if (principal.role === 'none' || principal.role === 'revoked') return UNAUTHENTICATED;
+  if (!ROLE_PERMISSIONS[principal.role].includes(permission)) return DENIED_OUT_OF_SCOPE;
+  const inScope =
+    request.scope === 'any' ||
+    principal.scope === 'all' ||
+    (request.scope === 'project-a' && principal.scope === 'A');
+  return inScope ? 'granted' : (request.outOfScope ?? DENIED_OUT_OF_SCOPE);
+}
+
+/**
+ * 2xx (or the request's `grantedAs` error) is granted; any other answer is a refusal to compare
+ * with the expected one, so a 400 from a badly built request never passes for either.
+ */
+function observedAnswer(response: LightMyRequestResponse, request: MatrixRequest): Answer {
+  if (request.batchItems === true && response.statusCode === 200) {
+    const item = (
+      response.json() as { results: { outcome: string; error?: { statusCode: number; code: string } }[] }
+    ).results[0]!;
+    return item.error === undefined ? 'granted' : { status: item.error.statusCode, code: item.error.code };
+  }
+  if (response.statusCode >= 200 && response.statusCode < 300) return 'granted';
+  const code = (response.json() as { code?: string }).code ?? '(no code)';
+  const { grantedAs } = request;
+  if (grantedAs !== undefined && grantedAs.status === response.statusCode && grantedAs.code === code) {
+    return 'granted';
+  }
+  return { status: response.statusCode, code };
+}
+
+const isGranted = (answer: Answer) => answer === 'granted';
+const wronglyGranted = (cells: Cell[]) =>
+  cells.filter((cell) => !isGranted(cell.expected) && isGranted(cell.observed));
+const wronglyRefused = (cells: Cell[]) =>
+  cells.filter((cell) => isGranted(cell.expected) && !isGranted(cell.observed));
+const refusedOtherwise = (cells: Cell[]) =>
+  cells.filter(
+    (cell) =>
+      !isGranted(cell.expected) &&
+      !isGranted(cell.observed) &&
+      JSON.stringify(cell.expected) !== JSON.stringify(cell.observed),
+  );
+
+function describeCell(cell: Cell): string {
+  const show = (answer: Answer) => (answer === 'granted' ? 'granted' : `${answer.status} ${answer.code}`);
+  return `${cell.name}: expected ${show(cell.expected)}, got ${show(cell.observed)}`;
+}
+
+/** The answering route, in Fastify's `:param` spelling, is the operation the cell meant to call. */
+function answeredBy(cell: Cell): boolean {
+  return cell.route === cell.operation.replace(/\{(\w+)\}/g, ':$1');
+}
