@@ -30,6 +30,9 @@ interface Cell {
   /** `METHOD /path` as /openapi.json spells it. */
   operation: string;
   name: string;
+  principal: Principal;
+  url: string;
+  status: number;
   expected: Answer;
   observed: Answer;
   /** Identifiers of the project the key is not bound to that the answer shows. */
@@ -117,6 +120,29 @@ describeEachEngine('role × route × project-scope matrix over /openapi.json', (
     expect(leaks).toEqual([]);
   });
 
+  it('guards the HEAD twin of every GET, which /openapi.json does not list, exactly like the GET', async () => {
+    // Fastify answers HEAD for every GET route by itself; sent without a key and with a key of the other project.
+    const twins = run.cells.filter(
+      (cell) =>
+        cell.operation.startsWith('GET ') &&
+        (cell.principal.role === 'none' || (cell.principal.role === 'read' && cell.principal.scope === 'B')),
+    );
+    const differing: string[] = [];
+    for (const cell of twins) {
+      const { authorization } = cell.principal;
+      const head = await app.inject({
+        method: 'HEAD',
+        url: cell.url,
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      const answer = `${head.statusCode}, declaring ${String(head.headers['x-matrix-permission'])}`;
+      if (answer !== `${cell.status}, declaring ${cell.declared}`)
+        differing.push(`HEAD of ${cell.name}: ${answer}`);
+    }
+    expect(twins.length).toBeGreaterThan(0);
+    expect(differing).toEqual([]);
+  });
+
   it('reports an operation added to /openapi.json without a line, and a line left after its route is gone', () => {
     const paths = { '/healthz': { get: {} }, '/v1/new-thing': { post: {} } };
     const gaps = expectationGaps(paths, {
@@ -185,6 +211,9 @@ async function sendCell(app: FastifyInstance, plan: CellPlan): Promise<Cell> {
   const sentText = `${sent.url} ${JSON.stringify(sent.body ?? null)}`;
   return {
     operation,
+    principal,
+    url: sent.url,
+    status: response.statusCode,
     name: `${operation}${request.variant ? ` (${request.variant})` : ''} as ${principal.role}@${principal.scope}`,
     expected: expectedAnswer(plan.expectation, request, principal),
     observed: observedAnswer(response, request),
@@ -224,8 +253,10 @@ async function seed(context: EngineContext, store: ApiKeyStore) {
     runOfB: identifiers.b[1]!,
     checkpointSeq: signed.checkpoint!.seq,
     timeRange: `start=${new Date(now - 86_400_000).toISOString()}&end=${new Date(now + 86_400_000).toISOString()}`,
-    newKeyOfA: async () =>
-      (await store.create({ name: 'matrix revoke target', role: 'read', projects: [projectA] })).id,
+    newKey: async (projects) => {
+      const bound = projects === 'A' ? [projectA] : null;
+      return (await store.create({ name: 'matrix revoke target', role: 'read', projects: bound })).id;
+    },
   };
   return { fixture, identifiers };
 }
@@ -252,7 +283,7 @@ async function makePrincipals(store: ApiKeyStore, fixture: MatrixFixture): Promi
 async function buildRequest(path: string, request: MatrixRequest, fixture: MatrixFixture) {
   let url = path;
   for (const [, parameter] of path.matchAll(/\{(\w+)\}/g)) {
-    const fill = PATH_PARAMETERS[parameter!];
+    const fill = request.pathParameters?.[parameter!] ?? PATH_PARAMETERS[parameter!];
     if (fill === undefined)
       throw new Error(`${path} has the path parameter ${parameter}: add it to PATH_PARAMETERS`);
     url = url.replace(`{${parameter}}`, encodeURIComponent(await fill(fixture)));

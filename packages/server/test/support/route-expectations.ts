@@ -19,8 +19,8 @@ export interface MatrixFixture {
   readonly checkpointSeq: number;
   /** `start=…&end=…` around the seeded runs. */
   readonly timeRange: string;
-  /** A fresh read key bound to project A, for a request that revokes one. */
-  newKeyOfA(): Promise<string>;
+  /** The id of a fresh read key bound to these projects (null: every project), for a request that revokes one. */
+  newKey(projects: 'A' | 'every project'): Promise<string>;
 }
 
 /** Which projects a key must be bound to for the request to be allowed. */
@@ -38,6 +38,8 @@ export interface MatrixRequest {
   scope: ScopeRule;
   /** How a key outside `scope` is refused; default 403 PERMISSION_DENIED. */
   outOfScope?: Refusal;
+  /** Path parameters this request fills differently from PATH_PARAMETERS. */
+  pathParameters?: Record<string, PathParameter>;
   query?: (fixture: MatrixFixture) => string;
   body?: (fixture: MatrixFixture) => unknown;
   /**
@@ -66,13 +68,15 @@ export const DENIED_OUT_OF_SCOPE: Refusal = { status: 403, code: 'PERMISSION_DEN
 const inA = (variant = ''): MatrixRequest => ({ variant, scope: 'project-a' });
 const anyProject: MatrixRequest = { variant: '', scope: 'any' };
 
+export type PathParameter = (fixture: MatrixFixture) => string | Promise<string>;
+
 /** Path parameters by name; an operation with a parameter missing here fails the matrix. */
-export const PATH_PARAMETERS: Record<string, (fixture: MatrixFixture) => string | Promise<string>> = {
+export const PATH_PARAMETERS: Record<string, PathParameter> = {
   projectId: (fixture) => fixture.projectA,
   runId: (fixture) => fixture.runOfA,
   agentId: (fixture) => fixture.agentId,
   seq: (fixture) => String(fixture.checkpointSeq),
-  keyId: (fixture) => fixture.newKeyOfA(),
+  keyId: (fixture) => fixture.newKey('A'),
 };
 
 /** Keyed by `METHOD /path` exactly as /openapi.json spells it. Add a line with every new route. */
@@ -154,6 +158,11 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
         ...inA(),
         body: (fixture) => ({ name: 'matrix created', role: 'read', projects: [fixture.projectA] }),
       },
+      {
+        variant: 'for every project',
+        scope: 'every-project',
+        body: () => ({ name: 'matrix created', role: 'read', projects: null }),
+      },
     ],
   },
   // Listing is filtered to the keys within the caller's projects, which the leak check covers.
@@ -161,7 +170,15 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
   // A key outside the caller's projects answers exactly like a missing one.
   'POST /v1/keys/{keyId}/revoke': {
     permission: 'keys',
-    requests: [{ ...inA(), outOfScope: { status: 404, code: 'API_KEY_NOT_FOUND' } }],
+    requests: [
+      { ...inA('a key bound to A'), outOfScope: { status: 404, code: 'API_KEY_NOT_FOUND' } },
+      {
+        variant: 'a key bound to every project',
+        scope: 'every-project',
+        outOfScope: { status: 404, code: 'API_KEY_NOT_FOUND' },
+        pathParameters: { keyId: (fixture) => fixture.newKey('every project') },
+      },
+    ],
   },
 };
 
