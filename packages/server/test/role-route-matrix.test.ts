@@ -4,9 +4,11 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, type EngineContext } from '../../ledger/test/support/engines.js';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';
+import { registeredRoutes } from './support/registered-routes.js';
 import {
   DENIED_OUT_OF_SCOPE,
   expectationGaps,
+  HIDDEN_ROUTES,
   type MatrixFixture,
   type MatrixRequest,
   type OperationExpectation,
@@ -49,6 +51,10 @@ interface MatrixRun {
   cells: Cell[];
   gaps: string[];
   undocumentedSecurity: string[];
+  /** `METHOD /path` of every operation in /openapi.json. */
+  documented: string[];
+  /** Both projects' ids and run ids, which no public answer may show. */
+  identifiers: string[];
 }
 
 const UNAUTHENTICATED: Refusal = { status: 401, code: 'UNAUTHENTICATED' };
@@ -143,6 +149,26 @@ describeEachEngine('role × route × project-scope matrix over /openapi.json', (
     expect(differing).toEqual([]);
   });
 
+  it('answers no route missing from /openapi.json but HEAD twins and the named public hidden routes', async () => {
+    const registered = registeredRoutes(app);
+    // The route tree was read right only if it holds every documented operation.
+    expect(registered).toEqual(expect.arrayContaining(run.documented));
+    const listed = (route: string) => run.documented.includes(route) || HIDDEN_ROUTES[route] !== undefined;
+    const escaped = registered.filter(
+      (route) => !listed(route) && !(route.startsWith('HEAD ') && listed(route.replace(/^HEAD/, 'GET'))),
+    );
+    expect(escaped).toEqual([]);
+    for (const route of Object.keys(HIDDEN_ROUTES)) {
+      const response = await app.inject({ method: 'GET', url: route.split(' ')[1]! });
+      expect(response.statusCode, route).toBe(200);
+      expect(response.headers['x-matrix-permission'], route).toBe('public');
+      expect(
+        run.identifiers.filter((id) => response.body.includes(id)),
+        route,
+      ).toEqual([]);
+    }
+  });
+
   it('reports an operation added to /openapi.json without a line, and a line left after its route is gone', () => {
     const paths = { '/healthz': { get: {} }, '/v1/new-thing': { post: {} } };
     const gaps = expectationGaps(paths, {
@@ -184,7 +210,18 @@ async function runMatrix(app: FastifyInstance, context: EngineContext): Promise<
       }
     }
   }
-  return { operations, requests, principals, cells, gaps: expectationGaps(spec.paths), undocumentedSecurity };
+  return {
+    operations,
+    requests,
+    principals,
+    cells,
+    gaps: expectationGaps(spec.paths),
+    undocumentedSecurity,
+    documented: Object.entries(spec.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    ),
+    identifiers: [...identifiers.a, ...identifiers.b],
+  };
 }
 
 interface CellPlan {
