@@ -1,48 +1,31 @@
-import { ApiKeyStore, buildServer, type KeyRole } from '@execution-ledger/server';
+import { ApiKeyStore, buildServer } from '@execution-ledger/server';
 import { generateSigningKey } from 'execution-ledger';
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, type EngineContext } from '../../ledger/test/support/engines.js';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';
+import {
+  answeredBy,
+  type Cell,
+  describeCell,
+  expectedAnswer,
+  isGranted,
+  observedAnswer,
+  type Principal,
+  refusedOtherwise,
+  wronglyGranted,
+  wronglyRefused,
+} from './support/matrix-cells.js';
 import { registeredRoutes } from './support/registered-routes.js';
 import {
-  DENIED_OUT_OF_SCOPE,
   expectationGaps,
   HIDDEN_ROUTES,
   type MatrixFixture,
   type MatrixRequest,
   type OperationExpectation,
   PATH_PARAMETERS,
-  type Refusal,
-  ROLE_PERMISSIONS,
   ROUTE_EXPECTATIONS,
 } from './support/route-expectations.js';
-
-/** The caller of a cell: a live key of a role, a revoked admin key, or no key at all. */
-interface Principal {
-  role: KeyRole | 'revoked' | 'none';
-  /** The projects the key is bound to: A, B only, or every project ('-' without a key). */
-  scope: 'A' | 'B' | 'all' | '-';
-  authorization?: string;
-}
-
-type Answer = 'granted' | Refusal;
-
-interface Cell {
-  /** `METHOD /path` as /openapi.json spells it. */
-  operation: string;
-  name: string;
-  principal: Principal;
-  url: string;
-  status: number;
-  expected: Answer;
-  observed: Answer;
-  /** Identifiers of the project the key is not bound to that the answer shows. */
-  leaked: string[];
-  /** The route that answered and the permission it declares in its config, as the server saw them. */
-  route: string;
-  declared: string;
-}
 
 interface MatrixRun {
   operations: number;
@@ -57,7 +40,6 @@ interface MatrixRun {
   identifiers: string[];
 }
 
-const UNAUTHENTICATED: Refusal = { status: 401, code: 'UNAUTHENTICATED' };
 const SCOPES = ['A', 'B', 'all'] as const;
 const ROLES = ['ingest', 'read', 'admin', 'revoked'] as const;
 
@@ -327,63 +309,4 @@ async function buildRequest(path: string, request: MatrixRequest, fixture: Matri
   }
   const query = request.query?.(fixture);
   return { url: query === undefined ? url : `${url}?${query}`, body: request.body?.(fixture) };
-}
-
-function expectedAnswer(
-  expectation: OperationExpectation,
-  request: MatrixRequest,
-  principal: Principal,
-): Answer {
-  const { permission } = expectation;
-  if (permission === 'public') return 'granted';
-  if (principal.role === 'none' || principal.role === 'revoked') return UNAUTHENTICATED;
-  if (!ROLE_PERMISSIONS[principal.role].includes(permission)) return DENIED_OUT_OF_SCOPE;
-  const inScope =
-    request.scope === 'any' ||
-    principal.scope === 'all' ||
-    (request.scope === 'project-a' && principal.scope === 'A');
-  return inScope ? 'granted' : (request.outOfScope ?? DENIED_OUT_OF_SCOPE);
-}
-
-/**
- * 2xx (or the request's `grantedAs` error) is granted; any other answer is a refusal to compare
- * with the expected one, so a 400 from a badly built request never passes for either.
- */
-function observedAnswer(response: LightMyRequestResponse, request: MatrixRequest): Answer {
-  if (request.batchItems === true && response.statusCode === 200) {
-    const item = (
-      response.json() as { results: { outcome: string; error?: { statusCode: number; code: string } }[] }
-    ).results[0]!;
-    return item.error === undefined ? 'granted' : { status: item.error.statusCode, code: item.error.code };
-  }
-  if (response.statusCode >= 200 && response.statusCode < 300) return 'granted';
-  const code = (response.json() as { code?: string }).code ?? '(no code)';
-  const { grantedAs } = request;
-  if (grantedAs !== undefined && grantedAs.status === response.statusCode && grantedAs.code === code) {
-    return 'granted';
-  }
-  return { status: response.statusCode, code };
-}
-
-const isGranted = (answer: Answer) => answer === 'granted';
-const wronglyGranted = (cells: Cell[]) =>
-  cells.filter((cell) => !isGranted(cell.expected) && isGranted(cell.observed));
-const wronglyRefused = (cells: Cell[]) =>
-  cells.filter((cell) => isGranted(cell.expected) && !isGranted(cell.observed));
-const refusedOtherwise = (cells: Cell[]) =>
-  cells.filter(
-    (cell) =>
-      !isGranted(cell.expected) &&
-      !isGranted(cell.observed) &&
-      JSON.stringify(cell.expected) !== JSON.stringify(cell.observed),
-  );
-
-function describeCell(cell: Cell): string {
-  const show = (answer: Answer) => (answer === 'granted' ? 'granted' : `${answer.status} ${answer.code}`);
-  return `${cell.name}: expected ${show(cell.expected)}, got ${show(cell.observed)}`;
-}
-
-/** The answering route, in Fastify's `:param` spelling, is the operation the cell meant to call. */
-function answeredBy(cell: Cell): boolean {
-  return cell.route === cell.operation.replace(/\{(\w+)\}/g, ':$1');
 }
