@@ -1,0 +1,218 @@
+import type { KeyRole, Permission } from '@execution-ledger/server';
+import { makeExecution } from '../../../ledger/test/support/fixtures.js';
+
+/**
+ * Who may call each operation of /openapi.json, written by hand. The role × route matrix
+ * (role-route-matrix.test.ts) sends every request below with every kind of key and checks the
+ * answers against these lines, and checks each line's permission against the one the route
+ * declares in its config, so changing either without the other fails the suite.
+ */
+
+/** The data the requests point at: project A holds the runs the requests name, B is the other tenant. */
+export interface MatrixFixture {
+  readonly projectA: string;
+  readonly projectB: string;
+  /** One agent with runs in both projects, so agent-wide reads would mix them if allowed to. */
+  readonly agentId: string;
+  readonly runOfA: string;
+  readonly runOfB: string;
+  readonly checkpointSeq: number;
+  /** `start=…&end=…` around the seeded runs. */
+  readonly timeRange: string;
+  /** The id of a fresh read key bound to these projects (null: every project), for a request that revokes one. */
+  newKey(projects: 'A' | 'every project'): Promise<string>;
+}
+
+/** Which projects a key must be bound to for the request to be allowed. */
+export type ScopeRule = 'any' | 'project-a' | 'every-project';
+
+/** How the server answers a caller it will not serve. */
+export interface Refusal {
+  status: number;
+  code: string;
+}
+
+export interface MatrixRequest {
+  /** Says what the request shows, in failure messages; empty for an operation's only request. */
+  variant: string;
+  scope: ScopeRule;
+  /** How a key outside `scope` is refused; default 403 PERMISSION_DENIED. */
+  outOfScope?: Refusal;
+  /** Path parameters this request fills differently from PATH_PARAMETERS. */
+  pathParameters?: Record<string, PathParameter>;
+  query?: (fixture: MatrixFixture) => string;
+  body?: (fixture: MatrixFixture) => unknown;
+  /**
+   * An error only a caller past every access check can meet, which therefore counts as granted:
+   * a run id taken in another project conflicts, and must say nothing more about that run.
+   */
+  grantedAs?: Refusal;
+  /** Batch appends answer 200 and refuse per item, so their status says nothing about access. */
+  batchItems?: true;
+}
+
+export interface OperationExpectation {
+  permission: Permission | 'public';
+  requests: MatrixRequest[];
+}
+
+/** What each role may do, restated from access-policy.ts on purpose: a policy change must show up here. */
+export const ROLE_PERMISSIONS: Record<KeyRole, readonly Permission[]> = {
+  ingest: ['append'],
+  read: ['read'],
+  admin: ['append', 'read', 'export', 'verify', 'keys'],
+};
+
+/** How a key outside a request's scope is refused unless the request says otherwise. */
+export const DENIED_OUT_OF_SCOPE: Refusal = { status: 403, code: 'PERMISSION_DENIED' };
+const inA = (variant = ''): MatrixRequest => ({ variant, scope: 'project-a' });
+const anyProject: MatrixRequest = { variant: '', scope: 'any' };
+
+export type PathParameter = (fixture: MatrixFixture) => string | Promise<string>;
+
+/** Path parameters by name; an operation with a parameter missing here fails the matrix. */
+export const PATH_PARAMETERS: Record<string, PathParameter> = {
+  projectId: (fixture) => fixture.projectA,
+  runId: (fixture) => fixture.runOfA,
+  agentId: (fixture) => fixture.agentId,
+  seq: (fixture) => String(fixture.checkpointSeq),
+  keyId: (fixture) => fixture.newKey('A'),
+};
+
+/** Keyed by `METHOD /path` exactly as /openapi.json spells it. Add a line with every new route. */
+export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
+  'GET /healthz': { permission: 'public', requests: [anyProject] },
+  'GET /readyz': { permission: 'public', requests: [anyProject] },
+  'POST /v1/executions': {
+    permission: 'append',
+    requests: [
+      { ...inA(), body: (fixture) => makeExecution(fixture.projectA) },
+      {
+        ...inA('reusing a run id of project B'),
+        grantedAs: { status: 409, code: 'RUN_ID_CONFLICT' },
+        body: (fixture) => makeExecution(fixture.projectA, { run_id: fixture.runOfB }),
+      },
+    ],
+  },
+  'POST /v1/executions/batch': {
+    permission: 'append',
+    requests: [
+      {
+        ...inA(),
+        batchItems: true,
+        body: (fixture) => ({ executions: [makeExecution(fixture.projectA)] }),
+      },
+    ],
+  },
+  // A run of a project the key is not bound to answers exactly like a missing run.
+  'GET /v1/executions/{runId}': {
+    permission: 'read',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
+  },
+  'GET /v1/projects/{projectId}/executions': { permission: 'read', requests: [inA()] },
+  'GET /v1/agents/{agentId}/executions': {
+    permission: 'read',
+    requests: [
+      { ...inA('in project A'), query: (fixture) => `project_id=${fixture.projectA}` },
+      { variant: 'across every project', scope: 'every-project' },
+    ],
+  },
+  'GET /v1/projects/{projectId}/failed': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/stats': { permission: 'read', requests: [inA()] },
+  'GET /v1/agents/{agentId}/stats': {
+    permission: 'read',
+    requests: [
+      { ...inA('in project A'), query: (fixture) => `project_id=${fixture.projectA}` },
+      { variant: 'across every project', scope: 'every-project' },
+    ],
+  },
+  'GET /v1/projects/{projectId}/timeseries': {
+    permission: 'read',
+    requests: [{ ...inA(), query: (fixture) => `bucket=hour&${fixture.timeRange}` }],
+  },
+  'GET /v1/projects/{projectId}/percentiles': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/export': {
+    permission: 'export',
+    requests: [{ ...inA(), query: () => 'format=ndjson' }],
+  },
+  'POST /v1/projects/{projectId}/verify': { permission: 'verify', requests: [inA()] },
+  // Checkpoints name no project, so any read key may fetch them.
+  'GET /v1/checkpoints/latest': { permission: 'read', requests: [anyProject] },
+  'GET /v1/checkpoints/{seq}': { permission: 'read', requests: [anyProject] },
+  // A project the key is not bound to answers like a project the checkpoint does not hold.
+  'GET /v1/projects/{projectId}/proof': {
+    permission: 'read',
+    requests: [
+      {
+        ...inA(),
+        outOfScope: { status: 404, code: 'PROOF_NOT_FOUND' },
+        query: (fixture) => `checkpoint=${fixture.checkpointSeq}`,
+      },
+    ],
+  },
+  // A key may hand out only the projects it holds itself.
+  'POST /v1/keys': {
+    permission: 'keys',
+    requests: [
+      {
+        ...inA(),
+        body: (fixture) => ({ name: 'matrix created', role: 'read', projects: [fixture.projectA] }),
+      },
+      {
+        variant: 'for every project',
+        scope: 'every-project',
+        body: () => ({ name: 'matrix created', role: 'read', projects: null }),
+      },
+    ],
+  },
+  // Listing is filtered to the keys within the caller's projects, which the leak check covers.
+  'GET /v1/keys': { permission: 'keys', requests: [anyProject] },
+  // A key outside the caller's projects answers exactly like a missing one.
+  'POST /v1/keys/{keyId}/revoke': {
+    permission: 'keys',
+    requests: [
+      { ...inA('a key bound to A'), outOfScope: { status: 404, code: 'API_KEY_NOT_FOUND' } },
+      {
+        variant: 'a key bound to every project',
+        scope: 'every-project',
+        outOfScope: { status: 404, code: 'API_KEY_NOT_FOUND' },
+        pathParameters: { keyId: (fixture) => fixture.newKey('every project') },
+      },
+    ],
+  },
+};
+
+/**
+ * Operations of the document without a line here, and lines for operations it no longer has,
+ * each as a message that says what to do.
+ */
+export function expectationGaps(
+  paths: Record<string, Record<string, unknown>>,
+  expectations: Record<string, OperationExpectation> = ROUTE_EXPECTATIONS,
+): string[] {
+  const documented = Object.entries(paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+  );
+  const missing = documented
+    .filter((operation) => expectations[operation] === undefined)
+    .map(
+      (operation) =>
+        `${operation} is in /openapi.json but not in ROUTE_EXPECTATIONS ` +
+        '(test/support/route-expectations.ts): add a line saying which permission and projects it needs',
+    );
+  const stale = Object.keys(expectations)
+    .filter((operation) => !documented.includes(operation))
+    .map(
+      (operation) => `${operation} is in ROUTE_EXPECTATIONS but no longer in /openapi.json: remove its line`,
+    );
+  return [...missing, ...stale];
+}
+
+/**
+ * Routes left out of /openapi.json on purpose, each public and each with the reason; any other
+ * undocumented route (HEAD twins of GETs aside) fails the matrix, since it would escape it.
+ */
+export const HIDDEN_ROUTES: Record<string, string> = {
+  'GET /metrics': 'Prometheus metrics, labelled by route pattern, status and error code, never by project',
+  'GET /openapi.json': 'the API description itself',
+};
