@@ -99,7 +99,7 @@ export {
   payloadHashText,
 } from './integrity/hash-versions.js';
 export { canonicalJsonOfJsonbText } from './integrity/jsonb-canonical-json.js';
-export { JsonNumberText, jsonbText, numericText } from './integrity/jsonb-text.js';
+export { type JsonbInput, JsonNumberText, jsonbText, numericText } from './integrity/jsonb-text.js';
 export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
 export {
   createSigningKeyFiles,
