@@ -44,6 +44,14 @@ export interface LedgerOptions {
    * behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
    */
   preparedStatements?: boolean;
+  /**
+   * PostgreSQL server only: silence on one statement, in ms, after which the ledger checks on a
+   * new connection whether the server answers at all; if not, the call fails with
+   * DATABASE_UNAVAILABLE instead of waiting forever (default 10,000). A busy server is waited for.
+   */
+  databaseReplyTimeoutMs?: number;
+  /** PostgreSQL server only: the longest a connection may take to open or to come free, in ms (default 5,000). */
+  databaseConnectTimeoutMs?: number;
 }
 
 export type BatchItemResult =
@@ -87,6 +95,12 @@ export class Ledger extends ExecutionReader {
     this.opening = openDatabase(options.database, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
+      ...(options.databaseReplyTimeoutMs === undefined
+        ? {}
+        : { replyTimeoutMs: options.databaseReplyTimeoutMs }),
+      ...(options.databaseConnectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.databaseConnectTimeoutMs }),
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
