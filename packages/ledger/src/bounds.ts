@@ -50,6 +50,15 @@ export const EXPORT_BATCH_ROWS_DEFAULT = 1_000;
  * result travels. Each holds a pool connection while it runs; PGlite has one and reads one.
  */
 export const CHAIN_READS_IN_FLIGHT_MAX = 3;
+/**
+ * How long a PostgreSQL server may stay silent on one statement before the ledger asks whether
+ * it still answers at all (a second connection runs `select 1`). A busy server that answers the
+ * probe is waited for again, so long statements (a rollup rebuild) are never cut; a frozen one
+ * fails the call with DATABASE_UNAVAILABLE after about this plus the connect timeout.
+ */
+export const DATABASE_REPLY_TIMEOUT_MS_DEFAULT = 10_000;
+/** How long opening a connection to a PostgreSQL server (or taking one from the pool) may take. */
+export const DATABASE_CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
 /** Appends coalesced into one transaction by group commit. */
 export const GROUP_COMMIT_ENTRIES_MAX = 500;
 /** Serialised bytes one group-commit batch may carry before it is split. */

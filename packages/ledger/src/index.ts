@@ -64,7 +64,7 @@ export type { LedgerErrorCode, LedgerErrorOptions } from './errors.js';
 export { ERROR_CODES, isLedgerError, LedgerError } from './errors.js';
 export type { ReadRunner } from './execution-reader.js';
 export { ExecutionReader } from './execution-reader.js';
-export { canonicalJson, computePayloadHash } from './integrity/canonical-json.js';
+export { canonicalJson } from './integrity/canonical-json.js';
 export type { ChainProblem, VerificationReport } from './integrity/chain-verifier.js';
 export type { CheckpointBody, ProjectHead } from './integrity/checkpoint-encoding.js';
 export {
@@ -88,10 +88,18 @@ export {
   verifyConsistencyProof,
   verifyProjectProof,
 } from './integrity/checkpoint-verifier.js';
-export { computeEntryHash, genesisHash, HASH_VERSION } from './integrity/entry-hash.js';
+export { computeEntryHash, genesisHash } from './integrity/entry-hash.js';
 export type { ExportVerificationInput, ExportVerificationReport } from './integrity/export-verifier.js';
 export { verifyExport } from './integrity/export-verifier.js';
+export {
+  computePayloadHash,
+  HASH_VERSION,
+  HASH_VERSIONS,
+  type HashVersion,
+  payloadHashText,
+} from './integrity/hash-versions.js';
 export { canonicalJsonOfJsonbText } from './integrity/jsonb-canonical-json.js';
+export { type JsonbInput, JsonNumberText, jsonbText, numericText } from './integrity/jsonb-text.js';
 export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
 export {
   createSigningKeyFiles,

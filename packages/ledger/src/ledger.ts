@@ -10,7 +10,6 @@ import { type DatabaseTarget, openDatabase } from './db/open-database.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import { GroupCommitter } from './group-commit.js';
-import { hashCanonicalText } from './integrity/canonical-json.js';
 import { scanProjectChain } from './integrity/chain-scan.js';
 import type { VerificationReport } from './integrity/chain-verifier.js';
 import {
@@ -45,6 +44,14 @@ export interface LedgerOptions {
    * behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
    */
   preparedStatements?: boolean;
+  /**
+   * PostgreSQL server only: silence on one statement, in ms, after which the ledger checks on a
+   * new connection whether the server answers at all; if not, the call fails with
+   * DATABASE_UNAVAILABLE instead of waiting forever (default 10,000). A busy server is waited for.
+   */
+  databaseReplyTimeoutMs?: number;
+  /** PostgreSQL server only: the longest a connection may take to open or to come free, in ms (default 5,000). */
+  databaseConnectTimeoutMs?: number;
 }
 
 export type BatchItemResult =
@@ -88,6 +95,12 @@ export class Ledger extends ExecutionReader {
     this.opening = openDatabase(options.database, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
+      ...(options.databaseReplyTimeoutMs === undefined
+        ? {}
+        : { replyTimeoutMs: options.databaseReplyTimeoutMs }),
+      ...(options.databaseConnectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.databaseConnectTimeoutMs }),
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
@@ -121,15 +134,13 @@ export class Ledger extends ExecutionReader {
    * with `replayed: true` and appends nothing; different content throws RUN_ID_CONFLICT.
    */
   async recordExecution(execution: ExecutionInput): Promise<RecordedExecution> {
-    // Validate, hash and serialise now: later changes by the caller cannot reach the ledger.
-    const { payload, canonical } = prepareExecution(execution, this.limits);
-    const payloadHash = hashCanonicalText(canonical).toString('hex');
-    // The canonical payload is valid JSON already: prefix the hash instead of serialising again.
-    const text = `{"payload_hash":"${payloadHash}",${canonical.slice(1)}`;
+    // Validate and serialise now: later changes by the caller cannot reach the ledger. The
+    // database derives the payload hash from what it stores (hash version 2).
+    const { payload, text } = prepareExecution(execution, this.limits);
     const database = await this.ready();
     this.committer ??= new GroupCommitter(database);
     const row = await this.committer.submit(payload.project_id, text);
-    return toRecorded(payload, payloadHash, row);
+    return toRecorded(payload, row);
   }
 
   /** Appends many executions; each gets its own result, and a bad one does not stop the rest. */
@@ -250,7 +261,7 @@ export function createLedger(options: LedgerOptions = {}): Ledger {
   return new Ledger(options);
 }
 
-function toRecorded(payload: EntryPayload, payloadHash: string, row: AppendResultRow): RecordedExecution {
+function toRecorded(payload: EntryPayload, row: AppendResultRow): RecordedExecution {
   if (row.r_outcome === 'conflict') {
     throw new LedgerError(
       'RUN_ID_CONFLICT',
@@ -275,7 +286,7 @@ function toRecorded(payload: EntryPayload, payloadHash: string, row: AppendResul
     created_at: row.r_created_at!,
     seq: Number(row.r_seq),
     hash_version: Number(row.r_hash_version),
-    payload_hash: payloadHash,
+    payload_hash: row.r_payload_hash!,
     prev_hash: row.r_prev_hash!,
     entry_hash: row.r_entry_hash!,
     replayed: row.r_outcome === 'replayed',

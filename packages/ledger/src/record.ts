@@ -1,7 +1,7 @@
 import type { LedgerLimits } from './bounds.js';
 import { centsToMicros, microsToDecimalText as microsText } from './costs/money.js';
 import { LedgerError } from './errors.js';
-import { assemblePayloadText, canonicalJson } from './integrity/canonical-json.js';
+import { assemblePayloadText } from './integrity/canonical-json.js';
 import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue } from './plain-json.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
@@ -33,13 +33,13 @@ export function normalizeExecution(raw: unknown, limits: LedgerLimits): EntryPay
   return prepareExecution(raw, limits).payload;
 }
 
-/** A validated entry with the RFC 8785 text of its payload, built once from its parts. */
+/** A validated entry with the JSON text of its payload (what the append function takes), built once. */
 export interface PreparedEntry {
   payload: EntryPayload;
-  canonical: string;
+  text: string;
 }
 
-/** Validates like normalizeExecution and also returns the canonical payload text for hashing. */
+/** Validates like normalizeExecution and also returns the payload's JSON text for the database. */
 export function prepareExecution(raw: unknown, limits: LedgerLimits): PreparedEntry {
   const record = requireObject(raw, 'execution');
   for (const key of Object.keys(record)) {
@@ -74,13 +74,13 @@ export function prepareExecution(raw: unknown, limits: LedgerLimits): PreparedEn
     status,
     error_message: errorMessage,
   };
-  const canonical = assemblePayloadText(payload, {
+  const text = assemblePayloadText(payload, {
     input: input.text,
     output: output.text,
     cost_json: cost.text,
     execution_trace_json: trace.text,
   });
-  return { payload, canonical };
+  return { payload, text };
 }
 
 function normalizeStatus(value: unknown): ExecutionStatus {
@@ -171,13 +171,17 @@ function requireAmount(value: unknown, field: string, required: boolean, integer
 
 interface CanonicalField {
   value: JsonValue;
-  /** RFC 8785 text of the value; its UTF-8 length is what the size bound limits. */
+  /**
+   * JSON text of the value; its UTF-8 length is what the size bound limits. JSON.stringify
+   * writes the same members as RFC 8785 in another key order, so the length is the JCS length,
+   * and it costs far less than sorting every object: the database, not this text, is hashed.
+   */
   text: string;
 }
 
 function boundedJson(value: unknown, field: string, limits: LedgerLimits): CanonicalField {
   assertPlainJson(value, field, limits.json_depth_max);
-  const text = canonicalJson(value);
+  const text = JSON.stringify(value);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.json_field_bytes_max) {
     throw new LedgerError(

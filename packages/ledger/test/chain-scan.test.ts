@@ -185,6 +185,7 @@ describeEachEngine('verifyLedger', (context) => {
           url: url.toString(),
           where: 'the misdirected test server',
           preparedStatements: true,
+          timeouts: { replyTimeoutMs: 10_000, connectTimeoutMs: 5_000 },
         }),
       };
       const ledger = createLedger({ database: misdirected, migrate: false });

@@ -7,6 +7,7 @@ import {
   computePayloadHash,
   type ExecutionRecord,
   genesisHash,
+  type HashVersion,
   isLedgerError,
 } from 'execution-ledger';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -134,14 +135,18 @@ describeEachEngine('exports', (context) => {
     entries.forEach((entry, index) => {
       expect(entry.seq).toBe(index + 1);
       expect(entry.prev_hash).toBe(prevHash.toString('hex'));
-      const payloadHash = computePayloadHash({
-        ...entry,
-        output: entry.output ?? null,
-        error_message: entry.error_message ?? null,
-      } as unknown as Parameters<typeof computePayloadHash>[0]);
+      const payloadHash = computePayloadHash(
+        {
+          ...entry,
+          output: entry.output ?? null,
+          error_message: entry.error_message ?? null,
+        } as unknown as Parameters<typeof computePayloadHash>[0],
+        entry.hash_version as HashVersion,
+      );
       expect(payloadHash.toString('hex')).toBe(entry.payload_hash);
       const entryHash = computeEntryHash({
         projectId,
+        hashVersion: entry.hash_version as HashVersion,
         seq: entry.seq,
         createdAtMs: Date.parse(entry.created_at),
         payloadHash,

@@ -1,8 +1,8 @@
 import type { EntryPayload } from '../types.js';
 import type { Queryable } from './database.js';
 
-/** One entry as the append function takes it: validated content plus its payload hash (hex). */
-export type AppendEntry = EntryPayload & { payload_hash: string };
+/** One entry as the append function takes it: the validated content, nothing else (it derives the hashes). */
+export type AppendEntry = EntryPayload;
 
 export type AppendOutcome = 'created' | 'replayed' | 'conflict';
 
@@ -13,6 +13,7 @@ export interface AppendResultRow {
   r_seq: string | number | null;
   r_created_at: string | null;
   r_hash_version: number | null;
+  r_payload_hash: string | null;
   r_prev_hash: string | null;
   r_entry_hash: string | null;
 }

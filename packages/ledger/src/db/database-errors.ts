@@ -23,7 +23,9 @@ export function translateDatabaseError(error: unknown, where: string): unknown {
   const message = error instanceof Error ? error.message : String(error);
   if (typeof code !== 'string') {
     if (
-      /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(message)
+      /Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+        message,
+      )
     ) {
       return unavailable(where, message, error);
     }

@@ -1,3 +1,5 @@
+import type { ServerTimeouts } from './server-silence.js';
+
 /**
  * The storage seam: everything above it is engine-neutral SQL. Two adapters implement it,
  * node-postgres (a server) and PGlite (embedded); both are typed structurally so callers may
@@ -43,6 +45,8 @@ export interface ThreadConnection {
   where: string;
   /** Whether the thread may keep prepared statements (createLedger's preparedStatements). */
   preparedStatements: boolean;
+  /** How long the thread may wait for the server (createLedger's database timeouts). */
+  timeouts: ServerTimeouts;
 }
 
 /** node-postgres' query config: a `name` makes it a prepared statement of that connection. */

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { DATABASE_CONNECT_TIMEOUT_MS_DEFAULT, DATABASE_REPLY_TIMEOUT_MS_DEFAULT } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import {
   type Database,
@@ -12,6 +13,7 @@ import {
 import { lockDataFolder } from './folder-lock.js';
 import { PgDatabase, redactUrl } from './pg-database.js';
 import { PGliteDatabase } from './pglite-database.js';
+import { answersWithin, type ServerTimeouts } from './server-silence.js';
 
 /** Where the embedded database lives when nothing else is said. */
 export const DEFAULT_DATA_FOLDER = './.execution-ledger';
@@ -30,6 +32,10 @@ export interface OpenDatabaseOptions {
    * behind a pooler in transaction mode that cannot keep them (PgBouncer before 1.21).
    */
   preparedStatements?: boolean;
+  /** Silence on one statement, in ms, before the server is probed (DATABASE_REPLY_TIMEOUT_MS_DEFAULT). */
+  replyTimeoutMs?: number;
+  /** The longest a connection may take to open or to come free in the pool, in ms. */
+  connectTimeoutMs?: number;
 }
 
 export async function openDatabase(
@@ -39,7 +45,13 @@ export async function openDatabase(
   if (isDatabase(target)) return target;
   if (isPGliteLike(target)) return new PGliteDatabase(target, undefined, 'the given PGlite instance');
   if (isPoolLike(target))
-    return new PgDatabase(target, false, 'the given pg pool', options.preparedStatements !== false);
+    return new PgDatabase(
+      target,
+      false,
+      'the given pg pool',
+      options.preparedStatements !== false,
+      serverTimeouts(options),
+    );
   const text = target instanceof URL ? target.toString() : target;
   if (typeof text !== 'string' || text.trim() === '') {
     throw new LedgerError(
@@ -56,10 +68,67 @@ export async function openDatabase(
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
   const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+  const timeouts = serverTimeouts(options);
+  const settings = {
+    connectionString: url,
+    connectionTimeoutMillis: timeouts.connectTimeoutMs,
+    keepAlive: true,
+  };
+  const pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10 });
   // An idle client that loses its server emits 'error'; without a listener Node would crash.
   pool.on('error', () => undefined);
-  return new PgDatabase(pool, true, redactUrl(url), options.preparedStatements !== false, url);
+  // The probe opens a connection of its own: a pool whose clients all wait on a silent server
+  // has none to lend, and a busy pool must not be mistaken for a silent server.
+  const probe = async () => {
+    const client = new pg.Client(settings);
+    client.on('error', () => undefined);
+    try {
+      return await answersWithin(
+        client.connect().then(() => client.query('select 1')),
+        timeouts.connectTimeoutMs,
+      );
+    } finally {
+      client.end().catch(() => undefined);
+    }
+  };
+  return new PgDatabase(
+    pool,
+    true,
+    redactUrl(url),
+    options.preparedStatements !== false,
+    timeouts,
+    probe,
+    url,
+  );
+}
+
+function serverTimeouts(options: OpenDatabaseOptions): ServerTimeouts {
+  return {
+    replyTimeoutMs: requireTimeout(
+      options.replyTimeoutMs,
+      'databaseReplyTimeoutMs',
+      DATABASE_REPLY_TIMEOUT_MS_DEFAULT,
+    ),
+    connectTimeoutMs: requireTimeout(
+      options.connectTimeoutMs,
+      'databaseConnectTimeoutMs',
+      DATABASE_CONNECT_TIMEOUT_MS_DEFAULT,
+    ),
+  };
+}
+
+function requireTimeout(value: number | undefined, field: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `${field} must be a whole number of milliseconds ≥ 1; got ${String(value)}`,
+      {
+        field,
+      },
+    );
+  }
+  return value;
 }
 
 /**

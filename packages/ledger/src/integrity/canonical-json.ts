@@ -32,11 +32,6 @@ export function payloadOf(entry: EntryPayload): EntryPayload {
   };
 }
 
-/** payload_hash = SHA-256(UTF-8(JCS(payload))). */
-export function computePayloadHash(entry: EntryPayload): Buffer {
-  return hashCanonicalText(canonicalJson(payloadOf(entry) as unknown as JsonValue));
-}
-
 export function hashCanonicalText(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
 }

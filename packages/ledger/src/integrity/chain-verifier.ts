@@ -1,7 +1,8 @@
 import type { EntryPayload, ExecutionRecord } from '../types.js';
-import { computePayloadHash, payloadOf } from './canonical-json.js';
+import { payloadOf } from './canonical-json.js';
 import type { CheckpointCheck } from './checkpoint-types.js';
-import { computeEntryHash, genesisHash, HASH_VERSION } from './entry-hash.js';
+import { computeEntryHash, genesisHash } from './entry-hash.js';
+import { computePayloadHash, isHashVersion } from './hash-versions.js';
 
 export interface ChainProblem {
   seq: number;
@@ -57,16 +58,25 @@ export interface DerivedHashes {
  * entries after it are still checked against what is stored.
  */
 export function checkEntry(state: ChainState, record: ExecutionRecord): string[] {
+  // An unknown version derives nothing: checkChainLinks names the version as the problem.
+  if (!isHashVersion(record.hash_version)) return checkChainLinks(state, record, UNDERIVED);
   return checkChainLinks(state, record, {
-    payloadHash: computePayloadHash(payloadFromRecord(record)).toString('hex'),
+    payloadHash: computePayloadHash(payloadFromRecord(record), record.hash_version).toString('hex'),
     entryHash: storedEntryHash(record).toString('hex'),
   });
 }
 
-/** The entry_hash that an entry's stored seq, created_at, payload_hash and prev_hash give. */
+/** What an entry of an unknown hash version re-derives to: nothing, so nothing matches. */
+export const UNDERIVED: DerivedHashes = { payloadHash: '', entryHash: '' };
+
+/**
+ * The entry_hash that an entry's stored version, seq, created_at, payload_hash and prev_hash
+ * give; the caller has checked that the version is known.
+ */
 export function storedEntryHash(fields: ChainFields): Buffer {
   return computeEntryHash({
     projectId: fields.project_id,
+    hashVersion: fields.hash_version as 1 | 2,
     seq: fields.seq,
     createdAtMs: Date.parse(fields.created_at),
     payloadHash: Buffer.from(fields.payload_hash, 'hex'),
@@ -89,7 +99,7 @@ export function checkChainLinks(
         : `seq ${record.seq} is out of order (expected ${state.expectedSeq})`,
     );
   }
-  if (record.hash_version !== HASH_VERSION) problems.push(`unknown hash_version ${record.hash_version}`);
+  if (!isHashVersion(record.hash_version)) problems.push(`unknown hash_version ${record.hash_version}`);
   if (record.prev_hash !== state.prevHashHex) {
     problems.push('prev_hash does not match the previous entry_hash (the chain is broken or reordered)');
   }

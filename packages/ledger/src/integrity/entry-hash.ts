@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
+import type { HashVersion } from './hash-versions.js';
 import { sha256Hex } from './sha256-hex.js';
 
-export const HASH_VERSION = 1;
 const ENTRY_TAG = Buffer.from('execution-ledger/entry/v1\u0000', 'utf8');
 const GENESIS_TAG = Buffer.from('execution-ledger/genesis/v1\u0000', 'utf8');
 
@@ -11,6 +11,8 @@ export interface ChainPosition {
   createdAtMs: number;
   payloadHash: Buffer;
   prevHash: Buffer;
+  /** The entry's hash_version, written into the hashed bytes; 1 when omitted. */
+  hashVersion?: HashVersion;
 }
 
 /** The prev_hash of a project's first entry. */
@@ -21,12 +23,12 @@ export function genesisHash(projectId: string): Buffer {
 /**
  * entry_hash = SHA-256(tag ‖ 0x00 ‖ int2(version) ‖ int4(len) ‖ project_id ‖ int8(seq) ‖
  * int8(created_at ms) ‖ payload_hash ‖ prev_hash), big-endian integers. Byte for byte the same
- * as execution_ledger.entry_hash_v1() in SQL.
+ * as execution_ledger.entry_hash_v1() and entry_hash_v2() in SQL, which differ only in version.
  */
 export function computeEntryHash(position: ChainPosition): Buffer {
   const project = Buffer.from(position.projectId, 'utf8');
   const header = Buffer.alloc(2 + 4);
-  header.writeUInt16BE(HASH_VERSION, 0);
+  header.writeUInt16BE(position.hashVersion ?? 1, 0);
   header.writeUInt32BE(project.length, 2);
   const numbers = Buffer.alloc(16);
   numbers.writeBigInt64BE(BigInt(position.seq), 0);
@@ -55,16 +57,18 @@ const UINT32_RANGE = 2 ** 32;
  */
 export class ProjectEntryHasher {
   readonly projectId: string;
+  readonly hashVersion: HashVersion;
   private readonly bytes: Buffer;
   private readonly tailAt: number;
 
-  constructor(projectId: string) {
+  constructor(projectId: string, hashVersion: HashVersion) {
     this.projectId = projectId;
+    this.hashVersion = hashVersion;
     const project = Buffer.from(projectId, 'utf8');
     this.tailAt = ENTRY_TAG.length + 2 + 4 + project.length;
     this.bytes = Buffer.alloc(this.tailAt + ENTRY_TAIL_BYTES);
     ENTRY_TAG.copy(this.bytes, 0);
-    this.bytes.writeUInt16BE(HASH_VERSION, ENTRY_TAG.length);
+    this.bytes.writeUInt16BE(hashVersion, ENTRY_TAG.length);
     this.bytes.writeUInt32BE(project.length, ENTRY_TAG.length + 2);
     project.copy(this.bytes, ENTRY_TAG.length + 6);
   }
@@ -86,6 +90,7 @@ export class ProjectEntryHasher {
     }
     return computeEntryHash({
       projectId: this.projectId,
+      hashVersion: this.hashVersion,
       seq,
       createdAtMs,
       payloadHash: Buffer.from(payloadHashHex, 'hex'),

@@ -1,9 +1,10 @@
 import type { JsonValue } from '../plain-json.js';
 import type { EntryPayload } from '../types.js';
 import { assemblePayloadText } from './canonical-json.js';
-import type { ChainFields, DerivedHashes } from './chain-verifier.js';
+import { type ChainFields, type DerivedHashes, UNDERIVED } from './chain-verifier.js';
 import { ProjectEntryHasher } from './entry-hash.js';
 import { canonicalJsonOfParsed } from './fast-canonical-json.js';
+import { isHashVersion, storedPayloadTextV2 } from './hash-versions.js';
 import { CanonicalJsonWriter } from './jsonb-canonical-json.js';
 import { sha256Hex } from './sha256-hex.js';
 
@@ -26,8 +27,10 @@ export interface StoredEntry extends ChainFields {
 }
 
 /**
- * Re-derives hashes entry after entry, reusing its buffers: the payload is written as JCS bytes
- * straight from the stored jsonb text and hashed, the entry hash from the stored chain fields.
+ * Re-derives hashes entry after entry, reusing its buffers, by the entry's own hash version:
+ * version 1 writes the payload as JCS bytes straight from the stored jsonb text, version 2
+ * puts the stored jsonb texts together as the database did; the entry hash comes from the
+ * stored chain fields.
  */
 export class EntryRehasher {
   private readonly writer = new CanonicalJsonWriter();
@@ -35,15 +38,20 @@ export class EntryRehasher {
 
   /** `createdAtMs` is Date.parse(entry.created_at), when the caller has it already. */
   rehash(entry: StoredEntry, createdAtMs = Date.parse(entry.created_at)): DerivedHashes {
-    if (this.hasher?.projectId !== entry.project_id) this.hasher = new ProjectEntryHasher(entry.project_id);
+    const version = entry.hash_version;
+    if (!isHashVersion(version)) return UNDERIVED;
+    if (this.hasher?.projectId !== entry.project_id || this.hasher.hashVersion !== version) {
+      this.hasher = new ProjectEntryHasher(entry.project_id, version);
+    }
+    const payload = version === 1 ? this.payloadBytes(entry) : storedPayloadTextV2(entry);
     return {
-      payloadHash: sha256Hex(this.payloadBytes(entry)),
+      payloadHash: sha256Hex(payload),
       entryHash: this.hasher.hashHex(entry.seq, createdAtMs, entry.payload_hash, entry.prev_hash),
     };
   }
 
   /**
-   * The JCS of the payload. The twelve fields are put together as one JSON text, in RFC 8785
+   * Version 1: the JCS of the payload. The twelve fields are put together as one JSON text, in RFC 8785
    * key order (by assemblePayloadText), with the jsonb texts as they were read, and
    * the scanner rewrites it in one pass; one write instead of nine. Anything it does not handle
    * takes the general path, field by field, as the payload was hashed before this scanner.

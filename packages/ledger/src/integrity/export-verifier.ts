@@ -1,5 +1,6 @@
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { parse as parseLossless } from 'lossless-json';
 import { NDJSON_LINE_BYTES_MAX } from '../bounds.js';
 import { EXECUTION_STATUSES, type ExecutionRecord } from '../types.js';
 import { compareWithCommittedHead, failWithoutEntry } from './anchor-check.js';
@@ -17,6 +18,7 @@ import {
   verifyCheckpointNote,
   verifyProjectProof,
 } from './checkpoint-verifier.js';
+import { JsonNumberText } from './jsonb-text.js';
 import { parsePublicKeys } from './signing-key.js';
 
 export interface ExportVerificationInput {
@@ -127,8 +129,9 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
     walk.committed = readProjectProofOrNull(walk.proof);
     return null;
   }
-  const record = readRecord(value);
-  if (typeof record === 'string') return { seq: expectedSeq, reason: record };
+  const read = readRecord(value);
+  if (typeof read === 'string') return { seq: expectedSeq, reason: read };
+  const record = read.hash_version === 2 ? withWrittenNumbers(read, line) : read;
   if (walk.state === null) {
     walk.report.project_id = record.project_id;
     walk.state = initialChainState(record.project_id);
@@ -145,6 +148,28 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
   walk.lastSeq = record.seq;
   if (record.seq === walk.committed?.head.seq) walk.hashAtCommitted = record.entry_hash;
   return null;
+}
+
+/**
+ * Version 2 hashes numbers as the database printed them, which a double may not hold (1.50,
+ * 12345678901234567891): the JSON fields are read again with every number kept as written.
+ */
+function withWrittenNumbers(record: ExecutionRecord, line: string): ExecutionRecord {
+  let exact: Record<string, unknown>;
+  try {
+    exact = parseLossless(line, null, (text) => new JsonNumberText(text)) as Record<string, unknown>;
+  } catch {
+    // JSON.parse read the line; a stricter parser's refusal (a duplicate key) leaves that reading.
+    return record;
+  }
+  const exactRecord: ExecutionRecord = {
+    ...record,
+    input: exact.input as ExecutionRecord['input'],
+    cost_json: exact.cost_json as ExecutionRecord['cost_json'],
+    execution_trace_json: exact.execution_trace_json as ExecutionRecord['execution_trace_json'],
+  };
+  if (exact.output !== undefined) exactRecord.output = exact.output as NonNullable<ExecutionRecord['output']>;
+  return exactRecord;
 }
 
 function readProjectProofOrNull(value: unknown): ProjectProof | null {

@@ -58,7 +58,11 @@ export class RehashPool {
   ) {
     for (let index = 0; index < size; index += 1) {
       const worker = new Worker(new URL('./rehash-worker.js', import.meta.url), {
-        workerData: { databaseUrl: connection?.url, prepare: connection?.preparedStatements !== false },
+        workerData: {
+          databaseUrl: connection?.url,
+          prepare: connection?.preparedStatements !== false,
+          connectTimeoutMs: connection?.timeouts.connectTimeoutMs,
+        },
       });
       worker.on('message', (response: RehashResponse) => this.settle(response));
       worker.on('error', (error) => this.failAll(error));

@@ -7,7 +7,11 @@ import type { RehashRequest, RehashResponse, WorkerError } from './rehash-pool.j
 
 // A verification worker: checks the batches it is sent, or reads them over its own connection.
 const rehasher = new EntryRehasher();
-const { databaseUrl, prepare } = (workerData ?? {}) as { databaseUrl?: string; prepare?: boolean };
+const { databaseUrl, prepare, connectTimeoutMs } = (workerData ?? {}) as {
+  databaseUrl?: string;
+  prepare?: boolean;
+  connectTimeoutMs?: number;
+};
 
 interface Connection {
   client: pg.Client;
@@ -19,7 +23,11 @@ let connection: Promise<Connection> | undefined;
 function connect(): Promise<Connection> {
   connection ??= (async () => {
     const { default: driver } = await import('pg');
-    const client = new driver.Client({ connectionString: databaseUrl });
+    const client = new driver.Client({
+      connectionString: databaseUrl,
+      keepAlive: true,
+      ...(connectTimeoutMs === undefined ? {} : { connectionTimeoutMillis: connectTimeoutMs }),
+    });
     // A connection lost while idle: the next query fails and reports it.
     client.on('error', () => undefined);
     await client.connect();

@@ -13,6 +13,7 @@ import type { EngineContext } from './engines.js';
 /** What an analytics test varies about a run; everything else is a fixed valid execution. */
 export interface HistoricalRun {
   createdAt: Date;
+  runId?: string;
   agentId?: string;
   userId?: string;
   status?: ExecutionStatus;
@@ -86,10 +87,11 @@ export async function insertHistoricalRuns(
   return { seq, entryHash };
 }
 
-function historicalExecution(projectId: string, run: HistoricalRun) {
+/** The execution input a historical run stands for: sending it again replays that run. */
+export function historicalExecution(projectId: string, run: HistoricalRun) {
   const status = run.status ?? 'completed';
   return {
-    run_id: `run-${randomUUID()}`,
+    run_id: run.runId ?? `run-${randomUUID()}`,
     project_id: projectId,
     user_id: run.userId ?? 'user-001',
     agent_id: run.agentId ?? 'backend',

@@ -4,6 +4,7 @@ import {
   type EntryPayload,
   type ExecutionRecord,
   exportExecutionsToNDJSON,
+  type HashVersion,
   type Ledger,
   type ProjectProof,
 } from 'execution-ledger';
@@ -59,23 +60,27 @@ export function forgeRecords(records: readonly ExecutionRecord[]): ExecutionReco
   let prevHash: Buffer | null = null;
   return records.map((record) => {
     const input = { ...record.input, forged: true };
-    const payloadHash = computePayloadHash({
-      run_id: record.run_id,
-      project_id: record.project_id,
-      user_id: record.user_id,
-      agent_id: record.agent_id,
-      parent_run_id: record.parent_run_id,
-      intent: record.intent,
-      input,
-      output: record.output ?? null,
-      cost_json: record.cost_json as unknown as EntryPayload['cost_json'],
-      execution_trace_json: record.execution_trace_json as unknown as EntryPayload['execution_trace_json'],
-      status: record.status,
-      error_message: record.error_message ?? null,
-    });
+    const payloadHash = computePayloadHash(
+      {
+        run_id: record.run_id,
+        project_id: record.project_id,
+        user_id: record.user_id,
+        agent_id: record.agent_id,
+        parent_run_id: record.parent_run_id,
+        intent: record.intent,
+        input,
+        output: record.output ?? null,
+        cost_json: record.cost_json as unknown as EntryPayload['cost_json'],
+        execution_trace_json: record.execution_trace_json as unknown as EntryPayload['execution_trace_json'],
+        status: record.status,
+        error_message: record.error_message ?? null,
+      },
+      record.hash_version as HashVersion,
+    );
     const prev = prevHash ?? Buffer.from(record.prev_hash, 'hex');
     const entryHash = computeEntryHash({
       projectId: record.project_id,
+      hashVersion: record.hash_version as HashVersion,
       seq: record.seq,
       createdAtMs: Date.parse(record.created_at),
       payloadHash,

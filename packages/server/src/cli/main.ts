@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerCheckpointCommand } from './commands/checkpoint-command.js';
+import { positiveInteger } from './commands/command-options.js';
 import { registerDemoCommand } from './commands/demo-command.js';
 import { registerExportCommand } from './commands/export-command.js';
 import { registerImportCommand } from './commands/import-command.js';
@@ -24,6 +25,16 @@ export function buildProgram(): Command {
     .option(
       '--no-prepared-statements',
       'keep no prepared statements on a server connection (PgBouncer in transaction mode before 1.21)',
+    )
+    .option(
+      '--database-reply-timeout-ms <ms>',
+      'silence on one statement before the server is probed; a server that answers no probe fails the call (default 10000)',
+      positiveInteger,
+    )
+    .option(
+      '--database-connect-timeout-ms <ms>',
+      'the longest a server connection may take to open or come free (default 5000)',
+      positiveInteger,
     )
     .option('--json', 'print JSON instead of tables')
     .showHelpAfterError()

@@ -4,6 +4,10 @@ export interface DatabaseOptions {
   database?: string;
   /** false with --no-prepared-statements */
   preparedStatements?: boolean;
+  /** --database-reply-timeout-ms */
+  databaseReplyTimeoutMs?: number;
+  /** --database-connect-timeout-ms */
+  databaseConnectTimeoutMs?: number;
 }
 
 /** --database, else DATABASE_URL, else the embedded folder ./.execution-ledger. */
@@ -16,6 +20,12 @@ export function ledgerOptions(options: DatabaseOptions): LedgerOptions {
   return {
     database: databaseTarget(options),
     ...(options.preparedStatements === false ? { preparedStatements: false } : {}),
+    ...(options.databaseReplyTimeoutMs === undefined
+      ? {}
+      : { databaseReplyTimeoutMs: options.databaseReplyTimeoutMs }),
+    ...(options.databaseConnectTimeoutMs === undefined
+      ? {}
+      : { databaseConnectTimeoutMs: options.databaseConnectTimeoutMs }),
   };
 }
 

@@ -1,0 +1,250 @@
+-- Hash version 2: the database derives payload_hash from the content it stores, so no writer
+-- (a caller of append_batch with its own hash, a bug in a client) can store an entry whose
+-- payload_hash does not match its content. Version 1 entries keep their hashes and still verify.
+--
+-- payload_hash v2 = SHA-256(UTF-8(payload::text)), where payload is the jsonb object of the
+-- twelve content fields (absent values as null) and ::text is PostgreSQL's jsonb output: keys
+-- ordered by UTF-8 byte length then bytes, ", " and ": " as separators, numbers as numeric
+-- prints them. docs/schema.md gives the rules byte for byte, so an auditor re-derives it offline.
+
+alter table execution_ledger.executions drop constraint executions_hash_check;
+alter table execution_ledger.executions add constraint executions_hash_check check (
+  hash_version in (1, 2) and octet_length(payload_hash) = 32 and octet_length(prev_hash) = 32
+  and octet_length(entry_hash) = 32);
+
+-- The hashed payload of version 2, from the values exactly as the executions columns hold them.
+create function execution_ledger.payload_v2(
+  p_run_id text, p_project_id text, p_user_id text, p_agent_id text, p_parent_run_id text,
+  p_intent text, p_input jsonb, p_output jsonb, p_cost_json jsonb, p_execution_trace_json jsonb,
+  p_status text, p_error_message text
+) returns jsonb
+language sql immutable
+as $$
+  select jsonb_build_object('run_id', p_run_id, 'project_id', p_project_id, 'user_id', p_user_id,
+    'agent_id', p_agent_id, 'parent_run_id', p_parent_run_id, 'intent', p_intent, 'input', p_input,
+    'output', p_output, 'cost_json', p_cost_json, 'execution_trace_json', p_execution_trace_json,
+    'status', p_status, 'error_message', p_error_message)
+$$;
+
+-- Version 1's entry hash with 2 in its version field: the same layout, byte for byte.
+create function execution_ledger.entry_hash_v2(
+  p_project_id text, p_seq bigint, p_created_ms bigint, p_payload_hash bytea, p_prev_hash bytea
+) returns bytea
+language sql immutable strict
+as $$
+  select sha256(convert_to('execution-ledger/entry/v1', 'UTF8') || '\x00'::bytea
+    || int2send(2::smallint)
+    || int4send(octet_length(convert_to(p_project_id, 'UTF8')))
+    || convert_to(p_project_id, 'UTF8')
+    || int8send(p_seq)
+    || int8send(p_created_ms)
+    || p_payload_hash
+    || p_prev_hash)
+$$;
+
+-- The result gains r_payload_hash (the hash the database derived), so the function is replaced.
+grant execution_ledger_appender to current_user;
+drop function execution_ledger.append_batch(text, jsonb);
+revoke execution_ledger_appender from current_user;
+
+-- The only write path. Appends a batch of entries to one project's chain under the project's
+-- advisory lock, in the caller's transaction, and returns one result row per entry:
+-- 'created', 'replayed' (same run_id, same content: nothing appended) or 'conflict' (same
+-- run_id, different content: nothing appended). Entries carry the twelve content fields only:
+-- every hash, seq and time is derived here, and any other field is refused.
+create function execution_ledger.append_batch(p_project_id text, p_entries jsonb)
+returns table (
+  r_ordinal integer,
+  r_outcome text,
+  r_id text,
+  r_seq bigint,
+  r_created_at text,
+  r_hash_version smallint,
+  r_payload_hash text,
+  r_prev_hash text,
+  r_entry_hash text
+)
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, execution_ledger, pg_temp
+as $$
+declare
+  v_entry jsonb;
+  v_tip_seq bigint;
+  v_tip_hash bytea;
+  v_tip_at timestamptz;
+  v_now timestamptz;
+  v_now_ms bigint;
+  v_created_text text;
+  v_payload jsonb;
+  v_payload_hash bytea;
+  v_entry_hash bytea;
+  v_known jsonb;
+  v_seen jsonb;
+  v_extra text;
+  c_content_fields constant text[] := array['run_id', 'project_id', 'user_id', 'agent_id',
+    'parent_run_id', 'intent', 'input', 'output', 'cost_json', 'execution_trace_json', 'status',
+    'error_message'];
+  v_ids uuid[] := '{}';
+  v_seqs bigint[] := '{}';
+  v_payload_hashes bytea[] := '{}';
+  v_prev_hashes bytea[] := '{}';
+  v_entry_hashes bytea[] := '{}';
+  v_ordinals integer[] := '{}';
+  v_repeated text[];
+begin
+  -- Under REPEATABLE READ or SERIALIZABLE the snapshot predates the lock wait, so the tip read
+  -- below could be stale and the chain would fork. Refuse rather than rely on the backstops.
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'execution_ledger.append_batch must run at READ COMMITTED, not %',
+      current_setting('transaction_isolation')
+      using errcode = 'EL002', hint = 'Call it outside any REPEATABLE READ or SERIALIZABLE transaction.';
+  end if;
+  if jsonb_typeof(p_entries) <> 'array' then
+    raise exception 'p_entries must be a JSON array' using errcode = '22023';
+  end if;
+
+  -- Two-integer form with a product constant (0x454C4544, "ELED"): no clash with other users
+  -- of advisory locks in the same database.
+  perform pg_advisory_xact_lock(1162626372, hashtext(p_project_id));
+
+  select e.seq, e.entry_hash, e.created_at into v_tip_seq, v_tip_hash, v_tip_at
+  from executions e where e.project_id = p_project_id order by e.seq desc limit 1;
+  if not found then
+    v_tip_seq := 0;
+    v_tip_hash := genesis_hash_v1(p_project_id);
+    v_tip_at := '-infinity';
+  end if;
+  -- clock_timestamp() after the lock, truncated to milliseconds and never earlier than the tip:
+  -- created_at follows chain order.
+  v_now := greatest(date_trunc('milliseconds', clock_timestamp()), v_tip_at);
+  v_now_ms := (extract(epoch from v_now) * 1000)::bigint;
+  v_created_text := to_char(v_now at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+
+  -- Every run_id of the batch that is already stored, looked up in one query (under the lock,
+  -- so no entry of this project can appear meanwhile; other projects are caught by the unique
+  -- constraint on run_id). A version 1 entry's hash cannot be derived here, so its content is
+  -- kept for comparison instead; jsonb equality treats 1.0 and 1 alike, as RFC 8785 does.
+  select coalesce(jsonb_object_agg(e.run_id, jsonb_build_object(
+      'payload_hash', encode(e.payload_hash, 'hex'), 'id', e.id::text, 'seq', e.seq,
+      'created_at', to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+      'hash_version', e.hash_version, 'prev_hash', encode(e.prev_hash, 'hex'),
+      'entry_hash', encode(e.entry_hash, 'hex'),
+      'payload', case when e.hash_version = 1 then payload_v2(e.run_id, e.project_id, e.user_id,
+        e.agent_id, e.parent_run_id, e.intent, e.input, e.output, e.cost_json,
+        e.execution_trace_json, e.status, e.error_message) end)), '{}'::jsonb)
+    into v_known
+  from executions e
+  where e.run_id in (select t.value ->> 'run_id' from jsonb_array_elements(p_entries) as t);
+
+  -- run_ids that occur more than once in this batch (almost always none).
+  v_repeated := array(
+    select t.value ->> 'run_id' from jsonb_array_elements(p_entries) as t group by 1 having count(*) > 1);
+
+  for r_ordinal, v_entry in select t.ordinality::integer, t.value
+    from jsonb_array_elements(p_entries) with ordinality as t loop
+    if jsonb_typeof(v_entry) is distinct from 'object' then
+      raise exception 'entry % must be a JSON object', r_ordinal using errcode = '22023';
+    end if;
+    if v_entry ->> 'project_id' is distinct from p_project_id then
+      raise exception 'entry % belongs to project %, not %', r_ordinal, v_entry ->> 'project_id', p_project_id
+        using errcode = '22023';
+    end if;
+    -- One C call per entry; the name of the field is looked up only when there is one.
+    if (v_entry - c_content_fields) <> '{}'::jsonb then
+      select min(k) into v_extra from jsonb_object_keys(v_entry - c_content_fields) as k;
+      raise exception 'entry % has the field %, which append_batch does not take', r_ordinal, v_extra
+        using errcode = '22023',
+        hint = 'Send the twelve content fields only: hashes, seq and created_at are derived by the database.';
+    end if;
+
+    -- Exactly the values the insert below stores, so the hash covers what is stored.
+    v_payload := payload_v2(v_entry ->> 'run_id', p_project_id, v_entry ->> 'user_id',
+      v_entry ->> 'agent_id', v_entry ->> 'parent_run_id', v_entry ->> 'intent', v_entry -> 'input',
+      nullif(v_entry -> 'output', 'null'::jsonb), v_entry -> 'cost_json', v_entry -> 'execution_trace_json',
+      v_entry ->> 'status', v_entry ->> 'error_message');
+    v_payload_hash := sha256(convert_to(v_payload::text, 'UTF8'));
+
+    v_seen := v_known -> (v_entry ->> 'run_id');
+    if v_seen is not null then
+      if (v_seen ->> 'hash_version' = '1' and v_seen -> 'payload' = v_payload)
+        or (v_seen ->> 'hash_version' <> '1' and v_seen ->> 'payload_hash' = encode(v_payload_hash, 'hex')) then
+        r_outcome := 'replayed';
+        r_id := v_seen ->> 'id';
+        r_seq := (v_seen ->> 'seq')::bigint;
+        r_created_at := v_seen ->> 'created_at';
+        r_hash_version := (v_seen ->> 'hash_version')::smallint;
+        r_payload_hash := v_seen ->> 'payload_hash';
+        r_prev_hash := v_seen ->> 'prev_hash';
+        r_entry_hash := v_seen ->> 'entry_hash';
+      else
+        -- Say nothing about the stored entry: the caller may not be allowed to read it.
+        r_outcome := 'conflict';
+        r_id := null; r_seq := null; r_created_at := null; r_hash_version := null;
+        r_payload_hash := null; r_prev_hash := null; r_entry_hash := null;
+      end if;
+      return next;
+      continue;
+    end if;
+
+    v_tip_seq := v_tip_seq + 1;
+    v_entry_hash := entry_hash_v2(p_project_id, v_tip_seq, v_now_ms, v_payload_hash, v_tip_hash);
+    r_outcome := 'created';
+    r_id := gen_random_uuid()::text;
+    r_seq := v_tip_seq;
+    r_created_at := v_created_text;
+    r_hash_version := 2;
+    r_payload_hash := encode(v_payload_hash, 'hex');
+    r_prev_hash := encode(v_tip_hash, 'hex');
+    r_entry_hash := encode(v_entry_hash, 'hex');
+    return next;
+
+    v_ids := v_ids || r_id::uuid;
+    v_ordinals := v_ordinals || r_ordinal;
+    v_seqs := v_seqs || v_tip_seq;
+    v_payload_hashes := v_payload_hashes || v_payload_hash;
+    v_prev_hashes := v_prev_hashes || v_tip_hash;
+    v_entry_hashes := v_entry_hashes || v_entry_hash;
+    -- A second entry with the same run_id later in this batch is a replay of (or conflict with) this one.
+    if (v_entry ->> 'run_id') = any(v_repeated) then
+      v_known := v_known || jsonb_build_object(v_entry ->> 'run_id', jsonb_build_object(
+        'payload_hash', r_payload_hash, 'id', r_id, 'seq', r_seq, 'created_at', r_created_at,
+        'hash_version', 2, 'prev_hash', r_prev_hash, 'entry_hash', r_entry_hash));
+    end if;
+    v_tip_hash := v_entry_hash;
+  end loop;
+
+  -- One multi-row insert for the whole batch: per-statement overhead is paid once.
+  insert into executions (
+    id, run_id, project_id, user_id, agent_id, parent_run_id, intent, input, output, cost_json,
+    execution_trace_json, status, error_message, created_at, seq, hash_version, payload_hash,
+    prev_hash, entry_hash)
+  select c.id, t.value ->> 'run_id', p_project_id, t.value ->> 'user_id', t.value ->> 'agent_id',
+    t.value ->> 'parent_run_id', t.value ->> 'intent', t.value -> 'input',
+    nullif(t.value -> 'output', 'null'::jsonb), t.value -> 'cost_json', t.value -> 'execution_trace_json',
+    t.value ->> 'status', t.value ->> 'error_message', v_now, c.seq, 2, c.payload_hash, c.prev_hash,
+    c.entry_hash
+  from unnest(v_ordinals, v_ids, v_seqs, v_payload_hashes, v_prev_hashes, v_entry_hashes)
+    as c(ordinal, id, seq, payload_hash, prev_hash, entry_hash)
+  join jsonb_array_elements(p_entries) with ordinality as t on t.ordinality = c.ordinal
+  order by c.seq;
+end
+$$;
+
+-- Privileges first, while this role still owns the functions: ALTER OWNER carries them over.
+revoke execute on function execution_ledger.append_batch(text, jsonb) from public;
+grant execute on function execution_ledger.append_batch(text, jsonb) to execution_ledger_writer;
+revoke execute on function execution_ledger.payload_v2(text, text, text, text, text, text, jsonb, jsonb,
+  jsonb, jsonb, text, text) from public;
+grant execute on function execution_ledger.payload_v2(text, text, text, text, text, text, jsonb, jsonb,
+  jsonb, jsonb, text, text) to execution_ledger_appender, execution_ledger_service;
+grant execute on function execution_ledger.entry_hash_v2(text, bigint, bigint, bytea, bytea)
+  to execution_ledger_appender;
+
+-- As in 0002: the appender role owns the function, so it runs with exactly the appender's rights.
+grant execution_ledger_appender to current_user;
+grant create on schema execution_ledger to execution_ledger_appender;
+alter function execution_ledger.append_batch(text, jsonb) owner to execution_ledger_appender;
+revoke create on schema execution_ledger from execution_ledger_appender;
+revoke execution_ledger_appender from current_user;
