@@ -35,6 +35,16 @@ export const ERROR_CODES = {
     status: 500,
     meaning: 'The schema could not be prepared, or a landed migration file changed.',
   },
+  SCHEMA_OUT_OF_DATE: {
+    status: 503,
+    meaning:
+      'The schema is behind this version and the connecting role cannot migrate it; run migrate as the owner.',
+  },
+  PRIVILEGED_ROLE: {
+    status: 500,
+    meaning:
+      'The service would connect as a role that can switch the append-only guards off (owner, superuser, BYPASSRLS, CREATEROLE).',
+  },
   LEDGER_CLOSED: { status: 503, meaning: 'The ledger was closed; no further operations are accepted.' },
   INVALID_KEY: {
     status: 400,

@@ -60,6 +60,8 @@ export type { Migration, MigrationReport } from './db/migrator.js';
 export { loadMigrations, migrateDatabase } from './db/migrator.js';
 export type { DatabaseTarget, OpenDatabaseOptions } from './db/open-database.js';
 export { DEFAULT_DATA_FOLDER, openDatabase } from './db/open-database.js';
+export type { RoleReview } from './db/role-queries.js';
+export { assertRuntimeRole, grantRuntimeRole, RUNTIME_MEMBERSHIPS, reviewRole } from './db/role-queries.js';
 export type { LedgerErrorCode, LedgerErrorOptions } from './errors.js';
 export { ERROR_CODES, isLedgerError, LedgerError } from './errors.js';
 export type { ReadRunner } from './execution-reader.js';

@@ -3,8 +3,9 @@ import { describeEachEngine } from './support/engines.js';
 import { expectLedgerError } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
 
-// The database itself refuses changes: for the table owner (the ledger's own connection),
-// for the runtime reader role, and for a superuser in replica mode.
+// The database itself refuses changes: for the table owner (the role that migrates), for the
+// runtime reader role, and for a superuser in replica mode. The owner's remaining powers, and the
+// runtime role's lack of them, are the privilege matrix (database-privileges.test.ts).
 describeEachEngine('append-only enforcement', (context) => {
   async function seeded() {
     const projectId = context.project();
@@ -31,7 +32,7 @@ describeEachEngine('append-only enforcement', (context) => {
 
   it.each(CHANGES)('refuses %s by the table owner with PERMISSION_DENIED', async (_operation, sql) => {
     const { projectId, record } = await seeded();
-    const database = await context.ledger.database();
+    const database = await context.ownerDatabase();
     const error = await expectLedgerError(database.query(sql(record.run_id)), 'PERMISSION_DENIED');
     // The owner gave up its write privileges; a superuser (PGlite's user) hits the trigger.
     expect(error.message).toMatch(/permission denied for table executions|append-only/);
@@ -43,7 +44,7 @@ describeEachEngine('append-only enforcement', (context) => {
     'refuses %s by an owner that granted itself the privileges back',
     async (operation, sql) => {
       const { projectId, record } = await seeded();
-      const database = await context.ledger.database();
+      const database = await context.ownerDatabase();
       const error = await expectLedgerError(
         database.transaction(async (tx) => {
           await tx.query('grant update, delete, truncate on execution_ledger.executions to current_user');
@@ -96,7 +97,7 @@ describeEachEngine('append-only enforcement', (context) => {
 
   it('refuses or detects a direct INSERT by the owner: the append function is the only clean write path', async () => {
     const { projectId, record } = await seeded();
-    const database = await context.ledger.database();
+    const database = await context.ownerDatabase();
     if (context.engine === 'postgres') {
       // Forced RLS with no INSERT policy for the owner: the database refuses.
       await expectLedgerError(database.query(FORGE, [record.run_id]), 'PERMISSION_DENIED');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createLedger, type Ledger } from 'execution-ledger';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareServerDatabase } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';
 
 // Hot reads are prepared statements on a server connection. One connection makes it visible:
@@ -22,6 +23,7 @@ describe.skipIf(serverUrl === undefined)('prepared statements [postgres]', () =>
   let runIds: string[];
 
   beforeAll(async () => {
+    await prepareServerDatabase();
     pool = new pg.Pool({ connectionString: serverUrl, max: 1 });
     ledger = createLedger({ database: pool });
     const records = [

@@ -106,7 +106,8 @@ describe('migrations', () => {
       await admin.connect();
       await admin.query(`create database ${name} owner ledger`);
       try {
-        const url = new URL(process.env.TEST_DATABASE_URL!);
+        // Migrating a fresh database is the owner's work: the runtime role owns nothing.
+        const url = new URL(process.env.TEST_OWNER_DATABASE_URL ?? process.env.TEST_DATABASE_URL!);
         url.pathname = `/${name}`;
         const ledgers = Array.from({ length: 4 }, () =>
           createLedger({ database: url.toString(), migrate: false }),

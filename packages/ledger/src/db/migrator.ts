@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { LedgerError } from '../errors.js';
-import type { Database, Session } from './database.js';
+import type { Database, Queryable, Session } from './database.js';
 
 /** The folder of numbered `.sql` migrations shipped with the package. */
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../sql/', import.meta.url));
@@ -40,13 +40,26 @@ export async function loadMigrations(folder = MIGRATIONS_FOLDER): Promise<Migrat
 /**
  * Applies pending migrations in order, each in its own transaction, under a session advisory
  * lock so concurrent callers (several processes starting at once) apply each file exactly once.
- * A landed file whose checksum changed is refused: migrations are forward-only.
+ * A landed file whose checksum changed is refused: migrations are forward-only. A schema that is
+ * already current is only read, never locked or changed, so a runtime role that owns nothing
+ * (and could not migrate) starts as well as the owner does; a role that cannot migrate a schema
+ * that is behind gets SCHEMA_OUT_OF_DATE, which says to run `migrate` as the owner.
  */
 export async function migrateDatabase(
   database: Database,
   migrations?: Migration[],
 ): Promise<MigrationReport> {
   const files = migrations ?? (await loadMigrations());
+  const pending = await pendingMigrations(database, files);
+  if (pending !== 'unreadable' && pending.length === 0) {
+    await assertRuntimeRolesSafe(database);
+    return { applied: [], already_applied: files.length };
+  }
+  await assertCanMigrate(database, pending === 'unreadable' ? undefined : pending);
+  return applyPending(database, files);
+}
+
+async function applyPending(database: Database, files: Migration[]): Promise<MigrationReport> {
   return database.session(async (session) => {
     await session.query('select pg_advisory_lock($1, $2)', [...MIGRATION_LOCK_KEYS]);
     try {
@@ -72,6 +85,65 @@ export async function migrateDatabase(
       await session.query('select pg_advisory_unlock($1, $2)', [...MIGRATION_LOCK_KEYS]);
     }
   });
+}
+
+/**
+ * The files not yet recorded in the database (every file when the schema does not exist yet),
+ * read without the lock: recorded migrations never go away. 'unreadable' when the connecting
+ * role may not read the migrations table (a runtime role before 0007 granted it that).
+ */
+async function pendingMigrations(
+  database: Queryable,
+  files: Migration[],
+): Promise<Migration[] | 'unreadable'> {
+  const [table] = await database.query<{ exists: boolean }>(
+    `select to_regclass('execution_ledger.migrations') is not null as exists`,
+  );
+  if (table?.exists !== true) return files;
+  const [access] = await database.query<{ readable: boolean }>(
+    `select has_table_privilege('execution_ledger.migrations', 'select') as readable`,
+  );
+  if (access?.readable !== true) return 'unreadable';
+  const applied = await database.query<{ id: number; sha256: string }>(
+    'select id, sha256 from execution_ledger.migrations order by id',
+  );
+  const byId = new Map(applied.map((row) => [Number(row.id), row.sha256]));
+  return files.filter((migration) => {
+    const landedSha = byId.get(migration.id);
+    if (landedSha !== undefined && landedSha !== migration.sha256)
+      throw changedMigration(migration, landedSha);
+    return landedSha === undefined;
+  });
+}
+
+/**
+ * Only a superuser, a member of the schema's owner, or (before the schema exists) a role that may
+ * create schemas in the database can migrate. Anyone else would fail half way with a bare
+ * permission error: say instead who must run `migrate`.
+ */
+async function assertCanMigrate(database: Queryable, pending: Migration[] | undefined): Promise<void> {
+  const [role] = await database.query<{ name: string; owner: string | null; can_migrate: boolean }>(
+    `select r.rolname as name, o.rolname as owner,
+       r.rolsuper or coalesce(pg_has_role(r.oid, n.nspowner, 'MEMBER'),
+         has_database_privilege(current_database(), 'CREATE')) as can_migrate
+     from pg_roles r
+     left join pg_namespace n on n.nspname = 'execution_ledger'
+     left join pg_roles o on o.oid = n.nspowner
+     where r.rolname = current_user`,
+  );
+  if (role === undefined || role.can_migrate) return;
+  const what =
+    pending === undefined
+      ? `role ${role.name} may not read execution_ledger.migrations, so whether the schema is current is unknown`
+      : `the ledger schema needs ${pending.map((migration) => migration.name).join(', ')}`;
+  throw new LedgerError(
+    'SCHEMA_OUT_OF_DATE',
+    `${what}, and role ${role.name} cannot migrate it (it does not own the schema${
+      role.owner === null ? ' and may not create one' : `; ${role.owner} does`
+    }); run \`execution-ledger migrate --database <URL of ${role.owner ?? 'the owner'}>\` as the owner, ` +
+      'then start again (docs/security.md, "Roles on a server")',
+    { details: { role: role.name, owner: role.owner } },
+  );
 }
 
 async function ensureMigrationTable(session: Session): Promise<void> {
@@ -117,7 +189,7 @@ function changedMigration(migration: Migration, landedSha: string): LedgerError 
 }
 
 /** RLS means nothing to a superuser or a BYPASSRLS role: the roles scoped reads use must be neither. */
-async function assertRuntimeRolesSafe(session: Session): Promise<void> {
+async function assertRuntimeRolesSafe(session: Queryable): Promise<void> {
   const unsafe = await session.query<{ rolname: string }>(
     `select rolname from pg_roles
      where rolname in ('execution_ledger_reader', 'execution_ledger_appender', 'execution_ledger_checkpointer')

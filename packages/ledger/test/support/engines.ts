@@ -1,13 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { createLedger, type Ledger, type LedgerOptions } from 'execution-ledger';
+import {
+  createLedger,
+  type Database,
+  grantRuntimeRole,
+  type Ledger,
+  type LedgerOptions,
+  openDatabase,
+} from 'execution-ledger';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 
 /**
  * Every suite runs once per engine: embedded PGlite always, and the PostgreSQL server named
  * by TEST_DATABASE_URL. CI sets REQUIRE_POSTGRES=1 so a missing server fails the run instead
- * of silently skipping half the suite.
+ * of silently skipping half the suite. On the server the ledger connects as TEST_DATABASE_URL's
+ * role, the runtime role in CI; TEST_OWNER_DATABASE_URL names the owner that migrates (when it
+ * is unset, TEST_DATABASE_URL is taken to be the owner and migrates for itself).
  */
 export type EngineName = 'pglite' | 'postgres';
 
@@ -19,12 +28,19 @@ export interface EngineContext {
   admin(sql: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   /** A fresh project id: tests isolate by project instead of by database. */
   project(prefix?: string): string;
+  /**
+   * A connection as the role that owns the schema (TEST_OWNER_DATABASE_URL on the server; on
+   * PGlite the one superuser connection, which owns everything).
+   */
+  ownerDatabase(): Promise<Database>;
   /** Opens another ledger on the same database (for replays across instances). */
   openAnother(options?: Omit<LedgerOptions, 'database'>): Ledger;
 }
 
 const serverUrl = process.env.TEST_DATABASE_URL;
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL ?? serverUrl;
+/** The role that owns the schema and runs migrations; the runtime role when none is named. */
+export const ownerUrl = process.env.TEST_OWNER_DATABASE_URL ?? serverUrl;
 
 if (process.env.REQUIRE_POSTGRES === '1' && !serverUrl) {
   throw new Error('REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set: the server suite must run');
@@ -32,14 +48,41 @@ if (process.env.REQUIRE_POSTGRES === '1' && !serverUrl) {
 
 export const ENGINES: EngineName[] = serverUrl ? ['pglite', 'postgres'] : ['pglite'];
 
+let serverPrepared: Promise<void> | undefined;
+
+/**
+ * Migrates the server database as the owner and grants TEST_DATABASE_URL's role the runtime
+ * roles, once per test process: the runtime role cannot migrate, and must not need to.
+ */
+export function prepareServerDatabase(): Promise<void> {
+  serverPrepared ??= (async () => {
+    if (serverUrl === undefined || ownerUrl === serverUrl) return;
+    const owner = createLedger({ database: ownerUrl!, migrate: false, poolSize: 1 });
+    try {
+      await owner.migrate();
+      await grantRuntimeRole(await owner.database(), decodeURIComponent(new URL(serverUrl).username));
+    } finally {
+      await owner.close();
+    }
+  })();
+  return serverPrepared;
+}
+
 export function describeEachEngine(title: string, body: (context: EngineContext) => void): void {
   describe.each(ENGINES)(`${title} [%s]`, (engine) => {
-    const state: { ledger?: Ledger; pglite?: PGlite; adminPool?: pg.Pool; others: Ledger[] } = { others: [] };
+    const state: {
+      ledger?: Ledger;
+      pglite?: PGlite;
+      adminPool?: pg.Pool;
+      owner?: Promise<Database>;
+      others: Ledger[];
+    } = { others: [] };
     beforeAll(async () => {
       if (engine === 'pglite') {
         state.pglite = await PGlite.create();
         state.ledger = createLedger({ database: state.pglite });
       } else {
+        await prepareServerDatabase();
         state.ledger = createLedger({ database: serverUrl!, poolSize: 20 });
         state.adminPool = new pg.Pool({ connectionString: adminUrl, max: 2 });
       }
@@ -48,6 +91,7 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
     afterAll(async () => {
       for (const other of state.others) await other.close();
       await state.ledger?.close();
+      if (engine === 'postgres') await (await state.owner)?.close();
       await state.pglite?.close();
       await state.adminPool?.end();
     });
@@ -71,6 +115,11 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
           string,
           unknown
         >[];
+      },
+      ownerDatabase() {
+        if (engine === 'pglite') return context.ledger.database();
+        state.owner ??= openDatabase(ownerUrl!, { poolSize: 2 });
+        return state.owner;
       },
       project(prefix = 'proj') {
         return `${prefix}-${randomUUID()}`;

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineName } from '../../../ledger/test/support/engines.js';
+import { type EngineName, prepareServerDatabase } from '../../../ledger/test/support/engines.js';
 
 /** The built CLI, run as users run it. */
 export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -48,9 +48,25 @@ export async function startServe(
   env: NodeJS.ProcessEnv = {},
   serveArgs: string[] = [],
 ): Promise<RunningServer> {
+  // Without TEST_OWNER_DATABASE_URL the server suite connects as the owner, which serve refuses
+  // unless told: say so, as an operator who chose a single role would.
+  const singleRole =
+    process.env.TEST_OWNER_DATABASE_URL === undefined && args.includes(process.env.TEST_DATABASE_URL ?? '');
   const child = spawn(
     process.execPath,
-    [CLI_PATH, ...args, 'serve', '--host', '127.0.0.1', '--port', '0', '--log-level', 'silent', ...serveArgs],
+    [
+      CLI_PATH,
+      ...args,
+      'serve',
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--log-level',
+      'silent',
+      ...(singleRole ? ['--allow-privileged-role'] : []),
+      ...serveArgs,
+    ],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,8 +92,11 @@ export async function startServe(
 export async function cliDatabase(
   engine: EngineName,
 ): Promise<{ target: string; cleanup: () => Promise<void> }> {
-  if (engine === 'postgres')
+  if (engine === 'postgres') {
+    // CLI processes connect as the runtime role, which finds the schema migrated by the owner.
+    await prepareServerDatabase();
     return { target: process.env.TEST_DATABASE_URL!, cleanup: async () => undefined };
+  }
   const folder = await mkdtemp(path.join(tmpdir(), 'execution-ledger-cli-'));
   return { target: folder, cleanup: () => rm(folder, { recursive: true, force: true }) };
 }

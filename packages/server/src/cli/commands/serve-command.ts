@@ -1,5 +1,12 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { createLedger, type Ledger, LedgerError, type SigningKey } from 'execution-ledger';
+import {
+  assertRuntimeRole,
+  createLedger,
+  type Ledger,
+  LedgerError,
+  reviewRole,
+  type SigningKey,
+} from 'execution-ledger';
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
   CHECKPOINT_INTERVAL_MS_MAX,
@@ -21,6 +28,7 @@ interface ServeOptions {
   logLevel: string;
   checkpointKey?: string;
   checkpointInterval?: number;
+  allowPrivilegedRole?: boolean;
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
@@ -47,6 +55,10 @@ export function registerServeCommand(program: Command): void {
       '--checkpoint-interval <seconds>',
       `seconds between checkpoint runs (default ${CHECKPOINT_INTERVAL_MS_DEFAULT / 1000}; needs a key)`,
       intervalSeconds,
+    )
+    .option(
+      '--allow-privileged-role',
+      'serve even when the database role is the owner, a superuser or BYPASSRLS (the guards then do not hold it)',
     )
     .action(async (options: ServeOptions, self: Command) => {
       await serve(globalOptions(self), options);
@@ -93,8 +105,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   // Checked before the database is opened, so the message names the variable the user set.
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
   const checkpoints = await checkpointOptions(options);
-  const ledger = createLedger(ledgerOptions(global));
-  await ledger.ready();
+  const ledger = await openServiceLedger(global, options.allowPrivilegedRole === true);
   const app = await buildServer({
     ledger,
     closeLedger: true,
@@ -131,6 +142,36 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+/**
+ * Opens the ledger the service writes through. On a server the role is checked before anything
+ * else: a role that could switch the guards off is refused unless the operator said otherwise.
+ * The schema is then migrated only if this role may (the embedded engine, an allowed owner);
+ * a runtime role just confirms that it is current and otherwise says to migrate as the owner.
+ */
+async function openServiceLedger(
+  global: ReturnType<typeof globalOptions>,
+  allowPrivileged: boolean,
+): Promise<Ledger> {
+  const ledger = createLedger({ ...ledgerOptions(global), migrate: false });
+  try {
+    const database = await ledger.database();
+    if (!allowPrivileged) await assertRuntimeRole(database);
+    else if (database.engine === 'postgres') {
+      const review = await reviewRole(database);
+      if (review !== undefined && review.privileges.length > 0)
+        process.stderr.write(
+          `warning: serving as role ${review.role}, which ${review.privileges.join('; ')} ` +
+            '(--allow-privileged-role): only verification and checkpoints would show a rewrite\n',
+        );
+    }
+    await ledger.migrate();
+    return ledger;
+  } catch (error) {
+    await ledger.close();
+    throw error;
+  }
 }
 
 /**
