@@ -16,6 +16,7 @@ import { sendError, toErrorBody } from './http/error-reply.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
 import { parseStrictJson } from './http/strict-json-parser.js';
+import { installUrlIdGuard } from './http/url-id-guard.js';
 import { buildValidatorCompiler } from './http/validator-compiler.js';
 import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
@@ -87,6 +88,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
   context.metrics.attach(app);
   installAuthentication(app, context);
+  installUrlIdGuard(app, options.ledger.limits);
   await installRateLimit(app, options.rateLimit);
   await app.register(swagger, openApiDocument());
   registerHealthRoutes(app, context);
