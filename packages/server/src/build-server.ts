@@ -17,6 +17,7 @@ import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
 import { parseStrictJson } from './http/strict-json-parser.js';
 import { installUrlIdGuard } from './http/url-id-guard.js';
+import { decodeUtf8Body, requireUtf8Charset } from './http/utf8-body-decoder.js';
 import { buildValidatorCompiler } from './http/validator-compiler.js';
 import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
@@ -133,12 +134,16 @@ function installGracefulClose(app: FastifyInstance): void {
   });
 }
 
-/** Only JSON bodies, parsed strictly (see strict-json-parser.ts); anything else is 415. */
+/**
+ * Only JSON bodies in UTF-8, parsed strictly (see strict-json-parser.ts); anything else is 415.
+ * Read as bytes: Node's own string decoding turns invalid UTF-8 into U+FFFD without a word.
+ */
 function installJsonParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseStrictJson(body as string));
+      requireUtf8Charset(request.headers['content-type']);
+      done(null, parseStrictJson(decodeUtf8Body(body as Buffer)));
     } catch (error) {
       done(error as Error, undefined);
     }
