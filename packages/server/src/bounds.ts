@@ -30,3 +30,8 @@ export const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
 export const CHECKPOINT_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
 /** Largest key file or checkpoint note the CLI reads into memory; real ones are under 1 KiB. */
 export const SMALL_INPUT_FILE_BYTES_MAX = 1024 * 1024;
+/**
+ * Seconds a client is asked to wait (Retry-After) before retrying a 503: long enough for a
+ * database fail-over or restart to make progress, short enough not to stall a batch job.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { buildServer } from '@execution-ledger/server';
+import { buildServer, serverBounds } from '@execution-ledger/server';
 import { createLedger } from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from '../../ledger/test/support/engines.js';
@@ -231,9 +231,11 @@ it('answers 503 when the database cannot be reached (readiness, DATABASE_UNAVAIL
   const unavailable = await app.inject({ method: 'GET', url: '/v1/keys', headers });
   expect(unavailable.statusCode).toBe(503);
   expect(unavailable.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE', error: 'Service Unavailable' });
+  expect(unavailable.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   expect(unavailable.body).not.toContain('nothing');
   await ledger.close();
   const closed = await app.inject({ method: 'GET', url: '/v1/keys', headers });
   expect(closed.json()).toMatchObject({ statusCode: 503, code: 'LEDGER_CLOSED' });
+  expect(closed.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   await app.close();
 });
