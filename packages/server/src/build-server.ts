@@ -15,6 +15,7 @@ import {
 import { sendError, toErrorBody } from './http/error-reply.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
+import { type SocketTimeoutOptions, socketTimeoutOptions } from './http/socket-timeouts.js';
 import { parseStrictJson } from './http/strict-json-parser.js';
 import { installUrlIdGuard } from './http/url-id-guard.js';
 import { decodeUtf8Body, requireUtf8Charset } from './http/utf8-body-decoder.js';
@@ -46,6 +47,8 @@ export interface ServerOptions {
   rateLimit?: { requestsMax: number; windowMs: number } | false;
   /** How long a key lookup is cached; revocations through this server apply at once regardless. */
   keyCacheTtlMs?: number;
+  /** Socket timeouts in ms (request, headers, connection inactivity, keep-alive); see bounds.ts. */
+  timeouts?: SocketTimeoutOptions;
   /** Fastify's logger option; default off. Never logs bodies or keys. */
   logger?: FastifyServerOptions['logger'];
   /** Sign a checkpoint at start and every interval (default 60 s) when some project's head moved. */
@@ -61,6 +64,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    ...socketTimeoutOptions(options.timeouts ?? {}),
     // Run ids are client-chosen text and may hold any character; keep the router from cutting them.
     routerOptions: { maxParamLength: 1_024 },
   });
@@ -115,8 +119,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 }
 
 /**
- * close() waits for every connection to end, and clients keep connections open (Fastify's
- * keep-alive timeout is 72 s). Once closing starts, each in-flight request still gets its
+ * close() waits for every connection to end, and clients keep connections open (72 s by
+ * default, KEEP_ALIVE_TIMEOUT_MS_DEFAULT). Once closing starts, each in-flight request still gets its
  * answer, with `Connection: close`, and its connection then ends, so close() returns as soon
  * as the last in-flight request (an append included) is answered.
  */

@@ -1,0 +1,35 @@
+import { connect } from 'node:net';
+
+export interface SocketOutcome {
+  /** Everything the server sent before it closed the socket. */
+  received: string;
+  /** Milliseconds from connecting to the close; null when the socket was still open at the deadline. */
+  closedAfterMs: number | null;
+}
+
+/**
+ * Opens a raw TCP socket, writes `bytes` (and nothing more), and waits until the server closes
+ * the socket or `deadlineMs` passes; a socket still open then is destroyed by this side.
+ */
+export function holdSocket(port: number, bytes: string | Buffer, deadlineMs: number): Promise<SocketOutcome> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = connect({ host: '127.0.0.1', port });
+    let received = '';
+    const deadline = setTimeout(() => {
+      socket.destroy();
+      resolve({ received, closedAfterMs: null });
+    }, deadlineMs);
+    socket.on('connect', () => {
+      if (bytes.length > 0) socket.write(bytes);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(deadline);
+      resolve({ received, closedAfterMs: performance.now() - started });
+    });
+  });
+}
