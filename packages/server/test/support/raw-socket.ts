@@ -33,3 +33,39 @@ export function holdSocket(port: number, bytes: string | Buffer, deadlineMs: num
     });
   });
 }
+
+/**
+ * Like holdSocket, but after `head` sends one byte of body every `intervalMs`, as a slow-drip
+ * client would, so no inactivity timeout alone can catch it.
+ */
+export function dripSocket(
+  port: number,
+  head: string,
+  intervalMs: number,
+  deadlineMs: number,
+): Promise<SocketOutcome> {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const socket = connect({ host: '127.0.0.1', port });
+    let received = '';
+    let drip: NodeJS.Timeout | undefined;
+    const deadline = setTimeout(() => {
+      clearInterval(drip);
+      socket.destroy();
+      resolve({ received, closedAfterMs: null });
+    }, deadlineMs);
+    socket.on('connect', () => {
+      socket.write(head);
+      drip = setInterval(() => socket.write(' '), intervalMs);
+    });
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearInterval(drip);
+      clearTimeout(deadline);
+      resolve({ received, closedAfterMs: performance.now() - started });
+    });
+  });
+}
