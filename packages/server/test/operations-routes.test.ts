@@ -73,6 +73,27 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     expect(await countStored(context, project)).toBe(1);
   });
 
+  it('refuses a key name with NUL and project ids that break the id rules with 400, naming the field', async () => {
+    const admin = await server.key('admin', null);
+    const cases = [
+      { body: { name: 'a\u0000b', role: 'read', projects: null }, field: 'name' },
+      { body: { name: 'lone \ud800', role: 'read', projects: null }, field: 'name' },
+      { body: { name: 'agent', role: 'read', projects: ['p\u0000'] }, field: 'projects[0]' },
+      { body: { name: 'agent', role: 'read', projects: ['ok', 'line\nbreak'] }, field: 'projects[1]' },
+      { body: { name: 'agent', role: 'read', projects: [' padded'] }, field: 'projects[0]' },
+    ];
+    for (const { body, field } of cases) {
+      const answer = await server.send({
+        method: 'POST',
+        url: '/v1/keys',
+        headers: { authorization: admin.authorization },
+        payload: body,
+      });
+      expect({ field, status: answer.statusCode }).toEqual({ field, status: 400 });
+      expect(answer.json()).toMatchObject({ code: 'VALIDATION_FAILED', field });
+    }
+  });
+
   it('keeps a project-bound admin to its projects: 403 to grant more, 404 API_KEY_NOT_FOUND for keys beyond it', async () => {
     const [mine, other] = [context.project(), context.project()];
     const admin = await server.key('admin', [mine]);
