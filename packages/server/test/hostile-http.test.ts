@@ -245,6 +245,31 @@ describeEachEngine('hostile HTTP battery', (context) => {
     await expectNothingChanged();
   });
 
+  it('answers hostile key names and project lists with a 4xx or a key, never a 5xx', async () => {
+    const bodies = fc.record({
+      name: fc.oneof(hostileText, storableJson),
+      role: fc.oneof(fc.constantFrom('read', 'ingest', 'admin'), hostileText),
+      projects: fc.oneof(fc.constant(null), fc.array(hostileText, { maxLength: 4 }), storableJson),
+    });
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const response = tally.countInjected(
+          'key',
+          await server.send({
+            method: 'POST',
+            url: '/v1/keys',
+            headers: { authorization: everyProject },
+            payload: body,
+          }),
+        );
+        expect(response.statusCode, `${JSON.stringify(body)}: ${response.body.slice(0, 200)}`).toBeLessThan(
+          500,
+        );
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('refuses every altered cursor with INVALID_CURSOR', async () => {
     const first = await server.send({
       method: 'GET',

@@ -22,7 +22,7 @@ export class HostileTally {
   summary(engine: string): string {
     return (
       `hostile HTTP [${engine}]: requests ${this.requests}, 5xx ${this.serverErrors.length}, ` +
-      `altered ${this.altered.length}, held ${this.held}`
+      `altered ${this.altered.length}, held ${this.held} (accepted ${this.created})`
     );
   }
 }
