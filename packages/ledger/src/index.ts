@@ -136,7 +136,7 @@ export type {
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
-export { normalizeExecution } from './record.js';
+export { normalizeExecution, requireId } from './record.js';
 export {
   exportExecutionsToCSV,
   getAgentCostStats,

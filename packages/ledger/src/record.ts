@@ -194,7 +194,11 @@ function boundedJson(value: unknown, field: string, limits: LedgerLimits): Canon
   return { value, text };
 }
 
-/** An identifier: non-empty text without control characters or surrounding spaces. */
+/**
+ * An identifier: non-empty text of at most `limits.id_chars_max` characters, without control
+ * characters, surrounding spaces, NUL or lone surrogates. Public so that every edge (HTTP path
+ * and query parameters, CLI arguments) holds ids to the rules a recorded execution obeys.
+ */
 export function requireId(value: unknown, field: string, limits: LedgerLimits): string {
   if (typeof value !== 'string' || value.length === 0)
     fail(field, `must be a non-empty string; got ${preview(value)}`);

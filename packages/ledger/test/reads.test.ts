@@ -56,6 +56,38 @@ describeEachEngine('reads, pages, statistics and export', (context) => {
     expect(seen.size).toBe(12);
   });
 
+  it('accepts only the exact text of a next_cursor: any character added, changed or dropped is INVALID_CURSOR', async () => {
+    const seqCursor = (await context.ledger.listExecutionsByProject(projectId, { limit: 1 })).next_cursor!;
+    const timeCursor = (await context.ledger.listExecutionsByAgent('devops', projectId, { limit: 1 }))
+      .next_cursor!;
+    const variants = (cursor: string) => [
+      `${cursor}A`,
+      `${cursor}=`,
+      `${cursor}==`,
+      `${cursor}.`,
+      `${cursor} `,
+      `${cursor.slice(0, -1)}${cursor.endsWith('A') ? 'B' : 'A'}`,
+      `+${cursor}`,
+      `${cursor.slice(0, -1)}`,
+    ];
+    const forged = [
+      ...variants(seqCursor).map(
+        (cursor) => () => context.ledger.listExecutionsByProject(projectId, { cursor }),
+      ),
+      ...variants(timeCursor).map(
+        (cursor) => () => context.ledger.listExecutionsByAgent('devops', projectId, { cursor }),
+      ),
+    ];
+    for (const read of forged) await expectLedgerError(read(), 'INVALID_CURSOR', 'cursor');
+    // The same cursors, unchanged, still work: the check refuses only what was altered.
+    expect((await context.ledger.listExecutionsByProject(projectId, { cursor: seqCursor })).data.length).toBe(
+      24,
+    );
+    expect(
+      (await context.ledger.listExecutionsByAgent('devops', projectId, { cursor: timeCursor })).data.length,
+    ).toBeGreaterThan(0);
+  });
+
   it('rejects a forged cursor with INVALID_CURSOR and a bad limit with VALIDATION_FAILED', async () => {
     await expectLedgerError(
       context.ledger.listExecutionsByProject(projectId, { cursor: 'bm9wZQ' }),

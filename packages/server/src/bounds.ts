@@ -30,3 +30,32 @@ export const CHECKPOINT_INTERVAL_MS_DEFAULT = 60_000;
 export const CHECKPOINT_INTERVAL_MS_MAX = 24 * 60 * 60 * 1000;
 /** Largest key file or checkpoint note the CLI reads into memory; real ones are under 1 KiB. */
 export const SMALL_INPUT_FILE_BYTES_MAX = 1024 * 1024;
+/**
+ * Seconds a client is asked to wait (Retry-After) before retrying a 503: long enough for a
+ * database fail-over or restart to make progress, short enough not to stall a batch job.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+/**
+ * Time a client has to send a whole request, headers and body. A body that never finishes
+ * (Content-Length 1000, 10 bytes sent) is answered 408 and its socket closed after this.
+ * Handlers are not limited by it: it covers receiving, not answering.
+ */
+export const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
+/** Time a client has to send its request headers; at most the request timeout. */
+export const HEADERS_TIMEOUT_MS_DEFAULT = 10_000;
+/**
+ * A socket with no bytes in either direction for this long is destroyed. Generous, because a
+ * long handler (verifying millions of entries) sends nothing until it answers.
+ */
+export const CONNECTION_TIMEOUT_MS_DEFAULT = 300_000;
+/**
+ * How long an idle keep-alive socket stays open between requests. Longer than the 60 s idle
+ * timeout of common load balancers, so the balancer closes first and never sends a request on
+ * a socket this server is closing.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 72_000;
+/**
+ * Node checks request and header timeouts only every so often (30 s by default), so a 10 s
+ * timeout could hold a socket 40 s. Checked at least this often (more often for shorter timeouts).
+ */
+export const TIMEOUT_CHECK_INTERVAL_MS_MAX = 1_000;

@@ -15,7 +15,10 @@ import {
 import { sendError, toErrorBody } from './http/error-reply.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
+import { type SocketTimeoutOptions, socketTimeoutOptions } from './http/socket-timeouts.js';
 import { parseStrictJson } from './http/strict-json-parser.js';
+import { installUrlIdGuard } from './http/url-id-guard.js';
+import { decodeUtf8Body, requireUtf8Charset } from './http/utf8-body-decoder.js';
 import { buildValidatorCompiler } from './http/validator-compiler.js';
 import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
@@ -44,6 +47,8 @@ export interface ServerOptions {
   rateLimit?: { requestsMax: number; windowMs: number } | false;
   /** How long a key lookup is cached; revocations through this server apply at once regardless. */
   keyCacheTtlMs?: number;
+  /** Socket timeouts in ms (request, headers, connection inactivity, keep-alive); see bounds.ts. */
+  timeouts?: SocketTimeoutOptions;
   /** Fastify's logger option; default off. Never logs bodies or keys. */
   logger?: FastifyServerOptions['logger'];
   /** Sign a checkpoint at start and every interval (default 60 s) when some project's head moved. */
@@ -59,6 +64,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
+    ...socketTimeoutOptions(options.timeouts ?? {}),
     // Run ids are client-chosen text and may hold any character; keep the router from cutting them.
     routerOptions: { maxParamLength: 1_024 },
   });
@@ -87,6 +93,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
   context.metrics.attach(app);
   installAuthentication(app, context);
+  installUrlIdGuard(app, options.ledger.limits);
   await installRateLimit(app, options.rateLimit);
   await app.register(swagger, openApiDocument());
   registerHealthRoutes(app, context);
@@ -112,8 +119,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 }
 
 /**
- * close() waits for every connection to end, and clients keep connections open (Fastify's
- * keep-alive timeout is 72 s). Once closing starts, each in-flight request still gets its
+ * close() waits for every connection to end, and clients keep connections open (72 s by
+ * default, KEEP_ALIVE_TIMEOUT_MS_DEFAULT). Once closing starts, each in-flight request still gets its
  * answer, with `Connection: close`, and its connection then ends, so close() returns as soon
  * as the last in-flight request (an append included) is answered.
  */
@@ -131,12 +138,16 @@ function installGracefulClose(app: FastifyInstance): void {
   });
 }
 
-/** Only JSON bodies, parsed strictly (see strict-json-parser.ts); anything else is 415. */
+/**
+ * Only JSON bodies in UTF-8, parsed strictly (see strict-json-parser.ts); anything else is 415.
+ * Read as bytes: Node's own string decoding turns invalid UTF-8 into U+FFFD without a word.
+ */
 function installJsonParser(app: FastifyInstance): void {
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     try {
-      done(null, parseStrictJson(body as string));
+      requireUtf8Charset(request.headers['content-type']);
+      done(null, parseStrictJson(decodeUtf8Body(body as Buffer)));
     } catch (error) {
       done(error as Error, undefined);
     }

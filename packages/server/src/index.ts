@@ -7,6 +7,7 @@ export type { PeriodicCheckpointOptions } from './checkpoints/periodic-checkpoin
 export type { ExportFormat } from './export/export-stream.js';
 export { EXPORT_FORMATS, exportChunks } from './export/export-stream.js';
 export type { ErrorBody } from './http/error-reply.js';
+export type { SocketTimeoutOptions } from './http/socket-timeouts.js';
 export type { ApiKeyPrincipal, KeyRole, Permission } from './keys/access-policy.js';
 export { KEY_ROLES } from './keys/access-policy.js';
 export type { ApiKeyInfo, CreatedApiKey, NewApiKey } from './keys/api-key-store.js';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { buildServer } from '@execution-ledger/server';
+import { buildServer, serverBounds } from '@execution-ledger/server';
 import { createLedger, loadMigrations } from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from '../../ledger/test/support/engines.js';
@@ -74,6 +74,27 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     expect(refused.statusCode).toBe(401);
     expect(refused.json().code).toBe('UNAUTHENTICATED');
     expect(await countStored(context, project)).toBe(1);
+  });
+
+  it('refuses a key name with NUL and project ids that break the id rules with 400, naming the field', async () => {
+    const admin = await server.key('admin', null);
+    const cases = [
+      { body: { name: 'a\u0000b', role: 'read', projects: null }, field: 'name' },
+      { body: { name: 'lone \ud800', role: 'read', projects: null }, field: 'name' },
+      { body: { name: 'agent', role: 'read', projects: ['p\u0000'] }, field: 'projects[0]' },
+      { body: { name: 'agent', role: 'read', projects: ['ok', 'line\nbreak'] }, field: 'projects[1]' },
+      { body: { name: 'agent', role: 'read', projects: [' padded'] }, field: 'projects[0]' },
+    ];
+    for (const { body, field } of cases) {
+      const answer = await server.send({
+        method: 'POST',
+        url: '/v1/keys',
+        headers: { authorization: admin.authorization },
+        payload: body,
+      });
+      expect({ field, status: answer.statusCode }).toEqual({ field, status: 400 });
+      expect(answer.json()).toMatchObject({ code: 'VALIDATION_FAILED', field });
+    }
   });
 
   it('keeps a project-bound admin to its projects: 403 to grant more, 404 API_KEY_NOT_FOUND for keys beyond it', async () => {
@@ -239,9 +260,11 @@ it('answers 503 when the database cannot be reached (readiness, DATABASE_UNAVAIL
   const unavailable = await app.inject({ method: 'GET', url: '/v1/keys', headers });
   expect(unavailable.statusCode).toBe(503);
   expect(unavailable.json()).toMatchObject({ code: 'DATABASE_UNAVAILABLE', error: 'Service Unavailable' });
+  expect(unavailable.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   expect(unavailable.body).not.toContain('nothing');
   await ledger.close();
   const closed = await app.inject({ method: 'GET', url: '/v1/keys', headers });
   expect(closed.json()).toMatchObject({ statusCode: 503, code: 'LEDGER_CLOSED' });
+  expect(closed.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   await app.close();
 });

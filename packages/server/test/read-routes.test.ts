@@ -77,6 +77,12 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
     const badCursor = await get(`/v1/projects/${project}/executions?cursor=not-a-cursor`);
     expect(badCursor.statusCode).toBe(400);
     expect(badCursor.json()).toMatchObject({ code: 'INVALID_CURSOR', field: 'cursor' });
+    const cursor = (await get(`/v1/projects/${project}/executions?limit=1`)).json().next_cursor;
+    for (const altered of [`${cursor}A`, `${cursor}-`, `${cursor}%3D`]) {
+      const answer = await get(`/v1/projects/${project}/executions?limit=1&cursor=${altered}`);
+      expect(answer.statusCode).toBe(400);
+      expect(answer.json()).toMatchObject({ code: 'INVALID_CURSOR', field: 'cursor' });
+    }
   });
 
   it("lists an agent's runs within a project, and across projects only with an all-projects key", async () => {

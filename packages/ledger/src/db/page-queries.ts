@@ -30,9 +30,19 @@ interface CursorState {
 export function encodeCursor(ordering: Ordering, record: ExecutionRecord): string {
   const state: CursorState =
     ordering === 'seq' ? { o: 'seq', s: record.seq } : { o: 'time', t: record.created_at, i: record.id };
+  return cursorText(state);
+}
+
+function cursorText(state: CursorState): string {
   return Buffer.from(JSON.stringify(state), 'utf8').toString('base64url');
 }
 
+/**
+ * Accepts exactly the text encodeCursor produced and nothing else. Node's base64url decoder
+ * skips characters it does not know and ignores trailing bits, so a cursor with a character
+ * appended or changed can decode to the same state: the state is rebuilt from its checked
+ * fields, encoded again and compared with what the caller sent.
+ */
 function decodeCursor(ordering: Ordering, cursor: string): CursorState {
   let state: CursorState | undefined;
   try {
@@ -49,7 +59,9 @@ function decodeCursor(ordering: Ordering, cursor: string): CursorState {
       : typeof state.t === 'string' &&
         !Number.isNaN(Date.parse(state.t)) &&
         typeof state.i === 'string' &&
-        /^[0-9a-f-]{36}$/.test(state.i));
+        /^[0-9a-f-]{36}$/.test(state.i)) &&
+    cursorText(ordering === 'seq' ? { o: 'seq', s: state.s! } : { o: 'time', t: state.t!, i: state.i! }) ===
+      cursor;
   if (!valid) {
     throw new LedgerError(
       'INVALID_CURSOR',

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import { ERROR_CODES, isLedgerError, type LedgerErrorCode } from 'execution-ledger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../bounds.js';
 
 /** The body of every error answer. */
 export interface ErrorBody {
@@ -53,6 +54,9 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const answer = toErrorBody(error, part);
   if (answer.statusCode >= 500) request.log.error({ err: error, code: answer.code }, 'request failed');
   else request.log.debug({ code: answer.code }, 'request refused');
+  // A 503 is temporary by definition (database down, frozen or closing): tell clients when
+  // to come back, so their retries do not hammer a database that is recovering.
+  if (answer.statusCode === 503) reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
   return reply.code(answer.statusCode).type('application/json').send(answer);
 }
 

@@ -1,5 +1,5 @@
 import type { Database } from 'execution-ledger';
-import { LedgerError } from 'execution-ledger';
+import { DEFAULT_LIMITS, LedgerError, requireId } from 'execution-ledger';
 import { KEY_NAME_CHARS_MAX, KEY_PROJECTS_MAX } from '../bounds.js';
 import { type ApiKeyPrincipal, KEY_ROLES, type KeyRole } from './access-policy.js';
 import { generateToken, hashToken, operatorKeyId, requireOperatorToken } from './api-key-token.js';
@@ -122,17 +122,20 @@ function validateNewKey(request: NewApiKey): NewApiKey {
   if (typeof name !== 'string' || name.trim() === '' || name.length > KEY_NAME_CHARS_MAX) {
     invalid('name', `must be 1 to ${KEY_NAME_CHARS_MAX} characters; say who or what will use the key`);
   }
+  // PostgreSQL text cannot hold NUL (the insert would fail as a 500), and a lone surrogate
+  // would be stored as U+FFFD: a name the caller did not send.
+  if (name.includes('\u0000') || !name.isWellFormed()) {
+    invalid('name', 'contains a NUL character or a lone UTF-16 surrogate; send plain Unicode text');
+  }
   if (!KEY_ROLES.includes(request.role)) invalid('role', `must be one of ${KEY_ROLES.join(', ')}`);
   const projects = request.projects;
   if (projects !== null) {
     if (!Array.isArray(projects) || projects.length === 0 || projects.length > KEY_PROJECTS_MAX) {
       invalid('projects', `must list 1 to ${KEY_PROJECTS_MAX} project ids, or be null for every project`);
     }
-    for (const project of projects) {
-      if (typeof project !== 'string' || project.length === 0 || project.trim() !== project) {
-        invalid('projects', 'must hold non-empty project ids without surrounding spaces');
-      }
-    }
+    // The ledger's own id rules, so a key can name exactly the projects an execution can.
+    for (const [index, project] of projects.entries())
+      requireId(project, `projects[${index}]`, DEFAULT_LIMITS);
   }
   return { name, role: request.role, projects: projects === null ? null : [...new Set(projects)] };
 }

@@ -1,4 +1,5 @@
 import { ERROR_CODES, PAGE_ROWS_MAX } from 'execution-ledger';
+import { LEDGER_ID_MARK } from '../http/url-id-guard.js';
 
 /**
  * Schemas shared by several routes. They validate requests, shape responses (Fastify
@@ -55,7 +56,12 @@ export const statusFilterProperty = {
   },
 } as const;
 
-export const idSchema = { type: 'string', minLength: 1, maxLength: 1_024 } as const;
+/**
+ * A run, project, user, agent or key id. The mark makes the URL id guard check path and query
+ * values with the library's own id rules (see url-id-guard.ts); the length here is only a
+ * first, cheap bound.
+ */
+export const idSchema = { type: 'string', minLength: 1, maxLength: 1_024, [LEDGER_ID_MARK]: true } as const;
 
 export const projectParams = {
   type: 'object',

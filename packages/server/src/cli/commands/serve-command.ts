@@ -10,9 +10,14 @@ import {
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
   CHECKPOINT_INTERVAL_MS_MAX,
+  CONNECTION_TIMEOUT_MS_DEFAULT,
+  HEADERS_TIMEOUT_MS_DEFAULT,
+  KEEP_ALIVE_TIMEOUT_MS_DEFAULT,
+  REQUEST_TIMEOUT_MS_DEFAULT,
   SHUTDOWN_GRACE_MS_DEFAULT,
 } from '../../bounds.js';
 import { buildServer } from '../../build-server.js';
+import type { SocketTimeoutOptions } from '../../http/socket-timeouts.js';
 import { ApiKeyStore } from '../../keys/api-key-store.js';
 import { requireOperatorToken } from '../../keys/api-key-token.js';
 import { readSigningKeyFile } from '../key-file-input.js';
@@ -29,6 +34,10 @@ interface ServeOptions {
   checkpointKey?: string;
   checkpointInterval?: number;
   allowPrivilegedRole?: boolean;
+  requestTimeout?: number;
+  headersTimeout?: number;
+  connectionTimeout?: number;
+  keepAliveTimeout?: number;
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
@@ -47,6 +56,26 @@ export function registerServeCommand(program: Command): void {
     .option('--body-limit <bytes>', 'largest request body accepted', positiveInteger)
     .option('--rate-limit <requests>', 'requests per API key per minute', positiveInteger)
     .option('--log-level <level>', 'fatal, error, warn, info, debug or silent', 'info')
+    .option(
+      '--request-timeout <ms>',
+      `time to receive a whole request, or 408 (default ${REQUEST_TIMEOUT_MS_DEFAULT})`,
+      positiveInteger,
+    )
+    .option(
+      '--headers-timeout <ms>',
+      `time to receive request headers, or 408 (default ${HEADERS_TIMEOUT_MS_DEFAULT})`,
+      positiveInteger,
+    )
+    .option(
+      '--connection-timeout <ms>',
+      `close a socket idle this long (default ${CONNECTION_TIMEOUT_MS_DEFAULT})`,
+      positiveInteger,
+    )
+    .option(
+      '--keep-alive-timeout <ms>',
+      `close an idle keep-alive socket after this (default ${KEEP_ALIVE_TIMEOUT_MS_DEFAULT})`,
+      positiveInteger,
+    )
     .option(
       '--checkpoint-key <file>',
       `sign checkpoints with this key when entries change (default: the file named by ${CHECKPOINT_KEY_VARIABLE})`,
@@ -114,6 +143,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     ...(options.rateLimit === undefined
       ? {}
       : { rateLimit: { requestsMax: options.rateLimit, windowMs: 60_000 } }),
+    timeouts: timeoutOptions(options),
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     ...(checkpoints === undefined ? {} : { checkpoints }),
   });
@@ -142,6 +172,15 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function timeoutOptions(options: ServeOptions): SocketTimeoutOptions {
+  const timeouts: SocketTimeoutOptions = {};
+  if (options.requestTimeout !== undefined) timeouts.requestTimeoutMs = options.requestTimeout;
+  if (options.headersTimeout !== undefined) timeouts.headersTimeoutMs = options.headersTimeout;
+  if (options.connectionTimeout !== undefined) timeouts.connectionTimeoutMs = options.connectionTimeout;
+  if (options.keepAliveTimeout !== undefined) timeouts.keepAliveTimeoutMs = options.keepAliveTimeout;
+  return timeouts;
 }
 
 /**
