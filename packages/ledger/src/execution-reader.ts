@@ -22,6 +22,7 @@ import { type ExecutionRow, filterClauses, RECORD_COLUMNS, rowToRecord } from '.
 import { namedSql } from './db/named-sql.js';
 import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
 import { LedgerError } from './errors.js';
+import { requireLookupId } from './record.js';
 import type {
   CostStats,
   ExecutionFilter,
@@ -59,11 +60,7 @@ export class ExecutionReader {
 
   /** The execution with this run id, or null when there is none (or the caller may not see it). */
   async getExecutionByRunId(runId: string): Promise<ExecutionRecord | null> {
-    if (typeof runId !== 'string' || runId.length === 0) {
-      throw new LedgerError('VALIDATION_FAILED', `runId must be a non-empty string; got ${String(runId)}`, {
-        field: 'runId',
-      });
-    }
+    requireLookupId(runId, 'runId');
     const rows = await this.runRead((q) => q.query<ExecutionRow>(GET_BY_RUN_ID, [runId]));
     return rows[0] === undefined ? null : rowToRecord(rows[0]);
   }

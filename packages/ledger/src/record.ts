@@ -1,4 +1,4 @@
-import type { LedgerLimits } from './bounds.js';
+import { DEFAULT_LIMITS, type LedgerLimits } from './bounds.js';
 import { centsToMicros, microsToDecimalText as microsText } from './costs/money.js';
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './integrity/canonical-json.js';
@@ -193,6 +193,17 @@ function boundedJson(value: unknown, field: string, limits: LedgerLimits): Canon
   }
   return { value, text };
 }
+
+/**
+ * An identifier to look up (a filter, a run id to get): the rules of requireId except the
+ * length, which a ledger may have configured higher; a longer id is simply not found. A NUL
+ * or a lone surrogate would otherwise reach PostgreSQL and fail there as an internal error.
+ */
+export function requireLookupId(value: unknown, field: string): string {
+  return requireId(value, field, LOOKUP_LIMITS);
+}
+
+const LOOKUP_LIMITS: LedgerLimits = { ...DEFAULT_LIMITS, id_chars_max: Number.MAX_SAFE_INTEGER };
 
 /**
  * An identifier: non-empty text of at most `limits.id_chars_max` characters, without control

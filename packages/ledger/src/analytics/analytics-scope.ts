@@ -1,5 +1,6 @@
 import { toIsoDate } from '../db/execution-queries.js';
 import { LedgerError } from '../errors.js';
+import { requireLookupId } from '../record.js';
 import { EXECUTION_STATUSES, type ExecutionFilter, type ExecutionStatus } from '../types.js';
 import type { AnalyticsFilter } from './analytics-types.js';
 
@@ -65,15 +66,7 @@ function requireDate(value: unknown, field: string): Date {
 }
 
 function optionalId(value: unknown, field: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new LedgerError(
-      'VALIDATION_FAILED',
-      `${field} must be a non-empty string or left out; got ${String(value)}`,
-      { field },
-    );
-  }
-  return value;
+  return value === undefined ? undefined : requireLookupId(value, field);
 }
 
 function requireStatuses(value: unknown): ExecutionStatus[] {

@@ -1,5 +1,6 @@
 import { LedgerError } from '../errors.js';
 import type { JsonValue } from '../plain-json.js';
+import { requireLookupId } from '../record.js';
 import {
   EXECUTION_STATUSES,
   type ExecutionFilter,
@@ -79,11 +80,11 @@ export function filterClauses(filter: ExecutionFilter, params: unknown[]): strin
     params.push(value);
     clauses.push(sql.replace('?', `$${params.length}`));
   };
-  if (filter.projectId !== undefined) add('e.project_id = ?', requireString(filter.projectId, 'projectId'));
-  if (filter.agentId !== undefined) add('e.agent_id = ?', requireString(filter.agentId, 'agentId'));
-  if (filter.userId !== undefined) add('e.user_id = ?', requireString(filter.userId, 'userId'));
+  if (filter.projectId !== undefined) add('e.project_id = ?', requireLookupId(filter.projectId, 'projectId'));
+  if (filter.agentId !== undefined) add('e.agent_id = ?', requireLookupId(filter.agentId, 'agentId'));
+  if (filter.userId !== undefined) add('e.user_id = ?', requireLookupId(filter.userId, 'userId'));
   if (filter.parentRunId !== undefined)
-    add('e.parent_run_id = ?', requireString(filter.parentRunId, 'parentRunId'));
+    add('e.parent_run_id = ?', requireLookupId(filter.parentRunId, 'parentRunId'));
   if (filter.status !== undefined) add('e.status = any(?::text[])', requireStatuses(filter.status));
   if (filter.startDate !== undefined)
     add('e.created_at >= ?::timestamptz', toIsoDate(filter.startDate, 'startDate'));
@@ -103,15 +104,6 @@ export function toIsoDate(value: unknown, field: string): string {
     });
   }
   return value.toISOString();
-}
-
-function requireString(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new LedgerError('VALIDATION_FAILED', `${field} must be a non-empty string; got ${String(value)}`, {
-      field,
-    });
-  }
-  return value;
 }
 
 function requireStatuses(value: ExecutionStatus | ExecutionStatus[]): string[] {
