@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS, type LedgerLimits } from './bounds.js';
+import type { LedgerLimits } from './bounds.js';
 import { centsToMicros, microsToDecimalText as microsText } from './costs/money.js';
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './integrity/canonical-json.js';
@@ -195,15 +195,18 @@ function boundedJson(value: unknown, field: string, limits: LedgerLimits): Canon
 }
 
 /**
- * An identifier to look up (a filter, a run id to get): the rules of requireId except the
- * length, which a ledger may have configured higher; a longer id is simply not found. A NUL
- * or a lone surrogate would otherwise reach PostgreSQL and fail there as an internal error.
+ * An identifier to look up (a filter, a run id to get): a non-empty string that PostgreSQL can
+ * compare, so no NUL and no lone surrogate, which would otherwise fail in the database as an
+ * internal error. Other rules of stored ids are not applied: an id that breaks them (or is
+ * longer than this ledger stores) is simply not found, and rows written outside the library
+ * stay reachable.
  */
 export function requireLookupId(value: unknown, field: string): string {
-  return requireId(value, field, LOOKUP_LIMITS);
+  if (typeof value !== 'string' || value.length === 0)
+    fail(field, `must be a non-empty string; got ${preview(value)}`);
+  assertJsonText(value, field);
+  return value;
 }
-
-const LOOKUP_LIMITS: LedgerLimits = { ...DEFAULT_LIMITS, id_chars_max: Number.MAX_SAFE_INTEGER };
 
 /**
  * An identifier: non-empty text of at most `limits.id_chars_max` characters, without control
