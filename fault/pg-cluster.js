@@ -31,16 +31,27 @@ export function requireClusterTools() {
 }
 
 export function createCluster(name, port) {
-  run('pg_createcluster', [VERSION, name, '-p', String(port), '--start']);
   const cluster = { name, port, url: `postgres://crash:crash@localhost:${port}/crash` };
-  // An owner role like the one the ledger's own tests use: it runs the migrations.
+  try {
+    // A cluster made but not started (its port taken, say) is dropped too.
+    run('pg_createcluster', [VERSION, name, '-p', String(port), '--start']);
+    createOwner(cluster);
+  } catch (error) {
+    dropCluster(cluster);
+    throw error;
+  }
+  return cluster;
+}
+
+/** An owner role like the one the ledger's own tests use: it runs the migrations. */
+function createOwner(cluster) {
   run('runuser', [
     '-u',
     'postgres',
     '--',
     'psql',
     '-p',
-    String(port),
+    String(cluster.port),
     '-v',
     'ON_ERROR_STOP=1',
     '-q',
@@ -49,7 +60,6 @@ export function createCluster(name, port) {
     '-c',
     'create database crash owner crash',
   ]);
-  return cluster;
 }
 
 function dataDirectory(cluster) {
