@@ -1,7 +1,7 @@
 // Part 1: kill -9 loops on an embedded (PGlite) folder. A writer appends; the parent kills it at
 // a random moment (sometimes while it is still opening the folder), reopens the folder at once
 // (the lock of a dead owner is taken over) and checks everything acknowledged so far.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,8 +34,21 @@ async function killAtRandom(writer) {
   await killWriter(writer);
 }
 
-async function checkFolder(folder, projects, ackFile) {
+/**
+ * Reopens the folder and checks it. A folder that no longer opens is the worst finding of all:
+ * it is copied aside (the loop's own folder is removed at the end) and the run stops.
+ */
+async function checkFolder(folder, projects, ackFile, when) {
   const ledger = createLedger({ database: folder });
+  try {
+    await ledger.ready();
+  } catch (error) {
+    const kept = `${path.dirname(folder)}-kept`;
+    cpSync(path.dirname(folder), kept, { recursive: true });
+    throw new Error(`${when} the embedded folder no longer opens; it is kept in ${kept}: ${error.message}`, {
+      cause: error,
+    });
+  }
   try {
     return await checkLedger(ledger, projects, await readAcknowledgements(ackFile));
   } finally {
@@ -69,7 +82,7 @@ export async function runEmbeddedKills({ kills, progress }) {
         writer: `e${kill}`,
       });
       await killAtRandom(writer);
-      const { counts, problems } = await checkFolder(folder, projects, ackFile);
+      const { counts, problems } = await checkFolder(folder, projects, ackFile, `after kill ${kill + 1}`);
       for (const key of Object.keys(worst)) worst[key] = Math.max(worst[key], counts[key]);
       for (const problem of problems) progress(`  problem: ${problem}`);
       progress(
@@ -77,7 +90,7 @@ export async function runEmbeddedKills({ kills, progress }) {
           `projects checked, ${problemCount(counts)} problems, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
     }
-    const final = await checkFolder(folder, [...allProjects], ackFile);
+    const final = await checkFolder(folder, [...allProjects], ackFile, 'at the end');
     for (const problem of final.problems) progress(`  problem: ${problem}`);
     for (const key of ['lost', 'altered', 'gaps', 'forks'])
       final.counts[key] = Math.max(final.counts[key], worst[key]);
