@@ -1,36 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { LedgerError } from '../errors.js';
+import {
+  describeLockOwner,
+  isOwnerGone,
+  type LockOwner,
+  readLockOwner,
+  writeLockOwner,
+} from './lock-owner.js';
 
-/** A lock older than this without a heartbeat belongs to a dead process and may be taken over. */
+/**
+ * A lock older than this without a heartbeat may be taken over even when its owner cannot be
+ * checked (another host sharing the folder, or a lock without an owner record).
+ */
 const LOCK_STALE_MS = 30_000;
 const LOCK_HEARTBEAT_MS = 10_000;
+/** Take-overs tried before giving up: each retry means another process raced us for the folder. */
+const LOCK_ATTEMPTS_MAX = 3;
+
+type Callback = (error: NodeJS.ErrnoException | null) => void;
+
+/**
+ * The file system proper-lockfile works through, changed in two places. Making the lock directory
+ * also writes the owner record into it, before proper-lockfile stamps the directory's mtime (a
+ * write afterwards would change that mtime and the heartbeat would call the lock compromised).
+ * Removing the lock removes the directory with its record (proper-lockfile uses a plain rmdir).
+ */
+const lockFileSystem = {
+  ...fs,
+  mkdir(directory: string, callback: Callback): void {
+    fs.mkdir(directory, (error) => {
+      if (error) return callback(error);
+      try {
+        writeLockOwner(directory);
+      } catch (writeError) {
+        fs.rm(directory, { recursive: true, force: true }, () =>
+          callback(writeError as NodeJS.ErrnoException),
+        );
+        return;
+      }
+      callback(null);
+    });
+  },
+  rmdir(directory: string, callback: Callback): void {
+    fs.rm(directory, { recursive: true, force: true }, callback);
+  },
+  rmdirSync(directory: string): void {
+    fs.rmSync(directory, { recursive: true, force: true });
+  },
+};
 
 /**
  * Two processes writing one PGlite folder corrupt it, and PGlite has no lock of its own. Take an
- * exclusive lock (a heartbeat-refreshed lock directory) and fail clearly when another holds it.
+ * exclusive lock (a heartbeat-refreshed lock directory holding its owner's pid, host and start
+ * time). A lock whose owner is dead on this host is taken over at once; a live owner is named.
  */
 export async function lockDataFolder(folder: string): Promise<() => Promise<void>> {
-  try {
-    return await lockfile.lock(folder, {
-      realpath: false,
-      lockfilePath: path.join(folder, 'lock'),
-      stale: LOCK_STALE_MS,
-      update: LOCK_HEARTBEAT_MS,
-      retries: 0,
-      onCompromised: (error) => {
-        process.emitWarning(`execution-ledger: the lock on ${folder} was lost: ${error.message}`);
-      },
-    });
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ELOCKED') {
-      throw new LedgerError(
-        'DATABASE_LOCKED',
-        `the embedded database in ${folder} is open in another process; stop that process, ` +
-          'or point this one at another folder or at a PostgreSQL server with --database / DATABASE_URL',
-        { cause: error, details: { folder } },
-      );
+  const lockDirectory = path.join(folder, 'lock');
+  let owner: LockOwner | null = null;
+  for (let attempt = 0; attempt < LOCK_ATTEMPTS_MAX; attempt += 1) {
+    try {
+      return await lockfile.lock(folder, {
+        realpath: false,
+        lockfilePath: lockDirectory,
+        stale: LOCK_STALE_MS,
+        update: LOCK_HEARTBEAT_MS,
+        retries: 0,
+        fs: lockFileSystem,
+        onCompromised: (error) => {
+          process.emitWarning(`execution-ledger: the lock on ${folder} was lost: ${error.message}`);
+        },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ELOCKED') throw error;
+      owner = await readLockOwner(lockDirectory);
+      if (owner === null || !isOwnerGone(owner)) throw lockedError(folder, owner, error);
+      await moveDeadLockAside(lockDirectory, owner);
     }
+  }
+  throw lockedError(folder, owner, undefined);
+}
+
+/**
+ * Removes a dead owner's lock. Two openers may judge the same lock dead at once: each renames the
+ * lock to a name of its own (atomic, so only one gets it) and checks that what it moved is the
+ * lock it judged; a lock another opener has just taken goes back where it was.
+ */
+async function moveDeadLockAside(lockDirectory: string, dead: LockOwner): Promise<void> {
+  const aside = `${lockDirectory}.dead-${randomBytes(6).toString('hex')}`;
+  try {
+    await rename(lockDirectory, aside);
+  } catch (error) {
+    // Gone already: another opener took it over first, and the next attempt will say so.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
+  const moved = await readLockOwner(aside);
+  if (moved?.token === dead.token) {
+    await rm(aside, { recursive: true, force: true });
+    return;
+  }
+  try {
+    await rename(aside, lockDirectory);
+  } catch (error) {
+    throw new LedgerError(
+      'DATABASE_LOCKED',
+      `several processes are taking over the lock in ${lockDirectory} at once; stop all but one and retry`,
+      { cause: error, details: { folder: path.dirname(lockDirectory) } },
+    );
+  }
+}
+
+function lockedError(folder: string, owner: LockOwner | null, cause: unknown): LedgerError {
+  const holder = owner === null ? 'another process' : `another process (${describeLockOwner(owner)})`;
+  return new LedgerError(
+    'DATABASE_LOCKED',
+    `the embedded database in ${folder} is open in ${holder}; stop that process, ` +
+      'or point this one at another folder or at a PostgreSQL server with --database / DATABASE_URL',
+    {
+      cause,
+      details: {
+        folder,
+        owner_pid: owner?.pid,
+        owner_hostname: owner?.hostname,
+        owner_since: owner?.acquired_at,
+      },
+    },
+  );
 }
