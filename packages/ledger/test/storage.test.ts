@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -156,6 +156,21 @@ describe('operating errors', () => {
     expect(error.message).not.toContain('secret-password');
     expect(error.message).toContain('127.0.0.1:1');
     await ledger.close();
+  });
+
+  it('says why an embedded folder does not open, and frees its lock for the next try', async () => {
+    const folder = tempFolder();
+    mkdirSync(path.join(folder, 'pgdata'));
+    writeFileSync(path.join(folder, 'pgdata', 'PG_VERSION'), '99\n');
+    const ledger = createLedger({ database: folder });
+    const error = await expectLedgerError(ledger.ready(), 'DATABASE_UNAVAILABLE');
+    expect(error.message).toContain(`cannot open the embedded database in ${folder}: PGlite`);
+    expect(error.message).not.toContain('[object Object]');
+    await ledger.close().catch(() => undefined);
+    rmSync(path.join(folder, 'pgdata'), { recursive: true });
+    const fresh = createLedger({ database: folder });
+    await fresh.ready();
+    await fresh.close();
   });
 
   it('refuses work after close with LEDGER_CLOSED', async () => {

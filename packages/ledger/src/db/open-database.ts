@@ -172,10 +172,28 @@ async function openPGlite(folder: string | undefined): Promise<Database> {
     await unlock();
     throw new LedgerError(
       'DATABASE_UNAVAILABLE',
-      `cannot open the embedded database in ${folder}: ${String(error)}`,
+      `cannot open the embedded database in ${folder}: ${describeOpenError(error)}`,
       {
         cause: error,
       },
     );
   }
+}
+
+/**
+ * The reason an embedded open failed, as text. PGlite sometimes rejects with an object that is
+ * not an Error, which String() prints as "[object Object]"; its message or JSON says more.
+ */
+export function describeOpenError(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  const message = (error as { message?: unknown } | null)?.message;
+  if (typeof message === 'string' && message !== '') return message;
+  if (typeof error === 'object' && error !== null) {
+    try {
+      return JSON.stringify(error);
+    } catch {
+      // A cyclic object: fall through to String().
+    }
+  }
+  return String(error);
 }
