@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createSigningKeyFiles, verifyCheckpointNote, verifyProjectProof } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';
-import { cliDatabase, runCli, startServe } from './support/cli-process.js';
+import { cliDatabase, runCli, SERVE_PROCESS_TEST_MS, startServe } from './support/cli-process.js';
 
 // "None when nothing changed" needs a database no other test file appends to: a fresh embedded folder.
 describe('execution-ledger serve --checkpoint-key', () => {
@@ -24,54 +24,58 @@ describe('execution-ledger serve --checkpoint-key', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('signs at start and after new entries, none while nothing changes, and stops cleanly on SIGTERM', async () => {
-    const database = await cliDatabase('pglite');
-    const adminKey = `checkpoint-serve-${randomUUID()}`;
-    const server = await startServe(
-      ['--database', database.target],
-      { EXECUTION_LEDGER_ADMIN_KEY: adminKey },
-      ['--checkpoint-key', path.join(dir, 'checkpoint.key'), '--checkpoint-interval', '1'],
-    );
-    const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
-    const latest = async () => {
-      const response = await fetch(`${server.url}/v1/checkpoints/latest`, { headers });
-      return response.status === 200
-        ? ((await response.json()) as { seq: number; tree_size: number; note: string })
-        : null;
-    };
-    const waitForSeq = async (seq: number) => {
-      const deadline = Date.now() + 20_000;
-      let current = await latest();
-      while ((current?.seq ?? 0) < seq && Date.now() < deadline) {
-        await sleep(100);
-        current = await latest();
+  it(
+    'signs at start and after new entries, none while nothing changes, and stops cleanly on SIGTERM',
+    async () => {
+      const database = await cliDatabase('pglite');
+      const adminKey = `checkpoint-serve-${randomUUID()}`;
+      const server = await startServe(
+        ['--database', database.target],
+        { EXECUTION_LEDGER_ADMIN_KEY: adminKey },
+        ['--checkpoint-key', path.join(dir, 'checkpoint.key'), '--checkpoint-interval', '1'],
+      );
+      const headers = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
+      const latest = async () => {
+        const response = await fetch(`${server.url}/v1/checkpoints/latest`, { headers });
+        return response.status === 200
+          ? ((await response.json()) as { seq: number; tree_size: number; note: string })
+          : null;
+      };
+      const waitForSeq = async (seq: number) => {
+        const deadline = Date.now() + 20_000;
+        let current = await latest();
+        while ((current?.seq ?? 0) < seq && Date.now() < deadline) {
+          await sleep(100);
+          current = await latest();
+        }
+        return current;
+      };
+      try {
+        // The ledger is empty at start: the first checkpoint commits to no head at all.
+        expect(await waitForSeq(1)).toMatchObject({ seq: 1, tree_size: 0 });
+        const project = `proj-${randomUUID()}`;
+        const appended = await fetch(`${server.url}/v1/executions`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify(makeExecution(project)),
+        });
+        expect(appended.status).toBe(201);
+        const second = await waitForSeq(2);
+        expect(second).toMatchObject({ seq: 2, tree_size: 1 });
+        await sleep(2_500);
+        expect((await latest())?.seq).toBe(2);
+        const proof = await (await fetch(`${server.url}/v1/projects/${project}/proof`, { headers })).json();
+        const note = verifyCheckpointNote(second!.note, publicKey);
+        if (!note.ok) throw new Error(note.reason);
+        expect(verifyProjectProof(proof, note.checkpoint)).toEqual({ ok: true });
+      } finally {
+        server.child.kill('SIGTERM');
+        expect(await server.exited).toBe(0);
+        await database.cleanup();
       }
-      return current;
-    };
-    try {
-      // The ledger is empty at start: the first checkpoint commits to no head at all.
-      expect(await waitForSeq(1)).toMatchObject({ seq: 1, tree_size: 0 });
-      const project = `proj-${randomUUID()}`;
-      const appended = await fetch(`${server.url}/v1/executions`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify(makeExecution(project)),
-      });
-      expect(appended.status).toBe(201);
-      const second = await waitForSeq(2);
-      expect(second).toMatchObject({ seq: 2, tree_size: 1 });
-      await sleep(2_500);
-      expect((await latest())?.seq).toBe(2);
-      const proof = await (await fetch(`${server.url}/v1/projects/${project}/proof`, { headers })).json();
-      const note = verifyCheckpointNote(second!.note, publicKey);
-      if (!note.ok) throw new Error(note.reason);
-      expect(verifyProjectProof(proof, note.checkpoint)).toEqual({ ok: true });
-    } finally {
-      server.child.kill('SIGTERM');
-      expect(await server.exited).toBe(0);
-      await database.cleanup();
-    }
-  });
+    },
+    SERVE_PROCESS_TEST_MS,
+  );
 
   it('refuses an interval without a key and an unreadable key (exit 3) before it opens the database; a bad interval is a usage error', async () => {
     const ghost = path.join(dir, 'no-ledger-here');

@@ -6,6 +6,13 @@ import { fileURLToPath } from 'node:url';
 import { type EngineName, prepareServerDatabase } from '../../../ledger/test/support/engines.js';
 
 /** The built CLI, run as users run it. */
+/**
+ * A test that starts `serve` on a fresh embedded folder waits for initdb, migrations and a
+ * child process: seconds on a quiet machine, and past the suite's default minute when the
+ * machine's two cores are shared with other work.
+ */
+export const SERVE_PROCESS_TEST_MS = 150_000;
+
 export const CLI_PATH = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 
 export interface CliResult {
