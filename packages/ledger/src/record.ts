@@ -3,22 +3,11 @@ import { centsToMicros, microsToDecimalText as microsText } from './costs/money.
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './integrity/canonical-json.js';
 import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue } from './plain-json.js';
+import { RECORD_FIELDS } from './record-fields.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
-const INPUT_KEYS = new Set([
-  'run_id',
-  'project_id',
-  'user_id',
-  'agent_id',
-  'parent_run_id',
-  'intent',
-  'input',
-  'output',
-  'cost',
-  'execution_trace',
-  'status',
-  'error_message',
-]);
+// The keys an input may carry, from the record descriptor, in the record's order.
+const INPUT_KEYS = new Set(RECORD_FIELDS.flatMap((field) => (field.input === null ? [] : [field.input])));
 const COST_KEYS = new Set(['total', 'breakdown', 'pricing']);
 const PRICING_SOURCES = new Set(['reported', 'computed', 'estimated']);
 const PART_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { ApiKeyStore, buildServer } from '@execution-ledger/server';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { createLedger, type Ledger } from 'execution-ledger';
+import { RECORD_FIELDS } from 'execution-ledger/record-fields';
 import type { FastifyInstance } from 'fastify';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,31 @@ describe('/openapi.json', () => {
       '/v1/projects/{projectId}/timeseries',
       '/v1/projects/{projectId}/verify',
     ]);
+  });
+
+  it('documents every field of the record descriptor, in its order, on the write and read routes', () => {
+    type Schema = { properties: Record<string, unknown>; required: string[] };
+    type Operation = { requestBody?: unknown; responses: Record<string, unknown> };
+    const paths = spec.paths as Record<string, Record<string, Operation>>;
+    const jsonSchema = (body: unknown) =>
+      (body as { content: { 'application/json': { schema: Schema } } }).content['application/json'].schema;
+    const post = paths['/v1/executions']?.post;
+    const request = jsonSchema(post?.requestBody);
+    const inputs = RECORD_FIELDS.filter((field) => field.input !== null);
+    expect(Object.keys(request.properties)).toEqual(inputs.map((field) => field.input));
+    expect(request.required).toEqual(
+      inputs.filter((field) => field.inputRequired).map((field) => field.input),
+    );
+    const names = RECORD_FIELDS.map((field) => field.name);
+    const always = RECORD_FIELDS.filter((field) => field.presence === 'always').map((field) => field.name);
+    const created = jsonSchema(post?.responses['201']);
+    expect(Object.keys(created.properties)).toEqual([...names, 'replayed']);
+    expect(created.required).toEqual([...always, 'replayed']);
+    const get = paths['/v1/executions/{runId}']?.get;
+    const read = jsonSchema(get?.responses['200']);
+    expect(Object.keys(read.properties)).toEqual(names);
+    expect(read.required).toEqual(always);
+    for (const field of RECORD_FIELDS) expect(read.properties[field.name], field.name).toEqual(field.schema);
   });
 
   it('generates a typed client (openapi-typescript + openapi-fetch) that records and reads a run', async () => {

@@ -1,29 +1,8 @@
+import { CSV_COLUMNS } from '../record-fields.js';
 import type { CsvSourceRow } from './export-queries.js';
 
-/** The documented CSV columns (docs/api.md), in order; the header row is always written. */
-export const CSV_COLUMNS = [
-  'seq',
-  'created_at',
-  'run_id',
-  'project_id',
-  'user_id',
-  'agent_id',
-  'parent_run_id',
-  'intent',
-  'status',
-  'error_message',
-  'cost_total',
-  'cost_tokens',
-  'cost_tool_calls',
-  'cost_external_requests',
-  'cost_penalties',
-  'duration_ms',
-  'steps',
-  'tool_calls',
-  'api_calls',
-  'id',
-  'entry_hash',
-] as const;
+// The documented CSV columns live in the record descriptor, beside the fields they show.
+export { CSV_COLUMNS };
 
 // A cell a spreadsheet would run as a formula starts with one of these characters.
 const FORMULA_START = /^[=+\-@\t\r]/;
@@ -34,7 +13,8 @@ export function neutralizeFormula(text: string): string {
 }
 
 /**
- * One CSV record from an export row, in CSV_COLUMNS order. Every cell is neutralised, amounts
+ * One CSV record from an export row, in CSV_COLUMNS order (written out: it runs once per row;
+ * record-fields.test.ts holds it to the header). Every cell is neutralised, amounts
  * included: they are copied from the stored JSON, so only validation stands between a writer
  * that bypassed the library and a cell such as "=HYPERLINK(…)".
  */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Queryable } from '../db/database.js';
 import { filterClauses, toSafeNumber, whereSql } from '../db/execution-queries.js';
+import { csvSelectList } from '../record-fields.js';
 import type { ExecutionFilter } from '../types.js';
 
 /**
@@ -81,18 +82,10 @@ const NDJSON_LINE = `((${LINE_HEAD}) || (',"input":' || e.input::text))
   || ((coalesce(',"output":' || e.output::text, '') || (',"cost_json":' || e.cost_json::text))
   || ((',"execution_trace_json":' || e.execution_trace_json::text) || (${LINE_TAIL}))) as line`;
 
+// CSV columns come from the record descriptor; the NDJSON line is written out above for speed,
+// and record-fields.test.ts holds its keys to the descriptor.
 const COLUMNS: Record<ExportFormat, string> = {
-  csv: `e.seq::text as seq, ${CREATED_AT_TEXT} as created_at, e.run_id, e.project_id, e.user_id,
-    e.agent_id, e.parent_run_id, e.intent, e.status, e.error_message, e.cost_json ->> 'total' as cost_total,
-    e.cost_json -> 'breakdown' ->> 'tokens' as cost_tokens,
-    e.cost_json -> 'breakdown' ->> 'toolCalls' as cost_tool_calls,
-    e.cost_json -> 'breakdown' ->> 'externalRequests' as cost_external_requests,
-    e.cost_json -> 'breakdown' ->> 'penalties' as cost_penalties,
-    e.execution_trace_json ->> 'duration_ms' as duration_ms,
-    (case when jsonb_typeof(e.execution_trace_json -> 'steps') = 'array'
-      then jsonb_array_length(e.execution_trace_json -> 'steps') else 0 end)::text as steps,
-    e.execution_trace_json ->> 'tool_calls' as tool_calls, e.execution_trace_json ->> 'api_calls' as api_calls,
-    e.id::text as id, encode(e.entry_hash, 'hex') as entry_hash`,
+  csv: csvSelectList(),
   ndjson: NDJSON_LINE,
 };
 

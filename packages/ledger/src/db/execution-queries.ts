@@ -1,6 +1,7 @@
 import { LedgerError } from '../errors.js';
 import type { JsonValue } from '../plain-json.js';
 import { requireLookupId } from '../record.js';
+import { recordSelectList } from '../record-fields.js';
 import {
   EXECUTION_STATUSES,
   type ExecutionFilter,
@@ -10,15 +11,10 @@ import {
 
 /**
  * The columns of a record, cast so both engines return the same JS types: text for ids, times
- * (UTC, milliseconds), hashes (hex) and counters, parsed JSON for the JSON columns.
+ * (UTC, milliseconds), hashes (hex) and counters, parsed JSON for the JSON columns. Built once
+ * from the record descriptor, so a new field is read wherever records are.
  */
-export const RECORD_COLUMNS = `
-  e.id::text as id, e.run_id, e.project_id, e.user_id, e.agent_id, e.parent_run_id, e.intent,
-  e.input, e.output, e.cost_json, e.execution_trace_json, e.status, e.error_message,
-  to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
-  e.seq::text as seq, e.hash_version::integer as hash_version,
-  encode(e.payload_hash, 'hex') as payload_hash, encode(e.prev_hash, 'hex') as prev_hash,
-  encode(e.entry_hash, 'hex') as entry_hash`;
+export const RECORD_COLUMNS = recordSelectList();
 
 export interface ExecutionRow {
   id: string;

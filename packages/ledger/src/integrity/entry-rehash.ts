@@ -1,4 +1,5 @@
 import type { JsonValue } from '../plain-json.js';
+import { PAYLOAD_FIELDS } from '../record-fields.js';
 import type { EntryPayload } from '../types.js';
 import { assemblePayloadText } from './canonical-json.js';
 import { type ChainFields, type DerivedHashes, UNDERIVED } from './chain-verifier.js';
@@ -51,7 +52,7 @@ export class EntryRehasher {
   }
 
   /**
-   * Version 1: the JCS of the payload. The twelve fields are put together as one JSON text, in RFC 8785
+   * Version 1: the JCS of the payload. The payload fields are put together as one JSON text, in RFC 8785
    * key order (by assemblePayloadText), with the jsonb texts as they were read, and
    * the scanner rewrites it in one pass; one write instead of nine. Anything it does not handle
    * takes the general path, field by field, as the payload was hashed before this scanner.
@@ -65,8 +66,8 @@ export class EntryRehasher {
       cost_json: entry.cost_json,
       execution_trace_json: entry.execution_trace_json,
     });
-    // Twelve members, or a jsonb text was not one value: then the general path decides.
-    if (!writer.tryWriteJsonbText(text, PAYLOAD_FIELDS)) {
+    // Every payload member, or a jsonb text was not one value: then the general path decides.
+    if (!writer.tryWriteJsonbText(text, PAYLOAD_MEMBERS)) {
       writer.reset();
       writer.writeText(
         assemblePayloadText(entry, {
@@ -81,7 +82,8 @@ export class EntryRehasher {
   }
 }
 
-const PAYLOAD_FIELDS = 12;
+// How many members a payload has: the scanner checks it wrote exactly these.
+const PAYLOAD_MEMBERS = PAYLOAD_FIELDS.length;
 
 function canonicalJsonOfText(text: string | null): string {
   return text === null ? 'null' : canonicalJsonOfParsed(JSON.parse(text) as JsonValue);

@@ -1,127 +1,32 @@
+import { type JsonSchema, RECORD_FIELDS, type RecordField } from 'execution-ledger/record-fields';
 import { BATCH_ITEMS_MAX } from '../bounds.js';
 import { errorBodySchema } from './common-schemas.js';
 
-const jsonObject = { type: 'object', additionalProperties: true } as const;
 const nullableText = { type: ['string', 'null'] } as const;
-const statusSchema = { type: 'string', enum: ['completed', 'failed', 'aborted'] } as const;
-const text = { type: 'string', minLength: 1 } as const;
 
-const costObject = {
-  type: 'object',
-  required: ['total'],
-  additionalProperties: false,
-  properties: {
-    total: { type: 'number', minimum: 0, description: 'Total cost in cents, up to six decimals.' },
-    breakdown: {
-      type: 'object',
-      additionalProperties: { type: 'number', minimum: 0 },
-      description: 'Parts in cents (tokens, toolCalls, externalRequests, penalties, …) summing to total.',
-    },
-    pricing: jsonObject,
-  },
-} as const;
+/** The fields that are part of an input, each under its input name. */
+const INPUT_FIELDS = (RECORD_FIELDS as readonly RecordField[]).filter(
+  (field): field is RecordField & { input: string; inputSchema: JsonSchema } =>
+    field.input !== null && field.inputSchema !== null,
+);
 
-const traceSchema = {
-  type: 'object',
-  required: ['steps', 'duration_ms'],
-  additionalProperties: true,
-  properties: {
-    steps: { type: 'array', items: jsonObject },
-    duration_ms: { type: 'number', minimum: 0 },
-    tool_calls: { type: 'integer', minimum: 0 },
-    api_calls: { type: 'integer', minimum: 0 },
-  },
-} as const;
-
-/** What a caller records: the library's ExecutionInput. The ledger checks every bound. */
+/**
+ * What a caller records: the library's ExecutionInput, built from the record descriptor so the
+ * schema and /openapi.json name every field the ledger accepts. The ledger checks every bound.
+ */
 export const executionInputSchema = {
   type: 'object',
-  required: [
-    'run_id',
-    'project_id',
-    'user_id',
-    'agent_id',
-    'intent',
-    'input',
-    'cost',
-    'execution_trace',
-    'status',
-  ],
+  required: INPUT_FIELDS.filter((field) => field.inputRequired).map((field) => field.input),
   additionalProperties: false,
-  properties: {
-    run_id: { ...text, description: 'Chosen by the caller; the same run_id with the same content replays.' },
-    project_id: text,
-    user_id: text,
-    agent_id: text,
-    parent_run_id: { ...nullableText, description: 'The run that triggered this one.' },
-    intent: text,
-    input: jsonObject,
-    output: { description: 'Any JSON value.' },
-    cost: {
-      anyOf: [{ type: 'number', minimum: 0 }, costObject],
-      description: 'Cents; a bare number is shorthand for { total, breakdown: {} }.',
-    },
-    execution_trace: traceSchema,
-    status: statusSchema,
-    error_message: { ...nullableText, description: 'Required when status is failed or aborted.' },
-  },
-} as const;
+  properties: Object.fromEntries(INPUT_FIELDS.map((field) => [field.input, field.inputSchema])),
+};
 
-const hex = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
-
-/** A stored execution with its place in the project's hash chain. */
+/** A stored execution with its place in the project's hash chain, from the record descriptor. */
 export const executionRecordSchema = {
   type: 'object',
-  required: [
-    'id',
-    'run_id',
-    'project_id',
-    'user_id',
-    'agent_id',
-    'parent_run_id',
-    'intent',
-    'input',
-    'cost_json',
-    'execution_trace_json',
-    'status',
-    'created_at',
-    'seq',
-    'hash_version',
-    'payload_hash',
-    'prev_hash',
-    'entry_hash',
-  ],
-  properties: {
-    id: { type: 'string', format: 'uuid' },
-    run_id: { type: 'string' },
-    project_id: { type: 'string' },
-    user_id: { type: 'string' },
-    agent_id: { type: 'string' },
-    parent_run_id: nullableText,
-    intent: { type: 'string' },
-    input: jsonObject,
-    output: { description: 'Any JSON value; absent when none was recorded.' },
-    cost_json: {
-      type: 'object',
-      required: ['total', 'breakdown'],
-      additionalProperties: true,
-      properties: {
-        total: { type: 'number' },
-        breakdown: { type: 'object', additionalProperties: { type: 'number' } },
-        pricing: jsonObject,
-      },
-    },
-    execution_trace_json: traceSchema,
-    status: statusSchema,
-    error_message: { type: 'string' },
-    created_at: { type: 'string', format: 'date-time' },
-    seq: { type: 'integer', minimum: 1 },
-    hash_version: { type: 'integer' },
-    payload_hash: hex,
-    prev_hash: hex,
-    entry_hash: hex,
-  },
-} as const;
+  required: RECORD_FIELDS.filter((field) => field.presence === 'always').map((field) => field.name),
+  properties: Object.fromEntries(RECORD_FIELDS.map((field) => [field.name, field.schema])),
+};
 
 export const recordedExecutionSchema = {
   ...executionRecordSchema,

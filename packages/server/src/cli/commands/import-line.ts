@@ -1,16 +1,16 @@
 import type { ExecutionInput } from 'execution-ledger';
+import { CHAIN_FIELDS, RECORD_FIELDS } from 'execution-ledger/record-fields';
 
-/** Fields a stored record has beyond an input: the ledger assigns them again on import. */
-const CHAIN_FIELDS = [
-  'id',
-  'created_at',
-  'seq',
-  'hash_version',
-  'payload_hash',
-  'prev_hash',
-  'entry_hash',
-  'replayed',
-];
+/**
+ * Fields a stored record has beyond an input: the ledger assigns them again on import. From the
+ * record descriptor, plus the append result's `replayed`.
+ */
+const CHAIN_FIELD_NAMES: readonly string[] = [...CHAIN_FIELDS.map((field) => field.name), 'replayed'];
+
+/** A stored field's input name where they differ (cost_json is given as cost). */
+const INPUT_NAMES: ReadonlyMap<string, string> = new Map(
+  RECORD_FIELDS.flatMap((field) => (field.input === null ? [] : [[field.name, field.input] as const])),
+);
 
 /**
  * One NDJSON line as an execution input. A line from `export` (a stored record, with
@@ -23,8 +23,8 @@ export function toExecutionInput(value: unknown): ExecutionInput {
   if (!('cost_json' in source) && !('execution_trace_json' in source)) return value as ExecutionInput;
   const input: Record<string, unknown> = {};
   for (const key of Object.keys(source)) {
-    if (CHAIN_FIELDS.includes(key)) continue;
-    const target = key === 'cost_json' ? 'cost' : key === 'execution_trace_json' ? 'execution_trace' : key;
+    if (CHAIN_FIELD_NAMES.includes(key)) continue;
+    const target = INPUT_NAMES.get(key) ?? key;
     // defineProperty: a key such as __proto__ stays data and reaches validation as sent.
     Object.defineProperty(input, target, {
       value: source[key],
