@@ -27,7 +27,7 @@ import type {
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
 import { parsePublicKeys, resolveSigningKey, type SigningKey } from './integrity/signing-key.js';
-import { prepareExecution, requireId } from './record.js';
+import { prepareExecution, requireId, requireLookupId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
 export interface LedgerOptions {
@@ -158,7 +158,7 @@ export class Ledger extends ExecutionReader {
    * cut tail or a rewritten chain shows only there); reports the first bad seq and why.
    */
   async verifyLedger(projectId: string, options: VerifyLedgerOptions = {}): Promise<VerificationReport> {
-    requireId(projectId, 'projectId', this.limits);
+    requireLookupId(projectId, 'projectId');
     const keys = options.publicKey === undefined ? null : parsePublicKeys(options.publicKey);
     const database = await this.ready();
     const report = await scanProjectChain(database, projectId);
@@ -179,7 +179,7 @@ export class Ledger extends ExecutionReader {
 
   /** The inclusion proof of a project's head in a checkpoint (default the newest); null if not covered. */
   async proveProject(projectId: string, checkpoint?: CheckpointRef): Promise<ProjectProof | null> {
-    requireId(projectId, 'projectId', this.limits);
+    requireLookupId(projectId, 'projectId');
     return proveProjectHead(await this.ready(), projectId, checkpoint);
   }
 
@@ -190,19 +190,19 @@ export class Ledger extends ExecutionReader {
 
   /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */
   async verifyRollups(projectId: string): Promise<RollupVerificationReport> {
-    requireId(projectId, 'projectId', this.limits);
+    requireLookupId(projectId, 'projectId');
     return verifyProjectRollups(await this.ready(), projectId);
   }
 
   /** Recreates the hourly rollups of one project, or of every project, from the entries. */
   async rebuildRollups(projectId?: string): Promise<RollupRebuildReport> {
-    if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
+    if (projectId !== undefined) requireLookupId(projectId, 'projectId');
     return rebuildProjectRollups(await this.ready(), projectId);
   }
 
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */
   as(identity: ReaderIdentity): ExecutionReader {
-    const userId = requireId(identity?.userId, 'userId', this.limits);
+    const userId = requireLookupId(identity?.userId, 'userId');
     const claims = JSON.stringify({ sub: userId, role: 'authenticated' });
     return new ExecutionReader(async (fn) => {
       const database = await this.ready();

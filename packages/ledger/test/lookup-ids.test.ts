@@ -51,5 +51,8 @@ describeEachEngine('ids given to reads', (context) => {
     expect((await context.ledger.listExecutionsByProject(projectId)).data.map((r) => r.run_id)).toEqual([
       record.run_id,
     ]);
+    // A ledger opened with the default bounds (the CLI's `verify --all`) still verifies it.
+    expect(await context.ledger.verifyLedger(projectId)).toMatchObject({ ok: true, entries_checked: 1 });
+    expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true });
   });
 });
