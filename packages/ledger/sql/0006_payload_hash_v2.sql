@@ -77,8 +77,9 @@ declare
   v_now timestamptz;
   v_now_ms bigint;
   v_created_text text;
-  v_payload jsonb;
   v_payload_hash bytea;
+  v_all_hashes bytea[];
+  v_bad bigint;
   v_entry_hash bytea;
   v_known jsonb;
   v_seen jsonb;
@@ -142,33 +143,45 @@ begin
   v_repeated := array(
     select t.value ->> 'run_id' from jsonb_array_elements(p_entries) as t group by 1 having count(*) > 1);
 
+  -- Every entry's payload hash, and the first entry that is not a plain object of content
+  -- fields, in one statement: per-entry expressions in the loop below cost more than the
+  -- hashing itself on the embedded engine. The hash covers exactly the values the insert at
+  -- the end stores.
+  select array_agg(case when jsonb_typeof(t.value) = 'object' then
+        sha256(convert_to(payload_v2(t.value ->> 'run_id', p_project_id, t.value ->> 'user_id',
+          t.value ->> 'agent_id', t.value ->> 'parent_run_id', t.value ->> 'intent', t.value -> 'input',
+          nullif(t.value -> 'output', 'null'::jsonb), t.value -> 'cost_json', t.value -> 'execution_trace_json',
+          t.value ->> 'status', t.value ->> 'error_message')::text, 'UTF8')) end order by t.ordinality),
+      min(t.ordinality) filter (where case when jsonb_typeof(t.value) = 'object'
+        then (t.value - c_content_fields) <> '{}'::jsonb else true end)
+    into v_all_hashes, v_bad
+  from jsonb_array_elements(p_entries) with ordinality as t;
+  if v_bad is not null then
+    v_entry := p_entries -> (v_bad::integer - 1);
+    if jsonb_typeof(v_entry) <> 'object' then
+      raise exception 'entry % must be a JSON object', v_bad using errcode = '22023';
+    end if;
+    select min(k) into v_extra from jsonb_object_keys(v_entry - c_content_fields) as k;
+    raise exception 'entry % has the field %, which append_batch does not take', v_bad, v_extra
+      using errcode = '22023',
+      hint = 'Send the twelve content fields only: hashes, seq and created_at are derived by the database.';
+  end if;
+
   for r_ordinal, v_entry in select t.ordinality::integer, t.value
     from jsonb_array_elements(p_entries) with ordinality as t loop
-    if jsonb_typeof(v_entry) is distinct from 'object' then
-      raise exception 'entry % must be a JSON object', r_ordinal using errcode = '22023';
-    end if;
     if v_entry ->> 'project_id' is distinct from p_project_id then
       raise exception 'entry % belongs to project %, not %', r_ordinal, v_entry ->> 'project_id', p_project_id
         using errcode = '22023';
     end if;
-    -- One C call per entry; the name of the field is looked up only when there is one.
-    if (v_entry - c_content_fields) <> '{}'::jsonb then
-      select min(k) into v_extra from jsonb_object_keys(v_entry - c_content_fields) as k;
-      raise exception 'entry % has the field %, which append_batch does not take', r_ordinal, v_extra
-        using errcode = '22023',
-        hint = 'Send the twelve content fields only: hashes, seq and created_at are derived by the database.';
-    end if;
-
-    -- Exactly the values the insert below stores, so the hash covers what is stored.
-    v_payload := payload_v2(v_entry ->> 'run_id', p_project_id, v_entry ->> 'user_id',
-      v_entry ->> 'agent_id', v_entry ->> 'parent_run_id', v_entry ->> 'intent', v_entry -> 'input',
-      nullif(v_entry -> 'output', 'null'::jsonb), v_entry -> 'cost_json', v_entry -> 'execution_trace_json',
-      v_entry ->> 'status', v_entry ->> 'error_message');
-    v_payload_hash := sha256(convert_to(v_payload::text, 'UTF8'));
+    v_payload_hash := v_all_hashes[r_ordinal];
 
     v_seen := v_known -> (v_entry ->> 'run_id');
     if v_seen is not null then
-      if (v_seen ->> 'hash_version' = '1' and v_seen -> 'payload' = v_payload)
+      if (v_seen ->> 'hash_version' = '1' and v_seen -> 'payload' = payload_v2(v_entry ->> 'run_id',
+            p_project_id, v_entry ->> 'user_id', v_entry ->> 'agent_id', v_entry ->> 'parent_run_id',
+            v_entry ->> 'intent', v_entry -> 'input', nullif(v_entry -> 'output', 'null'::jsonb),
+            v_entry -> 'cost_json', v_entry -> 'execution_trace_json', v_entry ->> 'status',
+            v_entry ->> 'error_message'))
         or (v_seen ->> 'hash_version' <> '1' and v_seen ->> 'payload_hash' = encode(v_payload_hash, 'hex')) then
         r_outcome := 'replayed';
         r_id := v_seen ->> 'id';
