@@ -190,13 +190,13 @@ export class Ledger extends ExecutionReader {
 
   /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */
   async verifyRollups(projectId: string): Promise<RollupVerificationReport> {
-    requireLookupId(projectId, 'projectId');
+    requireId(projectId, 'projectId', this.limits);
     return verifyProjectRollups(await this.ready(), projectId);
   }
 
   /** Recreates the hourly rollups of one project, or of every project, from the entries. */
   async rebuildRollups(projectId?: string): Promise<RollupRebuildReport> {
-    if (projectId !== undefined) requireLookupId(projectId, 'projectId');
+    if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
     return rebuildProjectRollups(await this.ready(), projectId);
   }
 
