@@ -1,3 +1,5 @@
+import { LedgerError } from './errors.js';
+
 /**
  * Every limit in one place, units last in the name. Each can be overridden per ledger through
  * `createLedger({ limits })`; these are the defaults documented in docs/errors.md.
@@ -71,7 +73,11 @@ export function resolveLimits(overrides: Partial<LedgerLimits> | undefined): Led
     const value = overrides[key];
     if (value === undefined) continue;
     if (!Number.isSafeInteger(value) || value <= 0) {
-      throw new TypeError(`limits.${key} must be a positive integer, got ${String(value)}`);
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `limits.${key} must be a whole number of 1 or more; got ${String(value)}; leave it out for the default ${DEFAULT_LIMITS[key]}`,
+        { field: `limits.${key}` },
+      );
     }
     limits[key] = value;
   }

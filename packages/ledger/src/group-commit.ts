@@ -1,3 +1,4 @@
+import { AssertionError } from 'node:assert';
 import { GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_ENTRIES_MAX } from './bounds.js';
 import { type AppendResultRow, appendBatch } from './db/append-queries.js';
 import type { Database } from './db/database.js';
@@ -75,7 +76,9 @@ export class GroupCommitter {
     }
     batch.forEach((pending, index) => {
       const row = rows[index];
-      if (row === undefined) pending.reject(new Error('append_batch returned fewer rows than entries'));
+      // append_batch answers one row per entry: anything else is a broken invariant, not a caller's error.
+      if (row === undefined)
+        pending.reject(new AssertionError({ message: 'append_batch returned fewer rows than entries' }));
       else pending.resolve(row);
     });
     this.settle(batch.length);

@@ -1,4 +1,5 @@
 import {
+  createLedger,
   DEFAULT_LIMITS,
   type ExecutionInput,
   type LedgerErrorCode,
@@ -6,7 +7,7 @@ import {
 } from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
+import { expectLedgerError, expectLedgerErrorSync } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
 
 type Case = [title: string, change: (base: ExecutionInput) => unknown, code: LedgerErrorCode, field: string];
@@ -272,6 +273,17 @@ describeEachEngine('hostile input', (context) => {
     const record = await strict.recordExecution(makeExecution(projectId, { intent: 'x'.repeat(10) }));
     expect(record.seq).toBe(1);
   });
+});
+
+it('refuses a configured limit that is not a whole number of 1 or more, naming it', () => {
+  for (const value of [0, -1, 1.5, Number.NaN]) {
+    const error = expectLedgerErrorSync(
+      () => createLedger({ database: 'memory:', limits: { intent_chars_max: value } }),
+      'VALIDATION_FAILED',
+    );
+    expect(error.field).toBe('limits.intent_chars_max');
+    expect(error.message).toContain('leave it out for the default 2000');
+  }
 });
 
 it('accepts exactly six decimals and the cost shorthand', () => {

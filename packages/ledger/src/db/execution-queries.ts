@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { LedgerError } from '../errors.js';
 import type { JsonValue } from '../plain-json.js';
 import { requireLookupId } from '../record.js';
@@ -65,7 +66,8 @@ export function rowToRecord(row: ExecutionRow): ExecutionRecord {
 
 export function toSafeNumber(value: string | number | bigint, what: string): number {
   const number = Number(value);
-  if (!Number.isSafeInteger(number)) throw new RangeError(`${what} ${String(value)} is beyond 2^53`);
+  // seq and durations come from the database; one beyond 2^53 is a broken invariant.
+  assert(Number.isSafeInteger(number), `${what} ${String(value)} is beyond 2^53`);
   return number;
 }
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { JsonValue } from '../plain-json.js';
@@ -10,7 +11,8 @@ import type { EntryPayload } from '../types.js';
  */
 export function canonicalJson(value: JsonValue): string {
   const text = canonicalize(value);
-  if (text === undefined) throw new TypeError('canonicalJson: value has no JSON form');
+  // Callers pass values assertPlainJson accepted: every one has a JSON form.
+  assert(text !== undefined, 'canonicalJson: value has no JSON form');
   return text;
 }
 

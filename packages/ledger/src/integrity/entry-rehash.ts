@@ -1,11 +1,10 @@
 import type { JsonValue } from '../plain-json.js';
 import { PAYLOAD_FIELDS } from '../record-fields.js';
-import type { EntryPayload } from '../types.js';
 import { assemblePayloadText } from './canonical-json.js';
 import { type ChainFields, type DerivedHashes, UNDERIVED } from './chain-verifier.js';
 import { ProjectEntryHasher } from './entry-hash.js';
 import { canonicalJsonOfParsed } from './fast-canonical-json.js';
-import { isHashVersion, storedPayloadTextV2 } from './hash-versions.js';
+import { isHashVersion, type StoredPayloadTexts, storedPayloadTextV2 } from './hash-versions.js';
 import { CanonicalJsonWriter } from './jsonb-canonical-json.js';
 import { sha256Hex } from './sha256-hex.js';
 
@@ -13,19 +12,7 @@ import { sha256Hex } from './sha256-hex.js';
  * One stored entry as the verifier reads it: chain fields as stored, content fields as text
  * with the JSON columns as jsonb text, cheap to read and to hand to a worker thread.
  */
-export interface StoredEntry extends ChainFields {
-  run_id: string;
-  user_id: string;
-  agent_id: string;
-  parent_run_id: string | null;
-  intent: string;
-  input: string;
-  output: string | null;
-  cost_json: string;
-  execution_trace_json: string;
-  status: EntryPayload['status'];
-  error_message: string | null;
-}
+export interface StoredEntry extends ChainFields, StoredPayloadTexts {}
 
 /**
  * Re-derives hashes entry after entry, reusing its buffers, by the entry's own hash version:

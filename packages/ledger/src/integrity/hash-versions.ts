@@ -52,7 +52,7 @@ export interface StoredPayloadTexts {
   output: string | null;
   cost_json: string;
   execution_trace_json: string;
-  status: string;
+  status: EntryPayload['status'];
   error_message: string | null;
 }
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import type { Ledger } from 'execution-ledger';
 import type { FastifyRequest } from 'fastify';
 import type { ApiKeyPrincipal, Permission } from '../keys/access-policy.js';
@@ -27,7 +28,7 @@ export interface ServerContext {
 /** The key of a request on a protected route: the auth hook has run, so it is always there. */
 export function callerKey(request: FastifyRequest): ApiKeyPrincipal {
   const key = request.apiKey;
-  if (key === undefined) throw new Error('route without a permission read the caller key');
+  assert(key !== undefined, 'route without a permission read the caller key');
   return key;
 }
 

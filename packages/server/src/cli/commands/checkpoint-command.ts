@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { type CheckpointResult, LedgerError } from 'execution-ledger';
@@ -58,7 +59,7 @@ export function registerCheckpointCommand(program: Command): void {
 async function report(result: CheckpointResult, options: CheckpointOptions, json: boolean): Promise<void> {
   const checkpoint = result.checkpoint;
   // createCheckpoint returns the newest checkpoint even when it signed nothing, so one exists.
-  if (checkpoint === null) throw new Error('createCheckpoint returned no checkpoint');
+  assert(checkpoint !== null, 'createCheckpoint returned no checkpoint');
   if (options.out !== undefined) await writeFile(options.out, checkpoint.note);
   for (const project of result.diverged) {
     process.stderr.write(
