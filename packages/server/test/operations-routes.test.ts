@@ -256,6 +256,7 @@ it('answers 503 when the database cannot be reached (readiness, DATABASE_UNAVAIL
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   expect(ready.statusCode).toBe(503);
   expect(ready.json()).toMatchObject({ ready: false, expected_schema_version: LATEST });
+  expect(ready.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   const headers = { authorization: `Bearer elk_000000000000_${'A'.repeat(43)}` };
   const unavailable = await app.inject({ method: 'GET', url: '/v1/keys', headers });
   expect(unavailable.statusCode).toBe(503);

@@ -1,6 +1,10 @@
 import { loadMigrations } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
+import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../bounds.js';
 import type { ServerContext } from '../http/server-context.js';
+
+// Not ready is a 503 like any other: load balancers and clients may wait this long before asking again.
+const RETRY_AFTER = String(UNAVAILABLE_RETRY_AFTER_SECONDS);
 
 const readySchema = {
   type: 'object',
@@ -52,7 +56,7 @@ export function registerHealthRoutes(app: FastifyInstance, context: ServerContex
         const version = rows[0]?.version ?? null;
         if (version === expectedVersion)
           return { ready: true, schema_version: version, expected_schema_version: expectedVersion };
-        return reply.code(503).send({
+        return reply.code(503).header('retry-after', RETRY_AFTER).send({
           ready: false,
           schema_version: version,
           expected_schema_version: expectedVersion,
@@ -60,7 +64,7 @@ export function registerHealthRoutes(app: FastifyInstance, context: ServerContex
         });
       } catch (error) {
         request.log.warn({ code: (error as { code?: string }).code }, 'readiness check failed');
-        return reply.code(503).send({
+        return reply.code(503).header('retry-after', RETRY_AFTER).send({
           ready: false,
           expected_schema_version: expectedVersion,
           reason: 'the database cannot be reached or prepared',
