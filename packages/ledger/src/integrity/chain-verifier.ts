@@ -2,7 +2,7 @@ import type { EntryPayload, ExecutionRecord } from '../types.js';
 import { payloadOf } from './canonical-json.js';
 import type { CheckpointCheck } from './checkpoint-types.js';
 import { computeEntryHash, genesisHash } from './entry-hash.js';
-import { computePayloadHash, isHashVersion } from './hash-versions.js';
+import { computePayloadHash, type HashVersion, isHashVersion } from './hash-versions.js';
 
 export interface ChainProblem {
   seq: number;
@@ -76,7 +76,7 @@ export const UNDERIVED: DerivedHashes = { payloadHash: '', entryHash: '' };
 export function storedEntryHash(fields: ChainFields): Buffer {
   return computeEntryHash({
     projectId: fields.project_id,
-    hashVersion: fields.hash_version as 1 | 2,
+    hashVersion: fields.hash_version as HashVersion,
     seq: fields.seq,
     createdAtMs: Date.parse(fields.created_at),
     payloadHash: Buffer.from(fields.payload_hash, 'hex'),

@@ -12,7 +12,7 @@ import { sha256Hex } from './sha256-hex.js';
  * One stored entry as the verifier reads it: chain fields as stored, content fields as text
  * with the JSON columns as jsonb text, cheap to read and to hand to a worker thread.
  */
-export interface StoredEntry extends ChainFields, StoredPayloadTexts {}
+export type StoredEntry = ChainFields & StoredPayloadTexts;
 
 /**
  * Re-derives hashes entry after entry, reusing its buffers, by the entry's own hash version:

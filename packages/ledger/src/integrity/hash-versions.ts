@@ -40,21 +40,16 @@ export function computePayloadHash(payload: EntryPayload, version: HashVersion =
   return hashCanonicalText(payloadHashText(payload, version));
 }
 
+/** The payload's JSON fields, which a scan reads as jsonb text rather than parsed. */
+type JsonFieldName = 'input' | 'output' | 'cost_json' | 'execution_trace_json';
+
 /** The stored fields of an entry as text: JSON columns as their jsonb text, as a scan reads them. */
-export interface StoredPayloadTexts {
-  run_id: string;
-  project_id: string;
-  user_id: string;
-  agent_id: string;
-  parent_run_id: string | null;
-  intent: string;
+export type StoredPayloadTexts = Omit<EntryPayload, JsonFieldName> & {
   input: string;
   output: string | null;
   cost_json: string;
   execution_trace_json: string;
-  status: EntryPayload['status'];
-  error_message: string | null;
-}
+};
 
 /**
  * Version 2's hashed text straight from the stored jsonb texts: the twelve keys in jsonb's

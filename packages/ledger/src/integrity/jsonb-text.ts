@@ -35,16 +35,19 @@ export function jsonbText(value: JsonbInput): string {
   if (typeof value === 'number') return numericText(String(value));
   if (value instanceof JsonNumberText) return numericText(value.text);
   if (Array.isArray(value)) return `[${value.map(jsonbText).join(', ')}]`;
-  const keys = Object.keys(value).sort(compareJsonbKeys);
+  const keys = jsonbKeyOrder(Object.keys(value));
   return `{${keys.map((key) => `${JSON.stringify(key)}: ${jsonbText(value[key] as JsonbInput)}`).join(', ')}}`;
 }
 
-/** jsonb's key order: shorter UTF-8 first, then byte order (which UTF-8 shares with code points). */
-export function compareJsonbKeys(a: string, b: string): number {
-  const lengthA = Buffer.byteLength(a, 'utf8');
-  const lengthB = Buffer.byteLength(b, 'utf8');
-  if (lengthA !== lengthB) return lengthA - lengthB;
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * jsonb's key order: shorter UTF-8 first, then byte order (which UTF-8 shares with code points).
+ * Each key is encoded once, not once per comparison.
+ */
+function jsonbKeyOrder(keys: string[]): string[] {
+  return keys
+    .map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }))
+    .sort((a, b) => a.bytes.length - b.bytes.length || Buffer.compare(a.bytes, b.bytes))
+    .map(({ key }) => key);
 }
 
 const NUMBER_PATTERN = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
