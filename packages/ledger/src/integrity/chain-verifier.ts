@@ -57,13 +57,25 @@ export interface DerivedHashes {
  * state then moves to this entry's stored values, so one bad entry is reported once and the
  * entries after it are still checked against what is stored.
  */
-export function checkEntry(state: ChainState, record: ExecutionRecord): string[] {
+export function checkEntry(
+  state: ChainState,
+  record: ExecutionRecord,
+  /**
+   * The same entry read again more exactly (numbers as written), asked for only when its
+   * payload hash does not match as read: exactness costs a second parse, which most entries
+   * never need.
+   */
+  readExactly?: () => ExecutionRecord,
+): string[] {
   // An unknown version derives nothing: checkChainLinks names the version as the problem.
-  if (!isHashVersion(record.hash_version)) return checkChainLinks(state, record, UNDERIVED);
-  return checkChainLinks(state, record, {
-    payloadHash: computePayloadHash(payloadFromRecord(record), record.hash_version).toString('hex'),
-    entryHash: storedEntryHash(record).toString('hex'),
-  });
+  const version = record.hash_version;
+  if (!isHashVersion(version)) return checkChainLinks(state, record, UNDERIVED);
+  const payloadHashOf = (read: ExecutionRecord) =>
+    computePayloadHash(payloadFromRecord(read), version).toString('hex');
+  let payloadHash = payloadHashOf(record);
+  if (payloadHash !== record.payload_hash && readExactly !== undefined)
+    payloadHash = payloadHashOf(readExactly());
+  return checkChainLinks(state, record, { payloadHash, entryHash: storedEntryHash(record).toString('hex') });
 }
 
 /** What an entry of an unknown hash version re-derives to: nothing, so nothing matches. */

@@ -129,9 +129,8 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
     walk.committed = readProjectProofOrNull(walk.proof);
     return null;
   }
-  const read = readRecord(value);
-  if (typeof read === 'string') return { seq: expectedSeq, reason: read };
-  const record = read.hash_version === 2 ? withWrittenNumbers(read, line) : read;
+  const record = readRecord(value);
+  if (typeof record === 'string') return { seq: expectedSeq, reason: record };
   if (walk.state === null) {
     walk.report.project_id = record.project_id;
     walk.state = initialChainState(record.project_id);
@@ -142,7 +141,10 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
       reason: `belongs to project ${record.project_id}, not ${walk.report.project_id}`,
     };
   }
-  for (const reason of checkEntry(walk.state, record)) lineProblem(walk, record.seq, reason);
+  // Version 2 hashes numbers as the database printed them; only where the doubles JSON.parse
+  // gave do not reproduce the hash is the line read again with its numbers as written.
+  const readExactly = record.hash_version === 2 ? () => withWrittenNumbers(record, line) : undefined;
+  for (const reason of checkEntry(walk.state, record, readExactly)) lineProblem(walk, record.seq, reason);
   walk.report.entries_checked += 1;
   walk.report.head = { seq: record.seq, entry_hash: record.entry_hash };
   walk.lastSeq = record.seq;
@@ -151,8 +153,8 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
 }
 
 /**
- * Version 2 hashes numbers as the database printed them, which a double may not hold (1.50,
- * 12345678901234567891): the JSON fields are read again with every number kept as written.
+ * The line's JSON fields read again with every number kept as written, for version 2, which
+ * hashes numbers as the database printed them and a double may not hold (1.50, 12345678901234567891).
  */
 function withWrittenNumbers(record: ExecutionRecord, line: string): ExecutionRecord {
   let exact: Record<string, unknown>;
