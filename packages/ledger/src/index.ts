@@ -28,14 +28,6 @@ export type { CostMetrics } from './costs/cost-metrics.js';
 export { TOKEN_ROUNDING_RULE } from './costs/cost-metrics.js';
 export { DEFAULT_PRICE_TABLE, DEFAULT_PRICES } from './costs/default-prices.js';
 export { reportedCost, toExecutionCost } from './costs/execution-cost.js';
-export {
-  centsToMicros,
-  decimalTextToMicros,
-  formatDollars,
-  microsToCents,
-  microsToDecimalText,
-  priceByMillion,
-} from './costs/money.js';
 export type { PriceLookup } from './costs/price-table.js';
 export { extendPriceTable, FALLBACK_PRICE_NAME, PriceTable } from './costs/price-table.js';
 export { loadPriceTableFile } from './costs/price-table-file.js';
@@ -66,16 +58,15 @@ export type { LedgerErrorCode, LedgerErrorOptions } from './errors.js';
 export { ERROR_CODES, isLedgerError, LedgerError } from './errors.js';
 export type { ReadRunner } from './execution-reader.js';
 export { ExecutionReader } from './execution-reader.js';
-export { canonicalJson } from './integrity/canonical-json.js';
-export type { ChainProblem, VerificationReport } from './integrity/chain-verifier.js';
-export type { CheckpointBody, ProjectHead } from './integrity/checkpoint-encoding.js';
+export { canonicalJson } from './format/canonical-json.js';
+export type { ChainProblem, VerificationReport } from './format/chain-verifier.js';
+export type { CheckpointBody, ProjectHead } from './format/checkpoint-encoding.js';
 export {
   encodeCheckpointLeaf,
   encodeHeadLeaf,
   formatCheckpointBody,
   parseCheckpointBody,
-} from './integrity/checkpoint-encoding.js';
-export type { CheckpointRef } from './integrity/checkpoint-prover.js';
+} from './format/checkpoint-encoding.js';
 export type {
   Checkpoint,
   CheckpointCheck,
@@ -83,32 +74,25 @@ export type {
   ConsistencyProof,
   DivergedProject,
   ProjectProof,
-} from './integrity/checkpoint-types.js';
-export type { NoteCheck, VerifiedCheckpoint } from './integrity/checkpoint-verifier.js';
+} from './format/checkpoint-types.js';
+export type { NoteCheck, VerifiedCheckpoint } from './format/checkpoint-verifier.js';
 export {
   verifyCheckpointNote,
   verifyConsistencyProof,
   verifyProjectProof,
-} from './integrity/checkpoint-verifier.js';
-export { computeEntryHash, genesisHash } from './integrity/entry-hash.js';
-export type { ExportVerificationInput, ExportVerificationReport } from './integrity/export-verifier.js';
-export { verifyExport } from './integrity/export-verifier.js';
+} from './format/checkpoint-verifier.js';
+export { computeEntryHash, genesisHash } from './format/entry-hash.js';
+export type { ExportVerificationInput, ExportVerificationReport } from './format/export-verifier.js';
+export { verifyExport } from './format/export-verifier.js';
 export {
   computePayloadHash,
   HASH_VERSION,
   HASH_VERSIONS,
   type HashVersion,
   payloadHashText,
-} from './integrity/hash-versions.js';
-export { canonicalJsonOfJsonbText } from './integrity/jsonb-canonical-json.js';
-export { type JsonbInput, JsonNumberText, jsonbText, numericText } from './integrity/jsonb-text.js';
-export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
-export {
-  createSigningKeyFiles,
-  loadPublicKeys,
-  loadSigningKey,
-  rotateSigningKeyFiles,
-} from './integrity/key-files.js';
+} from './format/hash-versions.js';
+export { canonicalJsonOfJsonbText } from './format/jsonb-canonical-json.js';
+export { type JsonbInput, JsonNumberText, jsonbText, numericText } from './format/jsonb-text.js';
 export {
   consistencyProof,
   emptyTreeRoot,
@@ -116,17 +100,25 @@ export {
   hashLeaf,
   inclusionProof,
   merkleRoot,
-} from './integrity/merkle-tree.js';
-export type { ProofCheck } from './integrity/merkle-verifier.js';
-export { verifyConsistency, verifyInclusion } from './integrity/merkle-verifier.js';
-export { signNote } from './integrity/signed-note.js';
-export type { GeneratedKey, NoteVerifierKey, SigningKey } from './integrity/signing-key.js';
+} from './format/merkle-tree.js';
+export type { ProofCheck } from './format/merkle-verifier.js';
+export { verifyConsistency, verifyInclusion } from './format/merkle-verifier.js';
+export { signNote } from './format/signed-note.js';
+export type { GeneratedKey, NoteVerifierKey, SigningKey } from './format/signing-key.js';
 export {
   DEFAULT_KEY_NAME,
   generateSigningKey,
   parsePublicKeys,
   parseSigningKey,
-} from './integrity/signing-key.js';
+} from './format/signing-key.js';
+export type { CheckpointRef } from './integrity/checkpoint-prover.js';
+export type { KeyFilePaths, KeyFilesResult } from './integrity/key-files.js';
+export {
+  createSigningKeyFiles,
+  loadPublicKeys,
+  loadSigningKey,
+  rotateSigningKeyFiles,
+} from './integrity/key-files.js';
 export type {
   BatchItemResult,
   CreateCheckpointOptions,
@@ -135,6 +127,14 @@ export type {
   VerifyLedgerOptions,
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
+export {
+  centsToMicros,
+  decimalTextToMicros,
+  formatDollars,
+  microsToCents,
+  microsToDecimalText,
+  priceByMillion,
+} from './money.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
 export { normalizeExecution, requireId } from './record.js';
 export {
