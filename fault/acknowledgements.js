@@ -2,7 +2,7 @@
 // acknowledgement log (one fsync'd line per run the ledger said it stored), and its reader.
 import { createHash, randomUUID } from 'node:crypto';
 import { open, readFile } from 'node:fs/promises';
-import { canonicalJson } from 'execution-ledger';
+import { canonicalJson } from 'execution-ledger/verify';
 
 /** A run with varied content, so that an altered or swapped entry cannot hash the same. */
 export function makeRun(projectId, writer) {

@@ -9,24 +9,24 @@ import { type MigrationReport, migrateDatabase } from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
+import type { VerificationReport } from './format/chain-verifier.js';
+import type {
+  Checkpoint,
+  CheckpointResult,
+  ConsistencyProof,
+  ProjectProof,
+} from './format/checkpoint-types.js';
+import { parsePublicKeys, resolveSigningKey, type SigningKey } from './format/signing-key.js';
 import { GroupCommitter } from './group-commit.js';
 import { scanProjectChain } from './integrity/chain-scan.js';
-import type { VerificationReport } from './integrity/chain-verifier.js';
 import {
   type CheckpointRef,
   findCheckpoint,
   proveCheckpointConsistency,
   proveProjectHead,
 } from './integrity/checkpoint-prover.js';
-import type {
-  Checkpoint,
-  CheckpointResult,
-  ConsistencyProof,
-  ProjectProof,
-} from './integrity/checkpoint-types.js';
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
-import { parsePublicKeys, resolveSigningKey, type SigningKey } from './integrity/signing-key.js';
 import { prepareExecution, requireId, requireLookupId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 

@@ -1,7 +1,7 @@
 import type { LedgerLimits } from './bounds.js';
-import { centsToMicros, microsToDecimalText as microsText } from './costs/money.js';
 import { LedgerError } from './errors.js';
-import { assemblePayloadText } from './integrity/canonical-json.js';
+import { assemblePayloadText } from './format/canonical-json.js';
+import { centsToMicros, microsToDecimalText as microsText } from './money.js';
 import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue } from './plain-json.js';
 import { RECORD_FIELDS } from './record-fields.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';

@@ -1,10 +1,5 @@
-import {
-  type Checkpoint,
-  type ExecutionRecord,
-  generateSigningKey,
-  type ProjectProof,
-  verifyExport,
-} from 'execution-ledger';
+import type { Checkpoint, ExecutionRecord, ProjectProof } from 'execution-ledger';
+import { generateSigningKey, verifyExport } from 'execution-ledger/verify';
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';

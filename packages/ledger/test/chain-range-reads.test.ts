@@ -1,14 +1,9 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  CHAIN_READS_IN_FLIGHT_MAX,
-  createLedger,
-  type ExecutionReader,
-  type ExecutionRecord,
-  type Ledger,
-} from 'execution-ledger';
+import { createLedger, type ExecutionReader, type ExecutionRecord, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHAIN_READS_IN_FLIGHT_MAX } from '../src/bounds.js';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';

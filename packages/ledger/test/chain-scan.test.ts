@@ -1,4 +1,5 @@
-import { createLedger, type Database, type VerificationReport } from 'execution-ledger';
+import { createLedger, type VerificationReport } from 'execution-ledger';
+import type { Database } from 'execution-ledger/database';
 import fc, { type JsonValue } from 'fast-check';
 import pg from 'pg';
 import { expect, it } from 'vitest';

@@ -3,21 +3,23 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   createSigningKeyFiles,
+  isLedgerError,
+  loadPublicKeys,
+  loadSigningKey,
+  rotateSigningKeyFiles,
+} from 'execution-ledger';
+import {
   encodeCheckpointLeaf,
   encodeHeadLeaf,
   formatCheckpointBody,
   generateSigningKey,
   hashLeaf,
-  isLedgerError,
-  loadPublicKeys,
-  loadSigningKey,
   parseCheckpointBody,
   parsePublicKeys,
   parseSigningKey,
-  rotateSigningKeyFiles,
   signNote,
   verifyCheckpointNote,
-} from 'execution-ledger';
+} from 'execution-ledger/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // The signed-note reference key and signature published with Go's sumdb/note package: our

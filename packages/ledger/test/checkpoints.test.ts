@@ -2,15 +2,14 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { type Checkpoint, isLedgerError } from 'execution-ledger';
 import {
-  type Checkpoint,
   generateSigningKey,
-  isLedgerError,
   verifyCheckpointNote,
   verifyConsistencyProof,
   verifyExport,
   verifyProjectProof,
-} from 'execution-ledger';
+} from 'execution-ledger/verify';
 import { describe, expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';

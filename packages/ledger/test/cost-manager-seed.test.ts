@@ -1,7 +1,6 @@
 import {
   BudgetExceededError,
   type CostManagerOptions,
-  centsToMicros,
   getCostManager,
   getExecutionByRunId,
   initializeCostManager,
@@ -9,6 +8,7 @@ import {
   recordExecution,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
+import { centsToMicros } from '../src/money.js';
 import { describeEachEngine } from './support/engines.js';
 
 /**

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import {
   CostManager,
-  centsToMicros,
   DEFAULT_LIMITS,
   getCostManager,
   initializeCostManager,
-  normalizeExecution,
   toExecutionCost,
 } from 'execution-ledger';
+import { normalizeExecution } from 'execution-ledger/validation';
 import { describe, expect, it } from 'vitest';
+import { centsToMicros } from '../src/money.js';
 import { expectLedgerErrorSync } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
 

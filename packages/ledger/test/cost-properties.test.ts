@@ -1,15 +1,15 @@
 import {
   BudgetExceededError,
   CostManager,
-  centsToMicros,
   DEFAULT_LIMITS,
-  normalizeExecution,
   type PriceTableInput,
   type Reservation,
   toExecutionCost,
 } from 'execution-ledger';
+import { normalizeExecution } from 'execution-ledger/validation';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { centsToMicros } from '../src/money.js';
 import { makeExecution } from './support/fixtures.js';
 
 // Prices with awkward fractions, so per-charge rounding (the classic drift) would show.

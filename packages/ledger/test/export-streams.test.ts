@@ -1,15 +1,9 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
-import {
-  CSV_COLUMNS,
-  computeEntryHash,
-  computePayloadHash,
-  type ExecutionRecord,
-  genesisHash,
-  type HashVersion,
-  isLedgerError,
-} from 'execution-ledger';
+import { type ExecutionRecord, isLedgerError } from 'execution-ledger';
+import { CSV_COLUMNS } from 'execution-ledger/record-fields';
+import { computeEntryHash, computePayloadHash, genesisHash, type HashVersion } from 'execution-ledger/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';

@@ -1,13 +1,12 @@
 import { createHash } from 'node:crypto';
+import { type ExecutionRecord, exportExecutionsToNDJSON } from 'execution-ledger';
 import {
-  type ExecutionRecord,
-  exportExecutionsToNDJSON,
   type JsonbInput,
   JsonNumberText,
   jsonbText,
   numericText,
   verifyExport,
-} from 'execution-ledger';
+} from 'execution-ledger/verify';
 import fc from 'fast-check';
 import { parse as parseLossless } from 'lossless-json';
 import { expect, it } from 'vitest';

@@ -1,17 +1,10 @@
 import { createHash } from 'node:crypto';
-import {
-  canonicalJson,
-  centsToMicros,
-  computeEntryHash,
-  computePayloadHash,
-  DEFAULT_LIMITS,
-  genesisHash,
-  type JsonValue,
-  microsToCents,
-  normalizeExecution,
-} from 'execution-ledger';
+import { DEFAULT_LIMITS, type JsonValue } from 'execution-ledger';
+import { normalizeExecution } from 'execution-ledger/validation';
+import { canonicalJson, computeEntryHash, computePayloadHash, genesisHash } from 'execution-ledger/verify';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
+import { centsToMicros, microsToCents } from '../src/money.js';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';
 

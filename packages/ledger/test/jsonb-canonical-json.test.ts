@@ -1,4 +1,5 @@
-import { canonicalJson, canonicalJsonOfJsonbText, type JsonValue } from 'execution-ledger';
+import type { JsonValue } from 'execution-ledger';
+import { canonicalJson, canonicalJsonOfJsonbText } from 'execution-ledger/verify';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';

@@ -6,7 +6,7 @@ import {
   merkleRoot,
   verifyConsistency,
   verifyInclusion,
-} from 'execution-ledger';
+} from 'execution-ledger/verify';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 

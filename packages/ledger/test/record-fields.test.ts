@@ -3,17 +3,14 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse/sync';
 import {
-  CSV_COLUMNS,
-  canonicalJson,
   type ExecutionRecord,
   exportExecutionsToNDJSON,
-  type JsonbInput,
   type JsonValue,
-  jsonbText,
   type RecordedExecution,
 } from 'execution-ledger';
 import {
   CHAIN_FIELDS,
+  CSV_COLUMNS,
   CSV_COLUMNS as DESCRIPTOR_CSV_COLUMNS,
   NDJSON_OBJECT_KEYS,
   PAYLOAD_FIELDS,
@@ -22,6 +19,7 @@ import {
   RECORD_FIELDS,
   type RecordFieldName,
 } from 'execution-ledger/record-fields';
+import { canonicalJson, type JsonbInput, jsonbText } from 'execution-ledger/verify';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { makeExecution } from './support/fixtures.js';

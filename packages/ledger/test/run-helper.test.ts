@@ -2,7 +2,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BudgetExceededError,
   CostManager,
-  centsToMicros,
   type ExecutionInput,
   type ExecutionRecord,
   type LedgerError,
@@ -10,6 +9,7 @@ import {
   type RunOptions,
 } from 'execution-ledger';
 import { expect, it } from 'vitest';
+import { centsToMicros } from '../src/money.js';
 import { describeEachEngine } from './support/engines.js';
 import { expectLedgerRejection } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';

@@ -1,10 +1,5 @@
-import {
-  createLedger,
-  DEFAULT_LIMITS,
-  type ExecutionInput,
-  type LedgerErrorCode,
-  normalizeExecution,
-} from 'execution-ledger';
+import { createLedger, DEFAULT_LIMITS, type ExecutionInput, type LedgerErrorCode } from 'execution-ledger';
+import { normalizeExecution } from 'execution-ledger/validation';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { expectLedgerError, expectLedgerErrorSync } from './support/expect-error.js';

@@ -1,10 +1,6 @@
 import { buildServer } from '@execution-ledger/server';
-import {
-  type Checkpoint,
-  generateSigningKey,
-  verifyCheckpointNote,
-  verifyProjectProof,
-} from 'execution-ledger';
+import type { Checkpoint } from 'execution-ledger';
+import { generateSigningKey, verifyCheckpointNote, verifyProjectProof } from 'execution-ledger/verify';
 import { beforeAll, expect, it } from 'vitest';
 import { describeEachEngine } from '../../ledger/test/support/engines.js';
 import { expectLedgerError } from '../../ledger/test/support/expect-error.js';

@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { buildServer, serverBounds } from '@execution-ledger/server';
-import { createLedger, loadMigrations } from 'execution-ledger';
+import { createLedger } from 'execution-ledger';
+import { loadMigrations } from 'execution-ledger/database';
 import { expect, it } from 'vitest';
 import { describeEachEngine } from '../../ledger/test/support/engines.js';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildServer, CheckpointScheduler } from '@execution-ledger/server';
-import { type CheckpointResult, createLedger, generateSigningKey, type Ledger } from 'execution-ledger';
+import { type CheckpointResult, createLedger, type Ledger } from 'execution-ledger';
+import { generateSigningKey } from 'execution-ledger/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgerErrorSync } from '../../ledger/test/support/expect-error.js';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';

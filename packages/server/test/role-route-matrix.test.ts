@@ -1,5 +1,5 @@
 import { ApiKeyStore, buildServer } from '@execution-ledger/server';
-import { generateSigningKey } from 'execution-ledger';
+import { generateSigningKey } from 'execution-ledger/verify';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachEngine, type EngineContext } from '../../ledger/test/support/engines.js';

@@ -1,4 +1,4 @@
-import type { ProjectProof } from '../integrity/checkpoint-types.js';
+import type { ProjectProof } from '../format/checkpoint-types.js';
 import type { ExecutionFilter, ExecutionRecord } from '../types.js';
 
 /** Anything that streams executions oldest first: a Ledger, or a scoped reader from ledger.as(). */

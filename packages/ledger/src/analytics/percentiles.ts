@@ -1,6 +1,6 @@
 import { PERCENTILE_SORT_MEMORY_MB } from '../bounds.js';
-import { microsToDecimalText } from '../costs/money.js';
 import type { Queryable } from '../db/database.js';
+import { microsToDecimalText } from '../money.js';
 import { queryWithSettings } from './analytics-query.js';
 import { entryClauses, toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, ExecutionPercentiles, PercentileSet } from './analytics-types.js';

@@ -1,6 +1,6 @@
 import { DEFAULT_LIMITS } from '../bounds.js';
 import { LedgerError } from '../errors.js';
-import { centsToMicros, formatDollars } from './money.js';
+import { centsToMicros, formatDollars } from '../money.js';
 
 export interface BudgetExceededDetails {
   /** Set when a reservation was refused: what the caller asked to hold. */

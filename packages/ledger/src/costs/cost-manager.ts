@@ -7,13 +7,13 @@ import {
   RUN_COST_MICRO_CENTS_MAX,
 } from '../bounds.js';
 import { LedgerError } from '../errors.js';
+import { centsToMicros, microsToCents } from '../money.js';
 import { assertJsonText } from '../plain-json.js';
 import { requireId } from '../record.js';
 import type { ExecutionCost } from '../types.js';
 import { buildMetrics, type CostMetrics } from './cost-metrics.js';
 import { DEFAULT_PRICE_TABLE } from './default-prices.js';
 import { toExecutionCost } from './execution-cost.js';
-import { centsToMicros, microsToCents } from './money.js';
 import { PriceTable } from './price-table.js';
 import type { PriceTableInput } from './price-table-input.js';
 import { type BudgetEnforcement, type Reservation, RunCosts } from './run-costs.js';

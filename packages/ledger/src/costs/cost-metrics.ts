@@ -1,6 +1,6 @@
+import { microsToCents } from '../money.js';
 import type { JsonObject } from '../plain-json.js';
 import type { CostPricing } from '../types.js';
-import { microsToCents } from './money.js';
 import type { BudgetEnforcement, ModelTally, RunCosts, UnitTally } from './run-costs.js';
 
 /** A snapshot of one run's cost. Amounts are cents, exact to the micro-cent. */

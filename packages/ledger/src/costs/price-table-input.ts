@@ -1,7 +1,7 @@
 import { DEFAULT_LIMITS, PRICE_TABLE_ENTRIES_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
+import { centsToMicros } from '../money.js';
 import { requireId } from '../record.js';
-import { centsToMicros } from './money.js';
 
 /** Prices of one model in cents per million tokens; cached input defaults to the input price. */
 export interface ModelPriceInput {

@@ -1,5 +1,5 @@
 import { LedgerError } from '../errors.js';
-import { microsToCents } from './money.js';
+import { microsToCents } from '../money.js';
 import {
   type ModelPrice,
   type ModelPriceInput,

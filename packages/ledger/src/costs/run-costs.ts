@@ -1,7 +1,7 @@
 import { RUN_COST_MICRO_CENTS_MAX, RUN_PRICED_NAMES_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
+import { microsToCents, priceByMillion } from '../money.js';
 import { BudgetExceededError } from './budget-exceeded-error.js';
-import { microsToCents, priceByMillion } from './money.js';
 import type { PriceTable } from './price-table.js';
 import type { ModelPrice } from './price-table-input.js';
 

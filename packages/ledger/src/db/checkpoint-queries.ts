@@ -1,4 +1,4 @@
-import type { ProjectHead } from '../integrity/checkpoint-encoding.js';
+import type { ProjectHead } from '../format/checkpoint-encoding.js';
 import type { Queryable } from './database.js';
 import { toSafeNumber } from './execution-queries.js';
 

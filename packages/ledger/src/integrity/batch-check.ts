@@ -8,7 +8,7 @@ import {
   type DerivedHashes,
   PROBLEMS_MAX,
   type VerificationReport,
-} from './chain-verifier.js';
+} from '../format/chain-verifier.js';
 import type { EntryRehasher, StoredEntry } from './entry-rehash.js';
 
 /**

@@ -1,10 +1,10 @@
 import { queryCheckpoint, queryCheckpointHeads, queryCheckpointHistory } from '../db/checkpoint-queries.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
-import { compareProjectIds, encodeHeadLeaf } from './checkpoint-encoding.js';
-import type { Checkpoint, ConsistencyProof, ProjectProof } from './checkpoint-types.js';
+import { compareProjectIds, encodeHeadLeaf } from '../format/checkpoint-encoding.js';
+import type { Checkpoint, ConsistencyProof, ProjectProof } from '../format/checkpoint-types.js';
+import { consistencyProof, hashLeaf, inclusionProof } from '../format/merkle-tree.js';
 import { checkpointLeafHash, toCheckpoint } from './checkpoint-writer.js';
-import { consistencyProof, hashLeaf, inclusionProof } from './merkle-tree.js';
 
 /** A checkpoint named by its sequence number or given whole; omitted means the newest. */
 export type CheckpointRef = number | Pick<Checkpoint, 'seq'>;

@@ -15,11 +15,11 @@ import {
   FIRST_PREV_HASH,
   formatCheckpointBody,
   type ProjectHead,
-} from './checkpoint-encoding.js';
-import type { Checkpoint, CheckpointResult, DivergedProject } from './checkpoint-types.js';
-import { hashLeaf, merkleRoot } from './merkle-tree.js';
-import { signNote } from './signed-note.js';
-import type { SigningKey } from './signing-key.js';
+} from '../format/checkpoint-encoding.js';
+import type { Checkpoint, CheckpointResult, DivergedProject } from '../format/checkpoint-types.js';
+import { hashLeaf, merkleRoot } from '../format/merkle-tree.js';
+import { signNote } from '../format/signed-note.js';
+import type { SigningKey } from '../format/signing-key.js';
 
 export interface CheckpointWriteOptions {
   signingKey: SigningKey;

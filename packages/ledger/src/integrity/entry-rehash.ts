@@ -1,12 +1,12 @@
+import { assemblePayloadText } from '../format/canonical-json.js';
+import { type ChainFields, type DerivedHashes, UNDERIVED } from '../format/chain-verifier.js';
+import { ProjectEntryHasher } from '../format/entry-hash.js';
+import { canonicalJsonOfParsed } from '../format/fast-canonical-json.js';
+import { isHashVersion, type StoredPayloadTexts, storedPayloadTextV2 } from '../format/hash-versions.js';
+import { CanonicalJsonWriter } from '../format/jsonb-canonical-json.js';
+import { sha256Hex } from '../format/sha256-hex.js';
 import type { JsonValue } from '../plain-json.js';
 import { PAYLOAD_FIELDS } from '../record-fields.js';
-import { assemblePayloadText } from './canonical-json.js';
-import { type ChainFields, type DerivedHashes, UNDERIVED } from './chain-verifier.js';
-import { ProjectEntryHasher } from './entry-hash.js';
-import { canonicalJsonOfParsed } from './fast-canonical-json.js';
-import { isHashVersion, type StoredPayloadTexts, storedPayloadTextV2 } from './hash-versions.js';
-import { CanonicalJsonWriter } from './jsonb-canonical-json.js';
-import { sha256Hex } from './sha256-hex.js';
 
 /**
  * One stored entry as the verifier reads it: chain fields as stored, content fields as text

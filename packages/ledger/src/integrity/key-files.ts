@@ -9,7 +9,7 @@ import {
   parsePublicKeys,
   parseSigningKey,
   type SigningKey,
-} from './signing-key.js';
+} from '../format/signing-key.js';
 
 export interface KeyFilePaths {
   /** Written with mode 0600: only its owner may read it. Never stored in the database. */

@@ -1,12 +1,12 @@
 import { queryCheckpoint, queryCheckpointHeads, queryEntryHashAt } from '../db/checkpoint-queries.js';
 import type { Queryable } from '../db/database.js';
-import { compareWithCommittedHead, failWithoutEntry } from './anchor-check.js';
-import { addProblem, type VerificationReport } from './chain-verifier.js';
-import { compareProjectIds, encodeHeadLeaf, parseCheckpointBody } from './checkpoint-encoding.js';
-import type { CheckpointCheck } from './checkpoint-types.js';
-import { verifyCheckpointNote } from './checkpoint-verifier.js';
-import { hashLeaf, merkleRoot } from './merkle-tree.js';
-import type { NoteVerifierKey } from './signing-key.js';
+import { compareWithCommittedHead, failWithoutEntry } from '../format/anchor-check.js';
+import { addProblem, type VerificationReport } from '../format/chain-verifier.js';
+import { compareProjectIds, encodeHeadLeaf, parseCheckpointBody } from '../format/checkpoint-encoding.js';
+import type { CheckpointCheck } from '../format/checkpoint-types.js';
+import { verifyCheckpointNote } from '../format/checkpoint-verifier.js';
+import { hashLeaf, merkleRoot } from '../format/merkle-tree.js';
+import type { NoteVerifierKey } from '../format/signing-key.js';
 
 /**
  * The online half of checkpoint verification: compares the newest stored checkpoint with the

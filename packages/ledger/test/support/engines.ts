@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import {
-  createLedger,
-  type Database,
-  grantRuntimeRole,
-  type Ledger,
-  type LedgerOptions,
-  openDatabase,
-} from 'execution-ledger';
+import { createLedger, type Ledger, type LedgerOptions } from 'execution-ledger';
+import { type Database, grantRuntimeRole, openDatabase } from 'execution-ledger/database';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 

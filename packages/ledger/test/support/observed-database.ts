@@ -1,4 +1,4 @@
-import type { Database, Queryable, Session } from 'execution-ledger';
+import type { Database, Queryable, Session } from 'execution-ledger/database';
 
 /** What the queries through an ObservedDatabase did, for tests of how reads are scheduled. */
 export interface QueryLog {

@@ -1,13 +1,15 @@
 import {
-  computeEntryHash,
-  computePayloadHash,
-  type EntryPayload,
   type ExecutionRecord,
   exportExecutionsToNDJSON,
-  type HashVersion,
   type Ledger,
   type ProjectProof,
 } from 'execution-ledger';
+import {
+  computeEntryHash,
+  computePayloadHash,
+  type EntryPayload,
+  type HashVersion,
+} from 'execution-ledger/verify';
 import type { EngineContext } from './engines.js';
 
 const GUARDS = [

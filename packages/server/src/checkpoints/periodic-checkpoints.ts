@@ -1,4 +1,5 @@
-import { type CheckpointResult, parseSigningKey, type SigningKey } from 'execution-ledger';
+import type { CheckpointResult, SigningKey } from 'execution-ledger';
+import { parseSigningKey } from 'execution-ledger/verify';
 import type { FastifyInstance } from 'fastify';
 import { CHECKPOINT_INTERVAL_MS_DEFAULT } from '../bounds.js';
 import type { ServerContext } from '../http/server-context.js';

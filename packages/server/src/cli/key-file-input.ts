@@ -4,10 +4,9 @@ import {
   LedgerError,
   type LedgerErrorCode,
   type NoteVerifierKey,
-  parsePublicKeys,
-  parseSigningKey,
   type SigningKey,
 } from 'execution-ledger';
+import { parsePublicKeys, parseSigningKey } from 'execution-ledger/verify';
 import { SMALL_INPUT_FILE_BYTES_MAX } from '../bounds.js';
 
 const CREATE_HINT =

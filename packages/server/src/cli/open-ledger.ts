@@ -1,4 +1,5 @@
-import { createLedger, DEFAULT_DATA_FOLDER, type Ledger, type LedgerOptions } from 'execution-ledger';
+import { createLedger, type Ledger, type LedgerOptions } from 'execution-ledger';
+import { DEFAULT_DATA_FOLDER } from 'execution-ledger/database';
 
 export interface DatabaseOptions {
   database?: string;

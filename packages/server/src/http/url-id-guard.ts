@@ -1,4 +1,5 @@
-import { type LedgerLimits, requireId } from 'execution-ledger';
+import type { LedgerLimits } from 'execution-ledger';
+import { requireId } from 'execution-ledger/validation';
 import type { FastifyInstance } from 'fastify';
 
 /** Schema keyword that marks a path or query parameter holding a ledger id. */

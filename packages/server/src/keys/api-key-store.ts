@@ -1,5 +1,6 @@
-import type { Database } from 'execution-ledger';
-import { DEFAULT_LIMITS, LedgerError, requireId } from 'execution-ledger';
+import { DEFAULT_LIMITS, LedgerError } from 'execution-ledger';
+import type { Database } from 'execution-ledger/database';
+import { requireId } from 'execution-ledger/validation';
 import { KEY_NAME_CHARS_MAX, KEY_PROJECTS_MAX } from '../bounds.js';
 import { type ApiKeyPrincipal, KEY_ROLES, type KeyRole } from './access-policy.js';
 import { generateToken, hashToken, operatorKeyId, requireOperatorToken } from './api-key-token.js';

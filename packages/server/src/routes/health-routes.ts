@@ -1,4 +1,4 @@
-import { loadMigrations } from 'execution-ledger';
+import { loadMigrations } from 'execution-ledger/database';
 import type { FastifyInstance } from 'fastify';
 import { UNAVAILABLE_RETRY_AFTER_SECONDS } from '../bounds.js';
 import type { ServerContext } from '../http/server-context.js';

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { createLedger, grantRuntimeRole } from 'execution-ledger';
+import { createLedger } from 'execution-ledger';
+import { grantRuntimeRole } from 'execution-ledger/database';
 import { printJson, wantsJson } from '../cli-output.js';
 import { ledgerOptions } from '../open-ledger.js';
 import { globalOptions, withExample } from './command-options.js';

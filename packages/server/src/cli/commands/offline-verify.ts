@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
-import { type ExportVerificationReport, LedgerError, verifyExport } from 'execution-ledger';
+import { LedgerError } from 'execution-ledger';
+import { type ExportVerificationReport, verifyExport } from 'execution-ledger/verify';
 import { printJson } from '../cli-output.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { readPublicKeyFile, readSmallFile } from '../key-file-input.js';

@@ -1,12 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import {
-  assertRuntimeRole,
-  createLedger,
-  type Ledger,
-  LedgerError,
-  reviewRole,
-  type SigningKey,
-} from 'execution-ledger';
+import { createLedger, type Ledger, LedgerError, type SigningKey } from 'execution-ledger';
+import { assertRuntimeRole, reviewRole } from 'execution-ledger/database';
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
   CHECKPOINT_INTERVAL_MS_MAX,

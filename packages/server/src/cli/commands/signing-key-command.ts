@@ -1,11 +1,6 @@
 import type { Command } from 'commander';
-import {
-  createSigningKeyFiles,
-  DEFAULT_KEY_NAME,
-  isLedgerError,
-  LedgerError,
-  rotateSigningKeyFiles,
-} from 'execution-ledger';
+import { createSigningKeyFiles, isLedgerError, LedgerError, rotateSigningKeyFiles } from 'execution-ledger';
+import { DEFAULT_KEY_NAME } from 'execution-ledger/verify';
 import { printJson, wantsJson } from '../cli-output.js';
 import { readPublicKeyFile, readSigningKeyFile } from '../key-file-input.js';
 import { globalOptions, withExample } from './command-options.js';

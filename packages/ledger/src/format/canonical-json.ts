@@ -1,8 +1,8 @@
-import assert from 'node:assert';
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { JsonValue } from '../plain-json.js';
 import type { EntryPayload } from '../types.js';
+import { assert } from './invariant.js';
 
 /**
  * RFC 8785 (JCS) text of a value already checked by assertPlainJson. Never hash jsonb::text as

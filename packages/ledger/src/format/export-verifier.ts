@@ -1,5 +1,3 @@
-import { createInterface } from 'node:readline';
-import { Readable } from 'node:stream';
 import { parse as parseLossless } from 'lossless-json';
 import { NDJSON_LINE_BYTES_MAX } from '../bounds.js';
 import { EXECUTION_STATUSES, type ExecutionRecord } from '../types.js';
@@ -19,6 +17,7 @@ import {
   verifyProjectProof,
 } from './checkpoint-verifier.js';
 import { JsonNumberText } from './jsonb-text.js';
+import { type ExportLines, splitExportLines } from './ndjson-lines.js';
 import { parsePublicKeys } from './signing-key.js';
 
 export interface ExportVerificationInput {
@@ -26,7 +25,7 @@ export interface ExportVerificationInput {
    * The export: its whole text, its lines in order, or a readable stream of the file (e.g.
    * fs.createReadStream), which is split into lines here.
    */
-  ndjson: string | Iterable<string> | AsyncIterable<string | Buffer> | Readable;
+  ndjson: ExportLines;
   /** A signed checkpoint note kept outside the database. Without it, tail truncation and a
    * rewrite with fresh hashes cannot be seen. */
   checkpoint?: string;
@@ -81,29 +80,12 @@ export async function verifyExport(input: ExportVerificationInput): Promise<Expo
     lastSeq: 0,
     hashAtCommitted: null,
   };
-  for await (const line of splitLines(input.ndjson)) {
+  for await (const line of splitExportLines(input.ndjson)) {
     walk.report.lines_read += 1;
     readLine(walk, line);
   }
   if (note !== null) walk.report.checkpoint = finishCheckpoint(walk, note);
   return walk.report;
-}
-
-async function* splitLines(source: ExportVerificationInput['ndjson']): AsyncGenerator<string> {
-  // A byte stream's chunks end anywhere; readline cuts them at line ends. It is attached only
-  // now, when reading starts, so no line is emitted before anyone listens.
-  const items =
-    typeof source === 'string'
-      ? [source]
-      : source instanceof Readable
-        ? createInterface({ input: source, crlfDelay: Number.POSITIVE_INFINITY })
-        : source;
-  for await (const item of items as AsyncIterable<string | Buffer>) {
-    const text = typeof item === 'string' ? item : item.toString('utf8');
-    const parts = text.split('\n');
-    if (parts[parts.length - 1] === '') parts.pop();
-    yield* parts;
-  }
 }
 
 function readLine(walk: Walk, line: string): void {

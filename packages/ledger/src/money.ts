@@ -1,4 +1,4 @@
-import { LedgerError } from '../errors.js';
+import { LedgerError } from './errors.js';
 
 /**
  * Money is counted in cents with up to six decimals. Inside, every amount is an integer

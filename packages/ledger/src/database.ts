@@ -1,0 +1,18 @@
+// `execution-ledger/database`: opening, migrating and granting roles on the ledger's database
+// without a Ledger, for operators and for code that runs its own SQL beside the ledger (the
+// server's API-key store). A Ledger does all of this itself.
+export type {
+  Database,
+  EngineName,
+  PGliteLike,
+  PoolLike,
+  Queryable,
+  Session,
+  ThreadConnection,
+} from './db/database.js';
+export type { Migration, MigrationReport } from './db/migrator.js';
+export { loadMigrations, migrateDatabase } from './db/migrator.js';
+export type { DatabaseTarget, OpenDatabaseOptions } from './db/open-database.js';
+export { DEFAULT_DATA_FOLDER, openDatabase } from './db/open-database.js';
+export type { RoleReview } from './db/role-queries.js';
+export { assertRuntimeRole, grantRuntimeRole, RUNTIME_MEMBERSHIPS, reviewRole } from './db/role-queries.js';
