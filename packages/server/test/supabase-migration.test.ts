@@ -46,7 +46,7 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 type ApiRole = 'anon' | 'authenticated' | 'service_role';
 
 /** One data API request: a transaction as authenticator, switched to `role` with `claims`. */
-async function asApiRole<T>(
+async function asApiRole<T = unknown>(
   role: ApiRole,
   claims: Record<string, unknown>,
   fn: (client: pg.Client) => Promise<T>,
@@ -214,7 +214,8 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
   const truncate = (client: pg.Client) => client.query('truncate execution_ledger.executions');
 
   it('anon can do nothing at all', async () => {
-    for (const operation of [read, append, update, remove, truncate]) {
+    const operations: ((client: pg.Client) => Promise<unknown>)[] = [read, append, update, remove, truncate];
+    for (const operation of operations) {
       const result = await asApiRole('anon', {}, operation);
       expect(result).toMatchObject({ ok: false, code: '42501' });
       expect(result.ok === false && result.message).toMatch(/permission denied for schema execution_ledger/);
@@ -234,7 +235,8 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
       await asApiRole('authenticated', { sub: carol, app_metadata: { ledger_projects: 'all' } }, read),
     ).toEqual({ ok: true, value: runIds('carolClaimed', 'carolMember', 'carolUserClaimed') });
     expect(await asApiRole('authenticated', { sub: randomUUID() }, read)).toEqual({ ok: true, value: [] });
-    for (const operation of [append, update, remove, truncate])
+    const writes: ((client: pg.Client) => Promise<unknown>)[] = [append, update, remove, truncate];
+    for (const operation of writes)
       expect(await asApiRole('authenticated', aliceClaims, operation)).toMatchObject({
         ok: false,
         code: '42501',
@@ -257,7 +259,8 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
       value: Object.values(runs).sort(),
     });
     expect(await asApiRole('service_role', {}, append)).toEqual({ ok: true, value: ['created'] });
-    for (const operation of [update, remove, truncate]) {
+    const changes: ((client: pg.Client) => Promise<unknown>)[] = [update, remove, truncate];
+    for (const operation of changes) {
       const result = await asApiRole('service_role', {}, operation);
       expect(result).toMatchObject({ ok: false, code: '42501' });
     }

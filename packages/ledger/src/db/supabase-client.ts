@@ -1,10 +1,9 @@
 import { LedgerError } from '../errors.js';
 
 /** The parts by which a supabase-js (or postgrest-js) client is recognised, without importing it. */
-interface SupabaseClientLike {
-  from: (...args: unknown[]) => unknown;
-  rpc: (...args: unknown[]) => unknown;
-  supabaseUrl?: unknown;
+export interface SupabaseClientLike {
+  from(...args: never[]): unknown;
+  rpc(...args: never[]): unknown;
 }
 
 export function isSupabaseClientLike(value: unknown): value is SupabaseClientLike {
@@ -25,7 +24,7 @@ export function isSupabaseClientLike(value: unknown): value is SupabaseClientLik
  */
 export function refuseSupabaseClient(value: unknown): void {
   if (!isSupabaseClientLike(value)) return;
-  const ref = projectRef(value.supabaseUrl);
+  const ref = projectRef((value as { supabaseUrl?: unknown }).supabaseUrl);
   const user = ref === undefined ? 'postgres.<project-ref>' : `postgres.${ref}`;
   throw new LedgerError(
     'VALIDATION_FAILED',
