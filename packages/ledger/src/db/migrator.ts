@@ -38,8 +38,8 @@ export async function loadMigrations(folder = MIGRATIONS_FOLDER): Promise<Migrat
 }
 
 /**
- * Applies pending migrations in order, each in its own transaction under an advisory lock, so
- * concurrent callers (several processes starting at once) apply each file exactly once.
+ * Applies pending migrations in order, in one transaction under an advisory lock, so concurrent
+ * callers (several processes starting at once) apply each file exactly once.
  * A landed file whose checksum changed is refused: migrations are forward-only. A schema that is
  * already current is only read, never locked or changed, so a runtime role that owns nothing
  * (and could not migrate) starts as well as the owner does; a role that cannot migrate a schema
@@ -59,55 +59,61 @@ export async function migrateDatabase(
   return applyPending(database, files);
 }
 
+/**
+ * Applies every pending migration in one transaction under a transaction-level advisory lock,
+ * after reading under that lock which ones landed meanwhile: concurrent callers wait, then find
+ * nothing left to do, and each file is applied exactly once. The lock ends with the transaction,
+ * so nothing outlives it on a connection that a pooler in transaction mode hands to someone else
+ * next (a session-level lock would stay on whichever server connection took it, and its unlock
+ * could reach another). One transaction also means the schema moves from one version to the next
+ * or not at all, as when the printed script (migrate --print-sql) is applied.
+ */
 async function applyPending(database: Database, files: Migration[]): Promise<MigrationReport> {
   return database.session(async (session) => {
     const report: MigrationReport = { applied: [], already_applied: 0 };
-    for (const migration of files) {
-      if (await applyUnlessLanded(session, migration)) report.applied.push(migration.name);
-      else report.already_applied += 1;
+    await session.query('begin isolation level read committed');
+    try {
+      await session.query('select pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK_KEYS]);
+      await ensureMigrationTable(session);
+      const landed = await session.query<{ id: number; sha256: string }>(
+        'select id, sha256 from execution_ledger.migrations order by id',
+      );
+      const byId = new Map(landed.map((row) => [Number(row.id), row.sha256]));
+      for (const migration of files) {
+        const landedSha = byId.get(migration.id);
+        if (landedSha !== undefined) {
+          if (landedSha !== migration.sha256) throw changedMigration(migration, landedSha);
+          report.already_applied += 1;
+          continue;
+        }
+        await applyMigration(session, migration);
+        report.applied.push(migration.name);
+      }
+      await session.query('commit');
+    } catch (error) {
+      await session.query('rollback').catch(() => undefined);
+      throw error;
     }
     await assertRuntimeRolesSafe(session);
     return report;
   });
 }
 
-/**
- * Applies one migration in its own transaction under a transaction-level advisory lock, after
- * checking under that lock whether another process applied it meanwhile: concurrent callers
- * apply each file exactly once. The lock ends with the transaction, so nothing outlives it on
- * a connection that a pooler in transaction mode hands to someone else next (a session-level
- * lock would stay on whichever server connection took it, and its unlock could reach another).
- */
-async function applyUnlessLanded(session: Session, migration: Migration): Promise<boolean> {
-  await session.query('begin isolation level read committed');
+async function applyMigration(session: Session, migration: Migration): Promise<void> {
   try {
-    await session.query('select pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK_KEYS]);
-    await ensureMigrationTable(session);
-    const [landed] = await session.query<{ sha256: string }>(
-      'select sha256 from execution_ledger.migrations where id = $1',
-      [migration.id],
-    );
-    if (landed !== undefined) {
-      await session.query('commit');
-      if (landed.sha256 !== migration.sha256) throw changedMigration(migration, landed.sha256);
-      return false;
-    }
     await session.exec(migration.sql);
     await session.query('insert into execution_ledger.migrations (id, name, sha256) values ($1, $2, $3)', [
       migration.id,
       migration.name,
       migration.sha256,
     ]);
-    await session.query('commit');
-    return true;
   } catch (error) {
-    await session.query('rollback').catch(() => undefined);
-    if (error instanceof LedgerError && ['DATABASE_UNAVAILABLE', 'MIGRATION_FAILED'].includes(error.code))
-      throw error;
+    if (error instanceof LedgerError && error.code === 'DATABASE_UNAVAILABLE') throw error;
     throw new LedgerError(
       'MIGRATION_FAILED',
-      `migration ${migration.name} failed: ${(error as Error).message}; the connecting role needs CREATEROLE ` +
-        'and ownership of the database (or run `migrate` once as such a role)',
+      `migration ${migration.name} failed: ${(error as Error).message}; nothing was applied (pending migrations ` +
+        'are applied in one transaction); the connecting role needs CREATEROLE and ownership of the database ' +
+        '(or run `migrate` once as such a role)',
       { cause: error },
     );
   }
