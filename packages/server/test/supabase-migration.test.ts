@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createLedger, type Ledger, migrationScript } from 'execution-ledger';
+import { createLedger, type Ledger, migrationScript, reviewRole } from 'execution-ledger';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeExecution } from '../../ledger/test/support/fixtures.js';
@@ -269,6 +269,35 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
       client.query(`insert into execution_ledger.executions (run_id) values ('forged')`),
     );
     expect(insert).toMatchObject({ ok: false, code: '42501' });
+  });
+
+  it("gives a runtime role made with docs/supabase.md's SQL the service's rights and nothing more", async () => {
+    await withClient(urlFor('postgres', 'postgres'), async (client) => {
+      await client.query('drop role if exists ledger_runtime_supabase');
+      await client.query(`create role ledger_runtime_supabase login password 'runtime'`);
+      await client.query(
+        'grant execution_ledger_reader, execution_ledger_service, execution_ledger_writer to ledger_runtime_supabase',
+      );
+    });
+    expect(await reviewRole(await ledger.database(), 'ledger_runtime_supabase')).toEqual({
+      role: 'ledger_runtime_supabase',
+      privileges: [],
+    });
+    const runtime = createLedger({ database: urlFor('ledger_runtime_supabase', 'runtime'), poolSize: 2 });
+    try {
+      const recorded = await runtime.recordExecution(makeExecution(projects.bobs, { user_id: bob }));
+      expect(recorded.replayed).toBe(false);
+      expect((await runtime.getExecutionByRunId(runs.aliceShared!))?.user_id).toBe(alice);
+      const [denied] = await withClient(urlFor('ledger_runtime_supabase', 'runtime'), (client) =>
+        client.query(`delete from execution_ledger.executions where run_id = $1`, [recorded.run_id]).then(
+          () => ['allowed'],
+          (error: { code: string }) => [error.code],
+        ),
+      );
+      expect(denied).toBe('42501');
+    } finally {
+      await runtime.close();
+    }
   });
 
   it('keeps every chain intact after the matrix', async () => {
