@@ -10,6 +10,7 @@ export type {
   Session,
   ThreadConnection,
 } from './db/database.js';
+export { type MigrationScriptOptions, migrationScript } from './db/migration-script.js';
 export type { Migration, MigrationReport } from './db/migrator.js';
 export { loadMigrations, migrateDatabase } from './db/migrator.js';
 export type { DatabaseTarget, OpenDatabaseOptions } from './db/open-database.js';

@@ -7,6 +7,7 @@ import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
 import { type MigrationReport, migrateDatabase } from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
+import { refuseSupabaseClient } from './db/supabase-client.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import type { VerificationReport } from './format/chain-verifier.js';
@@ -92,6 +93,8 @@ export class Ledger extends ExecutionReader {
     // several at once on separate connections; PGlite's one connection reads one after another.
     super(run, async () => ((await this.ready()).engine === 'postgres' ? CHAIN_READS_IN_FLIGHT_MAX : 1));
     this.limits = resolveLimits(options.limits);
+    // At once, not on first use: the call that passed the client is the one to correct.
+    refuseSupabaseClient(options.database);
     this.opening = openDatabase(options.database, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),

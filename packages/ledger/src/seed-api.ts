@@ -1,4 +1,5 @@
 import type { DatabaseTarget } from './db/open-database.js';
+import { refuseSupabaseClient, type SupabaseClientLike } from './db/supabase-client.js';
 import { LedgerError } from './errors.js';
 import { createLedger, Ledger, type LedgerOptions } from './ledger.js';
 import type { ExecutionFilter, ExecutionInput, ExecutionRecord, PageOptions } from './types.js';
@@ -9,11 +10,26 @@ import type { ExecutionFilter, ExecutionInput, ExecutionRecord, PageOptions } fr
  */
 let current: Ledger | undefined;
 
+/**
+ * @deprecated A Supabase client reaches the project over HTTP and cannot run the ledger's
+ * transactions: this call throws VALIDATION_FAILED. Pass the project's Postgres connection
+ * string instead, its pooler on port 6543 with `{ preparedStatements: false }` (docs/supabase.md).
+ */
+export function initializeExecutionLedger(
+  client: SupabaseClientLike,
+  options?: Omit<LedgerOptions, 'database'>,
+): never;
 export function initializeExecutionLedger(
   client: DatabaseTarget | Ledger,
+  options?: Omit<LedgerOptions, 'database'>,
+): Ledger;
+export function initializeExecutionLedger(
+  client: DatabaseTarget | Ledger | SupabaseClientLike,
   options: Omit<LedgerOptions, 'database'> = {},
 ): Ledger {
-  current = client instanceof Ledger ? client : createLedger({ ...options, database: client });
+  refuseSupabaseClient(client);
+  current =
+    client instanceof Ledger ? client : createLedger({ ...options, database: client as DatabaseTarget });
   return current;
 }
 

@@ -7,7 +7,7 @@ import type { Database, Queryable, Session } from './database.js';
 /** The folder of numbered `.sql` migrations shipped with the package. */
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../sql/', import.meta.url));
 const MIGRATION_NAME_PATTERN = /^(\d{4})_[a-z0-9_]+\.sql$/;
-// Session-level advisory lock for migrations: product constant "ELED", then "MIGR".
+// Advisory lock for migrations, per transaction: product constant "ELED", then "MIGR".
 const MIGRATION_LOCK_KEYS = [1162626372, 1296648018] as const;
 
 export interface Migration {
@@ -38,8 +38,8 @@ export async function loadMigrations(folder = MIGRATIONS_FOLDER): Promise<Migrat
 }
 
 /**
- * Applies pending migrations in order, each in its own transaction, under a session advisory
- * lock so concurrent callers (several processes starting at once) apply each file exactly once.
+ * Applies pending migrations in order, in one transaction under an advisory lock, so concurrent
+ * callers (several processes starting at once) apply each file exactly once.
  * A landed file whose checksum changed is refused: migrations are forward-only. A schema that is
  * already current is only read, never locked or changed, so a runtime role that owns nothing
  * (and could not migrate) starts as well as the owner does; a role that cannot migrate a schema
@@ -59,32 +59,64 @@ export async function migrateDatabase(
   return applyPending(database, files);
 }
 
+/**
+ * Applies every pending migration in one transaction under a transaction-level advisory lock,
+ * after reading under that lock which ones landed meanwhile: concurrent callers wait, then find
+ * nothing left to do, and each file is applied exactly once. The lock ends with the transaction,
+ * so nothing outlives it on a connection that a pooler in transaction mode hands to someone else
+ * next (a session-level lock would stay on whichever server connection took it, and its unlock
+ * could reach another). One transaction also means the schema moves from one version to the next
+ * or not at all, as when the printed script (migrate --print-sql) is applied.
+ */
 async function applyPending(database: Database, files: Migration[]): Promise<MigrationReport> {
   return database.session(async (session) => {
-    await session.query('select pg_advisory_lock($1, $2)', [...MIGRATION_LOCK_KEYS]);
+    const report: MigrationReport = { applied: [], already_applied: 0 };
+    await session.query('begin isolation level read committed');
     try {
+      await session.query('select pg_advisory_xact_lock($1, $2)', [...MIGRATION_LOCK_KEYS]);
       await ensureMigrationTable(session);
-      const applied = await session.query<{ id: number; name: string; sha256: string }>(
-        'select id, name, sha256 from execution_ledger.migrations order by id',
+      const landed = await session.query<{ id: number; sha256: string }>(
+        'select id, sha256 from execution_ledger.migrations order by id',
       );
-      const byId = new Map(applied.map((row) => [Number(row.id), row]));
-      const report: MigrationReport = { applied: [], already_applied: 0 };
+      const byId = new Map(landed.map((row) => [Number(row.id), row.sha256]));
       for (const migration of files) {
-        const landed = byId.get(migration.id);
-        if (landed !== undefined) {
-          if (landed.sha256 !== migration.sha256) throw changedMigration(migration, landed.sha256);
+        const landedSha = byId.get(migration.id);
+        if (landedSha !== undefined) {
+          if (landedSha !== migration.sha256) throw changedMigration(migration, landedSha);
           report.already_applied += 1;
           continue;
         }
         await applyMigration(session, migration);
         report.applied.push(migration.name);
       }
-      await assertRuntimeRolesSafe(session);
-      return report;
-    } finally {
-      await session.query('select pg_advisory_unlock($1, $2)', [...MIGRATION_LOCK_KEYS]);
+      await session.query('commit');
+    } catch (error) {
+      await session.query('rollback').catch(() => undefined);
+      throw error;
     }
+    await assertRuntimeRolesSafe(session);
+    return report;
   });
+}
+
+async function applyMigration(session: Session, migration: Migration): Promise<void> {
+  try {
+    await session.exec(migration.sql);
+    await session.query('insert into execution_ledger.migrations (id, name, sha256) values ($1, $2, $3)', [
+      migration.id,
+      migration.name,
+      migration.sha256,
+    ]);
+  } catch (error) {
+    if (error instanceof LedgerError && error.code === 'DATABASE_UNAVAILABLE') throw error;
+    throw new LedgerError(
+      'MIGRATION_FAILED',
+      `migration ${migration.name} failed: ${(error as Error).message}; nothing was applied (pending migrations ` +
+        'are applied in one transaction); the connecting role needs CREATEROLE and ownership of the database ' +
+        '(or run `migrate` once as such a role)',
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -146,37 +178,18 @@ async function assertCanMigrate(database: Queryable, pending: Migration[] | unde
   );
 }
 
-async function ensureMigrationTable(session: Session): Promise<void> {
-  await session.exec(`
-    create schema if not exists execution_ledger;
-    create table if not exists execution_ledger.migrations (
-      id integer primary key,
-      name text not null,
-      sha256 text not null,
-      applied_at timestamptz not null default clock_timestamp()
-    );`);
-}
+/** The schema and the table that records applied migrations; the printed script starts with it too. */
+export const MIGRATION_TABLE_SQL = `
+create schema if not exists execution_ledger;
+create table if not exists execution_ledger.migrations (
+  id integer primary key,
+  name text not null,
+  sha256 text not null,
+  applied_at timestamptz not null default clock_timestamp()
+);`;
 
-async function applyMigration(session: Session, migration: Migration): Promise<void> {
-  await session.query('begin');
-  try {
-    await session.exec(migration.sql);
-    await session.query('insert into execution_ledger.migrations (id, name, sha256) values ($1, $2, $3)', [
-      migration.id,
-      migration.name,
-      migration.sha256,
-    ]);
-    await session.query('commit');
-  } catch (error) {
-    await session.query('rollback');
-    if (error instanceof LedgerError && error.code === 'DATABASE_UNAVAILABLE') throw error;
-    throw new LedgerError(
-      'MIGRATION_FAILED',
-      `migration ${migration.name} failed: ${(error as Error).message}; the connecting role needs CREATEROLE ` +
-        'and ownership of the database (or run `migrate` once as such a role)',
-      { cause: error },
-    );
-  }
+async function ensureMigrationTable(session: Session): Promise<void> {
+  await session.exec(MIGRATION_TABLE_SQL);
 }
 
 function changedMigration(migration: Migration, landedSha: string): LedgerError {

@@ -14,6 +14,7 @@ import { lockDataFolder } from './folder-lock.js';
 import { PgDatabase, redactUrl } from './pg-database.js';
 import { PGliteDatabase } from './pglite-database.js';
 import { answersWithin, type ServerTimeouts } from './server-silence.js';
+import { refuseSupabaseClient } from './supabase-client.js';
 
 /** Where the embedded database lives when nothing else is said. */
 export const DEFAULT_DATA_FOLDER = './.execution-ledger';
@@ -43,6 +44,7 @@ export async function openDatabase(
   options: OpenDatabaseOptions = {},
 ): Promise<Database> {
   if (isDatabase(target)) return target;
+  refuseSupabaseClient(target);
   if (isPGliteLike(target)) return new PGliteDatabase(target, undefined, 'the given PGlite instance');
   if (isPoolLike(target))
     return new PgDatabase(

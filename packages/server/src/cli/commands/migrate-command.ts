@@ -1,12 +1,15 @@
 import type { Command } from 'commander';
-import { createLedger } from 'execution-ledger';
-import { grantRuntimeRole } from 'execution-ledger/database';
+import { createLedger, LedgerError } from 'execution-ledger';
+import { grantRuntimeRole, migrationScript } from 'execution-ledger/database';
 import { printJson, wantsJson } from '../cli-output.js';
 import { ledgerOptions } from '../open-ledger.js';
 import { globalOptions, withExample } from './command-options.js';
 
 interface MigrateOptions {
   grantRuntime?: string;
+  printSql?: boolean;
+  supabase?: boolean;
+  from?: string;
 }
 
 export function registerMigrateCommand(program: Command): void {
@@ -17,8 +20,18 @@ export function registerMigrateCommand(program: Command): void {
       '--grant-runtime <role>',
       'then grant this existing login role what the service needs (reader, service, writer) and nothing more',
     )
+    .option(
+      '--print-sql',
+      'write the migrations to stdout as one SQL file (for supabase/migrations/ or psql) instead of applying them',
+    )
+    .option('--supabase', "with --print-sql: add the grants and policies for Supabase's API roles")
+    .option('--from <number>', 'with --print-sql: start at this migration (an upgrade of a printed schema)')
     .action(async (options: MigrateOptions, self: Command) => {
       const global = globalOptions(self);
+      if (options.printSql === true || options.supabase === true || options.from !== undefined) {
+        process.stdout.write(await printedMigrations(options));
+        return;
+      }
       const ledger = createLedger({ ...ledgerOptions(global), migrate: false });
       try {
         const report = await ledger.migrate();
@@ -39,6 +52,7 @@ export function registerMigrateCommand(program: Command): void {
     command,
     'DATABASE_URL=postgres://ledger:secret@localhost/ledger execution-ledger migrate',
     'execution-ledger migrate --database postgres://ledger:secret@localhost/ledger --grant-runtime ledger_runtime',
+    'execution-ledger migrate --print-sql --supabase > supabase/migrations/20260213000000_execution_ledger.sql',
   );
 }
 
@@ -58,4 +72,35 @@ function describeMigration(
       ? `role ${role} already holds the runtime roles\n`
       : `granted ${granted.join(', ')} to ${role}\n`)
   );
+}
+
+/** The printed script; touches no database, so it needs no --database. */
+async function printedMigrations(options: MigrateOptions): Promise<string> {
+  if (options.printSql !== true) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `${options.supabase === true ? '--supabase' : '--from'} only applies to --print-sql; add --print-sql to print the migrations, or drop it to apply them`,
+      { field: options.supabase === true ? '--supabase' : '--from' },
+    );
+  }
+  if (options.grantRuntime !== undefined) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      '--grant-runtime needs a database and --print-sql writes to stdout instead; apply the printed file, then run ' +
+        '`execution-ledger migrate --database <owner URL> --grant-runtime <role>`',
+      { field: '--grant-runtime' },
+    );
+  }
+  let from: number | undefined;
+  if (options.from !== undefined) {
+    from = /^[0-9]{1,9}$/.test(options.from) ? Number(options.from) : Number.NaN;
+    if (Number.isNaN(from)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `--from must be a migration number such as 8 (or 0008); got ${JSON.stringify(options.from)}`,
+        { field: '--from' },
+      );
+    }
+  }
+  return migrationScript({ supabase: options.supabase === true, ...(from === undefined ? {} : { from }) });
 }
