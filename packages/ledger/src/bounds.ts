@@ -32,6 +32,8 @@ export const PAGE_ROWS_DEFAULT = 50;
 export const PAGE_ROWS_MAX = 1_000;
 /** Rows fetched per keyset batch while streaming. */
 export const STREAM_BATCH_ROWS_DEFAULT = 500;
+/** The largest batchSize a stream or an export accepts: ten pages, to bound memory per batch. */
+export const STREAM_BATCH_ROWS_MAX = PAGE_ROWS_MAX * 10;
 /** Buckets one time series may span (5,000 hours is about 208 days; 5,000 days about 13 years). */
 export const TIME_SERIES_BUCKETS_MAX = 5_000;
 /** Points (buckets times series) one time series may return before the caller must narrow it. */
@@ -46,6 +48,8 @@ export const ROLLUP_MISMATCHES_MAX = 100;
 export const PERCENTILE_SORT_MEMORY_MB = 64;
 /** Rows fetched per query while exporting; reads run ahead while a batch is written. */
 export const EXPORT_BATCH_ROWS_DEFAULT = 1_000;
+/** Bytes an export stream buffers ahead of its reader before it stops asking the database for more. */
+export const EXPORT_BUFFER_BYTES = 256 * 1024;
 /**
  * Seq ranges a PostgreSQL server reads at once for one project's export: the server's
  * jsonb-to-text output is most of an export's cost, and three reads keep two cores busy while one

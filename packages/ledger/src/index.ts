@@ -167,5 +167,7 @@ export type {
   Page,
   PageOptions,
   RecordedExecution,
+  SeedDateRange,
+  StreamOptions,
 } from './types.js';
 export { EXECUTION_STATUSES } from './types.js';

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from './plain-json.js';
+import type { ExecutionFilter, SeedDateRange } from './query/execution-filter.js';
 
 export type ExecutionStatus = 'completed' | 'failed' | 'aborted';
 export const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['completed', 'failed', 'aborted'];
@@ -129,19 +130,16 @@ export interface ExecutionStats {
   by_agent: Record<string, { count: number; cost: number }>;
 }
 
-export interface ExecutionFilter {
-  projectId?: string;
-  agentId?: string;
-  userId?: string;
-  status?: ExecutionStatus | ExecutionStatus[];
-  parentRunId?: string;
-  /** Inclusive lower bound on created_at. */
-  startDate?: Date;
-  /** Exclusive upper bound on created_at. */
-  endDate?: Date;
+/**
+ * What streamExecutions and the streaming exports take: a filter, the seed's names for its range
+ * (deprecated there, see SeedDateRange), and how many rows one keyset query fetches.
+ */
+export interface StreamOptions extends ExecutionFilter, SeedDateRange {
   /** Rows fetched per keyset query; memory stays bounded by this. */
   batchSize?: number;
 }
+
+export type { ExecutionFilter, SeedDateRange };
 
 export interface PageOptions {
   limit?: number;

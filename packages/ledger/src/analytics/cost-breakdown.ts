@@ -1,6 +1,7 @@
 import { PAGE_ROWS_MAX, USER_COSTS_DEFAULT } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import { requireLimit, toAnalyticsScope } from './analytics-scope.js';
+import { requireLimit } from '../query/execution-filter.js';
+import { toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, CostByPart, UserCost, UserCostOptions } from './analytics-types.js';
 import { rollupSourceSql } from './rollup-source.js';
 

@@ -1,15 +1,9 @@
-import { countFromRollups } from '../analytics/execution-stats.js';
 import { PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
-import type { ExecutionFilter, ExecutionRecord, Page, PageOptions } from '../types.js';
+import { type FilterScope, scopeClauses, whereSql } from '../query/execution-filter.js';
+import type { ExecutionRecord, Page, PageOptions } from '../types.js';
 import type { Queryable } from './database.js';
-import {
-  type ExecutionRow,
-  filterClauses,
-  RECORD_COLUMNS,
-  rowToRecord,
-  whereSql,
-} from './execution-queries.js';
+import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './execution-queries.js';
 import { namedSql } from './named-sql.js';
 
 /**
@@ -96,7 +90,7 @@ function orderSql(ordering: Ordering, direction: Direction): string {
 /** One bounded batch after `cursor` (exclusive), for lists and streams. */
 export async function queryBatch(
   q: Queryable,
-  filter: ExecutionFilter,
+  scope: FilterScope,
   ordering: Ordering,
   direction: Direction,
   cursor: string | null,
@@ -104,7 +98,7 @@ export async function queryBatch(
   offset = 0,
 ): Promise<ExecutionRecord[]> {
   const params: unknown[] = [];
-  const clauses = filterClauses(filter, params);
+  const clauses = scopeClauses(scope, params);
   if (cursor !== null)
     clauses.push(keysetClause(ordering, direction, decodeCursor(ordering, cursor), params));
   params.push(limit, offset);
@@ -116,33 +110,23 @@ export async function queryBatch(
   return rows.map(rowToRecord);
 }
 
-/**
- * The number of runs a list filter matches. Every filter but a parent run is a rollup dimension,
- * so the hourly rollups answer it without counting rows; a parent run needs the plain count.
- */
-export async function countExecutions(q: Queryable, filter: ExecutionFilter): Promise<number> {
-  if (filter.parentRunId === undefined) return countFromRollups(q, filter);
-  const params: unknown[] = [];
-  const rows = await q.query<{ total: string }>(
-    `select count(*)::text as total from execution_ledger.executions e ${whereSql(filterClauses(filter, params))}`,
-    params,
-  );
-  return Number(rows[0]?.total ?? 0);
-}
+/** Counts the runs of a scope; the caller picks how (the rollups answer most scopes). */
+export type CountRuns = (q: Queryable, scope: FilterScope) => Promise<number>;
 
 /** A page newest first, by offset (the seed's way) or by cursor. */
 export async function queryPage(
   q: Queryable,
-  filter: ExecutionFilter,
+  scope: FilterScope,
   ordering: Ordering,
   options: PageOptions,
+  countRuns: CountRuns,
 ): Promise<Page<ExecutionRecord>> {
   const limit = pageLimit(options.limit);
   const offset = options.cursor == null ? pageOffset(options.offset) : 0;
   // The page and its total are independent: on a pool they run on two connections at once.
   const [rows, total] = await Promise.all([
-    queryBatch(q, filter, ordering, 'desc', options.cursor ?? null, limit + 1, offset),
-    countExecutions(q, filter),
+    queryBatch(q, scope, ordering, 'desc', options.cursor ?? null, limit + 1, offset),
+    countRuns(q, scope),
   ]);
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
