@@ -1,3 +1,4 @@
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import {
   type Checkpoint,
   type ExecutionRecord,
@@ -6,8 +7,6 @@ import {
   verifyExport,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines, forgeRecords } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');

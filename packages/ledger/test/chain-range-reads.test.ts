@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import {
   CHAIN_READS_IN_FLIGHT_MAX,
   createLedger,
@@ -9,8 +10,6 @@ import {
   type Ledger,
 } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 import {
   isRangeRead,

@@ -1,10 +1,8 @@
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { createLedger, type Database, type VerificationReport } from 'execution-ledger';
 import fc, { type JsonValue } from 'fast-check';
 import pg from 'pg';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 import { literal, tamperAsSuperuser } from './support/tamper.js';
 

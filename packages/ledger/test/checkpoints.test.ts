@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import {
   type Checkpoint,
   generateSigningKey,
@@ -12,8 +13,6 @@ import {
   verifyProjectProof,
 } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');

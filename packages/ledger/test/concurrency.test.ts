@@ -1,8 +1,6 @@
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import type { Ledger } from 'execution-ledger';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 describeEachEngine('concurrent appends and replays', (context) => {
   it('keeps seq gapless and the chain valid with 16 concurrent writers', async () => {

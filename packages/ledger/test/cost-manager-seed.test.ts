@@ -1,3 +1,4 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
 import {
   BudgetExceededError,
   type CostManagerOptions,
@@ -9,7 +10,6 @@ import {
   recordExecution,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
 
 /**
  * The specification's "Integration with Cost Manager" example as written, with the import path

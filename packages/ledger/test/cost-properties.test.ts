@@ -1,3 +1,4 @@
+import { makeExecution } from '@execution-ledger/test-support';
 import {
   BudgetExceededError,
   CostManager,
@@ -10,7 +11,6 @@ import {
 } from 'execution-ledger';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { makeExecution } from './support/fixtures.js';
 
 // Prices with awkward fractions, so per-charge rounding (the classic drift) would show.
 const PRICES: PriceTableInput = {

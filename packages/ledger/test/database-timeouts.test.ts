@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { ENGINES, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 /**
  * A TCP relay in front of the test server that can freeze: it stops passing bytes either way

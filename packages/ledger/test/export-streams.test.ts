@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import {
   CSV_COLUMNS,
@@ -11,8 +12,6 @@ import {
   isLedgerError,
 } from 'execution-ledger';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { type ChainTip, insertHistoricalRuns } from './support/historical-runs.js';
 
 async function readAll(stream: Readable): Promise<string> {

@@ -1,5 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
+  describeEachEngine,
+  type EngineContext,
+  expectLedgerError,
+  makeExecution,
+} from '@execution-ledger/test-support';
+import {
   type ExecutionRecord,
   exportExecutionsToNDJSON,
   type JsonbInput,
@@ -11,9 +17,6 @@ import {
 import fc from 'fast-check';
 import { parse as parseLossless } from 'lossless-json';
 import { expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 import { historicalExecution, insertHistoricalRuns } from './support/historical-runs.js';
 
 // A JSON number as anyone may write it: sign, digits, fraction, exponent in either case.

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import {
   canonicalJson,
   centsToMicros,
@@ -12,8 +13,6 @@ import {
 } from 'execution-ledger';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Pinned bytes of hash version 1. Changing either constant breaks every stored chain: that
 // needs a new hash_version, not an edit here.

@@ -1,7 +1,7 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
 import { canonicalJson, canonicalJsonOfJsonbText, type JsonValue } from 'execution-ledger';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
 
 // Characters where escaping and key order go wrong: JSON's own escapes, control characters,
 // "/", DEL, U+2028, non-ASCII, the top of the BMP (U+E000..U+FFFF, where UTF-8 byte order and

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { describeEachEngine, type EngineContext } from '@execution-ledger/test-support';
 import fc, { type JsonValue } from 'fast-check';
 import { expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];

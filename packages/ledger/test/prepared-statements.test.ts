@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { makeExecution, prepareServerDatabase } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareServerDatabase } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Hot reads are prepared statements on a server connection. One connection makes it visible:
 // pg_prepared_statements lists what that session has prepared.

@@ -1,9 +1,7 @@
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import type { ExecutionRecord } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 describeEachEngine('reads, pages, statistics and export', (context) => {
   let projectId = '';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import {
   CSV_COLUMNS,
@@ -23,8 +24,6 @@ import {
   type RecordFieldName,
 } from 'execution-ledger/record-fields';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
 async function readAll(stream: Readable): Promise<string> {

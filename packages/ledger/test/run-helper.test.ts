@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { describeEachEngine, expectLedgerRejection, makeExecution } from '@execution-ledger/test-support';
 import {
   BudgetExceededError,
   CostManager,
@@ -10,9 +11,6 @@ import {
   type RunOptions,
 } from 'execution-ledger';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerRejection } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 const PRICES = { version: 'run-test', toolCallCents: { '*': 1 }, externalRequestCents: { '*': 1 } };
 

@@ -4,11 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { createLedger, loadMigrations, migrateDatabase, openDatabase } from 'execution-ledger';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 const folders: string[] = [];
 function tempFolder(): string {

@@ -1,3 +1,4 @@
+import { describeEachEngine, type EngineContext, makeExecution } from '@execution-ledger/test-support';
 import {
   type Checkpoint,
   type ExecutionRecord,
@@ -6,8 +7,6 @@ import {
   verifyExport,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines, forgeRecords, literal, tamperAsSuperuser } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');

@@ -1,4 +1,10 @@
 import {
+  describeEachEngine,
+  expectLedgerError,
+  expectLedgerErrorSync,
+  makeExecution,
+} from '@execution-ledger/test-support';
+import {
   createLedger,
   DEFAULT_LIMITS,
   type ExecutionInput,
@@ -6,9 +12,6 @@ import {
   normalizeExecution,
 } from 'execution-ledger';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError, expectLedgerErrorSync } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 type Case = [title: string, change: (base: ExecutionInput) => unknown, code: LedgerErrorCode, field: string];
 

@@ -1,6 +1,5 @@
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { countStored, useServer } from './support/server-harness.js';
 
 /** A JSON body whose intent is `intentBytes`, spliced in as raw bytes. */

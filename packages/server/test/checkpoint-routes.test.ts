@@ -1,4 +1,5 @@
 import { buildServer } from '@execution-ledger/server';
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import {
   type Checkpoint,
   generateSigningKey,
@@ -6,9 +7,6 @@ import {
   verifyProjectProof,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { expectLedgerError } from '../../ledger/test/support/expect-error.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { useServer } from './support/server-harness.js';
 
 const key = generateSigningKey('routes.test');

@@ -1,8 +1,8 @@
 import { access, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { makeExecution } from '@execution-ledger/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { type CliResult, cliDatabase, runCli } from './support/cli-process.js';
 
 const PROJECT = 'proj-001';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { prepareServerDatabase } from '@execution-ledger/test-support';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { prepareServerDatabase } from '../../ledger/test/support/engines.js';
 import { runCli, startServe } from './support/cli-process.js';
 
 const ownerUrl = process.env.TEST_OWNER_DATABASE_URL;

@@ -3,9 +3,9 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { makeExecution } from '@execution-ledger/test-support';
 import { createSigningKeyFiles, verifyCheckpointNote, verifyProjectProof } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { cliDatabase, runCli, SERVE_PROCESS_TEST_MS, startServe } from './support/cli-process.js';
 
 // "None when nothing changed" needs a database no other test file appends to: a fresh embedded folder.

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { ENGINES, makeExecution } from '@execution-ledger/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { cliDatabase, type RunningServer, runCli, startServe } from './support/cli-process.js';
 
 type Operation = (projects: { a: string; b: string }) => { method: string; path: string; body?: unknown };

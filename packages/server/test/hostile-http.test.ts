@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { buildServer } from '@execution-ledger/server';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import type { ExecutionRecord } from 'execution-ledger';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import {
   badNumberText,
   hostileKey,

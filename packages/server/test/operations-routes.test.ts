@@ -1,9 +1,8 @@
 import { Writable } from 'node:stream';
 import { buildServer, serverBounds } from '@execution-ledger/server';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { createLedger, loadMigrations } from 'execution-ledger';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { countStored, useServer } from './support/server-harness.js';
 
 /** The newest migration shipped: the schema version a migrated database reports. */

@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildServer, CheckpointScheduler } from '@execution-ledger/server';
+import { expectLedgerErrorSync, makeExecution } from '@execution-ledger/test-support';
 import { type CheckpointResult, createLedger, generateSigningKey, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgerErrorSync } from '../../ledger/test/support/expect-error.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 
 const UNCHANGED: CheckpointResult = { created: false, checkpoint: null, heads_changed: 0, diverged: [] };
 

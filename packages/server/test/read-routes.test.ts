@@ -1,7 +1,6 @@
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import type { ExecutionRecord } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { useServer } from './support/server-harness.js';
 
 describeEachEngine('HTTP reads, statistics, export and verification', (context) => {

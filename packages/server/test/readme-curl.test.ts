@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { ENGINES } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { ENGINES } from '../../ledger/test/support/engines.js';
 import { cliDatabase, startServe } from './support/cli-process.js';
 
 const run = promisify(execFile);

@@ -1,9 +1,8 @@
 import { ApiKeyStore, buildServer } from '@execution-ledger/server';
+import { describeEachEngine, type EngineContext, makeExecution } from '@execution-ledger/test-support';
 import { generateSigningKey } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import {
   answeredBy,
   type Cell,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EngineContext } from '@execution-ledger/test-support';
 import {
   computeEntryHash,
   computePayloadHash,
@@ -8,7 +9,6 @@ import {
   genesisHash,
   normalizeExecution,
 } from 'execution-ledger';
-import type { EngineContext } from './engines.js';
 
 /** What an analytics test varies about a run; everything else is a fixed valid execution. */
 export interface HistoricalRun {

@@ -1,3 +1,4 @@
+import type { EngineContext } from '@execution-ledger/test-support';
 import {
   computeEntryHash,
   computePayloadHash,
@@ -8,7 +9,6 @@ import {
   type Ledger,
   type ProjectProof,
 } from 'execution-ledger';
-import type { EngineContext } from './engines.js';
 
 const GUARDS = [
   'executions_append_only_row',

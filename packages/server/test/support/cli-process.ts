@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EngineName, prepareServerDatabase } from '../../../ledger/test/support/engines.js';
+import { type EngineName, prepareServerDatabase } from '@execution-ledger/test-support';
 
 /** The built CLI, run as users run it. */
 /**
