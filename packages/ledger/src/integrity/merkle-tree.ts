@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LedgerError } from '../errors.js';
 
 /** Bytes of a SHA-256 digest: every leaf hash, node hash and root. */
 export const MERKLE_HASH_BYTES = 32;
@@ -52,7 +53,11 @@ function splitPoint(n: number): number {
  */
 export function inclusionProof(index: number, leafHashes: readonly Buffer[]): Buffer[] {
   if (!Number.isSafeInteger(index) || index < 0 || index >= leafHashes.length) {
-    throw new RangeError(`leaf index ${index} is outside a tree of ${leafHashes.length} leaves`);
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `index ${index} is outside a tree of ${leafHashes.length} leaves; pass a whole number from 0 to ${leafHashes.length - 1}`,
+      { field: 'index' },
+    );
   }
   const siblings: Buffer[] = [];
   let lo = 0;
@@ -80,7 +85,11 @@ export function inclusionProof(index: number, leafHashes: readonly Buffer[]): Bu
 export function consistencyProof(size1: number, leafHashes: readonly Buffer[]): Buffer[] {
   const size2 = leafHashes.length;
   if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
-    throw new RangeError(`older tree size ${size1} must be from 0 to the newer size ${size2}`);
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `size1 ${size1} is not a tree size from 0 to the newer size ${size2}; pass the older tree's size`,
+      { field: 'size1' },
+    );
   }
   if (size1 === 0 || size1 === size2) return [];
   const nodes: Buffer[] = [];

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ThreadConnection } from '../db/database.js';
 import { translateDatabaseError } from '../db/database-errors.js';
+import { LedgerError } from '../errors.js';
 import type { BatchCheck } from './batch-check.js';
 import type { StoredEntry } from './entry-rehash.js';
 
@@ -67,7 +68,7 @@ export class RehashPool {
       worker.on('message', (response: RehashResponse) => this.settle(response));
       worker.on('error', (error) => this.failAll(error));
       worker.on('exit', (code) => {
-        if (!this.closing) this.failAll(new Error(`a verification worker stopped (exit code ${code})`));
+        if (!this.closing) this.failAll(workerStopped(code));
       });
       this.workers.push(worker);
     }
@@ -123,6 +124,16 @@ export class RehashPool {
     for (const waiting of this.waiting.values()) waiting.reject(error);
     this.waiting.clear();
   }
+}
+
+/** A worker that left while checks waited: the process ran out of memory or was stopped. */
+function workerStopped(code: number): LedgerError {
+  return new LedgerError(
+    'INTERNAL_ERROR',
+    `a verification worker stopped (exit code ${code}) before it answered; verify again, and if it stops again ` +
+      'look in the process error output for why the worker thread ended',
+    { details: { exit_code: code } },
+  );
 }
 
 /** Asks a worker to close its connection and leave; stops it if it takes too long. */
