@@ -65,6 +65,40 @@ export const CHAIN_READS_IN_FLIGHT_MAX = 3;
 export const DATABASE_REPLY_TIMEOUT_MS_DEFAULT = 10_000;
 /** How long opening a connection to a PostgreSQL server (or taking one from the pool) may take. */
 export const DATABASE_CONNECT_TIMEOUT_MS_DEFAULT = 5_000;
+/** Entries per keyset batch of a chain scan: a unit of work for one hashing thread. */
+export const CHAIN_BATCH_ROWS = 1_000;
+/** Problems a chain verification lists before it stops collecting them (it still counts entries). */
+export const VERIFY_PROBLEMS_MAX = 100;
+/**
+ * Hashing threads of a verification. Without a connection string the threads only hash rows read
+ * here, so every core gets one; with one, each thread also reads its own batches and waits on the
+ * server part of the time, so one more than the cores keeps them busy (measured on 2 cores,
+ * 507,014 entries: 2 threads 38.7-38.9k entries/s, 3 threads 44.8-45.3k, 4 threads 42.5k).
+ */
+export const REHASH_WORKERS_MAX = 4;
+/** How long a hashing thread may take to close its connection before it is stopped. */
+export const REHASH_WORKER_CLOSE_MS_MAX = 2_000;
+/** Object shapes (key lists) whose sorted order canonical JSON keeps; stored content decides how many exist. */
+export const CANONICAL_SHAPES_MAX = 10_000;
+/**
+ * Nesting the jsonb text scanner follows before it hands a text to the general path: stored
+ * content is validated to 64 levels, so deeper text is rare and better served by JSON.parse
+ * than by a deeper recursion.
+ */
+export const JSONB_SCAN_DEPTH_MAX = 128;
+/** Characters of a signing key's name. */
+export const SIGNING_KEY_NAME_CHARS_MAX = 200;
+/**
+ * An embedded database folder's lock older than FOLDER_LOCK_STALE_MS without a heartbeat may be
+ * taken over even when its owner cannot be checked (another host sharing the folder, or a lock
+ * without an owner record); its owner renews it every FOLDER_LOCK_HEARTBEAT_MS.
+ */
+export const FOLDER_LOCK_STALE_MS = 30_000;
+export const FOLDER_LOCK_HEARTBEAT_MS = 10_000;
+/** Lock take-overs tried before giving up: each retry means another process raced for the folder. */
+export const FOLDER_LOCK_ATTEMPTS_MAX = 3;
+/** Statement texts given a prepared-statement name; the library's hot reads need a few hundred. */
+export const NAMED_STATEMENTS_MAX = 1_000;
 /** Appends coalesced into one transaction by group commit. */
 export const GROUP_COMMIT_ENTRIES_MAX = 500;
 /** Serialised bytes one group-commit batch may carry before it is split. */

@@ -1,7 +1,8 @@
+import { CHAIN_BATCH_ROWS } from '../bounds.js';
 import { keysetBatches } from '../db/batch-reads.js';
 import type { Database } from '../db/database.js';
 import { type BatchCheck, checkBatch, linkBatch } from './batch-check.js';
-import { CHAIN_BATCH_ROWS, readChainBatch } from './chain-batch-query.js';
+import { readChainBatch } from './chain-batch-query.js';
 import { initialChainState, type VerificationReport } from './chain-verifier.js';
 import { EntryRehasher, type StoredEntry } from './entry-rehash.js';
 import { RehashPool } from './rehash-pool.js';

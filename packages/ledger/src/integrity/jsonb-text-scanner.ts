@@ -1,9 +1,6 @@
+import { JSONB_SCAN_DEPTH_MAX } from '../bounds.js';
 import { MemberStack } from './member-order.js';
 
-// Nesting the scanner follows before it hands a text to the general path: stored content is
-// validated to 64 levels, so deeper text is rare and better served by JSON.parse than by a
-// deeper recursion here.
-const SCAN_DEPTH_MAX = 128;
 // A number token with at most this many significant digits (and no exponent or trailing
 // fraction zero) converts to a double and back to the same digits, so it is already in
 // JavaScript's (and RFC 8785's) form and is kept as it is.
@@ -265,7 +262,7 @@ function isVerbatimNumber(start: number, integerEnd: number, fractionEnd: number
 
 function scanArray(depth: number): void {
   const source = bytes;
-  if (depth > SCAN_DEPTH_MAX) throw UNHANDLED;
+  if (depth > JSONB_SCAN_DEPTH_MAX) throw UNHANDLED;
   at += 1;
   source[out++] = OPEN_BRACKET;
   if (source[at]! <= SPACE) skipSpace();
@@ -287,7 +284,7 @@ function scanArray(depth: number): void {
 
 function scanObject(depth: number): void {
   const source = bytes;
-  if (depth > SCAN_DEPTH_MAX) throw UNHANDLED;
+  if (depth > JSONB_SCAN_DEPTH_MAX) throw UNHANDLED;
   at += 1;
   source[out++] = OPEN_BRACE;
   if (source[at]! <= SPACE) skipSpace();

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { REHASH_WORKER_CLOSE_MS_MAX, REHASH_WORKERS_MAX } from '../bounds.js';
 import type { ThreadConnection } from '../db/database.js';
 import { translateDatabaseError } from '../db/database-errors.js';
 import { LedgerError } from '../errors.js';
@@ -9,16 +10,12 @@ import type { StoredEntry } from './entry-rehash.js';
 // Threads per verification, at most four. Re-deriving hashes costs more than the server spends
 // producing the rows, so every core gets a thread. Given a connection string, each thread also
 // opens one connection and reads its own batches; it then waits on its server part of the
-// time, so one thread more than cores keeps the cores busy (measured on 2 cores, 507,014
-// entries, back to back: 2 threads 38.7-38.9k entries/s, 3 threads 44.8-45.3k, 4 threads 42.5k).
-const REHASH_WORKERS_MAX = 4;
+// time, so one thread more than cores keeps the cores busy (REHASH_WORKERS_MAX caps both).
 const CORES = Math.max(1, availableParallelism());
 
 function defaultPoolSize(connection: ThreadConnection | undefined): number {
   return Math.min(REHASH_WORKERS_MAX, connection === undefined ? CORES : CORES + 1);
 }
-// How long a worker may take to close its connection before it is stopped.
-const WORKER_CLOSE_MS_MAX = 2_000;
 
 /** What a worker is asked: check rows read here, read and check a batch itself, or close. */
 export type RehashRequest =
@@ -140,7 +137,7 @@ function workerStopped(code: number): LedgerError {
 async function closeWorker(worker: Worker): Promise<void> {
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.postMessage({ kind: 'close' } satisfies RehashRequest);
-  const timer = setTimeout(() => void worker.terminate(), WORKER_CLOSE_MS_MAX);
+  const timer = setTimeout(() => void worker.terminate(), REHASH_WORKER_CLOSE_MS_MAX);
   await exited;
   clearTimeout(timer);
 }
