@@ -17,8 +17,7 @@ interface Frame {
  */
 export function assertPlainJson(value: unknown, field: string, depthMax: number): asserts value is JsonValue {
   const stack: Frame[] = [{ value, path: field, depth: 0 }];
-  while (stack.length > 0) {
-    const frame = stack.pop()!;
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { path, depth } = frame;
     const current = frame.value;
     if (current === null || typeof current === 'boolean') continue;

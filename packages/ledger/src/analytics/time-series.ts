@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
@@ -47,8 +48,8 @@ export async function queryCostTimeSeries(
   const { bucket, groupBy, timeZone, scope } = validateSeriesOptions(options);
   const params: unknown[] = [];
   const source = rollupSourceSql(scope, params, { unit: bucket, timeZone });
-  const unit = source.unit!;
-  const zone = source.timeZone!;
+  const { unit, timeZone: zone } = source;
+  assert(unit !== undefined && zone !== undefined, 'a source built with a bucket has its placeholders');
   params.push(TIME_SERIES_POINTS_MAX + 1);
   const rows = await runSeriesQuery(
     q,

@@ -38,32 +38,38 @@ function cursorText(state: CursorState): string {
  * fields, encoded again and compared with what the caller sent.
  */
 function decodeCursor(ordering: Ordering, cursor: string): CursorState {
-  let state: CursorState | undefined;
-  try {
-    state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorState;
-  } catch {
-    state = undefined;
-  }
-  const valid =
-    state !== undefined &&
-    state !== null &&
-    state.o === ordering &&
-    (ordering === 'seq'
-      ? Number.isSafeInteger(state.s)
-      : typeof state.t === 'string' &&
-        !Number.isNaN(Date.parse(state.t)) &&
-        typeof state.i === 'string' &&
-        /^[0-9a-f-]{36}$/.test(state.i)) &&
-    cursorText(ordering === 'seq' ? { o: 'seq', s: state.s! } : { o: 'time', t: state.t!, i: state.i! }) ===
-      cursor;
-  if (!valid) {
+  const state = checkedState(ordering, parseCursor(cursor));
+  if (state === undefined || cursorText(state) !== cursor) {
     throw new LedgerError(
       'INVALID_CURSOR',
       'cursor was not produced by this list; pass the next_cursor of the previous page unchanged, or omit it to start over',
       { field: 'cursor' },
     );
   }
-  return state as CursorState;
+  return state;
+}
+
+function parseCursor(cursor: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state rebuilt from its checked fields only, or undefined when a field is missing or wrong. */
+function checkedState(ordering: Ordering, value: unknown): CursorState | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { o, s, t, i } = value as Record<string, unknown>;
+  if (o !== ordering) return undefined;
+  if (ordering === 'seq')
+    return typeof s === 'number' && Number.isSafeInteger(s) ? { o: 'seq', s } : undefined;
+  const valid =
+    typeof t === 'string' &&
+    !Number.isNaN(Date.parse(t)) &&
+    typeof i === 'string' &&
+    /^[0-9a-f-]{36}$/.test(i);
+  return valid ? { o: 'time', t, i } : undefined;
 }
 
 function keysetClause(

@@ -41,9 +41,10 @@ export function canonicalJsonOfParsed(value: JsonValue): string {
   }
   const keys = sortedKeys(value);
   let text = '{';
-  for (let index = 0; index < keys.length; index += 1) {
-    const [key, prefix] = keys[index]!;
-    if (index > 0) text += ',';
+  let separator = '';
+  for (const [key, prefix] of keys) {
+    text += separator;
+    separator = ',';
     text += prefix + canonicalJsonOfParsed(value[key] as JsonValue);
   }
   return `${text}}`;

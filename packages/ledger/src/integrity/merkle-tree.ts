@@ -27,17 +27,23 @@ export function emptyTreeRoot(): Buffer {
  * node up unchanged builds exactly the left-balanced tree the RFC defines recursively.
  */
 export function merkleRoot(leafHashes: readonly Buffer[]): Buffer {
-  if (leafHashes.length === 0) return emptyTreeRoot();
-  let level = [...leafHashes];
+  let level: readonly Buffer[] = leafHashes;
   while (level.length > 1) {
     const next: Buffer[] = [];
-    for (let index = 0; index + 1 < level.length; index += 2) {
-      next.push(hashChildren(level[index]!, level[index + 1]!));
+    let left: Buffer | undefined;
+    for (const node of level) {
+      if (left === undefined) {
+        left = node;
+      } else {
+        next.push(hashChildren(left, node));
+        left = undefined;
+      }
     }
-    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    if (left !== undefined) next.push(left);
     level = next;
   }
-  return level[0]!;
+  // No leaves: the loop never ran and the root is the empty tree's.
+  return level[0] ?? emptyTreeRoot();
 }
 
 /** The largest power of two strictly smaller than n (n > 1): where RFC 6962 splits a tree. */

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { REHASH_WORKER_CLOSE_MS_MAX, REHASH_WORKERS_MAX } from '../bounds.js';
@@ -96,7 +97,8 @@ export class RehashPool {
   private send(request: (id: number) => RehashRequest): Promise<BatchCheck> {
     const id = this.nextId;
     this.nextId += 1;
-    const worker = this.workers[this.nextWorker]!;
+    const worker = this.workers[this.nextWorker];
+    assert(worker !== undefined, 'nextWorker stays below the number of workers');
     this.nextWorker = (this.nextWorker + 1) % this.workers.length;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
