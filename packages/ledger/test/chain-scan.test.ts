@@ -1,4 +1,9 @@
-import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import { createLedger, type Database, type VerificationReport } from 'execution-ledger';
 import fc, { type JsonValue } from 'fast-check';
 import pg from 'pg';
@@ -112,7 +117,7 @@ describeEachEngine('verifyLedger', (context) => {
     const projectId = context.project('gaps');
     const runs = Array.from({ length: 3_400 }, (_, index) => ({
       createdAt: new Date(Date.UTC(2026, 1, 13, 10, 0, 0, index)),
-      intent: TRICKY_TEXTS[index % TRICKY_TEXTS.length]!,
+      intent: present(TRICKY_TEXTS[index % TRICKY_TEXTS.length]),
     }));
     await insertHistoricalRuns(context, projectId, runs);
     // Gaps in the second and third batches: every batch after them starts at another seq than
@@ -150,7 +155,7 @@ describeEachEngine('verifyLedger', (context) => {
     }
     // Workers that may not keep prepared statements (a pooler in transaction mode) read the same.
     const unprepared = createLedger({
-      database: process.env.TEST_DATABASE_URL!,
+      database: present(process.env.TEST_DATABASE_URL),
       migrate: false,
       preparedStatements: false,
     });
@@ -170,7 +175,7 @@ describeEachEngine('verifyLedger', (context) => {
       }));
       await insertHistoricalRuns(context, projectId, runs);
       const database = await context.ledger.database();
-      const url = new URL(process.env.TEST_DATABASE_URL!);
+      const url = new URL(present(process.env.TEST_DATABASE_URL));
       url.pathname = '/no_such_database_for_verification';
       // The pool works; the connection string handed to the workers names no database.
       const misdirected: Database = {

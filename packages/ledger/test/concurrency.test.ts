@@ -1,4 +1,9 @@
-import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import type { Ledger } from 'execution-ledger';
 import { expect, it } from 'vitest';
 
@@ -54,7 +59,9 @@ describeEachEngine('concurrent appends and replays', (context) => {
     const execution = makeExecution(projectId);
     const ledgers = [context.ledger, context.openAnother(), context.openAnother()];
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, index) => ledgers[index % ledgers.length]!.recordExecution(execution)),
+      Array.from({ length: 50 }, (_, index) =>
+        present(ledgers[index % ledgers.length]).recordExecution(execution),
+      ),
     );
     expect(results.filter((result) => !result.replayed)).toHaveLength(1);
     expect(new Set(results.map((result) => result.id)).size).toBe(1);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { ENGINES, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
+import { ENGINES, expectLedgerError, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -80,7 +80,7 @@ describe.runIf(ENGINES.includes('postgres'))('a PostgreSQL server that stops ans
   const projectId = `frozen-${randomUUID()}`;
 
   beforeAll(async () => {
-    const url = new URL(serverUrl!);
+    const url = new URL(present(serverUrl));
     relay = new FreezingRelay({ host: url.hostname, port: Number(url.port || 5432) });
     url.hostname = '127.0.0.1';
     url.port = String(await relay.listen());
@@ -137,7 +137,7 @@ describe.runIf(ENGINES.includes('postgres'))('a PostgreSQL server that stops ans
   });
 
   it('refuses a timeout that is not a whole number of milliseconds, naming the option', async () => {
-    const bad = createLedger({ database: serverUrl!, databaseReplyTimeoutMs: 0 });
+    const bad = createLedger({ database: present(serverUrl), databaseReplyTimeoutMs: 0 });
     const error = await expectLedgerError(bad.ready(), 'VALIDATION_FAILED');
     expect(error.message).toContain('databaseReplyTimeoutMs must be a whole number of milliseconds');
     await bad.close().catch(() => undefined);

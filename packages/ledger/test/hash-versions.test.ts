@@ -4,6 +4,7 @@ import {
   type EngineContext,
   expectLedgerError,
   makeExecution,
+  present,
 } from '@execution-ledger/test-support';
 import {
   type ExecutionRecord,
@@ -79,7 +80,7 @@ async function countEntries(context: EngineContext, projectId: string): Promise<
     'select count(*)::int as n from execution_ledger.executions where project_id = $1',
     [projectId],
   );
-  return rows[0]!.n as number;
+  return present(rows[0]).n as number;
 }
 
 async function readAll(stream: AsyncIterable<string | Buffer>): Promise<string> {
@@ -223,7 +224,7 @@ describeEachEngine('hash version 2', (context) => {
       replayed: true,
       seq: 1,
       hash_version: 1,
-      payload_hash: stored!.payload_hash,
+      payload_hash: present(stored).payload_hash,
     });
     await expectLedgerError(
       context.ledger.recordExecution({ ...historicalExecution(projectId, run), intent: 'Something else' }),

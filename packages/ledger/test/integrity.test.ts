@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import {
   canonicalJson,
   centsToMicros,
@@ -70,8 +70,8 @@ describeEachEngine('hash version 1', (context) => {
           expect(record).toMatchObject({ hash_version: 2, payload_hash: expected });
           // Read back through jsonb: canonicalising the stored value reproduces the same bytes.
           const stored = await context.ledger.getExecutionByRunId(record.run_id);
-          expect(canonicalJson(stored!.input as JsonValue)).toBe(canonicalJson(input));
-          expect(canonicalJson((stored!.output ?? null) as JsonValue)).toBe(canonicalJson(output));
+          expect(canonicalJson(present(stored).input as JsonValue)).toBe(canonicalJson(input));
+          expect(canonicalJson((present(stored).output ?? null) as JsonValue)).toBe(canonicalJson(output));
         },
       ),
       { numRuns: 60 },

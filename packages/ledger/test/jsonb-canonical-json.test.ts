@@ -1,4 +1,4 @@
-import { describeEachEngine } from '@execution-ledger/test-support';
+import { describeEachEngine, present } from '@execution-ledger/test-support';
 import { canonicalJson, canonicalJsonOfJsonbText, type JsonValue } from 'execution-ledger';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -93,7 +93,7 @@ describeEachEngine('canonicalJsonOfJsonbText', (context) => {
           [texts],
         );
         rows.forEach((row, index) => {
-          const expected = canonicalJson(JSON.parse(texts[index]!) as JsonValue);
+          const expected = canonicalJson(JSON.parse(present(texts[index])) as JsonValue);
           expect(canonicalJsonOfJsonbText(row.text)).toBe(expected);
         });
       }),

@@ -1,4 +1,9 @@
-import { describeEachEngine, type EngineContext, makeExecution } from '@execution-ledger/test-support';
+import {
+  describeEachEngine,
+  type EngineContext,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import {
   type Checkpoint,
   type ExecutionRecord,
@@ -24,8 +29,10 @@ async function sealProject(context: EngineContext, count: number, prefix = 'seal
   const records: ExecutionRecord[] = [];
   for (let i = 0; i < count; i += 1)
     records.push(await context.ledger.recordExecution(makeExecution(projectId)));
-  const checkpoint = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
-  const proof = (await context.ledger.proveProject(projectId, checkpoint))!;
+  const checkpoint = present(
+    (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint,
+  );
+  const proof = present(await context.ledger.proveProject(projectId, checkpoint));
   return { projectId, records, checkpoint, proof };
 }
 
@@ -97,7 +104,7 @@ describeEachEngine('tampering by a superuser', (context) => {
     const next = await context.ledger.createCheckpoint({ privateKey: key.signingKey });
     const diverged = next.diverged.find((project) => project.project_id === sealed.projectId);
     expect(diverged?.committed_head).toEqual(sealed.proof.head);
-    const proof = await context.ledger.proveProject(sealed.projectId, next.checkpoint!);
+    const proof = await context.ledger.proveProject(sealed.projectId, present(next.checkpoint));
     expect(proof?.head).toEqual(sealed.proof.head);
     expect((await context.ledger.verifyLedger(sealed.projectId)).ok).toBe(false);
   });

@@ -3,6 +3,7 @@ import {
   expectLedgerError,
   expectLedgerErrorSync,
   makeExecution,
+  present,
 } from '@execution-ledger/test-support';
 import {
   createLedger,
@@ -231,8 +232,10 @@ describeEachEngine('hostile input', (context) => {
     const record = await context.ledger.recordExecution(makeExecution(projectId, { input }));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const stored = await context.ledger.getExecutionByRunId(record.run_id);
-    expect(Object.hasOwn(stored!.input, '__proto__')).toBe(true);
-    expect(Object.getOwnPropertyDescriptor(stored!.input, '__proto__')?.value).toEqual({ polluted: true });
+    expect(Object.hasOwn(present(stored).input, '__proto__')).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(present(stored).input, '__proto__')?.value).toEqual({
+      polluted: true,
+    });
     expect((await context.ledger.verifyLedger(projectId)).ok).toBe(true);
   });
 

@@ -1,5 +1,10 @@
 import { buildServer } from '@execution-ledger/server';
-import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import {
   type Checkpoint,
   generateSigningKey,
@@ -25,7 +30,7 @@ describeEachEngine('HTTP checkpoints and proofs', (context) => {
     server.send({ method: 'GET', url, headers: { authorization } });
   const record = (projectId: string) => context.ledger.recordExecution(makeExecution(projectId));
   const sign = async (): Promise<Checkpoint> =>
-    (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
+    present((await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint);
 
   beforeAll(async () => {
     [mine, other] = [context.project(), context.project()];

@@ -3,7 +3,7 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { makeExecution } from '@execution-ledger/test-support';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import { createSigningKeyFiles, verifyCheckpointNote, verifyProjectProof } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliDatabase, runCli, SERVE_PROCESS_TEST_MS, startServe } from './support/cli-process.js';
@@ -65,7 +65,7 @@ describe('execution-ledger serve --checkpoint-key', () => {
         await sleep(2_500);
         expect((await latest())?.seq).toBe(2);
         const proof = await (await fetch(`${server.url}/v1/projects/${project}/proof`, { headers })).json();
-        const note = verifyCheckpointNote(second!.note, publicKey);
+        const note = verifyCheckpointNote(present(second).note, publicKey);
         if (!note.ok) throw new Error(note.reason);
         expect(verifyProjectProof(proof, note.checkpoint)).toEqual({ ok: true });
       } finally {

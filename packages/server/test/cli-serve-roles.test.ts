@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ENGINES, makeExecution } from '@execution-ledger/test-support';
+import { ENGINES, makeExecution, present } from '@execution-ledger/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliDatabase, type RunningServer, runCli, startServe } from './support/cli-process.js';
 
@@ -125,7 +125,7 @@ describe.each(ENGINES)('execution-ledger serve with keys of each role across two
     role: string,
     operation: { method: string; path: string; body?: unknown },
   ): Promise<Response> {
-    return fetch(`${server!.url}${operation.path}`, {
+    return fetch(`${present(server).url}${operation.path}`, {
       method: operation.method,
       headers: {
         authorization: `Bearer ${tokens[role]}`,
@@ -148,7 +148,7 @@ describe.each(ENGINES)('execution-ledger serve with keys of each role across two
   }
 
   it('stops on SIGTERM with exit code 0', async () => {
-    server!.child.kill('SIGTERM');
-    expect(await server!.exited).toBe(0);
+    present(server).child.kill('SIGTERM');
+    expect(await present(server).exited).toBe(0);
   });
 });

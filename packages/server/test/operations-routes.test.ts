@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { buildServer, serverBounds } from '@execution-ledger/server';
-import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger, loadMigrations } from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { countStored, useServer } from './support/server-harness.js';
@@ -54,7 +54,7 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const stored = await context.admin('select secret_hash from execution_ledger.api_keys where id = $1', [
       key.id,
     ]);
-    expect(Buffer.from(stored[0]!.secret_hash as Uint8Array).toString('hex')).not.toContain(
+    expect(Buffer.from(present(stored[0]).secret_hash as Uint8Array).toString('hex')).not.toContain(
       Buffer.from(key.token).toString('hex'),
     );
     const revoked = await server.send({

@@ -5,3 +5,4 @@
 export * from './engines.js';
 export * from './expect-error.js';
 export * from './fixtures.js';
+export * from './present.js';
