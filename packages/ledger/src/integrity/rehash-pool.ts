@@ -114,9 +114,20 @@ export class RehashPool {
     else waiting.reject(this.toError(response.error));
   }
 
-  private toError({ message, code }: WorkerError): unknown {
-    const error = Object.assign(new Error(message), code === undefined ? {} : { code });
-    return this.connection === undefined ? error : translateDatabaseError(error, this.connection.where);
+  /**
+   * The worker's error rebuilt here (errors do not cross threads), as the LedgerError the same
+   * failure would give on this thread; one with no known meaning becomes INTERNAL_ERROR, its
+   * rebuilt original kept as the cause.
+   */
+  private toError({ message, code }: WorkerError): LedgerError {
+    const cause = Object.assign(new Error(message), code === undefined ? {} : { code });
+    const translated =
+      this.connection === undefined ? cause : translateDatabaseError(cause, this.connection.where);
+    if (translated instanceof LedgerError) return translated;
+    return new LedgerError('INTERNAL_ERROR', `a verification worker failed: ${message}`, {
+      cause,
+      ...(code === undefined ? {} : { details: { code } }),
+    });
   }
 
   private failAll(error: unknown): void {
