@@ -27,11 +27,11 @@ import {
   type FilterScope,
   fromSeedDates,
   requireLimit,
+  requireLookupId,
   type SeedDateRange,
   seedRange,
   toFilterScope,
 } from './query/execution-filter.js';
-import { requireLookupId } from './record.js';
 import type {
   CostStats,
   ExecutionRecord,

@@ -28,7 +28,8 @@ import type {
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
 import { parsePublicKeys, resolveSigningKey, type SigningKey } from './integrity/signing-key.js';
-import { prepareExecution, requireId, requireLookupId } from './record.js';
+import { requireLookupId } from './query/execution-filter.js';
+import { prepareExecution, requireId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
 export interface LedgerOptions {

@@ -76,3 +76,11 @@ export function assertJsonText(text: string, path: string): void {
 function fail(path: string, problem: string): never {
   throw new LedgerError('VALIDATION_FAILED', `${path} ${problem}`, { field: path });
 }
+
+/** A short description of a caller's value for an error message: text quoted and cut at 40 characters. */
+export function preview(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value;
+}

@@ -1,5 +1,5 @@
 import { LedgerError } from '../errors.js';
-import { requireLookupId } from '../record.js';
+import { assertJsonText, preview } from '../plain-json.js';
 import { EXECUTION_STATUSES, type ExecutionStatus } from '../types.js';
 
 /**
@@ -209,5 +209,22 @@ export function requireLimit(value: unknown, field: string, fallback: number, ma
       { field },
     );
   }
+  return value;
+}
+
+/**
+ * An identifier to look up (a filter, a run id to get): a non-empty string that PostgreSQL can
+ * compare, so no NUL and no lone surrogate, which would otherwise fail in the database as an
+ * internal error. Other rules of stored ids are not applied: an id that breaks them (or is
+ * longer than this ledger stores) is simply not found, and rows written outside the library
+ * stay reachable.
+ */
+export function requireLookupId(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new LedgerError('VALIDATION_FAILED', `${field} must be a non-empty string; got ${preview(value)}`, {
+      field,
+    });
+  }
+  assertJsonText(value, field);
   return value;
 }
