@@ -1,6 +1,6 @@
 import { PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
-import { type FilterScope, scopeClauses, whereSql } from '../query/execution-filter.js';
+import { type FilterScope, requireLimit, scopeClauses, whereSql } from '../query/execution-filter.js';
 import type { ExecutionRecord, Page, PageOptions } from '../types.js';
 import type { Queryable } from './database.js';
 import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './execution-queries.js';
@@ -127,7 +127,7 @@ export async function queryPage(
   options: PageOptions,
   countRuns: CountRuns,
 ): Promise<Page<ExecutionRecord>> {
-  const limit = pageLimit(options.limit);
+  const limit = requireLimit(options.limit, 'limit', PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX);
   const offset = options.cursor == null ? pageOffset(options.offset) : 0;
   // The page and its total are independent: on a pool they run on two connections at once.
   const [rows, total] = await Promise.all([
@@ -153,20 +153,6 @@ export function toPageOptions(
   if (limitOrOptions !== undefined) options.limit = limitOrOptions;
   if (offset !== undefined) options.offset = offset;
   return options;
-}
-
-function pageLimit(limit: number | undefined): number {
-  if (limit === undefined) return PAGE_ROWS_DEFAULT;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > PAGE_ROWS_MAX) {
-    throw new LedgerError(
-      'VALIDATION_FAILED',
-      `limit must be a whole number from 1 to ${PAGE_ROWS_MAX}; got ${limit}`,
-      {
-        field: 'limit',
-      },
-    );
-  }
-  return limit;
 }
 
 function pageOffset(offset: number | undefined): number {
