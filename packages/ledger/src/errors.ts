@@ -66,7 +66,8 @@ export const ERROR_CODES = {
   RATE_LIMITED: { status: 429, meaning: 'The API key sent more requests than its rate limit allows.' },
   INTERNAL_ERROR: {
     status: 500,
-    meaning: 'The server failed in a way it did not expect; the details are in its error log.',
+    meaning:
+      'The server or a verification worker failed in a way it did not expect; the details are in its error log.',
   },
 } as const;
 

@@ -10,27 +10,36 @@ import type {
   UserCostOptions,
 } from './analytics/analytics-types.js';
 import { queryCostByPart, queryCostByUser } from './analytics/cost-breakdown.js';
-import { queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
+import { countRuns, queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
 import { createExportStream } from './analytics/export-streams.js';
 import { queryPercentiles } from './analytics/percentiles.js';
 import { queryCostTimeSeries } from './analytics/time-series.js';
 import { queryMostExpensiveRuns } from './analytics/top-runs.js';
-import { PAGE_ROWS_MAX, STREAM_BATCH_ROWS_DEFAULT } from './bounds.js';
+import { EXPORT_BATCH_ROWS_DEFAULT, STREAM_BATCH_ROWS_DEFAULT, STREAM_BATCH_ROWS_MAX } from './bounds.js';
 import { keysetBatches, type RangeReadWidth } from './db/batch-reads.js';
 import type { Queryable } from './db/database.js';
-import { type ExecutionRow, filterClauses, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
+import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
 import { namedSql } from './db/named-sql.js';
 import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
 import { LedgerError } from './errors.js';
-import { requireLookupId } from './record.js';
+import {
+  type ExecutionFilter,
+  type FilterScope,
+  fromSeedDates,
+  requireLimit,
+  requireLookupId,
+  type SeedDateRange,
+  seedRange,
+  toFilterScope,
+} from './query/execution-filter.js';
 import type {
   CostStats,
-  ExecutionFilter,
   ExecutionRecord,
   ExecutionStats,
   ExecutionStatus,
   Page,
   PageOptions,
+  StreamOptions,
 } from './types.js';
 
 /** Runs a read with the right identity: the whole ledger, or one user under row level security. */
@@ -100,14 +109,18 @@ export class ExecutionReader {
     return this.listExecutions(filter, toPageOptions(limitOrOptions, offset));
   }
 
-  /** Any filter, newest first, by offset or cursor. */
-  listExecutions(
-    filter: ExecutionFilter,
+  /**
+   * Any filter, newest first, by offset or cursor. The range is `start`/`end`; the seed's
+   * `startDate`/`endDate` are still read (deprecated).
+   */
+  async listExecutions(
+    filter: ExecutionFilter & SeedDateRange,
     page: PageOptions = {},
     ordering?: Ordering,
   ): Promise<Page<ExecutionRecord>> {
+    const scope = toFilterScope(fromSeedDates(filter));
     const order = ordering ?? 'time';
-    return this.runRead((q) => queryPage(q, filter, order, page));
+    return this.runRead((q) => queryPage(q, scope, order, page, countRuns));
   }
 
   /** Failed and aborted runs, newest first. */
@@ -119,38 +132,39 @@ export class ExecutionReader {
   }
 
   /** count, total, average, minimum and maximum cost in cents over [startDate, endDate). */
-  getAgentCostStats(
+  async getAgentCostStats(
     agentId: string,
     projectId?: string,
     startDate?: Date,
     endDate?: Date,
   ): Promise<CostStats> {
-    return this.runRead((q) => queryAgentCostStats(q, agentId, projectId, dateRange(startDate, endDate)));
+    const range = seedRange(startDate, endDate);
+    return this.runRead((q) => queryAgentCostStats(q, agentId, projectId, range));
   }
 
-  getProjectExecutionStats(projectId: string, startDate?: Date, endDate?: Date): Promise<ExecutionStats> {
-    return this.runRead((q) => queryProjectStats(q, projectId, dateRange(startDate, endDate)));
+  async getProjectExecutionStats(
+    projectId: string,
+    startDate?: Date,
+    endDate?: Date,
+  ): Promise<ExecutionStats> {
+    const range = seedRange(startDate, endDate);
+    return this.runRead((q) => queryProjectStats(q, projectId, range));
   }
 
   /**
    * Every matching execution, oldest first, fetched in keyset batches of `batchSize`, one batch
    * read ahead: memory stays bounded and no transaction is held open between batches.
    */
-  async *streamExecutions(given: ExecutionFilter = {}): AsyncGenerator<ExecutionRecord> {
-    const batchSize = given.batchSize ?? STREAM_BATCH_ROWS_DEFAULT;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > PAGE_ROWS_MAX * 10) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `batchSize must be from 1 to ${PAGE_ROWS_MAX * 10}; got ${batchSize}`,
-        {
-          field: 'batchSize',
-        },
-      );
-    }
-    // A copy: a caller that changes its filter object mid-stream must not change the reads.
-    const filter = { ...given };
-    filterClauses(filter, []);
-    const ordering: Ordering = filter.projectId === undefined ? 'time' : 'seq';
+  async *streamExecutions(given: StreamOptions = {}): AsyncGenerator<ExecutionRecord> {
+    const batchSize = requireLimit(
+      given.batchSize,
+      'batchSize',
+      STREAM_BATCH_ROWS_DEFAULT,
+      STREAM_BATCH_ROWS_MAX,
+    );
+    // Checked once, up front: a caller that changes its filter object mid-stream changes nothing.
+    const scope = toFilterScope(fromSeedDates(given));
+    const ordering: Ordering = scope.projectId === undefined ? 'time' : 'seq';
     // By keyset, one batch ahead, also over a whole chain: parsing records is Node's work, and
     // reading several ranges at once only made Node parse them at once (more CPU, more memory).
     const batches = keysetBatches<ExecutionRecord, ExecutionRecord>(
@@ -158,7 +172,7 @@ export class ExecutionReader {
         this.runRead((q) =>
           queryBatch(
             q,
-            filter,
+            scope,
             ordering,
             'asc',
             last === null ? null : encodeCursor(ordering, last),
@@ -197,28 +211,34 @@ export class ExecutionReader {
   }
 
   /** Matching runs as an RFC 4180 CSV byte stream (header first), with back-pressure. */
-  exportCsvStream(filter: ExecutionFilter = {}): Readable {
-    return createExportStream(this.runRead, 'csv', filter, this.rangeReadWidth);
+  exportCsvStream(options: StreamOptions = {}): Readable {
+    const { scope, batchSize } = exportPlan(options);
+    return createExportStream(this.runRead, 'csv', scope, batchSize, this.rangeReadWidth);
   }
 
   /** Matching runs as NDJSON, one ExecutionRecord per line with every hash, with back-pressure. */
-  exportNdjsonStream(filter: ExecutionFilter = {}): Readable {
-    return createExportStream(this.runRead, 'ndjson', filter, this.rangeReadWidth);
+  exportNdjsonStream(options: StreamOptions = {}): Readable {
+    const { scope, batchSize } = exportPlan(options);
+    return createExportStream(this.runRead, 'ndjson', scope, batchSize, this.rangeReadWidth);
   }
 
   /** The project's executions over [startDate, endDate) as one RFC 4180 CSV text, header first. */
   async exportExecutionsToCSV(projectId: string, startDate?: Date, endDate?: Date): Promise<string> {
     const chunks: Buffer[] = [];
-    for await (const chunk of this.exportCsvStream({ ...dateRange(startDate, endDate), projectId })) {
+    for await (const chunk of this.exportCsvStream({ ...seedRange(startDate, endDate), projectId })) {
       chunks.push(chunk as Buffer);
     }
     return Buffer.concat(chunks).toString('utf8');
   }
 }
 
-function dateRange(startDate: Date | undefined, endDate: Date | undefined): ExecutionFilter {
-  const filter: ExecutionFilter = {};
-  if (startDate !== undefined) filter.startDate = startDate;
-  if (endDate !== undefined) filter.endDate = endDate;
-  return filter;
+/** An export's batch size and scope, checked before a stream exists so a bad one throws here. */
+function exportPlan(options: StreamOptions): { scope: FilterScope; batchSize: number } {
+  const batchSize = requireLimit(
+    options.batchSize,
+    'batchSize',
+    EXPORT_BATCH_ROWS_DEFAULT,
+    STREAM_BATCH_ROWS_MAX,
+  );
+  return { scope: toFilterScope(fromSeedDates(options)), batchSize };
 }

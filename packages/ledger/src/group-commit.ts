@@ -93,8 +93,9 @@ export class GroupCommitter {
 function takeBatch(queue: Pending[]): Pending[] {
   let bytes = 0;
   let count = 0;
-  while (count < queue.length && count < GROUP_COMMIT_ENTRIES_MAX) {
-    const next = queue[count]!;
+  while (count < GROUP_COMMIT_ENTRIES_MAX) {
+    const next = queue[count];
+    if (next === undefined) break;
     if (count > 0 && bytes + next.text.length > GROUP_COMMIT_BYTES_MAX) break;
     bytes += next.text.length;
     count += 1;

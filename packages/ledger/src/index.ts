@@ -21,7 +21,7 @@ export type {
 export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
 export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
 export type { LedgerLimits } from './bounds.js';
-export { DEFAULT_LIMITS, PAGE_ROWS_MAX } from './bounds.js';
+export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
 export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';
@@ -97,5 +97,7 @@ export type {
   Page,
   PageOptions,
   RecordedExecution,
+  SeedDateRange,
+  StreamOptions,
 } from './types.js';
 export { EXECUTION_STATUSES } from './types.js';

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
@@ -28,7 +29,8 @@ import {
 } from './integrity/checkpoint-prover.js';
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
-import { prepareExecution, requireId, requireLookupId } from './record.js';
+import { requireLookupId } from './query/execution-filter.js';
+import { prepareExecution, requireId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
 export interface LedgerOptions {
@@ -273,8 +275,17 @@ function toRecorded(payload: EntryPayload, row: AppendResultRow): RecordedExecut
       { field: 'run_id' },
     );
   }
+  const { r_id: id, r_created_at: createdAt, r_payload_hash, r_prev_hash, r_entry_hash } = row;
+  assert(
+    id !== null &&
+      createdAt !== null &&
+      r_payload_hash !== null &&
+      r_prev_hash !== null &&
+      r_entry_hash !== null,
+    'append_batch returns every column of a created or replayed entry',
+  );
   const record: RecordedExecution = {
-    id: row.r_id!,
+    id,
     run_id: payload.run_id,
     project_id: payload.project_id,
     user_id: payload.user_id,
@@ -286,12 +297,12 @@ function toRecorded(payload: EntryPayload, row: AppendResultRow): RecordedExecut
     execution_trace_json:
       payload.execution_trace_json as unknown as RecordedExecution['execution_trace_json'],
     status: payload.status,
-    created_at: row.r_created_at!,
+    created_at: createdAt,
     seq: Number(row.r_seq),
     hash_version: Number(row.r_hash_version),
-    payload_hash: row.r_payload_hash!,
-    prev_hash: row.r_prev_hash!,
-    entry_hash: row.r_entry_hash!,
+    payload_hash: r_payload_hash,
+    prev_hash: r_prev_hash,
+    entry_hash: r_entry_hash,
     replayed: row.r_outcome === 'replayed',
   };
   if (payload.output !== null) record.output = payload.output;

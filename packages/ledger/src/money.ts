@@ -56,7 +56,13 @@ export function centsToMicros(value: unknown, field: string, centsMax: number): 
  */
 export function decimalTextToMicros(text: string): bigint | undefined {
   const match = DECIMAL_PATTERN.exec(text.trim());
-  if (match === null) throw new TypeError(`not a decimal amount: ${text}`);
+  if (match === null) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `amount ${JSON.stringify(text)} is not a decimal number of cents; write it like 12.5 or 1e-6`,
+      { field: 'amount' },
+    );
+  }
   const whole = match[1] ?? '0';
   const fraction = match[2] ?? '';
   const exponent = Number(match[3] ?? '0');

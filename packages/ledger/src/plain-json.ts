@@ -17,8 +17,7 @@ interface Frame {
  */
 export function assertPlainJson(value: unknown, field: string, depthMax: number): asserts value is JsonValue {
   const stack: Frame[] = [{ value, path: field, depth: 0 }];
-  while (stack.length > 0) {
-    const frame = stack.pop()!;
+  for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const { path, depth } = frame;
     const current = frame.value;
     if (current === null || typeof current === 'boolean') continue;
@@ -76,4 +75,12 @@ export function assertJsonText(text: string, path: string): void {
 
 function fail(path: string, problem: string): never {
   throw new LedgerError('VALIDATION_FAILED', `${path} ${problem}`, { field: path });
+}
+
+/** A short description of a caller's value for an error message: text quoted and cut at 40 characters. */
+export function preview(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return Array.isArray(value) ? 'an array' : typeof value;
 }

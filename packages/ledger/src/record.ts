@@ -2,7 +2,7 @@ import type { LedgerLimits } from './bounds.js';
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './format/canonical-json.js';
 import { centsToMicros, microsToDecimalText as microsText } from './money.js';
-import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue } from './plain-json.js';
+import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue, preview } from './plain-json.js';
 import { RECORD_FIELDS } from './record-fields.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
@@ -184,20 +184,6 @@ function boundedJson(value: unknown, field: string, limits: LedgerLimits): Canon
 }
 
 /**
- * An identifier to look up (a filter, a run id to get): a non-empty string that PostgreSQL can
- * compare, so no NUL and no lone surrogate, which would otherwise fail in the database as an
- * internal error. Other rules of stored ids are not applied: an id that breaks them (or is
- * longer than this ledger stores) is simply not found, and rows written outside the library
- * stay reachable.
- */
-export function requireLookupId(value: unknown, field: string): string {
-  if (typeof value !== 'string' || value.length === 0)
-    fail(field, `must be a non-empty string; got ${preview(value)}`);
-  assertJsonText(value, field);
-  return value;
-}
-
-/**
  * An identifier: non-empty text of at most `limits.id_chars_max` characters, without control
  * characters, surrounding spaces, NUL or lone surrogates. Public so that every edge (HTTP path
  * and query parameters, CLI arguments) holds ids to the rules a recorded execution obeys.
@@ -241,13 +227,6 @@ function requireObject(value: unknown, field: string): Record<string, unknown> {
     fail(field, `must be a JSON object; got ${preview(value)}`);
   }
   return value as Record<string, unknown>;
-}
-
-function preview(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return Array.isArray(value) ? 'an array' : typeof value;
 }
 
 function fail(field: string, problem: string): never {

@@ -2,7 +2,7 @@ import type { DatabaseTarget } from './db/open-database.js';
 import { refuseSupabaseClient, type SupabaseClientLike } from './db/supabase-client.js';
 import { LedgerError } from './errors.js';
 import { createLedger, Ledger, type LedgerOptions } from './ledger.js';
-import type { ExecutionFilter, ExecutionInput, ExecutionRecord, PageOptions } from './types.js';
+import type { ExecutionInput, ExecutionRecord, PageOptions, StreamOptions } from './types.js';
 
 /**
  * The seed's functional API over one process-wide ledger. `initializeExecutionLedger(client)`
@@ -68,7 +68,8 @@ export const getProjectExecutionStats = (projectId: string, startDate?: Date, en
 export const getFailedExecutions = (projectId?: string, limit?: number) =>
   getExecutionLedger().getFailedExecutions(projectId, limit);
 
-export function streamExecutions(filter: ExecutionFilter): AsyncGenerator<ExecutionRecord> {
+/** The seed's filter: `startDate`/`endDate` name the range here, as the seed's functions do. */
+export function streamExecutions(filter: StreamOptions): AsyncGenerator<ExecutionRecord> {
   // Resolve the ledger on first iteration, like the other functions resolve it on call.
   return (async function* () {
     yield* getExecutionLedger().streamExecutions(filter);

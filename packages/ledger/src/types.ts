@@ -129,16 +129,41 @@ export interface ExecutionStats {
   by_agent: Record<string, { count: number; cost: number }>;
 }
 
+/**
+ * Which runs a read covers: lists, pages, streams, exports, statistics and analytics all take
+ * this one filter, and all check it here. Every field is optional; the dates form the half-open
+ * range [start, end) on created_at, and either end may be left open.
+ */
 export interface ExecutionFilter {
   projectId?: string;
   agentId?: string;
   userId?: string;
   status?: ExecutionStatus | ExecutionStatus[];
+  /** The run that triggered the runs; not a rollup dimension, so analytics refuse it. */
   parentRunId?: string;
   /** Inclusive lower bound on created_at. */
-  startDate?: Date;
+  start?: Date;
   /** Exclusive upper bound on created_at. */
+  end?: Date;
+}
+
+/**
+ * The seed's names for the range. The seed's functions take them, and so do the Ledger's
+ * filter-taking methods whose first documentation named them; both turn them into `start` and
+ * `end` before anything else reads the filter.
+ */
+export interface SeedDateRange {
+  /** @deprecated Use `start`: the same inclusive lower bound on created_at. */
+  startDate?: Date;
+  /** @deprecated Use `end`: the same exclusive upper bound on created_at. */
   endDate?: Date;
+}
+
+/**
+ * What streamExecutions and the streaming exports take: a filter, the seed's names for its range
+ * (deprecated there, see SeedDateRange), and how many rows one keyset query fetches.
+ */
+export interface StreamOptions extends ExecutionFilter, SeedDateRange {
   /** Rows fetched per keyset query; memory stays bounded by this. */
   batchSize?: number;
 }

@@ -1,8 +1,7 @@
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import type { Checkpoint, ExecutionRecord, ProjectProof } from 'execution-ledger';
 import { generateSigningKey, verifyExport } from 'execution-ledger/verify';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines, forgeRecords } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');
@@ -42,7 +41,7 @@ function flipSignatureBit(note: string): string {
   ];
   const [dash, name, encoded] = line.trimEnd().split(' ') as [string, string, string];
   const blob = Buffer.from(encoded, 'base64');
-  blob[10] = blob[10]! ^ 1;
+  blob[10] = present(blob[10]) ^ 1;
   return `${body}${dash} ${name} ${blob.toString('base64')}\n`;
 }
 
@@ -67,9 +66,9 @@ describeEachEngine('offline verification against an adversary', (context) => {
     for (let i = 0; i < 2; i += 1) await context.ledger.recordExecution(makeExecution(projectId));
     const neighbours = [context.project('n'), context.project('n'), context.project('n')];
     for (const neighbour of neighbours) await context.ledger.recordExecution(makeExecution(neighbour));
-    checkpoint = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
-    proof = (await context.ledger.proveProject(projectId, checkpoint))!;
-    otherProof = (await context.ledger.proveProject(neighbours[0]!, checkpoint))!;
+    checkpoint = present((await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint);
+    proof = present(await context.ledger.proveProject(projectId, checkpoint));
+    otherProof = present(await context.ledger.proveProject(present(neighbours[0]), checkpoint));
     entries = (await exportLines(context.ledger, projectId)).map((line) => JSON.parse(line));
   });
 
@@ -86,14 +85,14 @@ describeEachEngine('offline verification against an adversary', (context) => {
   function mutations(): Mutation[] {
     const at = (index: number, change: (entry: Record<string, unknown>) => Record<string, unknown>) =>
       entries.map((entry, i) => (i === index ? change(structuredClone(entry)) : entry));
-    const fields = Object.keys(entries[1]!).filter((field) => field !== 'id');
+    const fields = Object.keys(present(entries[1])).filter((field) => field !== 'id');
     const list: Mutation[] = fields.map((field) => ({
       name: `bit flip in ${field}`,
       // A flipped seq 2 reads as seq 3: the gap is named by the entry after it.
       seq: field === 'seq' ? 3 : 2,
       entries: at(1, (entry) => ({ ...entry, [field]: flipLeaf(entry[field]) })),
     }));
-    const [e1, e2, e3] = [entries[0]!, entries[1]!, entries[2]!];
+    const [e1, e2, e3] = [present(entries[0]), present(entries[1]), present(entries[2])];
     const cost = e2.cost_json as { total: number; breakdown: Record<string, number> };
     const swappedPath = [...proof.path].reverse();
     list.push(

@@ -1,6 +1,6 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
 import { type AnalyticsFilter, type CostTimeSeriesOptions, isLedgerError } from 'execution-ledger';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
 const at = (iso: string) => new Date(iso);

@@ -1,7 +1,5 @@
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 // The database itself refuses changes: for the table owner (the role that migrates), for the
 // runtime reader role, and for a superuser in replica mode. The owner's remaining powers, and the

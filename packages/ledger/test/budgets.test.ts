@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { expectLedgerErrorSync } from '@execution-ledger/test-support';
 import { BudgetExceededError, CostManager, LedgerError } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
-import { expectLedgerErrorSync } from './support/expect-error.js';
 
 // One cent per tool call and per request, so spend in these tests is a plain count.
 const PENNY_PRICES = { version: 'pennies', toolCallCents: { '*': 1 }, externalRequestCents: { '*': 1 } };

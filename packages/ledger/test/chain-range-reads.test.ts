@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger, type ExecutionReader, type ExecutionRecord, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAIN_READS_IN_FLIGHT_MAX } from '../src/bounds.js';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 import {
   isRangeRead,
@@ -116,7 +115,7 @@ describeEachEngine('chain reads in seq ranges', (context) => {
     });
     expect(await readAll(ledger.exportNdjsonStream({ projectId: small, batchSize: 5 }))).toBe(expected);
     const finishedRanges = log.finished
-      .map((index) => log.started[index]!)
+      .map((index) => present(log.started[index]))
       .filter((query) => isRangeRead(query.sql))
       .map((query) => rangeOf(query.params)[0]);
     expect([...finishedRanges].sort((a, b) => a - b)).toEqual([0, 5, 10, 15, 20]);

@@ -1,11 +1,14 @@
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import { createLedger, type VerificationReport } from 'execution-ledger';
 import type { Database } from 'execution-ledger/database';
 import fc, { type JsonValue } from 'fast-check';
 import pg from 'pg';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 import { literal, tamperAsSuperuser } from './support/tamper.js';
 
@@ -115,7 +118,7 @@ describeEachEngine('verifyLedger', (context) => {
     const projectId = context.project('gaps');
     const runs = Array.from({ length: 3_400 }, (_, index) => ({
       createdAt: new Date(Date.UTC(2026, 1, 13, 10, 0, 0, index)),
-      intent: TRICKY_TEXTS[index % TRICKY_TEXTS.length]!,
+      intent: present(TRICKY_TEXTS[index % TRICKY_TEXTS.length]),
     }));
     await insertHistoricalRuns(context, projectId, runs);
     // Gaps in the second and third batches: every batch after them starts at another seq than
@@ -153,7 +156,7 @@ describeEachEngine('verifyLedger', (context) => {
     }
     // Workers that may not keep prepared statements (a pooler in transaction mode) read the same.
     const unprepared = createLedger({
-      database: process.env.TEST_DATABASE_URL!,
+      database: present(process.env.TEST_DATABASE_URL),
       migrate: false,
       preparedStatements: false,
     });
@@ -173,7 +176,7 @@ describeEachEngine('verifyLedger', (context) => {
       }));
       await insertHistoricalRuns(context, projectId, runs);
       const database = await context.ledger.database();
-      const url = new URL(process.env.TEST_DATABASE_URL!);
+      const url = new URL(present(process.env.TEST_DATABASE_URL));
       url.pathname = '/no_such_database_for_verification';
       // The pool works; the connection string handed to the workers names no database.
       const misdirected: Database = {

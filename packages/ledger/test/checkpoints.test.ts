@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { type Checkpoint, isLedgerError } from 'execution-ledger';
 import {
   generateSigningKey,
@@ -11,8 +12,6 @@ import {
   verifyProjectProof,
 } from 'execution-ledger/verify';
 import { describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');
@@ -67,15 +66,15 @@ describeEachEngine('signed checkpoints', (context) => {
 
   it('commits to every project head, and each head is proven against the signed note', async () => {
     const [a, b] = [context.project(), context.project()];
-    const headA = (await recordMany(a, 3)).at(-1)!;
-    const headB = (await recordMany(b, 1)).at(-1)!;
+    const headA = present((await recordMany(a, 3)).at(-1));
+    const headB = present((await recordMany(b, 1)).at(-1));
     const { created, checkpoint } = await context.ledger.createCheckpoint({ privateKey: key.privateKeyText });
     expect(created).toBe(true);
-    const note = verifyCheckpointNote(checkpoint!.note, key.publicKeyText);
+    const note = verifyCheckpointNote(present(checkpoint).note, key.publicKeyText);
     if (!note.ok) throw new Error(note.reason);
-    expect(note.checkpoint.seq).toBe(checkpoint!.seq);
+    expect(note.checkpoint.seq).toBe(present(checkpoint).seq);
     for (const head of [headA, headB]) {
-      const proof = await context.ledger.proveProject(head.project_id, checkpoint!);
+      const proof = await context.ledger.proveProject(head.project_id, present(checkpoint));
       expect(proof?.head).toEqual({ seq: head.seq, entry_hash: head.entry_hash });
       expect(verifyProjectProof(proof, note.checkpoint)).toEqual({ ok: true });
     }
@@ -83,9 +82,9 @@ describeEachEngine('signed checkpoints', (context) => {
 
   it('each checkpoint names the previous one, and a consistency proof shows the newer extends the older', async () => {
     await recordMany(context.project(), 1);
-    const older = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
+    const older = present((await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint);
     await recordMany(context.project(), 1);
-    const newer = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
+    const newer = present((await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint);
     const previous = await context.ledger.getCheckpoint(newer.seq - 1);
     expect(newer.prev_hash).toBe(previous.checkpoint_hash);
     const proof = await context.ledger.proveConsistency(older, newer);
@@ -118,7 +117,9 @@ describeEachEngine('signed checkpoints', (context) => {
   );
 
   it('a project with no entry at the checkpoint gets no proof in it', async () => {
-    const checkpoint = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
+    const checkpoint = present(
+      (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint,
+    );
     const late = context.project('late');
     await recordMany(late, 1);
     expect(await context.ledger.proveProject(late, checkpoint)).toBeNull();
@@ -194,8 +195,9 @@ describeEachEngine('signed checkpoints', (context) => {
   it('an NDJSON export with its proof verifies offline against the signed note', async () => {
     const projectId = context.project();
     await recordMany(projectId, 3);
-    const checkpoint: Checkpoint = (await context.ledger.createCheckpoint({ privateKey: key.signingKey }))
-      .checkpoint!;
+    const checkpoint: Checkpoint = present(
+      (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint,
+    );
     const proof = await context.ledger.proveProject(projectId, checkpoint);
     await recordMany(projectId, 2);
     const lines = await exportLines(context.ledger, projectId, proof);

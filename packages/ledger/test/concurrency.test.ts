@@ -1,8 +1,11 @@
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import type { Ledger } from 'execution-ledger';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 describeEachEngine('concurrent appends and replays', (context) => {
   it('keeps seq gapless and the chain valid with 16 concurrent writers', async () => {
@@ -56,7 +59,9 @@ describeEachEngine('concurrent appends and replays', (context) => {
     const execution = makeExecution(projectId);
     const ledgers = [context.ledger, context.openAnother(), context.openAnother()];
     const results = await Promise.all(
-      Array.from({ length: 50 }, (_, index) => ledgers[index % ledgers.length]!.recordExecution(execution)),
+      Array.from({ length: 50 }, (_, index) =>
+        present(ledgers[index % ledgers.length]).recordExecution(execution),
+      ),
     );
     expect(results.filter((result) => !result.replayed)).toHaveLength(1);
     expect(new Set(results.map((result) => result.id)).size).toBe(1);

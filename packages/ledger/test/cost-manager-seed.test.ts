@@ -1,3 +1,4 @@
+import { describeEachEngine, present } from '@execution-ledger/test-support';
 import {
   BudgetExceededError,
   type CostManagerOptions,
@@ -9,7 +10,6 @@ import {
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
 import { centsToMicros } from '../src/money.js';
-import { describeEachEngine } from './support/engines.js';
 
 /**
  * The specification's "Integration with Cost Manager" example as written, with the import path
@@ -32,7 +32,7 @@ async function seedIntegration(projectId: string, budgetCents: number): Promise<
     // Check budget
     if (costManager.isBudgetExceeded(runId)) {
       const metrics = costManager.getMetrics(runId);
-      throw new BudgetExceededError(runId, metrics.budget!, metrics.totalCost);
+      throw new BudgetExceededError(runId, present(metrics.budget), metrics.totalCost);
     }
 
     // Record successful execution
@@ -86,7 +86,7 @@ describeEachEngine('the specification’s Cost Manager integration', (context) =
     const runId = await seedIntegration(context.project('proj-001'), budgetCents);
     const record = await getExecutionByRunId(runId);
     expect(record).not.toBeNull();
-    return { runId, record: record! };
+    return { runId, record: present(record) };
   }
 
   it('records a completed run whose stored breakdown adds up exactly to its total', async () => {
@@ -96,7 +96,10 @@ describeEachEngine('the specification’s Cost Manager integration', (context) =
       total: 21.5,
       breakdown: { tokens: 17.5, toolCalls: 1, externalRequests: 3, penalties: 0 },
     });
-    const parts = Object.values(record.cost_json.breakdown).reduce((sum, part) => sum + micros(part!), 0n);
+    const parts = Object.values(record.cost_json.breakdown).reduce(
+      (sum, part) => sum + micros(present(part)),
+      0n,
+    );
     expect(parts).toBe(micros(record.cost_json.total));
     expect(getCostManager().getMetrics(runId).totalCost).toBe(record.cost_json.total);
   });

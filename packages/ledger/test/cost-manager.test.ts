@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { expectLedgerErrorSync, makeExecution } from '@execution-ledger/test-support';
 import {
   CostManager,
   DEFAULT_LIMITS,
@@ -9,8 +10,6 @@ import {
 import { normalizeExecution } from 'execution-ledger/validation';
 import { describe, expect, it } from 'vitest';
 import { centsToMicros } from '../src/money.js';
-import { expectLedgerErrorSync } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 function openRun(manager = new CostManager(), budgetCents: number | null = null) {
   const runId = `run-${randomUUID()}`;

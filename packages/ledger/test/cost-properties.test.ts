@@ -1,3 +1,4 @@
+import { makeExecution, present } from '@execution-ledger/test-support';
 import {
   BudgetExceededError,
   CostManager,
@@ -10,7 +11,6 @@ import { normalizeExecution } from 'execution-ledger/validation';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { centsToMicros } from '../src/money.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Prices with awkward fractions, so per-charge rounding (the classic drift) would show.
 const PRICES: PriceTableInput = {
@@ -94,15 +94,15 @@ function referenceMicros(charges: Charge[]): bigint {
         cached + BigInt(charge.cached),
         output + BigInt(charge.output),
       ]);
-    } else if (charge.kind === 'tool') rest += TOOL_MICROS[charge.name]!;
-    else if (charge.kind === 'request') rest += BigInt(charge.count) * SERVICE_MICROS[charge.name]!;
+    } else if (charge.kind === 'tool') rest += present(TOOL_MICROS[charge.name]);
+    else if (charge.kind === 'request') rest += BigInt(charge.count) * present(SERVICE_MICROS[charge.name]);
     else rest += BigInt(charge.micros);
   }
   const roundHalfUp = (numerator: bigint) => (numerator + 500_000n) / 1_000_000n;
   for (const [model, quantities] of tokens) {
-    const prices = MODEL_PRICES_MICROS[model]!;
+    const prices = present(MODEL_PRICES_MICROS[model]);
     quantities.forEach((quantity, index) => {
-      rest += roundHalfUp(quantity * prices[index]!);
+      rest += roundHalfUp(quantity * present(prices[index]));
     });
   }
   return rest;
@@ -138,7 +138,7 @@ describe('cost properties', () => {
     fc.assert(
       fc.property(fc.array(chargeArbitrary, { maxLength: 40 }), (charges) => {
         const cost = toExecutionCost(apply(charges));
-        const parts = Object.values(cost.breakdown).reduce((sum, part) => sum + micros(part!), 0n);
+        const parts = Object.values(cost.breakdown).reduce((sum, part) => sum + micros(present(part)), 0n);
         expect(parts).toBe(micros(cost.total));
         expect(() => normalizeExecution(makeExecution('proj-p', { cost }), DEFAULT_LIMITS)).not.toThrow();
       }),
@@ -205,6 +205,6 @@ function checkStep(
     model.held.push({ hold, micros: step.micros });
   } else if (model.held.length > 0) {
     const [entry] = model.held.splice(step.pick % model.held.length, 1);
-    manager.settle(entry!.hold);
+    manager.settle(present(entry).hold);
   }
 }

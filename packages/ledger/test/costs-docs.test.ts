@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import { present } from '@execution-ledger/test-support';
 import { describe, expect, it, vi } from 'vitest';
 
 // docs/costs.md shows its code as fenced blocks, each marked with the snippet file it must equal;
@@ -13,7 +14,7 @@ const blocks = [...markdown.matchAll(MARKED_BLOCK)].map(([, file, language, code
   language,
   code,
 }));
-const runnable = blocks.filter((block) => block.language === 'ts').map((block) => block.file!);
+const runnable = blocks.filter((block) => block.language === 'ts').map((block) => present(block.file));
 
 describe('docs/costs.md', () => {
   it('marks every fenced block with the snippet file it shows', () => {
@@ -26,7 +27,7 @@ describe('docs/costs.md', () => {
     const files = (await readdir(SNIPPETS)).filter((name) => name.startsWith('costs-'));
     expect(blocks.map((block) => block.file).sort()).toEqual(files.sort());
     for (const block of blocks) {
-      expect(block.code, block.file).toBe(await readFile(new URL(block.file!, SNIPPETS), 'utf8'));
+      expect(block.code, block.file).toBe(await readFile(new URL(present(block.file), SNIPPETS), 'utf8'));
     }
   });
 

@@ -1,8 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import {
+  describeEachEngine,
+  type EngineContext,
+  makeExecution,
+  ownerUrl,
+} from '@execution-ledger/test-support';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext, ownerUrl } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { literal } from './support/tamper.js';
 
 /**

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { ENGINES, expectLedgerError, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 /**
  * A TCP relay in front of the test server that can freeze: it stops passing bytes either way
@@ -82,7 +80,7 @@ describe.runIf(ENGINES.includes('postgres'))('a PostgreSQL server that stops ans
   const projectId = `frozen-${randomUUID()}`;
 
   beforeAll(async () => {
-    const url = new URL(serverUrl!);
+    const url = new URL(present(serverUrl));
     relay = new FreezingRelay({ host: url.hostname, port: Number(url.port || 5432) });
     url.hostname = '127.0.0.1';
     url.port = String(await relay.listen());
@@ -139,7 +137,7 @@ describe.runIf(ENGINES.includes('postgres'))('a PostgreSQL server that stops ans
   });
 
   it('refuses a timeout that is not a whole number of milliseconds, naming the option', async () => {
-    const bad = createLedger({ database: serverUrl!, databaseReplyTimeoutMs: 0 });
+    const bad = createLedger({ database: present(serverUrl), databaseReplyTimeoutMs: 0 });
     const error = await expectLedgerError(bad.ready(), 'VALIDATION_FAILED');
     expect(error.message).toContain('databaseReplyTimeoutMs must be a whole number of milliseconds');
     await bad.close().catch(() => undefined);

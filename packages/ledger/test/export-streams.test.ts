@@ -1,12 +1,11 @@
 import { once } from 'node:events';
 import type { Readable } from 'node:stream';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import { type ExecutionRecord, isLedgerError } from 'execution-ledger';
 import { CSV_COLUMNS } from 'execution-ledger/record-fields';
 import { computeEntryHash, computePayloadHash, genesisHash, type HashVersion } from 'execution-ledger/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { type ChainTip, insertHistoricalRuns } from './support/historical-runs.js';
 
 async function readAll(stream: Readable): Promise<string> {

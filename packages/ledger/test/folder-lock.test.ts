@@ -2,10 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 const folders: string[] = [];
 const children: ChildProcess[] = [];

@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
-import { type ExecutionRecord, exportExecutionsToNDJSON } from 'execution-ledger';
 import {
+  describeEachEngine,
+  type EngineContext,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
+import { exportExecutionsToNDJSON } from 'execution-ledger';
+import {
+  type ExecutionRecord,
   type JsonbInput,
   JsonNumberText,
   jsonbText,
@@ -10,9 +18,6 @@ import {
 import fc from 'fast-check';
 import { parse as parseLossless } from 'lossless-json';
 import { expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 import { historicalExecution, insertHistoricalRuns } from './support/historical-runs.js';
 
 // A JSON number as anyone may write it: sign, digits, fraction, exponent in either case.
@@ -75,7 +80,7 @@ async function countEntries(context: EngineContext, projectId: string): Promise<
     'select count(*)::int as n from execution_ledger.executions where project_id = $1',
     [projectId],
   );
-  return rows[0]!.n as number;
+  return present(rows[0]).n as number;
 }
 
 async function readAll(stream: AsyncIterable<string | Buffer>): Promise<string> {
@@ -219,7 +224,7 @@ describeEachEngine('hash version 2', (context) => {
       replayed: true,
       seq: 1,
       hash_version: 1,
-      payload_hash: stored!.payload_hash,
+      payload_hash: present(stored).payload_hash,
     });
     await expectLedgerError(
       context.ledger.recordExecution({ ...historicalExecution(projectId, run), intent: 'Something else' }),

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { DEFAULT_LIMITS, type JsonValue } from 'execution-ledger';
 import { normalizeExecution } from 'execution-ledger/validation';
 import { canonicalJson, computeEntryHash, computePayloadHash, genesisHash } from 'execution-ledger/verify';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { centsToMicros, microsToCents } from '../src/money.js';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Pinned bytes of hash version 1. Changing either constant breaks every stored chain: that
 // needs a new hash_version, not an edit here.
@@ -64,8 +63,8 @@ describeEachEngine('hash version 1', (context) => {
           expect(record).toMatchObject({ hash_version: 2, payload_hash: expected });
           // Read back through jsonb: canonicalising the stored value reproduces the same bytes.
           const stored = await context.ledger.getExecutionByRunId(record.run_id);
-          expect(canonicalJson(stored!.input as JsonValue)).toBe(canonicalJson(input));
-          expect(canonicalJson((stored!.output ?? null) as JsonValue)).toBe(canonicalJson(output));
+          expect(canonicalJson(present(stored).input as JsonValue)).toBe(canonicalJson(input));
+          expect(canonicalJson((present(stored).output ?? null) as JsonValue)).toBe(canonicalJson(output));
         },
       ),
       { numRuns: 60 },

@@ -30,17 +30,6 @@ function formatAllows(target: string, isPackage: boolean): boolean {
   return target.startsWith('format/') || FOUNDATION.includes(target);
 }
 
-/**
- * Imports from db/ into feature code that are known and being removed: the page queries still
- * share the statistics row mapping with analytics/. Delete this entry when the filter work
- * that moves it lands; the test below fails once an entry is no longer needed.
- */
-const DB_KNOWN_EXCEPTIONS = [{ from: 'db/page-queries.ts', to: 'analytics/execution-stats.ts' }];
-
-function isException(from: string, to: string): boolean {
-  return DB_KNOWN_EXCEPTIONS.some((exception) => exception.from === from && exception.to === to);
-}
-
 function isFeature(target: string): boolean {
   return FEATURE_FOLDERS.some((folder) => target.startsWith(folder)) || FEATURE_MODULES.includes(target);
 }
@@ -77,21 +66,7 @@ describe('the database layer', () => {
   const dbFiles = graph.files.filter((file) => file.startsWith('db/'));
 
   it('imports no feature module, however indirectly', () => {
-    const violations = findViolations(
-      graph,
-      dbFiles,
-      (target, isPackage) => isPackage || !isFeature(target),
-      (from, to) => !isException(from, to),
-    );
+    const violations = findViolations(graph, dbFiles, (target, isPackage) => isPackage || !isFeature(target));
     expect(describeViolations(violations)).toEqual([]);
-  });
-
-  it('lists only exceptions that still exist', () => {
-    for (const exception of DB_KNOWN_EXCEPTIONS) {
-      expect(
-        graph.imports(exception.from).local,
-        `${exception.from} no longer imports ${exception.to}`,
-      ).toContain(exception.to);
-    }
   });
 });

@@ -1,8 +1,6 @@
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import type { Ledger } from 'execution-ledger';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Ids PostgreSQL cannot compare: each would otherwise reach it and fail as an internal error.
 const BAD_IDS: [string, RegExp][] = [

@@ -1,3 +1,4 @@
+import { present } from '@execution-ledger/test-support';
 import {
   consistencyProof,
   emptyTreeRoot,
@@ -130,12 +131,12 @@ describe('RFC 6962 golden vectors', () => {
     (vector) => {
       const tree = leafHashes.slice(0, vector.size);
       expect(hex(inclusionProof(vector.leaf - 1, tree))).toEqual(vector.proof);
-      const root = h(ROOTS[vector.size - 1]!);
+      const root = h(present(ROOTS[vector.size - 1]));
       expect(
         verifyInclusion(
           vector.leaf - 1,
           vector.size,
-          leafHashes[vector.leaf - 1]!,
+          present(leafHashes[vector.leaf - 1]),
           vector.proof.map(h),
           root,
         ),
@@ -150,8 +151,8 @@ describe('RFC 6962 golden vectors', () => {
       const check = verifyConsistency(
         vector.size1,
         vector.size2,
-        h(ROOTS[vector.size1 - 1]!),
-        h(ROOTS[vector.size2 - 1]!),
+        h(present(ROOTS[vector.size1 - 1])),
+        h(present(ROOTS[vector.size2 - 1])),
         vector.proof.map(h),
       );
       expect(check).toEqual({ ok: true });
@@ -164,9 +165,9 @@ describe('RFC 6962 verifiers reject every corrupted proof', () => {
     'inclusion of leaf $leaf in $size: wrong index, size, leaf, root, extra, missing and flipped nodes',
     (vector) => {
       const index = vector.leaf - 1;
-      const root = h(ROOTS[vector.size - 1]!);
+      const root = h(present(ROOTS[vector.size - 1]));
       const proof = vector.proof.map(h);
-      const leaf = leafHashes[index]!;
+      const leaf = present(leafHashes[index]);
       const probes: [string, number, number, Buffer, Buffer[], Buffer][] = [
         ['index - 1', index - 1, vector.size, leaf, proof, root],
         ['index + 1', index + 1, vector.size, leaf, proof, root],
@@ -179,7 +180,7 @@ describe('RFC 6962 verifiers reject every corrupted proof', () => {
         ['trailing root', index, vector.size, leaf, [...proof, root], root],
         ['preceding root', index, vector.size, leaf, [root, ...proof], root],
         ['removed node', index, vector.size, leaf, proof.slice(0, -1), root],
-        ['inserted node', index, vector.size, leaf, [proof[0]!, SOME_HASH, ...proof.slice(1)], root],
+        ['inserted node', index, vector.size, leaf, [present(proof[0]), SOME_HASH, ...proof.slice(1)], root],
         ...proof.map((_, i): [string, number, number, Buffer, Buffer[], Buffer] => [
           `flipped bit in node ${i}`,
           index,
@@ -198,8 +199,8 @@ describe('RFC 6962 verifiers reject every corrupted proof', () => {
     'consistency from $size1 to $size2: wrong sizes, roots, extra, missing and flipped nodes',
     (vector) => {
       const { size1, size2 } = vector;
-      const root1 = h(ROOTS[size1 - 1]!);
-      const root2 = h(ROOTS[size2 - 1]!);
+      const root1 = h(present(ROOTS[size1 - 1]));
+      const root2 = h(present(ROOTS[size2 - 1]));
       const proof = vector.proof.map(h);
       const probes: [string, number, number, Buffer, Buffer, Buffer[]][] = [
         ['size1 - 1', size1 - 1, size2, root1, root2, proof],
@@ -215,7 +216,7 @@ describe('RFC 6962 verifiers reject every corrupted proof', () => {
         ['trailing root2', size1, size2, root1, root2, [...proof, root2]],
         ['preceding root1', size1, size2, root1, root2, [root1, ...proof]],
         ['preceding root2', size1, size2, root1, root2, [root2, ...proof]],
-        ['preceding proof[0]', size1, size2, root1, root2, [proof[0]!, ...proof]],
+        ['preceding proof[0]', size1, size2, root1, root2, [present(proof[0]), ...proof]],
         ['truncated proof', size1, size2, root1, root2, proof.slice(0, -1)],
         ...proof.map((_, i): [string, number, number, Buffer, Buffer, Buffer[]] => [
           `flipped bit in node ${i}`,
@@ -232,7 +233,7 @@ describe('RFC 6962 verifiers reject every corrupted proof', () => {
   );
 
   it('rejects sizes going backwards, equal sizes with different roots and a non-empty trivial proof', () => {
-    const root = h(ROOTS[0]!);
+    const root = h(present(ROOTS[0]));
     expect(verifyConsistency(2, 1, root, root, []).ok).toBe(false);
     expect(verifyConsistency(1, 1, root, SOME_HASH, []).ok).toBe(false);
     expect(verifyConsistency(1, 1, root, root, [emptyTreeRoot()]).ok).toBe(false);
@@ -250,14 +251,14 @@ describe('proofs over random trees', () => {
         const root = merkleRoot(leaves);
         const index = a % size;
         const path = inclusionProof(index, leaves);
-        expect(verifyInclusion(index, size, leaves[index]!, path, root).ok).toBe(true);
+        expect(verifyInclusion(index, size, present(leaves[index]), path, root).ok).toBe(true);
         const size1 = (b % size) + 1;
         const proof = consistencyProof(size1, leaves);
         expect(verifyConsistency(size1, size, merkleRoot(leaves.slice(0, size1)), root, proof).ok).toBe(true);
         if (path.length > 0) {
           const target = bit % path.length;
           const broken = path.map((node, i) => (i === target ? flipBit(node, 1 << (bit % 8)) : node));
-          expect(verifyInclusion(index, size, leaves[index]!, broken, root).ok).toBe(false);
+          expect(verifyInclusion(index, size, present(leaves[index]), broken, root).ok).toBe(false);
         }
         if (proof.length > 0) {
           const target = bit % proof.length;

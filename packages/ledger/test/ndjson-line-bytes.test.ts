@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { describeEachEngine, type EngineContext, present } from '@execution-ledger/test-support';
 import fc, { type JsonValue } from 'fast-check';
 import { expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
 
 async function readAll(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -158,7 +158,7 @@ describeEachEngine('NDJSON export bytes', (context) => {
         const exported = await readAll(context.ledger.exportNdjsonStream({ projectId, batchSize: 4 }));
         expect(exported).toBe(stored.map(referenceLine).join(''));
         // Across projects (time order, keyset reads) a row's line is the same.
-        const userId = rows[0]!.user_id;
+        const userId = present(rows[0]).user_id;
         const byUser = await readAll(context.ledger.exportNdjsonStream({ userId }));
         const ours = byUser
           .split(/(?<=\n)/)

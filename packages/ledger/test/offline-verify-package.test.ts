@@ -4,11 +4,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { exportExecutionsToNDJSON } from 'execution-ledger';
 import { generateSigningKey } from 'execution-ledger/verify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { findViolations, readImportGraph } from './support/import-graph.js';
 
 // `execution-ledger/verify` is what an auditor runs on an export, away from any database: this
@@ -81,9 +80,11 @@ describeEachEngine('execution-ledger/verify without a database package', (contex
     writeFileSync(join(folder, 'audit.mjs'), AUDIT_SCRIPT);
     const projectId = context.project('audited');
     for (let i = 0; i < 3; i += 1) await context.ledger.recordExecution(makeExecution(projectId));
-    const checkpoint = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
+    const checkpoint = present(
+      (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint,
+    );
     await context.ledger.recordExecution(makeExecution(projectId)); // after the checkpoint
-    const proof = (await context.ledger.proveProject(projectId, checkpoint))!;
+    const proof = present(await context.ledger.proveProject(projectId, checkpoint));
     let text = '';
     for await (const line of exportExecutionsToNDJSON(context.ledger, projectId, { proof })) text += line;
     writeFileSync(join(folder, 'export.ndjson'), text);
@@ -111,7 +112,7 @@ describeEachEngine('execution-ledger/verify without a database package', (contex
 
   it('names the entry whose content was changed in the file', async () => {
     const lines = readFileSync(join(folder, 'export.ndjson'), 'utf8').split('\n');
-    const entry = JSON.parse(lines[2]!);
+    const entry = JSON.parse(present(lines[2]));
     lines[2] = JSON.stringify({ ...entry, intent: `${entry.intent} (edited)` });
     writeFileSync(join(folder, 'edited.ndjson'), lines.join('\n'));
     const { report } = await audit('edited.ndjson');

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import {
   createLedger,
   exportExecutionsToCSV,
@@ -15,7 +16,6 @@ import { grantRuntimeRole } from 'execution-ledger/database';
 import { generateSigningKey, verifyExport } from 'execution-ledger/verify';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines } from './support/tamper.js';
 
 /**
@@ -50,20 +50,20 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
       // Two owners migrate at once through the pooler: each file is applied once, and no lock
       // outlives its transaction on a server connection the pooler hands to someone else.
       const owners = [0, 1].map(() =>
-        createLedger({ database: ownerUrl!, migrate: false, preparedStatements: false, poolSize: 2 }),
+        createLedger({ database: present(ownerUrl), migrate: false, preparedStatements: false, poolSize: 2 }),
       );
       try {
         const reports = await Promise.all(owners.map((owner) => owner.migrate()));
         const applied = reports.flatMap((report) => report.applied);
         expect(new Set(applied).size).toBe(applied.length);
         await grantRuntimeRole(
-          await owners[0]!.database(),
-          decodeURIComponent(new URL(runtimeUrl!).username),
+          await present(owners[0]).database(),
+          decodeURIComponent(new URL(present(runtimeUrl)).username),
         );
       } finally {
         await Promise.all(owners.map((owner) => owner.close()));
       }
-      ledger = initializeExecutionLedger(runtimeUrl!, { preparedStatements: false, poolSize: 8 });
+      ledger = initializeExecutionLedger(present(runtimeUrl), { preparedStatements: false, poolSize: 8 });
     });
 
     afterAll(async () => {
@@ -71,13 +71,13 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
     });
 
     it('connects through the pooler, not to the server directly', async () => {
-      const client = new pg.Client({ connectionString: runtimeUrl! });
+      const client = new pg.Client({ connectionString: present(runtimeUrl) });
       await client.connect();
       try {
         // The server reports the port it listens on: not the one this URL names, so the
         // connection reached it through the pooler.
         const server = await client.query<{ port: number }>('select inet_server_port() as port');
-        expect(server.rows[0]?.port).not.toBe(Number(new URL(runtimeUrl!).port));
+        expect(server.rows[0]?.port).not.toBe(Number(new URL(present(runtimeUrl)).port));
       } finally {
         await client.end();
       }
@@ -302,10 +302,13 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
       for (let index = 0; index < 3; index++) await ledger.recordExecution(makeExecution(project));
       const first = await ledger.createCheckpoint({ privateKey: key.signingKey });
       expect(first.created).toBe(true);
-      const proof = await ledger.proveProject(project, first.checkpoint!);
+      const proof = await ledger.proveProject(project, present(first.checkpoint));
       await ledger.recordExecution(makeExecution(project));
       const second = await ledger.createCheckpoint({ privateKey: key.signingKey });
-      const consistency = await ledger.proveConsistency(first.checkpoint!, second.checkpoint!);
+      const consistency = await ledger.proveConsistency(
+        present(first.checkpoint),
+        present(second.checkpoint),
+      );
       expect(consistency).toBeDefined();
 
       const report = await ledger.verifyLedger(project, { publicKey: key.publicKeyText });
@@ -315,7 +318,7 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
       const lines = await exportLines(ledger, project, proof);
       const offline = await verifyExport({
         ndjson: lines,
-        checkpoint: first.checkpoint!.note,
+        checkpoint: present(first.checkpoint).note,
         publicKey: key.publicKeyText,
       });
       expect(offline).toMatchObject({ ok: true, entries_checked: 4, problems: [] });

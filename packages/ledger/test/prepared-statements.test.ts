@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { makeExecution, prepareServerDatabase, present } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareServerDatabase } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Hot reads are prepared statements on a server connection. One connection makes it visible:
 // pg_prepared_statements lists what that session has prepared.
@@ -41,7 +40,7 @@ describe.skipIf(serverUrl === undefined)('prepared statements [postgres]', () =>
 
   it('prepares each hot read once per connection and gives the same answers when reused', async () => {
     const reads = async () => ({
-      one: await ledger.getExecutionByRunId(runIds[0]!),
+      one: await ledger.getExecutionByRunId(present(runIds[0])),
       stats: await ledger.getProjectExecutionStats(project),
       agent: await ledger.getAgentCostStats('frontend', project),
       page: await ledger.listExecutionsByProject(project, { limit: 1 }),
@@ -65,18 +64,18 @@ describe.skipIf(serverUrl === undefined)('prepared statements [postgres]', () =>
   it('keeps row-level security when a statement prepared by the owner is run by a scoped reader', async () => {
     // The same connection runs the statement as the owner, then as a reader who may not see it:
     // PostgreSQL must plan it again for the reader's role instead of reusing the owner's plan.
-    expect(await ledger.getExecutionByRunId(runIds[0]!)).not.toBeNull();
+    expect(await ledger.getExecutionByRunId(present(runIds[0]))).not.toBeNull();
     const stranger = ledger.as({ userId: `stranger-${randomUUID()}` });
-    expect(await stranger.getExecutionByRunId(runIds[0]!)).toBeNull();
+    expect(await stranger.getExecutionByRunId(present(runIds[0]))).toBeNull();
     expect((await stranger.getProjectExecutionStats(project)).total_executions).toBe(0);
-    expect(await ledger.getExecutionByRunId(runIds[0]!)).not.toBeNull();
+    expect(await ledger.getExecutionByRunId(present(runIds[0]))).not.toBeNull();
   });
 
   it('prepares nothing when preparedStatements is false (for poolers that cannot keep them)', async () => {
     const plainPool = new pg.Pool({ connectionString: serverUrl, max: 1 });
     const plain = createLedger({ database: plainPool, preparedStatements: false });
     try {
-      const record = await plain.getExecutionByRunId(runIds[1]!);
+      const record = await plain.getExecutionByRunId(present(runIds[1]));
       expect(record?.error_message).toBe('timeout');
       expect((await plain.getProjectExecutionStats(project)).total_executions).toBe(2);
       expect(await preparedNames(plainPool)).toEqual([]);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expectLedgerErrorSync, expectLedgerRejection } from '@execution-ledger/test-support';
 import {
   CostManager,
   DEFAULT_PRICE_TABLE,
@@ -12,7 +13,6 @@ import {
   type PriceTableInput,
 } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgerErrorSync, expectLedgerRejection } from './support/expect-error.js';
 
 const ACME: PriceTableInput = {
   version: 'acme-2026-02',

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { present } from '@execution-ledger/test-support';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 
@@ -46,7 +47,7 @@ function documentedEntryPoints(): Map<string, string[]> {
     const names = /\nNames: ([\s\S]*?)\.\n/.exec(part)?.[1];
     if (spec === undefined || names === undefined)
       throw new Error(`docs/api.md: no names under ${part.slice(0, 40)}`);
-    entries.set(spec, [...names.matchAll(/`([^`]+)`/g)].map((match) => match[1]!).sort());
+    entries.set(spec, [...names.matchAll(/`([^`]+)`/g)].map((match) => present(match[1])).sort());
   }
   return entries;
 }

@@ -1,9 +1,12 @@
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import type { ExecutionRecord } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 describeEachEngine('reads, pages, statistics and export', (context) => {
   let projectId = '';
@@ -57,9 +60,12 @@ describeEachEngine('reads, pages, statistics and export', (context) => {
   });
 
   it('accepts only the exact text of a next_cursor: any character added, changed or dropped is INVALID_CURSOR', async () => {
-    const seqCursor = (await context.ledger.listExecutionsByProject(projectId, { limit: 1 })).next_cursor!;
-    const timeCursor = (await context.ledger.listExecutionsByAgent('devops', projectId, { limit: 1 }))
-      .next_cursor!;
+    const seqCursor = present(
+      (await context.ledger.listExecutionsByProject(projectId, { limit: 1 })).next_cursor,
+    );
+    const timeCursor = present(
+      (await context.ledger.listExecutionsByAgent('devops', projectId, { limit: 1 })).next_cursor,
+    );
     const variants = (cursor: string) => [
       `${cursor}A`,
       `${cursor}=`,
@@ -114,7 +120,7 @@ describeEachEngine('reads, pages, statistics and export', (context) => {
   });
 
   it('gets a run by id, null when absent, NOT_FOUND when required', async () => {
-    const wanted = records[3]!;
+    const wanted = present(records[3]);
     expect(await context.ledger.getExecutionByRunId(wanted.run_id)).toEqual({
       ...wanted,
       replayed: undefined,
@@ -162,12 +168,12 @@ describeEachEngine('reads, pages, statistics and export', (context) => {
   });
 
   it('treats date ranges as [start, end)', async () => {
-    const at = new Date(records[0]!.created_at);
-    const until = new Date(records[24]!.created_at);
+    const at = new Date(present(records[0]).created_at);
+    const until = new Date(present(records[24]).created_at);
     const inclusiveStart = await context.ledger.getProjectExecutionStats(projectId, at);
     expect(inclusiveStart.total_executions).toBe(25);
     const exclusiveEnd = await context.ledger.getProjectExecutionStats(projectId, at, until);
-    const atEnd = records.filter((record) => record.created_at === records[24]!.created_at).length;
+    const atEnd = records.filter((record) => record.created_at === present(records[24]).created_at).length;
     expect(exclusiveEnd.total_executions).toBe(25 - atEnd);
     await expectLedgerError(
       context.ledger.getProjectExecutionStats(projectId, new Date('nope')),
@@ -193,7 +199,7 @@ describeEachEngine('reads, pages, statistics and export', (context) => {
   });
 
   it('follows parent_run_id links', async () => {
-    const parent = records[0]!;
+    const parent = present(records[0]);
     const child = await context.ledger.recordExecution(
       makeExecution(projectId, { parent_run_id: parent.run_id }),
     );

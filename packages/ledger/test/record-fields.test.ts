@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import {
   type ExecutionRecord,
@@ -21,8 +22,6 @@ import {
 } from 'execution-ledger/record-fields';
 import { canonicalJson, type JsonbInput, jsonbText } from 'execution-ledger/verify';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
 async function readAll(stream: Readable): Promise<string> {

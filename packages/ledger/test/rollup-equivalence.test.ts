@@ -1,7 +1,7 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
 import type { ExecutionCost, ExecutionStatus, SeriesGroupBy, TimeBucket } from 'execution-ledger';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
 import { type HistoricalRun, insertHistoricalRuns } from './support/historical-runs.js';
 import {
   plainAgentStats,

@@ -1,7 +1,6 @@
+import { describeEachEngine, type EngineContext, makeExecution } from '@execution-ledger/test-support';
 import { isLedgerError } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
 async function rollupRows(context: EngineContext, projectId: string) {

@@ -1,6 +1,5 @@
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 
 // Scoped readers run as the non-superuser reader role with request.jwt.claims set, so the RLS
 // policy in the database decides what they see; no WHERE clause in the library does.

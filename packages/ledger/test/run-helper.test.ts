@@ -1,5 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  describeEachEngine,
+  expectLedgerRejection,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
+import {
   BudgetExceededError,
   CostManager,
   type ExecutionInput,
@@ -10,9 +16,6 @@ import {
 } from 'execution-ledger';
 import { expect, it } from 'vitest';
 import { centsToMicros } from '../src/money.js';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerRejection } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 const PRICES = { version: 'run-test', toolCallCents: { '*': 1 }, externalRequestCents: { '*': 1 } };
 
@@ -22,7 +25,10 @@ function stepTotal(record: ExecutionRecord): number {
 
 function breakdownAddsUp(record: ExecutionRecord): boolean {
   const toMicros = (cents: number) => centsToMicros(cents, 'amount', 1e12);
-  const parts = Object.values(record.cost_json.breakdown).reduce((sum, part) => sum + toMicros(part!), 0n);
+  const parts = Object.values(record.cost_json.breakdown).reduce(
+    (sum, part) => sum + toMicros(present(part)),
+    0n,
+  );
   return parts === toMicros(record.cost_json.total);
 }
 
@@ -36,7 +42,7 @@ describeEachEngine('ledger.run', (context) => {
     prices: PRICES,
     ...overrides,
   });
-  const stored = async (runId: string) => (await context.ledger.getExecutionByRunId(runId))!;
+  const stored = async (runId: string) => present(await context.ledger.getExecutionByRunId(runId));
 
   it('records a completed run with its output, cost and a trace whose step durations add up', async () => {
     const result = await context.ledger.run(options({ budgetCents: 5000 }), async (ctx) => {
@@ -52,7 +58,7 @@ describeEachEngine('ledger.run', (context) => {
     });
     expect(result.output).toEqual({ deployed: true });
     expect(result.record?.run_id).toMatch(/^run-[0-9a-f-]{36}$/);
-    const record = await stored(result.record!.run_id);
+    const record = await stored(present(result.record).run_id);
     expect(record).toMatchObject({ status: 'completed', output: { deployed: true } });
     expect(record.cost_json).toMatchObject({ total: 3, breakdown: { toolCalls: 1, externalRequests: 2 } });
     expect(record.cost_json.pricing).toMatchObject({ source: 'computed', price_table_version: 'run-test' });
@@ -62,11 +68,11 @@ describeEachEngine('ledger.run', (context) => {
       ['build_docker_image', 'success'],
       ['deploy_kubernetes', 'success'],
     ]);
-    expect(trace.steps[0]!.duration_ms).toBeGreaterThanOrEqual(14);
-    expect(trace.steps[1]!.duration_ms).toBeGreaterThanOrEqual(24);
+    expect(present(trace.steps[0]).duration_ms).toBeGreaterThanOrEqual(14);
+    expect(present(trace.steps[1]).duration_ms).toBeGreaterThanOrEqual(24);
     expect(stepTotal(record)).toBeLessThanOrEqual(trace.duration_ms);
-    expect(Date.parse(trace.steps[1]!.timestamp!)).toBeGreaterThanOrEqual(
-      Date.parse(trace.steps[0]!.timestamp!),
+    expect(Date.parse(present(present(trace.steps[1]).timestamp))).toBeGreaterThanOrEqual(
+      Date.parse(present(present(trace.steps[0]).timestamp)),
     );
   });
 
@@ -85,7 +91,7 @@ describeEachEngine('ledger.run', (context) => {
       })
       .catch((error: unknown) => error);
     expect(thrown).toBe(failure);
-    const record = await stored(runOptions.run_id!);
+    const record = await stored(present(runOptions.run_id));
     expect(record).toMatchObject({ status: 'failed', error_message: failure.message });
     expect(record.output).toBeUndefined();
     expect(record.cost_json.total).toBe(1);
@@ -107,7 +113,7 @@ describeEachEngine('ledger.run', (context) => {
       })
       .catch((error: unknown) => error);
     expect(thrown).toBeInstanceOf(BudgetExceededError);
-    const record = await stored(runOptions.run_id!);
+    const record = await stored(present(runOptions.run_id));
     expect(record.status).toBe('aborted');
     expect(record.error_message).toBe(
       'Execution aborted: Budget exceeded. Allocated: $50.00, Spent: $100.00',
@@ -136,7 +142,7 @@ describeEachEngine('ledger.run', (context) => {
       })
       .catch((error: unknown) => error);
     expect(thrown).toBeInstanceOf(BudgetExceededError);
-    const record = await stored(runOptions.run_id!);
+    const record = await stored(present(runOptions.run_id));
     expect(record).toMatchObject({
       status: 'aborted',
       error_message: 'Execution aborted: Budget exceeded. Allocated: $0.01, Spent: $0.02',
@@ -159,7 +165,7 @@ describeEachEngine('ledger.run', (context) => {
       )
       .catch((error: unknown) => error);
     expect(thrown).toBeInstanceOf(BudgetExceededError);
-    const record = await stored(runOptions.run_id!);
+    const record = await stored(present(runOptions.run_id));
     expect(record.status).toBe('aborted');
     expect(record.cost_json.total).toBeGreaterThan(10);
     expect(record.execution_trace_json.steps.filter((step) => step.result === 'success')).toHaveLength(10);
@@ -181,7 +187,7 @@ describeEachEngine('ledger.run', (context) => {
       .catch((error: unknown) => error);
     expect((thrown as Error).message).toBe('operator pressed stop');
     expect(reachedSecondStep).toBe(false);
-    const record = await stored(runOptions.run_id!);
+    const record = await stored(present(runOptions.run_id));
     expect(record).toMatchObject({
       status: 'aborted',
       error_message: 'Execution aborted: operator pressed stop',
@@ -227,8 +233,8 @@ describeEachEngine('ledger.run', (context) => {
     );
     expect(result).toMatchObject({ output: { ok: true }, record: null });
     expect(reported).toHaveLength(1);
-    expect((reported[0]![0] as LedgerError).code).toBe('RUN_ID_CONFLICT');
-    expect(reported[0]![1]).toMatchObject({
+    expect((present(reported[0])[0] as LedgerError).code).toBe('RUN_ID_CONFLICT');
+    expect(present(reported[0])[1]).toMatchObject({
       run_id: taken.run_id,
       status: 'completed',
       output: { ok: true },
@@ -241,7 +247,7 @@ describeEachEngine('ledger.run', (context) => {
       input.replicas = 99;
       return null;
     });
-    expect((await stored(result.record!.run_id)).input).toEqual({ service: 'user-api', replicas: 3 });
+    expect((await stored(present(result.record).run_id)).input).toEqual({ service: 'user-api', replicas: 3 });
   });
 
   it('refuses bad options before the work starts, recording and opening nothing', async () => {
@@ -277,12 +283,12 @@ describeEachEngine('ledger.run', (context) => {
       return 'returned early';
     });
     release();
-    expect(() => leaked!.accountToolCall('late')).toThrowError(/has ended and is recorded/);
+    expect(() => present(leaked).accountToolCall('late')).toThrowError(/has ended and is recorded/);
     await expectLedgerRejection(
-      leaked!.step('late', () => undefined),
+      present(leaked).step('late', () => undefined),
       'NOT_FOUND',
     );
-    const record = await stored(result.record!.run_id);
+    const record = await stored(present(result.record).run_id);
     expect(record.execution_trace_json.steps[0]).toMatchObject({
       action: 'fire_and_forget',
       error: 'still running when the run ended (the step was not awaited)',

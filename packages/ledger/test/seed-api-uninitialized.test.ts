@@ -1,6 +1,6 @@
+import { makeExecution } from '@execution-ledger/test-support';
 import { getExecutionByRunId, LedgerError, recordExecution } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
-import { makeExecution } from './support/fixtures.js';
 
 // Vitest gives each test file its own module graph, so nothing here has initialised the ledger.
 describe('the functional API before initializeExecutionLedger()', () => {

@@ -1,3 +1,4 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
 import {
   exportExecutionsToCSV,
   getAgentCostStats,
@@ -8,7 +9,6 @@ import {
   streamExecutions,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
 
 // The seed's seven examples, as written, with the import path adjusted and the Supabase client
 // replaced by this engine's database. Each project id is fresh so the numbers are exact.

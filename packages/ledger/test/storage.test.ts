@@ -4,12 +4,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { expectLedgerError, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
 import { loadMigrations, migrateDatabase, openDatabase } from 'execution-ledger/database';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { expectLedgerError } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 const folders: string[] = [];
 function tempFolder(): string {
@@ -108,7 +107,7 @@ describe('migrations', () => {
       await admin.query(`create database ${name} owner ledger`);
       try {
         // Migrating a fresh database is the owner's work: the runtime role owns nothing.
-        const url = new URL(process.env.TEST_OWNER_DATABASE_URL ?? process.env.TEST_DATABASE_URL!);
+        const url = new URL(process.env.TEST_OWNER_DATABASE_URL ?? present(process.env.TEST_DATABASE_URL));
         url.pathname = `/${name}`;
         const ledgers = Array.from({ length: 4 }, () =>
           createLedger({ database: url.toString(), migrate: false }),
@@ -117,7 +116,7 @@ describe('migrations', () => {
         const files = (await loadMigrations()).map((migration) => migration.name);
         expect(reports.flatMap((report) => report.applied).sort()).toEqual(files);
         expect(reports.filter((report) => report.applied.length > 0)).toHaveLength(1);
-        const record = await ledgers[0]!.recordExecution(makeExecution('proj-migrated'));
+        const record = await present(ledgers[0]).recordExecution(makeExecution('proj-migrated'));
         expect(record.seq).toBe(1);
         for (const ledger of ledgers) await ledger.close();
       } finally {

@@ -1,9 +1,9 @@
+import { expectLedgerError, expectLedgerErrorSync } from '@execution-ledger/test-support';
 import { createClient, type SupabaseClientOptions } from '@supabase/supabase-js';
 import { createLedger, getExecutionLedger, initializeExecutionLedger, LedgerError } from 'execution-ledger';
 import { openDatabase } from 'execution-ledger/database';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { expectLedgerError, expectLedgerErrorSync } from './support/expect-error.js';
 
 // The seed's Example 1 passes a supabase-js client. Constructing one opens no connection, so
 // this needs no Supabase project. supabase-js needs a WebSocket class for its realtime client:

@@ -1,8 +1,12 @@
+import {
+  describeEachEngine,
+  type EngineContext,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import type { Checkpoint, ExecutionRecord, ProjectProof } from 'execution-ledger';
 import { generateSigningKey, verifyExport } from 'execution-ledger/verify';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { exportLines, forgeRecords, literal, tamperAsSuperuser } from './support/tamper.js';
 
 const key = generateSigningKey('ledger.test');
@@ -20,8 +24,10 @@ async function sealProject(context: EngineContext, count: number, prefix = 'seal
   const records: ExecutionRecord[] = [];
   for (let i = 0; i < count; i += 1)
     records.push(await context.ledger.recordExecution(makeExecution(projectId)));
-  const checkpoint = (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
-  const proof = (await context.ledger.proveProject(projectId, checkpoint))!;
+  const checkpoint = present(
+    (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint,
+  );
+  const proof = present(await context.ledger.proveProject(projectId, checkpoint));
   return { projectId, records, checkpoint, proof };
 }
 
@@ -93,7 +99,7 @@ describeEachEngine('tampering by a superuser', (context) => {
     const next = await context.ledger.createCheckpoint({ privateKey: key.signingKey });
     const diverged = next.diverged.find((project) => project.project_id === sealed.projectId);
     expect(diverged?.committed_head).toEqual(sealed.proof.head);
-    const proof = await context.ledger.proveProject(sealed.projectId, next.checkpoint!);
+    const proof = await context.ledger.proveProject(sealed.projectId, present(next.checkpoint));
     expect(proof?.head).toEqual(sealed.proof.head);
     expect((await context.ledger.verifyLedger(sealed.projectId)).ok).toBe(false);
   });

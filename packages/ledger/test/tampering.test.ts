@@ -1,6 +1,5 @@
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { makeExecution } from './support/fixtures.js';
 import { tamperAsSuperuser } from './support/tamper.js';
 
 // A superuser can switch the guards off; verification must still name what changed and where.

@@ -1,5 +1,5 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
 const at = (iso: string) => new Date(iso);

@@ -1,9 +1,13 @@
+import {
+  describeEachEngine,
+  expectLedgerError,
+  expectLedgerErrorSync,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import { createLedger, DEFAULT_LIMITS, type ExecutionInput, type LedgerErrorCode } from 'execution-ledger';
 import { normalizeExecution } from 'execution-ledger/validation';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from './support/engines.js';
-import { expectLedgerError, expectLedgerErrorSync } from './support/expect-error.js';
-import { makeExecution } from './support/fixtures.js';
 
 type Case = [title: string, change: (base: ExecutionInput) => unknown, code: LedgerErrorCode, field: string];
 
@@ -223,8 +227,10 @@ describeEachEngine('hostile input', (context) => {
     const record = await context.ledger.recordExecution(makeExecution(projectId, { input }));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const stored = await context.ledger.getExecutionByRunId(record.run_id);
-    expect(Object.hasOwn(stored!.input, '__proto__')).toBe(true);
-    expect(Object.getOwnPropertyDescriptor(stored!.input, '__proto__')?.value).toEqual({ polluted: true });
+    expect(Object.hasOwn(present(stored).input, '__proto__')).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(present(stored).input, '__proto__')?.value).toEqual({
+      polluted: true,
+    });
     expect((await context.ledger.verifyLedger(projectId)).ok).toBe(true);
   });
 

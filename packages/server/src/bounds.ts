@@ -20,6 +20,18 @@ export const KEY_CACHE_ENTRIES_MAX = 10_000;
 /** Projects one API key may be bound to. */
 export const KEY_PROJECTS_MAX = 1_000;
 export const KEY_NAME_CHARS_MAX = 200;
+/**
+ * Characters of an id in a URL path or query: a first, cheap bound (the library's id rules
+ * follow), and the router's longest path parameter so client-chosen run ids are never cut.
+ */
+export const URL_PARAM_CHARS_MAX = 1_024;
+/** Characters of a pagination cursor in a query; a real one is under a hundred. */
+export const CURSOR_CHARS_MAX = 1_000;
+/** How often CLI progress is redrawn on a terminal, and written as a line elsewhere. */
+export const PROGRESS_REDRAW_MS = 200;
+export const PROGRESS_LINE_MS = 2_000;
+/** Runs the demo command records per batch. */
+export const DEMO_BATCH_RUNS = 500;
 /** Rows written per chunk of a CSV or NDJSON export stream. */
 export const EXPORT_CHUNK_ROWS = 200;
 /** How long a graceful shutdown waits for in-flight requests before it gives up. */

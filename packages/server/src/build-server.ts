@@ -7,6 +7,7 @@ import {
   KEY_CACHE_TTL_MS_DEFAULT,
   RATE_LIMIT_REQUESTS_MAX_DEFAULT,
   RATE_LIMIT_WINDOW_MS_DEFAULT,
+  URL_PARAM_CHARS_MAX,
 } from './bounds.js';
 import {
   installPeriodicCheckpoints,
@@ -66,7 +67,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit,
     ...socketTimeoutOptions(options.timeouts ?? {}),
     // Run ids are client-chosen text and may hold any character; keep the router from cutting them.
-    routerOptions: { maxParamLength: 1_024 },
+    routerOptions: { maxParamLength: URL_PARAM_CHARS_MAX },
   });
   const store = new ApiKeyStore(() => options.ledger.database());
   const context: ServerContext = {

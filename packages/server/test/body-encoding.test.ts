@@ -1,12 +1,11 @@
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { countStored, useServer } from './support/server-harness.js';
 
 /** A JSON body whose intent is `intentBytes`, spliced in as raw bytes. */
 function bodyWithIntent(project: string, intentBytes: number[]): Buffer {
   const [before, after] = JSON.stringify(makeExecution(project, { intent: 'MARK' })).split('MARK');
-  return Buffer.concat([Buffer.from(before!), Buffer.from(intentBytes), Buffer.from(after!)]);
+  return Buffer.concat([Buffer.from(present(before)), Buffer.from(intentBytes), Buffer.from(present(after))]);
 }
 
 describeEachEngine('HTTP bodies are UTF-8, byte for byte', (context) => {

@@ -1,10 +1,13 @@
 import { buildServer } from '@execution-ledger/server';
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import type { Checkpoint } from 'execution-ledger';
 import { generateSigningKey, verifyCheckpointNote, verifyProjectProof } from 'execution-ledger/verify';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { expectLedgerError } from '../../ledger/test/support/expect-error.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { useServer } from './support/server-harness.js';
 
 const key = generateSigningKey('routes.test');
@@ -23,7 +26,7 @@ describeEachEngine('HTTP checkpoints and proofs', (context) => {
     server.send({ method: 'GET', url, headers: { authorization } });
   const record = (projectId: string) => context.ledger.recordExecution(makeExecution(projectId));
   const sign = async (): Promise<Checkpoint> =>
-    (await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint!;
+    present((await context.ledger.createCheckpoint({ privateKey: key.signingKey })).checkpoint);
 
   beforeAll(async () => {
     [mine, other] = [context.project(), context.project()];

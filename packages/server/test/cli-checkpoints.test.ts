@@ -1,8 +1,8 @@
 import { access, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { type CliResult, cliDatabase, runCli } from './support/cli-process.js';
 
 const PROJECT = 'proj-001';
@@ -10,7 +10,7 @@ const SECURITY_DOC = new URL('../../../docs/security.md', import.meta.url);
 
 /** The `execution-ledger …` lines of every sh block of a page, in order, as argument lists. */
 function documentedCommands(markdown: string): string[][] {
-  const blocks = [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  const blocks = [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => present(match[1]));
   // Blocks inside list items are indented; the commands are the same.
   const lines = blocks
     .flatMap((block) => block.split('\n').map((line) => line.trim()))
@@ -73,12 +73,15 @@ describe('the checkpoint commands on an embedded ledger', () => {
     expect((await readFile(inDir('checkpoint.pub'), 'utf8')).trim().split('\n')).toHaveLength(2);
     expect(await readFile(inDir('cp-1.txt'), 'utf8')).toMatch(/^execution-ledger\n1\n\S{44}\nseq 1\n/);
     const [proofLine, ...entries] = (await readFile(inDir('export.ndjson'), 'utf8')).trimEnd().split('\n');
-    expect(JSON.parse(proofLine!).inclusion_proof).toMatchObject({ project_id: PROJECT, checkpoint_seq: 1 });
+    expect(JSON.parse(present(proofLine)).inclusion_proof).toMatchObject({
+      project_id: PROJECT,
+      checkpoint_seq: 1,
+    });
     expect(entries.map((line) => JSON.parse(line).seq)).toEqual([1, 2, 3]);
-    expect(documented.get('verify --file')!.stdout).toContain(
+    expect(present(documented.get('verify --file')).stdout).toContain(
       'checkpoint:  1 (signature valid, commits to seq 3, 0 entries after it)\nresult:      verified',
     );
-    expect(documented.get('verify --project')!.stdout).toMatch(
+    expect(present(documented.get('verify --project')).stdout).toMatch(
       /proj-001\s+verified\s+3\s+\S+\s+1, signature valid/,
     );
   });

@@ -3,9 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ENGINES, type EngineName, makeExecution } from '@execution-ledger/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, type EngineName } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { CLI_PATH, cliDatabase, runCli } from './support/cli-process.js';
 import { tamperIntent } from './support/tamper.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import { describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { runCli, SERVE_PROCESS_TEST_MS } from './support/cli-process.js';
 
 /**
@@ -22,27 +22,27 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)('the CLI thr
     async () => {
       const pooled = (url: string, ...args: string[]) =>
         runCli(['--database', url, '--no-prepared-statements', ...args]);
-      const role = decodeURIComponent(new URL(runtimeUrl!).username);
-      const migrate = await pooled(ownerUrl!, 'migrate', '--grant-runtime', role);
+      const role = decodeURIComponent(new URL(present(runtimeUrl)).username);
+      const migrate = await pooled(present(ownerUrl), 'migrate', '--grant-runtime', role);
       expect(migrate.stderr).toBe('');
       expect(migrate.code).toBe(0);
 
       const projectId = `proj-cli-pooler-${randomUUID()}`;
       const runs = Array.from({ length: 3 }, () => makeExecution(projectId));
-      const record = await runCli(['--database', runtimeUrl!, '--no-prepared-statements', 'record'], {
+      const record = await runCli(['--database', present(runtimeUrl), '--no-prepared-statements', 'record'], {
         input: JSON.stringify(runs),
       });
       expect(record.code, record.stderr).toBe(0);
 
-      const stats = await pooled(runtimeUrl!, '--json', 'stats', '--project', projectId);
+      const stats = await pooled(present(runtimeUrl), '--json', 'stats', '--project', projectId);
       expect(stats.code, stats.stderr).toBe(0);
       expect(JSON.parse(stats.stdout)).toMatchObject({ total_executions: 3, total_cost: 3 * 850 });
 
-      const csv = await pooled(runtimeUrl!, 'export', '--project', projectId, '--format', 'csv');
+      const csv = await pooled(present(runtimeUrl), 'export', '--project', projectId, '--format', 'csv');
       expect(csv.code, csv.stderr).toBe(0);
       expect(csv.stdout.trimEnd().split('\r\n')).toHaveLength(4);
 
-      const verify = await pooled(runtimeUrl!, '--json', 'verify', '--project', projectId);
+      const verify = await pooled(present(runtimeUrl), '--json', 'verify', '--project', projectId);
       expect(verify.code, verify.stderr).toBe(0);
       expect(JSON.parse(verify.stdout)).toMatchObject({ ok: true, entries_checked: 3 });
     },

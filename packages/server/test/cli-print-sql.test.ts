@@ -1,8 +1,8 @@
 import { PGlite } from '@electric-sql/pglite';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
 import { loadMigrations } from 'execution-ledger/database';
 import { describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { runCli, SERVE_PROCESS_TEST_MS } from './support/cli-process.js';
 
 // `migrate --print-sql` without Supabase: the plain script, applied by a tool of the caller's
@@ -41,11 +41,11 @@ describe('execution-ledger migrate --print-sql', () => {
     'prints only the newer migrations with --from, guarded by the ones before',
     async () => {
       const files = await loadMigrations();
-      const last = files.at(-1)!;
+      const last = present(files.at(-1));
       const cli = await runCli(['migrate', '--print-sql', '--from', String(last.id)]);
       expect(cli.code).toBe(0);
       expect(cli.stdout).toContain(`-- ${last.name}\n`);
-      expect(cli.stdout).not.toContain(`-- ${files[0]!.name}\n`);
+      expect(cli.stdout).not.toContain(`-- ${present(files[0]).name}\n`);
       // On an empty database the guard refuses: the earlier migrations are missing.
       const pglite = await PGlite.create();
       try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { prepareServerDatabase, present } from '@execution-ledger/test-support';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { prepareServerDatabase } from '../../ledger/test/support/engines.js';
 import { runCli, startServe } from './support/cli-process.js';
 
 const ownerUrl = process.env.TEST_OWNER_DATABASE_URL;
@@ -16,7 +16,7 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
   () => {
     it('refuses to serve as the owner with PRIVILEGED_ROLE (exit 6), saying how to set up the runtime role', async () => {
       await prepareServerDatabase();
-      const refused = await runCli(['--database', ownerUrl!, 'serve', '--port', '0']);
+      const refused = await runCli(['--database', present(ownerUrl), 'serve', '--port', '0']);
       expect(refused.code).toBe(6);
       expect(refused.stderr).toContain(
         `PRIVILEGED_ROLE: the service connects as role ${ownerRole}, which owns`,
@@ -26,11 +26,11 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
     });
 
     it('refuses a superuser too, and serves as the owner only when told, with a warning', async () => {
-      const admin = process.env.TEST_ADMIN_DATABASE_URL!;
+      const admin = present(process.env.TEST_ADMIN_DATABASE_URL);
       const refused = await runCli(['--database', admin, 'serve', '--port', '0']);
       expect(refused.code).toBe(6);
       expect(refused.stderr).toContain('is a superuser');
-      const server = await startServe(['--database', ownerUrl!], {}, ['--allow-privileged-role']);
+      const server = await startServe(['--database', present(ownerUrl)], {}, ['--allow-privileged-role']);
       expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
@@ -38,22 +38,28 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
 
     it('serves as the runtime role, which finds the schema current without migrating', async () => {
       await prepareServerDatabase();
-      const server = await startServe(['--database', runtimeUrl!], {}, []);
+      const server = await startServe(['--database', present(runtimeUrl)], {}, []);
       expect(await (await fetch(`${server.url}/readyz`)).json()).toMatchObject({ ready: true });
       server.child.kill('SIGTERM');
       expect(await server.exited).toBe(0);
     });
 
     it('grants the runtime roles once with migrate --grant-runtime, and refuses to grant them to the owner', async () => {
-      const again = await runCli(['--database', ownerUrl!, 'migrate', '--grant-runtime', runtimeRole]);
+      const again = await runCli([
+        '--database',
+        present(ownerUrl),
+        'migrate',
+        '--grant-runtime',
+        runtimeRole,
+      ]);
       expect(again.code).toBe(0);
       expect(again.stdout).toContain(`role ${runtimeRole} already holds the runtime roles`);
-      const owner = await runCli(['--database', ownerUrl!, 'migrate', '--grant-runtime', ownerRole]);
+      const owner = await runCli(['--database', present(ownerUrl), 'migrate', '--grant-runtime', ownerRole]);
       expect(owner.code).toBe(6);
       expect(owner.stderr).toContain(`PRIVILEGED_ROLE: role ${ownerRole} owns`);
       const missing = await runCli([
         '--database',
-        ownerUrl!,
+        present(ownerUrl),
         'migrate',
         '--grant-runtime',
         'no_such_role_here',
@@ -68,7 +74,7 @@ describe.skipIf(ownerUrl === undefined || runtimeUrl === undefined)(
       await admin.connect();
       await admin.query(`create database ${name} owner ${ownerRole}`);
       try {
-        const url = new URL(runtimeUrl!);
+        const url = new URL(present(runtimeUrl));
         url.pathname = `/${name}`;
         const refused = await runCli(['--database', url.toString(), 'serve', '--port', '0']);
         expect(refused.code).toBe(6);

@@ -3,10 +3,10 @@ import { access, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import { createSigningKeyFiles } from 'execution-ledger';
 import { verifyCheckpointNote, verifyProjectProof } from 'execution-ledger/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { cliDatabase, runCli, SERVE_PROCESS_TEST_MS, startServe } from './support/cli-process.js';
 
 // "None when nothing changed" needs a database no other test file appends to: a fresh embedded folder.
@@ -66,7 +66,7 @@ describe('execution-ledger serve --checkpoint-key', () => {
         await sleep(2_500);
         expect((await latest())?.seq).toBe(2);
         const proof = await (await fetch(`${server.url}/v1/projects/${project}/proof`, { headers })).json();
-        const note = verifyCheckpointNote(second!.note, publicKey);
+        const note = verifyCheckpointNote(present(second).note, publicKey);
         if (!note.ok) throw new Error(note.reason);
         expect(verifyProjectProof(proof, note.checkpoint)).toEqual({ ok: true });
       } finally {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { ENGINES, makeExecution, present } from '@execution-ledger/test-support';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { cliDatabase, type RunningServer, runCli, startServe } from './support/cli-process.js';
 
 type Operation = (projects: { a: string; b: string }) => { method: string; path: string; body?: unknown };
@@ -126,7 +125,7 @@ describe.each(ENGINES)('execution-ledger serve with keys of each role across two
     role: string,
     operation: { method: string; path: string; body?: unknown },
   ): Promise<Response> {
-    return fetch(`${server!.url}${operation.path}`, {
+    return fetch(`${present(server).url}${operation.path}`, {
       method: operation.method,
       headers: {
         authorization: `Bearer ${tokens[role]}`,
@@ -149,7 +148,7 @@ describe.each(ENGINES)('execution-ledger serve with keys of each role across two
   }
 
   it('stops on SIGTERM with exit code 0', async () => {
-    server!.child.kill('SIGTERM');
-    expect(await server!.exited).toBe(0);
+    present(server).child.kill('SIGTERM');
+    expect(await present(server).exited).toBe(0);
   });
 });

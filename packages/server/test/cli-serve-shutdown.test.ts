@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { ENGINES, makeExecution } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ENGINES } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { cliDatabase, SERVE_PROCESS_TEST_MS, startServe } from './support/cli-process.js';
 
 const APPENDS = 200;

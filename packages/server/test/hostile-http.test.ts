@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { buildServer } from '@execution-ledger/server';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import type { ExecutionRecord } from 'execution-ledger';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import {
   badNumberText,
   hostileKey,
@@ -233,7 +232,7 @@ describeEachEngine('hostile HTTP battery', (context) => {
     const requests = fc.tuple(fc.nat(routes.length - 1), urlPiece, urlPiece, fc.boolean());
     await fc.assert(
       fc.asyncProperty(requests, async ([route, id, value, known]) => {
-        const { method, url } = routes[route]!(known ? project : id, value);
+        const { method, url } = present(routes[route])(known ? project : id, value);
         const response = tally.countInjected(
           url,
           await server.send({ method, url, headers: { authorization: everyProject } }),
@@ -337,7 +336,7 @@ describeEachEngine('hostile HTTP battery', (context) => {
     if (response.statusCode !== 200) return response;
     const sent = JSON.parse(text).executions as Record<string, unknown>[];
     for (const result of response.json().results as { index: number; outcome: string }[]) {
-      if (result.outcome === 'created') await checkCreated('batch item', sent[result.index]!);
+      if (result.outcome === 'created') await checkCreated('batch item', present(sent[result.index]));
     }
     return response;
   }

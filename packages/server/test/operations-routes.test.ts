@@ -1,10 +1,9 @@
 import { Writable } from 'node:stream';
 import { buildServer, serverBounds } from '@execution-ledger/server';
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
 import { loadMigrations } from 'execution-ledger/database';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { countStored, useServer } from './support/server-harness.js';
 
 /** The newest migration shipped: the schema version a migrated database reports. */
@@ -56,7 +55,7 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     const stored = await context.admin('select secret_hash from execution_ledger.api_keys where id = $1', [
       key.id,
     ]);
-    expect(Buffer.from(stored[0]!.secret_hash as Uint8Array).toString('hex')).not.toContain(
+    expect(Buffer.from(present(stored[0]).secret_hash as Uint8Array).toString('hex')).not.toContain(
       Buffer.from(key.token).toString('hex'),
     );
     const revoked = await server.send({

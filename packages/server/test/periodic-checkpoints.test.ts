@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { buildServer, CheckpointScheduler } from '@execution-ledger/server';
+import { expectLedgerErrorSync, makeExecution } from '@execution-ledger/test-support';
 import { type CheckpointResult, createLedger, type Ledger } from 'execution-ledger';
 import { generateSigningKey } from 'execution-ledger/verify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLedgerErrorSync } from '../../ledger/test/support/expect-error.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 
 const UNCHANGED: CheckpointResult = { created: false, checkpoint: null, heads_changed: 0, diverged: [] };
 

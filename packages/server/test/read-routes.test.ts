@@ -1,7 +1,6 @@
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import type { ExecutionRecord } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { useServer } from './support/server-harness.js';
 
 describeEachEngine('HTTP reads, statistics, export and verification', (context) => {
@@ -33,7 +32,7 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
   it('gets a run by id, and answers a run of another project exactly like a missing one', async () => {
     const found = await get(`/v1/executions/${runIds[0]}`);
     expect(found.statusCode).toBe(200);
-    expect(found.json()).toEqual(await context.ledger.getExecutionByRunId(runIds[0]!));
+    expect(found.json()).toEqual(await context.ledger.getExecutionByRunId(present(runIds[0])));
     const missing = await get('/v1/executions/no-such-run');
     const foreign = await get(`/v1/executions/secret-${hidden}`);
     expect(missing.statusCode).toBe(404);
@@ -177,7 +176,7 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
       .trimEnd()
       .split('\n')
       .map((line) => JSON.parse(line));
-    expect(records).toEqual([await context.ledger.getExecutionByRunId(runIds[1]!)]);
+    expect(records).toEqual([await context.ledger.getExecutionByRunId(present(runIds[1]))]);
     const denied = await get(`/v1/projects/${project}/export`, reader.authorization);
     expect(denied.statusCode).toBe(403);
     expect(denied.json().code).toBe('PERMISSION_DENIED');

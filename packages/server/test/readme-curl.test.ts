@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { ENGINES, present } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { ENGINES } from '../../ledger/test/support/engines.js';
 import { cliDatabase, startServe } from './support/cli-process.js';
 
 const run = promisify(execFile);
@@ -13,11 +13,11 @@ it('runs the curl example of the README: it records a run and reads it back', as
   const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
   const block = /```sh\n(curl[\s\S]*?)```/.exec(readme)?.[1];
   expect(block).toContain('/v1/executions');
-  const database = await cliDatabase(ENGINES.at(-1)!);
+  const database = await cliDatabase(present(ENGINES.at(-1)));
   const key = `readme-${randomUUID()}`;
   const server = await startServe(['--database', database.target], { EXECUTION_LEDGER_ADMIN_KEY: key });
   try {
-    const script = block!.replaceAll('http://127.0.0.1:3000', server.url);
+    const script = present(block).replaceAll('http://127.0.0.1:3000', server.url);
     const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], {
       env: { ...process.env, KEY: key },
     });

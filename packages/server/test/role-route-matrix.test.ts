@@ -1,9 +1,13 @@
 import { ApiKeyStore, buildServer } from '@execution-ledger/server';
+import {
+  describeEachEngine,
+  type EngineContext,
+  makeExecution,
+  present,
+} from '@execution-ledger/test-support';
 import { generateSigningKey } from 'execution-ledger/verify';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { describeEachEngine, type EngineContext } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import {
   answeredBy,
   type Cell,
@@ -141,7 +145,7 @@ describeEachEngine('role × route × project-scope matrix over /openapi.json', (
     );
     expect(escaped).toEqual([]);
     for (const route of Object.keys(HIDDEN_ROUTES)) {
-      const response = await app.inject({ method: 'GET', url: route.split(' ')[1]! });
+      const response = await app.inject({ method: 'GET', url: present(route.split(' ')[1]) });
       expect(response.statusCode, route).toBe(200);
       expect(response.headers['x-matrix-permission'], route).toBe('public');
       expect(
@@ -154,8 +158,8 @@ describeEachEngine('role × route × project-scope matrix over /openapi.json', (
   it('reports an operation added to /openapi.json without a line, and a line left after its route is gone', () => {
     const paths = { '/healthz': { get: {} }, '/v1/new-thing': { post: {} } };
     const gaps = expectationGaps(paths, {
-      'GET /healthz': ROUTE_EXPECTATIONS['GET /healthz']!,
-      'GET /gone': ROUTE_EXPECTATIONS['GET /healthz']!,
+      'GET /healthz': present(ROUTE_EXPECTATIONS['GET /healthz']),
+      'GET /gone': present(ROUTE_EXPECTATIONS['GET /healthz']),
     });
     expect(gaps).toHaveLength(2);
     expect(gaps[0]).toMatch(/^POST \/v1\/new-thing is in \/openapi.json but not in ROUTE_EXPECTATIONS/);
@@ -268,9 +272,9 @@ async function seed(context: EngineContext, store: ApiKeyStore) {
     projectA,
     projectB,
     agentId,
-    runOfA: identifiers.a[1]!,
-    runOfB: identifiers.b[1]!,
-    checkpointSeq: signed.checkpoint!.seq,
+    runOfA: present(identifiers.a[1]),
+    runOfB: present(identifiers.b[1]),
+    checkpointSeq: present(signed.checkpoint).seq,
     timeRange: `start=${new Date(now - 86_400_000).toISOString()}&end=${new Date(now + 86_400_000).toISOString()}`,
     newKey: async (projects) => {
       const bound = projects === 'A' ? [projectA] : null;
@@ -302,7 +306,7 @@ async function makePrincipals(store: ApiKeyStore, fixture: MatrixFixture): Promi
 async function buildRequest(path: string, request: MatrixRequest, fixture: MatrixFixture) {
   let url = path;
   for (const [, parameter] of path.matchAll(/\{(\w+)\}/g)) {
-    const fill = request.pathParameters?.[parameter!] ?? PATH_PARAMETERS[parameter!];
+    const fill = request.pathParameters?.[present(parameter)] ?? PATH_PARAMETERS[present(parameter)];
     if (fill === undefined)
       throw new Error(`${path} has the path parameter ${parameter}: add it to PATH_PARAMETERS`);
     url = url.replace(`{${parameter}}`, encodeURIComponent(await fill(fixture)));

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
 import { migrationScript, reviewRole } from 'execution-ledger/database';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { runCli } from './support/cli-process.js';
 
 /**
@@ -27,7 +27,7 @@ const ROLES_SQL = fileURLToPath(new URL('./support/supabase-roles.sql', import.m
 const DATABASE = 'ledger_supabase_migration_test';
 
 function urlFor(user: string, password: string): string {
-  const url = new URL(adminUrl!);
+  const url = new URL(present(adminUrl));
   url.username = user;
   url.password = password;
   url.pathname = `/${DATABASE}`;
@@ -86,12 +86,12 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
   const runs: Record<string, string> = {};
 
   beforeAll(async () => {
-    await withClient(adminUrl!, async (client) => {
+    await withClient(present(adminUrl), async (client) => {
       await client.query(`drop database if exists ${DATABASE} with (force)`);
       await client.query(`create database ${DATABASE}`);
     });
     await promisify(execFile)('psql', [
-      urlFor('supabase_admin', new URL(adminUrl!).password),
+      urlFor('supabase_admin', new URL(present(adminUrl)).password),
       '-X',
       '-q',
       '-v',
@@ -186,7 +186,7 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
         [ours()],
       )
       .then((result) => result.rows.map((row) => row.run_id).sort());
-  const runIds = (...keys: string[]) => keys.map((key) => runs[key]!).sort();
+  const runIds = (...keys: string[]) => keys.map((key) => present(runs[key])).sort();
   const append = (client: pg.Client) =>
     client
       .query<{ r_outcome: string }>('select r_outcome from execution_ledger.append_batch($1, $2)', [
@@ -288,7 +288,7 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
     try {
       const recorded = await runtime.recordExecution(makeExecution(projects.bobs, { user_id: bob }));
       expect(recorded.replayed).toBe(false);
-      expect((await runtime.getExecutionByRunId(runs.aliceShared!))?.user_id).toBe(alice);
+      expect((await runtime.getExecutionByRunId(present(runs.aliceShared)))?.user_id).toBe(alice);
       const [denied] = await withClient(urlFor('ledger_runtime_supabase', 'runtime'), (client) =>
         client.query(`delete from execution_ledger.executions where run_id = $1`, [recorded.run_id]).then(
           () => ['allowed'],

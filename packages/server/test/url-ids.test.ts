@@ -1,6 +1,5 @@
+import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
 import { beforeAll, expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { useServer } from './support/server-harness.js';
 
 describeEachEngine('ids in URLs obey the rules of ids in bodies', (context) => {

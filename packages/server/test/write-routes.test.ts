@@ -1,6 +1,5 @@
+import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { expect, it } from 'vitest';
-import { describeEachEngine } from '../../ledger/test/support/engines.js';
-import { makeExecution } from '../../ledger/test/support/fixtures.js';
 import { countStored, useServer } from './support/server-harness.js';
 
 describeEachEngine('HTTP appends', (context) => {
@@ -58,9 +57,12 @@ describeEachEngine('HTTP appends', (context) => {
     expect(response.statusCode).toBe(201);
     const stored = await context.ledger.getExecutionByRunId(`run-proto-${project}`);
     expect(response.json()).toEqual({ ...stored, replayed: false });
-    expect(Object.hasOwn(stored!.input, '__proto__')).toBe(true);
+    expect(Object.hasOwn(present(stored).input, '__proto__')).toBe(true);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
-    expect(stored!.execution_trace_json).toMatchObject({ custom: { k: 1 }, steps: [{ note: 'kept' }] });
+    expect(present(stored).execution_trace_json).toMatchObject({
+      custom: { k: 1 },
+      steps: [{ note: 'kept' }],
+    });
   });
 
   it('refuses duplicate keys and numbers that lose digits with 400 VALIDATION_FAILED, storing nothing', async () => {

@@ -1,19 +1,10 @@
-import type { ExecutionStatus } from '../types.js';
+import type { ExecutionFilter } from '../query/execution-filter.js';
 
 /**
- * Which runs an analytics call covers. Every field is optional; dates form the half-open range
- * [start, end) on created_at, and either end may be left open.
+ * Which runs an analytics call covers: the execution filter without its parent run, which the
+ * hourly rollups do not keep. Dates form the half-open range [start, end).
  */
-export interface AnalyticsFilter {
-  projectId?: string;
-  agentId?: string;
-  userId?: string;
-  status?: ExecutionStatus | ExecutionStatus[];
-  /** Inclusive lower bound on created_at. */
-  start?: Date;
-  /** Exclusive upper bound on created_at. */
-  end?: Date;
-}
+export type AnalyticsFilter = Omit<ExecutionFilter, 'parentRunId'>;
 
 export type TimeBucket = 'hour' | 'day' | 'week';
 export type SeriesGroupBy = 'agent' | 'user' | 'status' | 'none';

@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { PAGE_ROWS_MAX, USER_COSTS_DEFAULT } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import { requireLimit, toAnalyticsScope } from './analytics-scope.js';
+import { requireLimit } from '../query/execution-filter.js';
+import { toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, CostByPart, UserCost, UserCostOptions } from './analytics-types.js';
 import { rollupSourceSql } from './rollup-source.js';
 
@@ -48,7 +50,8 @@ export async function queryCostByPart(
     from known k`,
     params,
   );
-  const row = rows[0]!;
+  const row = rows[0];
+  assert(row !== undefined, 'an aggregate without group by returns one row');
   const parts: Record<string, number> = {};
   const setPart = (name: string, amount: string) =>
     // defineProperty: a part named "__proto__" must stay data, not a prototype switch.

@@ -1,7 +1,8 @@
 import type { Queryable } from '../db/database.js';
 import { namedSql } from '../db/named-sql.js';
-import type { CostStats, ExecutionFilter, ExecutionStats } from '../types.js';
-import { scopeOfExecutionFilter } from './analytics-scope.js';
+import { type ExecutionFilter, type FilterScope, scopeClauses, whereSql } from '../query/execution-filter.js';
+import type { CostStats, ExecutionStats } from '../types.js';
+import { toAnalyticsScope } from './analytics-scope.js';
 import { rollupSourceSql } from './rollup-source.js';
 
 /**
@@ -14,11 +15,11 @@ export async function queryAgentCostStats(
   q: Queryable,
   agentId: string,
   projectId: string | undefined,
-  filter: ExecutionFilter,
+  range: ExecutionFilter,
 ): Promise<CostStats> {
   const params: unknown[] = [];
-  const scope = scopeOfExecutionFilter({
-    ...filter,
+  const scope = toAnalyticsScope({
+    ...range,
     agentId,
     ...(projectId === undefined ? {} : { projectId }),
   });
@@ -58,10 +59,10 @@ interface ProjectStatsRow {
 export async function queryProjectStats(
   q: Queryable,
   projectId: string,
-  filter: ExecutionFilter,
+  range: ExecutionFilter,
 ): Promise<ExecutionStats> {
   const params: unknown[] = [];
-  const source = rollupSourceSql(scopeOfExecutionFilter({ ...filter, projectId }), params);
+  const source = rollupSourceSql(toAnalyticsScope({ ...range, projectId }), params);
   // One round trip: the grand total and the per-agent rows through grouping sets.
   const rows = await q.query<ProjectStatsRow>(
     namedSql(`${source.sql}
@@ -105,13 +106,17 @@ export async function queryProjectStats(
   };
 }
 
-/** The number of runs a filter matches, from the rollups; the filter must not name a parent run. */
-export async function countFromRollups(q: Queryable, filter: ExecutionFilter): Promise<number> {
+/**
+ * The number of runs a scope matches. Every field but a parent run is a rollup dimension, so the
+ * hourly rollups answer without counting rows; a parent run needs the plain count.
+ */
+export async function countRuns(q: Queryable, scope: FilterScope): Promise<number> {
   const params: unknown[] = [];
-  const source = rollupSourceSql(scopeOfExecutionFilter(filter), params);
-  const rows = await q.query<{ total: string }>(
-    namedSql(`${source.sql} select coalesce(sum(s.run_count), 0)::text as total from source s`),
-    params,
-  );
+  const sql =
+    scope.parentRunId === undefined
+      ? namedSql(`${rollupSourceSql(scope, params).sql}
+         select coalesce(sum(s.run_count), 0)::text as total from source s`)
+      : `select count(*)::text as total from execution_ledger.executions e ${whereSql(scopeClauses(scope, params))}`;
+  const rows = await q.query<{ total: string }>(sql, params);
   return Number(rows[0]?.total ?? 0);
 }

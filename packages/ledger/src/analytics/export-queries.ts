@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Queryable } from '../db/database.js';
-import { filterClauses, toSafeNumber, whereSql } from '../db/execution-queries.js';
+import { toSafeNumber } from '../db/execution-queries.js';
+import { type FilterScope, scopeClauses, whereSql } from '../query/execution-filter.js';
 import { csvSelectList } from '../record-fields.js';
-import type { ExecutionFilter } from '../types.js';
 
 /**
  * Export reads are their own queries: every column arrives as text the export writes as it is
@@ -107,13 +107,13 @@ export function exportRowSeq(row: ExportPosition): number {
 export async function queryExportBatch<Row extends ExportRow>(
   q: Queryable,
   format: ExportFormat,
-  filter: ExecutionFilter,
+  scope: FilterScope,
   after: ExportPosition | null,
   limit: number,
 ): Promise<Row[]> {
   const params: unknown[] = [];
-  const clauses = filterClauses(filter, params);
-  const order: ExportOrder = filter.projectId !== undefined ? 'seq' : 'time';
+  const clauses = scopeClauses(scope, params);
+  const order: ExportOrder = scope.projectId !== undefined ? 'seq' : 'time';
   if (after !== null) {
     if (order === 'seq') {
       params.push(after.k_seq);
@@ -138,12 +138,12 @@ export async function queryExportBatch<Row extends ExportRow>(
 export async function queryExportRange<Row extends ExportRow>(
   q: Queryable,
   format: ExportFormat,
-  filter: ExecutionFilter,
+  scope: FilterScope,
   afterSeq: number,
   lastSeq: number,
 ): Promise<Row[]> {
   const params: unknown[] = [];
-  const clauses = filterClauses(filter, params);
+  const clauses = scopeClauses(scope, params);
   params.push(afterSeq, lastSeq);
   clauses.push(`e.seq > $${params.length - 1}::bigint`, `e.seq <= $${params.length}::bigint`);
   return q.query<Row>(

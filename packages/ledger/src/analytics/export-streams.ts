@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
-import { EXPORT_BATCH_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
+import { EXPORT_BUFFER_BYTES } from '../bounds.js';
 import { keysetBatches, type RangeReadWidth, seqRangeBatches } from '../db/batch-reads.js';
 import type { Queryable } from '../db/database.js';
-import { filterClauses } from '../db/execution-queries.js';
-import { LedgerError } from '../errors.js';
-import type { ExecutionFilter } from '../types.js';
+import { type FilterScope, isWholeProject } from '../query/execution-filter.js';
 import { csvCells, csvText } from './csv-export.js';
 import {
   type CsvSourceRow,
@@ -21,32 +19,20 @@ import {
 /** Runs one read with the caller's identity (see ExecutionReader). */
 type ReadRunner = <T>(fn: (q: Queryable) => Promise<T>) => Promise<T>;
 
-// Bytes a stream buffers ahead of its reader before it stops asking the database for more.
-const EXPORT_BUFFER_BYTES = 256 * 1024;
-const EXPORT_BATCH_ROWS_MAX = PAGE_ROWS_MAX * 10;
-
 /**
  * An export as a byte stream (UTF-8) with back-pressure: batches are read only as the consumer
  * drains the buffer, a bounded number ahead, so memory stays bounded at any size and no
- * transaction stays open between batches. The filter is checked now, so a bad one throws here
- * instead of failing the stream later.
+ * transaction stays open between batches. The caller checks the filter and batch size first, so
+ * a bad one throws before a stream exists instead of failing the stream later.
  */
 export function createExportStream(
   runRead: ReadRunner,
   format: ExportFormat,
-  filter: ExecutionFilter,
+  scope: FilterScope,
+  batchSize: number,
   rangeReadWidth: RangeReadWidth,
 ): Readable {
-  const batchSize = filter.batchSize ?? EXPORT_BATCH_ROWS_DEFAULT;
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > EXPORT_BATCH_ROWS_MAX) {
-    throw new LedgerError(
-      'VALIDATION_FAILED',
-      `batchSize must be a whole number from 1 to ${EXPORT_BATCH_ROWS_MAX}; got ${String(batchSize)}`,
-      { field: 'batchSize' },
-    );
-  }
-  filterClauses(filter, []);
-  const plan: ExportPlan = { runRead, filter: { ...filter }, batchSize, rangeReadWidth };
+  const plan: ExportPlan = { runRead, scope, batchSize, rangeReadWidth };
   return Readable.from(format === 'csv' ? csvChunks(plan) : ndjsonChunks(plan), {
     objectMode: false,
     highWaterMark: EXPORT_BUFFER_BYTES,
@@ -55,7 +41,7 @@ export function createExportStream(
 
 interface ExportPlan {
   runRead: ReadRunner;
-  filter: ExecutionFilter;
+  scope: FilterScope;
   batchSize: number;
   rangeReadWidth: RangeReadWidth;
 }
@@ -97,12 +83,12 @@ async function* exportBatches<Row extends ExportRow>(
   plan: ExportPlan,
   format: ExportFormat,
 ): AsyncGenerator<Row[]> {
-  const { runRead, filter, batchSize } = plan;
-  const projectId = wholeChainOf(filter);
+  const { runRead, scope, batchSize } = plan;
+  const projectId = wholeChainOf(scope);
   const readsInFlight = projectId === null ? null : await plan.rangeReadWidth();
   if (projectId === null || readsInFlight === null) {
     yield* keysetBatches<Row, Row>(
-      (last) => runRead((q) => queryExportBatch<Row>(q, format, filter, last, batchSize)),
+      (last) => runRead((q) => queryExportBatch<Row>(q, format, scope, last, batchSize)),
       (row) => row,
       batchSize,
     );
@@ -114,21 +100,14 @@ async function* exportBatches<Row extends ExportRow>(
     batchSize,
     readsInFlight,
     readRange: (afterSeq, lastSeq) =>
-      runRead((q) => queryExportRange<Row>(q, format, filter, afterSeq, lastSeq)),
+      runRead((q) => queryExportRange<Row>(q, format, scope, afterSeq, lastSeq)),
     readAfter: (afterSeq) =>
-      runRead((q) => queryExportBatch<Row>(q, format, filter, { k_seq: String(afterSeq) }, batchSize)),
+      runRead((q) => queryExportBatch<Row>(q, format, scope, { k_seq: String(afterSeq) }, batchSize)),
     seqOf: exportRowSeq,
   });
 }
 
-/** The project when the filter keeps every entry of one chain, otherwise null. */
-function wholeChainOf(filter: ExecutionFilter): string | null {
-  const narrowed =
-    filter.agentId !== undefined ||
-    filter.userId !== undefined ||
-    filter.parentRunId !== undefined ||
-    filter.status !== undefined ||
-    filter.startDate !== undefined ||
-    filter.endDate !== undefined;
-  return narrowed ? null : (filter.projectId ?? null);
+/** The project when the scope keeps every entry of one chain, otherwise null. */
+function wholeChainOf(scope: FilterScope): string | null {
+  return isWholeProject(scope) ? (scope.projectId ?? null) : null;
 }

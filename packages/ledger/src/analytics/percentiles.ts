@@ -1,8 +1,9 @@
 import { PERCENTILE_SORT_MEMORY_MB } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { microsToDecimalText } from '../money.js';
+import { scopeClauses, whereSql } from '../query/execution-filter.js';
 import { queryWithSettings } from './analytics-query.js';
-import { entryClauses, toAnalyticsScope } from './analytics-scope.js';
+import { toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, ExecutionPercentiles, PercentileSet } from './analytics-types.js';
 
 // Costs are sorted as whole micro-cents in a bigint: a third faster than sorting numeric, and
@@ -21,7 +22,7 @@ export async function queryPercentiles(
   filter: AnalyticsFilter | undefined,
 ): Promise<ExecutionPercentiles> {
   const params: unknown[] = [];
-  const where = entryClauses(toAnalyticsScope(filter), params).join(' and ');
+  const where = whereSql(scopeClauses(toAnalyticsScope(filter), params));
   // Two sorts of every matching run: with the default 4 MB of work_mem they spill to disk past
   // about 100,000 runs.
   const rows = await queryWithSettings<{ count: string; cost: string[] | null; duration: string[] | null }>(
@@ -31,7 +32,7 @@ export async function queryPercentiles(
        (percentile_disc(array[0.5, 0.95, 0.99]) within group (order by
          (least(e.cost_total, ${COST_CENTS_SORTABLE_MAX}) * 1000000)::bigint))::text[] as cost,
        (percentile_disc(array[0.5, 0.95, 0.99]) within group (order by e.duration_ms))::text[] as duration
-     from execution_ledger.executions e where ${where}`,
+     from execution_ledger.executions e ${where}`,
     params,
   );
   const row = rows[0];

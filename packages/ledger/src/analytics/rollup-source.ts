@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { AnalyticsScope } from './analytics-scope.js';
 import type { TimeBucket } from './analytics-types.js';
 
@@ -122,8 +123,9 @@ function edgesSourceSql(
  * and inside one bucket. Hours that are not whole, and only those, are read from the entries.
  */
 function bucketedSourceSql(source: RollupSource, rollupClauses: string[], entryClauses: string[]): string {
-  const { start, end } = source;
-  const oneBucket = wholeHourInOneBucketSql('r.hour', source.unit!, source.timeZone!);
+  const { start, end, unit, timeZone } = source;
+  assert(unit !== undefined && timeZone !== undefined, 'only a bucketed source reads bucket edges');
+  const oneBucket = wholeHourInOneBucketSql('r.hour', unit, timeZone);
   const scopedWhere = [...rollupClauses, `r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`];
   const entryWhere = [
     ...entryClauses,

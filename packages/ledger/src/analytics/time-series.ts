@@ -1,8 +1,9 @@
+import assert from 'node:assert/strict';
 import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import { queryWithSettings } from './analytics-query.js';
-import { toAnalyticsScope } from './analytics-scope.js';
+import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
 import type {
   CostTimeSeries,
   CostTimeSeriesOptions,
@@ -44,11 +45,11 @@ export async function queryCostTimeSeries(
   q: Queryable,
   options: CostTimeSeriesOptions,
 ): Promise<CostTimeSeries> {
-  const { bucket, groupBy, timeZone } = validateSeriesOptions(options);
+  const { bucket, groupBy, timeZone, scope } = validateSeriesOptions(options);
   const params: unknown[] = [];
-  const source = rollupSourceSql(toAnalyticsScope(options), params, { unit: bucket, timeZone });
-  const unit = source.unit!;
-  const zone = source.timeZone!;
+  const source = rollupSourceSql(scope, params, { unit: bucket, timeZone });
+  const { unit, timeZone: zone } = source;
+  assert(unit !== undefined && zone !== undefined, 'a source built with a bucket has its placeholders');
   params.push(TIME_SERIES_POINTS_MAX + 1);
   const rows = await runSeriesQuery(
     q,
@@ -137,19 +138,24 @@ function validateSeriesOptions(options: CostTimeSeriesOptions): {
   bucket: TimeBucket;
   groupBy: SeriesGroupBy;
   timeZone: string;
+  scope: AnalyticsScope;
 } {
   if (typeof options !== 'object' || options === null) {
     fail('options', 'must be an object such as { projectId, bucket: "day", start, end }');
   }
-  const { bucket, groupBy = 'none', timeZone = 'UTC', start, end } = options;
+  const { bucket, groupBy = 'none', timeZone = 'UTC' } = options;
   if (!Object.hasOwn(BUCKET_MS, bucket)) fail('bucket', `must be hour, day or week; got ${String(bucket)}`);
   if (!Object.hasOwn(GROUP_COLUMNS, groupBy)) {
     fail('groupBy', `must be agent, user, status or none; got ${String(groupBy)}`);
   }
-  if (!(start instanceof Date) || Number.isNaN(start.getTime())) fail('start', 'must be a valid Date');
-  if (!(end instanceof Date) || Number.isNaN(end.getTime())) fail('end', 'must be a valid Date');
-  if (end.getTime() <= start.getTime()) fail('end', 'must be later than start');
-  const buckets = (end.getTime() - start.getTime()) / BUCKET_MS[bucket];
+  if (options.start === undefined) fail('start', 'is required: a time series covers [start, end)');
+  if (options.end === undefined) fail('end', 'is required: a time series covers [start, end)');
+  // The one filter check: ids, statuses and valid dates.
+  const scope = toAnalyticsScope(options);
+  const startMs = Date.parse(scope.start);
+  const endMs = Date.parse(scope.end);
+  if (endMs <= startMs) fail('end', 'must be later than start');
+  const buckets = (endMs - startMs) / BUCKET_MS[bucket];
   if (buckets > TIME_SERIES_BUCKETS_MAX) {
     fail(
       'end',
@@ -159,7 +165,7 @@ function validateSeriesOptions(options: CostTimeSeriesOptions): {
   if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
     fail('timeZone', `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`);
   }
-  return { bucket, groupBy, timeZone };
+  return { bucket, groupBy, timeZone, scope };
 }
 
 function isKnownZone(timeZone: string): boolean {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { RUN_COST_MICRO_CENTS_MAX, RUN_PRICED_NAMES_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import { microsToCents, priceByMillion } from '../money.js';
@@ -121,9 +122,11 @@ export class RunCosts {
     const fits =
       this.budgetMicros === null || this.totalMicros + this.#heldMicros + micros <= this.budgetMicros;
     if (!fits && this.enforce === 'throw') {
+      // Only a budget can make a reservation not fit.
+      assert(this.budgetMicros !== null);
       throw new BudgetExceededError(
         this.runId,
-        microsToCents(this.budgetMicros!),
+        microsToCents(this.budgetMicros),
         microsToCents(this.totalMicros),
         {
           requestedCents: cents,
@@ -191,9 +194,11 @@ export class RunCosts {
     this.micros[category] += deltaMicros;
     // The money is already spent when a charge is reported, so it counts before the refusal.
     if (this.enforce === 'throw' && this.isExceeded) {
+      // Only a budget can be exceeded.
+      assert(this.budgetMicros !== null);
       throw new BudgetExceededError(
         this.runId,
-        microsToCents(this.budgetMicros!),
+        microsToCents(this.budgetMicros),
         microsToCents(this.totalMicros),
       );
     }

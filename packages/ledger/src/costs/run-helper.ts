@@ -169,7 +169,9 @@ function endingOf<T>(
   }
   // A hard budget passed counts even when the run function caught the budget error and went on.
   if (metrics.enforce === 'throw' && metrics.budgetExceeded) {
-    const budgetError = new BudgetExceededError(metrics.runId, metrics.budget!, metrics.totalCost);
+    // Only a budget can be exceeded.
+    assert(metrics.budget !== null && metrics.budget !== undefined);
+    const budgetError = new BudgetExceededError(metrics.runId, metrics.budget, metrics.totalCost);
     return {
       status: 'aborted',
       errorMessage: budgetError.abortMessage,

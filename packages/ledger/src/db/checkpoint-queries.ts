@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { ProjectHead } from '../format/checkpoint-encoding.js';
 import type { Queryable } from './database.js';
 import { toSafeNumber } from './execution-queries.js';
@@ -149,7 +150,9 @@ export async function insertCheckpoint(tx: Queryable, checkpoint: CheckpointInse
       JSON.stringify(checkpoint.changedHeads),
     ],
   );
-  return rows[0]!.checkpoint_hash;
+  const row = rows[0];
+  assert(row !== undefined, 'insert … returning gives the inserted row');
+  return row.checkpoint_hash;
 }
 
 export async function queryEntryHashAt(q: Queryable, projectId: string, seq: number): Promise<string | null> {

@@ -1,14 +1,7 @@
 import assert from 'node:assert';
-import { LedgerError } from '../errors.js';
 import type { JsonValue } from '../plain-json.js';
-import { requireLookupId } from '../record.js';
 import { recordSelectList } from '../record-fields.js';
-import {
-  EXECUTION_STATUSES,
-  type ExecutionFilter,
-  type ExecutionRecord,
-  type ExecutionStatus,
-} from '../types.js';
+import type { ExecutionRecord, ExecutionStatus } from '../types.js';
 
 /**
  * The columns of a record, cast so both engines return the same JS types: text for ids, times
@@ -69,51 +62,4 @@ export function toSafeNumber(value: string | number | bigint, what: string): num
   // seq and durations come from the database; one beyond 2^53 is a broken invariant.
   assert(Number.isSafeInteger(number), `${what} ${String(value)} is beyond 2^53`);
   return number;
-}
-
-/** Appends `where` clauses for a filter; values always travel as parameters. */
-export function filterClauses(filter: ExecutionFilter, params: unknown[]): string[] {
-  const clauses: string[] = [];
-  const add = (sql: string, value: unknown) => {
-    params.push(value);
-    clauses.push(sql.replace('?', `$${params.length}`));
-  };
-  if (filter.projectId !== undefined) add('e.project_id = ?', requireLookupId(filter.projectId, 'projectId'));
-  if (filter.agentId !== undefined) add('e.agent_id = ?', requireLookupId(filter.agentId, 'agentId'));
-  if (filter.userId !== undefined) add('e.user_id = ?', requireLookupId(filter.userId, 'userId'));
-  if (filter.parentRunId !== undefined)
-    add('e.parent_run_id = ?', requireLookupId(filter.parentRunId, 'parentRunId'));
-  if (filter.status !== undefined) add('e.status = any(?::text[])', requireStatuses(filter.status));
-  if (filter.startDate !== undefined)
-    add('e.created_at >= ?::timestamptz', toIsoDate(filter.startDate, 'startDate'));
-  if (filter.endDate !== undefined)
-    add('e.created_at < ?::timestamptz', toIsoDate(filter.endDate, 'endDate'));
-  return clauses;
-}
-
-export function whereSql(clauses: string[]): string {
-  return clauses.length === 0 ? '' : `where ${clauses.join(' and ')}`;
-}
-
-export function toIsoDate(value: unknown, field: string): string {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) {
-    throw new LedgerError('VALIDATION_FAILED', `${field} must be a valid Date; got ${String(value)}`, {
-      field,
-    });
-  }
-  return value.toISOString();
-}
-
-function requireStatuses(value: ExecutionStatus | ExecutionStatus[]): string[] {
-  const list = Array.isArray(value) ? value : [value];
-  for (const status of list) {
-    if (!EXECUTION_STATUSES.includes(status)) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `status must be one of ${EXECUTION_STATUSES.join(', ')}; got ${JSON.stringify(status)}`,
-        { field: 'status' },
-      );
-    }
-  }
-  return list;
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
+import { FOLDER_LOCK_ATTEMPTS_MAX, FOLDER_LOCK_HEARTBEAT_MS, FOLDER_LOCK_STALE_MS } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import {
   describeLockOwner,
@@ -11,15 +12,6 @@ import {
   readLockOwner,
   writeLockOwner,
 } from './lock-owner.js';
-
-/**
- * A lock older than this without a heartbeat may be taken over even when its owner cannot be
- * checked (another host sharing the folder, or a lock without an owner record).
- */
-const LOCK_STALE_MS = 30_000;
-const LOCK_HEARTBEAT_MS = 10_000;
-/** Take-overs tried before giving up: each retry means another process raced us for the folder. */
-const LOCK_ATTEMPTS_MAX = 3;
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 
@@ -61,13 +53,13 @@ const lockFileSystem = {
 export async function lockDataFolder(folder: string): Promise<() => Promise<void>> {
   const lockDirectory = path.join(folder, 'lock');
   let owner: LockOwner | null = null;
-  for (let attempt = 0; attempt < LOCK_ATTEMPTS_MAX; attempt += 1) {
+  for (let attempt = 0; attempt < FOLDER_LOCK_ATTEMPTS_MAX; attempt += 1) {
     try {
       return await lockfile.lock(folder, {
         realpath: false,
         lockfilePath: lockDirectory,
-        stale: LOCK_STALE_MS,
-        update: LOCK_HEARTBEAT_MS,
+        stale: FOLDER_LOCK_STALE_MS,
+        update: FOLDER_LOCK_HEARTBEAT_MS,
         retries: 0,
         fs: lockFileSystem,
         onCompromised: (error) => {

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
+import { NAMED_STATEMENTS_MAX } from '../bounds.js';
 import type { NamedSql } from './database.js';
 
 // A statement's name is derived from its text, so one name never stands for two texts (which
 // node-postgres refuses) and a connection prepares each text once. Bounded: only the library's
 // hot reads are named, and filters give them a few hundred texts at most.
-const NAMED_MAX = 1_000;
 const namedByText = new Map<string, NamedSql>();
 
 /**
@@ -16,7 +16,7 @@ const namedByText = new Map<string, NamedSql>();
 export function namedSql(text: string): NamedSql {
   let named = namedByText.get(text);
   if (named === undefined) {
-    if (namedByText.size >= NAMED_MAX) namedByText.clear();
+    if (namedByText.size >= NAMED_STATEMENTS_MAX) namedByText.clear();
     named = { name: `el_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`, text };
     namedByText.set(text, named);
   }

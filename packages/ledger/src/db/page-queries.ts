@@ -1,15 +1,9 @@
-import { countFromRollups } from '../analytics/execution-stats.js';
 import { PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
-import type { ExecutionFilter, ExecutionRecord, Page, PageOptions } from '../types.js';
+import { type FilterScope, requireLimit, scopeClauses, whereSql } from '../query/execution-filter.js';
+import type { ExecutionRecord, Page, PageOptions } from '../types.js';
 import type { Queryable } from './database.js';
-import {
-  type ExecutionRow,
-  filterClauses,
-  RECORD_COLUMNS,
-  rowToRecord,
-  whereSql,
-} from './execution-queries.js';
+import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './execution-queries.js';
 import { namedSql } from './named-sql.js';
 
 /**
@@ -44,32 +38,38 @@ function cursorText(state: CursorState): string {
  * fields, encoded again and compared with what the caller sent.
  */
 function decodeCursor(ordering: Ordering, cursor: string): CursorState {
-  let state: CursorState | undefined;
-  try {
-    state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorState;
-  } catch {
-    state = undefined;
-  }
-  const valid =
-    state !== undefined &&
-    state !== null &&
-    state.o === ordering &&
-    (ordering === 'seq'
-      ? Number.isSafeInteger(state.s)
-      : typeof state.t === 'string' &&
-        !Number.isNaN(Date.parse(state.t)) &&
-        typeof state.i === 'string' &&
-        /^[0-9a-f-]{36}$/.test(state.i)) &&
-    cursorText(ordering === 'seq' ? { o: 'seq', s: state.s! } : { o: 'time', t: state.t!, i: state.i! }) ===
-      cursor;
-  if (!valid) {
+  const state = checkedState(ordering, parseCursor(cursor));
+  if (state === undefined || cursorText(state) !== cursor) {
     throw new LedgerError(
       'INVALID_CURSOR',
       'cursor was not produced by this list; pass the next_cursor of the previous page unchanged, or omit it to start over',
       { field: 'cursor' },
     );
   }
-  return state as CursorState;
+  return state;
+}
+
+function parseCursor(cursor: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state rebuilt from its checked fields only, or undefined when a field is missing or wrong. */
+function checkedState(ordering: Ordering, value: unknown): CursorState | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { o, s, t, i } = value as Record<string, unknown>;
+  if (o !== ordering) return undefined;
+  if (ordering === 'seq')
+    return typeof s === 'number' && Number.isSafeInteger(s) ? { o: 'seq', s } : undefined;
+  const valid =
+    typeof t === 'string' &&
+    !Number.isNaN(Date.parse(t)) &&
+    typeof i === 'string' &&
+    /^[0-9a-f-]{36}$/.test(i);
+  return valid ? { o: 'time', t, i } : undefined;
 }
 
 function keysetClause(
@@ -96,7 +96,7 @@ function orderSql(ordering: Ordering, direction: Direction): string {
 /** One bounded batch after `cursor` (exclusive), for lists and streams. */
 export async function queryBatch(
   q: Queryable,
-  filter: ExecutionFilter,
+  scope: FilterScope,
   ordering: Ordering,
   direction: Direction,
   cursor: string | null,
@@ -104,7 +104,7 @@ export async function queryBatch(
   offset = 0,
 ): Promise<ExecutionRecord[]> {
   const params: unknown[] = [];
-  const clauses = filterClauses(filter, params);
+  const clauses = scopeClauses(scope, params);
   if (cursor !== null)
     clauses.push(keysetClause(ordering, direction, decodeCursor(ordering, cursor), params));
   params.push(limit, offset);
@@ -116,33 +116,23 @@ export async function queryBatch(
   return rows.map(rowToRecord);
 }
 
-/**
- * The number of runs a list filter matches. Every filter but a parent run is a rollup dimension,
- * so the hourly rollups answer it without counting rows; a parent run needs the plain count.
- */
-export async function countExecutions(q: Queryable, filter: ExecutionFilter): Promise<number> {
-  if (filter.parentRunId === undefined) return countFromRollups(q, filter);
-  const params: unknown[] = [];
-  const rows = await q.query<{ total: string }>(
-    `select count(*)::text as total from execution_ledger.executions e ${whereSql(filterClauses(filter, params))}`,
-    params,
-  );
-  return Number(rows[0]?.total ?? 0);
-}
+/** Counts the runs of a scope; the caller picks how (the rollups answer most scopes). */
+export type CountRuns = (q: Queryable, scope: FilterScope) => Promise<number>;
 
 /** A page newest first, by offset (the seed's way) or by cursor. */
 export async function queryPage(
   q: Queryable,
-  filter: ExecutionFilter,
+  scope: FilterScope,
   ordering: Ordering,
   options: PageOptions,
+  countRuns: CountRuns,
 ): Promise<Page<ExecutionRecord>> {
-  const limit = pageLimit(options.limit);
+  const limit = requireLimit(options.limit, 'limit', PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX);
   const offset = options.cursor == null ? pageOffset(options.offset) : 0;
   // The page and its total are independent: on a pool they run on two connections at once.
   const [rows, total] = await Promise.all([
-    queryBatch(q, filter, ordering, 'desc', options.cursor ?? null, limit + 1, offset),
-    countExecutions(q, filter),
+    queryBatch(q, scope, ordering, 'desc', options.cursor ?? null, limit + 1, offset),
+    countRuns(q, scope),
   ]);
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
@@ -163,20 +153,6 @@ export function toPageOptions(
   if (limitOrOptions !== undefined) options.limit = limitOrOptions;
   if (offset !== undefined) options.offset = offset;
   return options;
-}
-
-function pageLimit(limit: number | undefined): number {
-  if (limit === undefined) return PAGE_ROWS_DEFAULT;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > PAGE_ROWS_MAX) {
-    throw new LedgerError(
-      'VALIDATION_FAILED',
-      `limit must be a whole number from 1 to ${PAGE_ROWS_MAX}; got ${limit}`,
-      {
-        field: 'limit',
-      },
-    );
-  }
-  return limit;
 }
 
 function pageOffset(offset: number | undefined): number {

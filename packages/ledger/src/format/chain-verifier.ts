@@ -1,3 +1,4 @@
+import { VERIFY_PROBLEMS_MAX } from '../bounds.js';
 import type { EntryPayload, ExecutionRecord } from '../types.js';
 import { payloadOf } from './canonical-json.js';
 import type { CheckpointCheck } from './checkpoint-types.js';
@@ -17,13 +18,11 @@ export interface VerificationReport {
   head: { seq: number; entry_hash: string } | null;
   first_bad_seq: number | null;
   reason: string | null;
-  /** Up to PROBLEMS_MAX problems, in chain order. */
+  /** Up to VERIFY_PROBLEMS_MAX problems, in chain order. */
   problems: ChainProblem[];
   /** The comparison with the newest signed checkpoint; null when none exists. */
   checkpoint?: CheckpointCheck | null;
 }
-
-export const PROBLEMS_MAX = 100;
 
 /** What the verifier keeps between entries: the previous link (as lower-case hex) and time. */
 export interface ChainState {
@@ -163,5 +162,5 @@ export function addProblem(report: VerificationReport, seq: number, reason: stri
     report.first_bad_seq = seq;
     report.reason = reason;
   }
-  if (report.problems.length < PROBLEMS_MAX) report.problems.push({ seq, reason });
+  if (report.problems.length < VERIFY_PROBLEMS_MAX) report.problems.push({ seq, reason });
 }

@@ -1,9 +1,9 @@
+import { CANONICAL_SHAPES_MAX } from '../bounds.js';
 import type { JsonValue } from '../plain-json.js';
 
 // Objects of one shape (the same keys in the same order) share their sorted key list; a ledger
-// holds few shapes (steps, costs, inputs), so this spares a sort per object. Bounded, because
-// stored content decides how many shapes there are.
-const SHAPES_MAX = 10_000;
+// holds few shapes (steps, costs, inputs), so this spares a sort per object. Bounded
+// (CANONICAL_SHAPES_MAX), because stored content decides how many shapes there are.
 const sortedKeysByShape = new Map<string, [key: string, prefix: string][]>();
 
 function sortedKeys(value: { [key: string]: JsonValue }): [key: string, prefix: string][] {
@@ -12,7 +12,7 @@ function sortedKeys(value: { [key: string]: JsonValue }): [key: string, prefix: 
   const shape = `${keys.length}\u0000${keys.join('\u0000')}`;
   let sorted = sortedKeysByShape.get(shape);
   if (sorted === undefined) {
-    if (sortedKeysByShape.size >= SHAPES_MAX) sortedKeysByShape.clear();
+    if (sortedKeysByShape.size >= CANONICAL_SHAPES_MAX) sortedKeysByShape.clear();
     sorted = keys.sort().map((key) => [key, `${JSON.stringify(key)}:`]);
     sortedKeysByShape.set(shape, sorted);
   }
@@ -41,9 +41,10 @@ export function canonicalJsonOfParsed(value: JsonValue): string {
   }
   const keys = sortedKeys(value);
   let text = '{';
-  for (let index = 0; index < keys.length; index += 1) {
-    const [key, prefix] = keys[index]!;
-    if (index > 0) text += ',';
+  let separator = '';
+  for (const [key, prefix] of keys) {
+    text += separator;
+    separator = ',';
     text += prefix + canonicalJsonOfParsed(value[key] as JsonValue);
   }
   return `${text}}`;

@@ -1,9 +1,6 @@
+import { JSONB_SCAN_DEPTH_MAX } from '../bounds.js';
 import { MemberStack } from './member-order.js';
 
-// Nesting the scanner follows before it hands a text to the general path: stored content is
-// validated to 64 levels, so deeper text is rare and better served by JSON.parse than by a
-// deeper recursion here.
-const SCAN_DEPTH_MAX = 128;
 // A number token with at most this many significant digits (and no exponent or trailing
 // fraction zero) converts to a double and back to the same digits, so it is already in
 // JavaScript's (and RFC 8785's) form and is kept as it is.
@@ -102,10 +99,10 @@ function skipSpace(): void {
 
 function scanValue(depth: number): void {
   const source = bytes;
-  let byte = source[at]!;
+  let byte = byteOf(source, at);
   if (byte <= SPACE) {
     skipSpace();
-    byte = source[at]!;
+    byte = byteOf(source, at);
   }
   if (byte === QUOTE) scanString();
   else if (byte === OPEN_BRACE) scanObject(depth + 1);
@@ -146,11 +143,12 @@ function scanString(): void {
   source[out] = QUOTE;
   escaped = false;
   for (;;) {
-    const byte = source[index]!;
+    const byte = byteOf(source, index);
     if (byte === QUOTE) break;
     if (byte === BACKSLASH) {
       const length = escapeLength(source, index);
-      for (let copied = 0; copied < length; copied += 1) source[written + copied] = source[index + copied]!;
+      for (let copied = 0; copied < length; copied += 1)
+        source[written + copied] = byteOf(source, index + copied);
       index += length;
       written += length;
       escaped = true;
@@ -184,8 +182,8 @@ function escapeLength(source: Buffer, index: number): number {
   }
   // \u00xx in lower-case hex, for a control character without a short form.
   if (code !== LOWER_U || source[index + 2] !== ZERO || source[index + 3] !== ZERO) throw UNHANDLED;
-  const high = source[index + 4]!;
-  const low = source[index + 5]!;
+  const high = byteOf(source, index + 4);
+  const low = byteOf(source, index + 5);
   if (high !== ZERO && high !== ONE) throw UNHANDLED;
   const lowValue = low >= ZERO && low <= NINE ? low - ZERO : low >= LOWER_A && low <= LOWER_F ? low - 87 : -1;
   if (lowValue < 0) throw UNHANDLED;
@@ -201,7 +199,7 @@ function isDigit(byte: number): boolean {
 function skipDigits(index: number): number {
   const source = bytes;
   let next = index;
-  while (isDigit(source[next]!)) next += 1;
+  while (isDigit(byteOf(source, next))) next += 1;
   return next;
 }
 
@@ -211,14 +209,14 @@ function scanNumber(): void {
   const start = at;
   let index = start;
   if (source[index] === MINUS) index += 1;
-  const first = source[index]!;
+  const first = byteOf(source, index);
   if (first === ZERO) index += 1;
   else if (first >= ONE && first <= NINE) index = skipDigits(index + 1);
   else throw UNHANDLED;
   const integerEnd = index;
   let fractionEnd = index;
   if (source[index] === POINT) {
-    if (!isDigit(source[index + 1]!)) throw UNHANDLED;
+    if (!isDigit(byteOf(source, index + 1))) throw UNHANDLED;
     index = fractionEnd = skipDigits(index + 1);
   }
   let exponent = false;
@@ -226,12 +224,12 @@ function scanNumber(): void {
     exponent = true;
     index += 1;
     if (source[index] === PLUS || source[index] === MINUS) index += 1;
-    if (!isDigit(source[index]!)) throw UNHANDLED;
+    if (!isDigit(byteOf(source, index))) throw UNHANDLED;
     index = skipDigits(index);
   }
   at = index;
   if (!exponent && isVerbatimNumber(start, integerEnd, fractionEnd)) {
-    for (let copied = start; copied < index; copied += 1) source[out++] = source[copied]!;
+    for (let copied = start; copied < index; copied += 1) source[out++] = byteOf(source, copied);
     return;
   }
   // JSON.stringify, not String: a number beyond the double range reads as Infinity, written null.
@@ -265,14 +263,14 @@ function isVerbatimNumber(start: number, integerEnd: number, fractionEnd: number
 
 function scanArray(depth: number): void {
   const source = bytes;
-  if (depth > SCAN_DEPTH_MAX) throw UNHANDLED;
+  if (depth > JSONB_SCAN_DEPTH_MAX) throw UNHANDLED;
   at += 1;
   source[out++] = OPEN_BRACKET;
-  if (source[at]! <= SPACE) skipSpace();
+  if (byteOf(source, at) <= SPACE) skipSpace();
   if (source[at] !== CLOSE_BRACKET) {
     for (;;) {
       scanValue(depth);
-      if (source[at]! <= SPACE) skipSpace();
+      if (byteOf(source, at) <= SPACE) skipSpace();
       const byte = source[at];
       at += 1;
       if (byte === CLOSE_BRACKET) break;
@@ -287,10 +285,10 @@ function scanArray(depth: number): void {
 
 function scanObject(depth: number): void {
   const source = bytes;
-  if (depth > SCAN_DEPTH_MAX) throw UNHANDLED;
+  if (depth > JSONB_SCAN_DEPTH_MAX) throw UNHANDLED;
   at += 1;
   source[out++] = OPEN_BRACE;
-  if (source[at]! <= SPACE) skipSpace();
+  if (byteOf(source, at) <= SPACE) skipSpace();
   if (source[at] !== CLOSE_BRACE) {
     const base = members.top;
     for (;;) {
@@ -299,19 +297,19 @@ function scanObject(depth: number): void {
       scanString();
       const keyEnd = out - 1;
       const keyEscaped = escaped;
-      if (source[at]! <= SPACE) skipSpace();
+      if (byteOf(source, at) <= SPACE) skipSpace();
       if (source[at] !== COLON) throw UNHANDLED;
       at += 1;
       source[out++] = COLON;
       scanValue(depth);
       members.push(memberStart, out, keyEnd, keyEscaped);
-      if (source[at]! <= SPACE) skipSpace();
+      if (byteOf(source, at) <= SPACE) skipSpace();
       const byte = source[at];
       at += 1;
       if (byte === CLOSE_BRACE) break;
       if (byte !== COMMA) throw UNHANDLED;
       source[out++] = COMMA;
-      if (source[at]! <= SPACE) skipSpace();
+      if (byteOf(source, at) <= SPACE) skipSpace();
     }
     if (depth === 1) outerMembers = (members.top - base) / MemberStack.SLOTS;
     // Equal keys (never in jsonb text): JSON.parse keeps the last, so the general path decides.
@@ -321,4 +319,14 @@ function scanObject(depth: number): void {
     at += 1;
   }
   source[out++] = CLOSE_BRACE;
+}
+
+/**
+ * The byte at `index`. The text ends in a 0 byte that stops every scan before the end of the
+ * buffer, so a read beyond it means a form this scanner does not know: the general path takes it.
+ */
+function byteOf(source: Uint8Array, index: number): number {
+  const byte = source[index];
+  if (byte === undefined) throw UNHANDLED;
+  return byte;
 }

@@ -1,3 +1,5 @@
+import { assert } from './invariant.js';
+
 // Bytes at and above 0xEE lead the UTF-8 of U+E000..U+FFFF and of U+10000 and beyond: the one
 // place where UTF-8 byte order (code point order) and UTF-16 code unit order disagree.
 const UTF8_ORDER_DIFFERS_FROM = 0xee;
@@ -53,10 +55,10 @@ export class MemberStack {
       const record = base + index * SLOTS;
       let slot = index;
       for (; slot > 0; slot -= 1) {
-        const comparison = compareKeys(this.records, order[slot - 1]!, record, out);
+        const comparison = compareKeys(this.records, slotOf(order, slot - 1), record, out);
         if (comparison === 0) return false;
         if (comparison < 0) break;
-        order[slot] = order[slot - 1]!;
+        order[slot] = slotOf(order, slot - 1);
         moved = true;
       }
       order[slot] = record;
@@ -73,18 +75,19 @@ export class MemberStack {
     while (order[first] === base + first * SLOTS) first += 1;
     let last = count - 1;
     while (order[last] === base + last * SLOTS) last -= 1;
-    const regionStart = records[base + first * SLOTS]!;
-    const regionEnd = records[base + last * SLOTS + 1]!;
+    const regionStart = slotOf(records, base + first * SLOTS);
+    const regionEnd = slotOf(records, base + last * SLOTS + 1);
     const scratch = this.scratchAt - regionStart;
     out.copyWithin(this.scratchAt, regionStart, regionEnd);
     let at = regionStart;
     for (let index = first; index <= last; index += 1) {
-      const record = order[index]!;
+      const record = slotOf(order, index);
       if (index > first) out[at++] = COMMA;
-      const start = records[record]!;
-      const end = records[record + 1]!;
+      const start = slotOf(records, record);
+      const end = slotOf(records, record + 1);
       // Short members byte by byte: below about 16 bytes that is cheaper than a call.
-      if (end - start <= 16) for (let from = start; from < end; from += 1) out[at++] = out[scratch + from]!;
+      if (end - start <= 16)
+        for (let from = start; from < end; from += 1) out[at++] = slotOf(out, scratch + from);
       else {
         out.copyWithin(at, scratch + start, scratch + end);
         at += end - start;
@@ -96,13 +99,13 @@ export class MemberStack {
 /** Orders two members' keys by UTF-16 code units, as JavaScript's sort does. */
 function compareKeys(records: Int32Array, left: number, right: number, out: Buffer): number {
   if (records[left + 3] === 1 || records[right + 3] === 1) return compareDecoded(records, left, right, out);
-  let leftAt = records[left]! + 1;
-  let rightAt = records[right]! + 1;
-  const leftEnd = records[left + 2]!;
-  const rightEnd = records[right + 2]!;
+  let leftAt = slotOf(records, left) + 1;
+  let rightAt = slotOf(records, right) + 1;
+  const leftEnd = slotOf(records, left + 2);
+  const rightEnd = slotOf(records, right + 2);
   for (; leftAt < leftEnd && rightAt < rightEnd; leftAt += 1, rightAt += 1) {
-    const leftByte = out[leftAt]!;
-    const rightByte = out[rightAt]!;
+    const leftByte = slotOf(out, leftAt);
+    const rightByte = slotOf(out, rightAt);
     if (leftByte === rightByte) continue;
     if (leftByte >= UTF8_ORDER_DIFFERS_FROM && rightByte >= UTF8_ORDER_DIFFERS_FROM) {
       return compareDecoded(records, left, right, out);
@@ -114,7 +117,21 @@ function compareKeys(records: Int32Array, left: number, right: number, out: Buff
 
 /** The slow comparison, on decoded keys: for escapes and for characters where the orders differ. */
 function compareDecoded(records: Int32Array, left: number, right: number, out: Buffer): number {
-  const leftKey = JSON.parse(out.toString('utf8', records[left]!, records[left + 2]! + 1)) as string;
-  const rightKey = JSON.parse(out.toString('utf8', records[right]!, records[right + 2]! + 1)) as string;
+  const leftKey = JSON.parse(
+    out.toString('utf8', slotOf(records, left), slotOf(records, left + 2) + 1),
+  ) as string;
+  const rightKey = JSON.parse(
+    out.toString('utf8', slotOf(records, right), slotOf(records, right + 2) + 1),
+  ) as string;
   return leftKey < rightKey ? -1 : leftKey > rightKey ? 1 : 0;
+}
+
+/**
+ * A member slot or an output byte the sort wrote itself: the indexes come from those records,
+ * so one outside its array is a broken invariant. A plain check, not assert(): it runs per byte.
+ */
+function slotOf(array: Int32Array | Uint8Array, index: number): number {
+  const value = array[index];
+  if (value === undefined) assert(false, `member record index ${index} is out of range`);
+  return value;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LedgerError } from '../errors.js';
 
 /** Bytes of a SHA-256 digest: every leaf hash, node hash and root. */
 export const MERKLE_HASH_BYTES = 32;
@@ -26,17 +27,23 @@ export function emptyTreeRoot(): Buffer {
  * node up unchanged builds exactly the left-balanced tree the RFC defines recursively.
  */
 export function merkleRoot(leafHashes: readonly Buffer[]): Buffer {
-  if (leafHashes.length === 0) return emptyTreeRoot();
-  let level = [...leafHashes];
+  let level: readonly Buffer[] = leafHashes;
   while (level.length > 1) {
     const next: Buffer[] = [];
-    for (let index = 0; index + 1 < level.length; index += 2) {
-      next.push(hashChildren(level[index]!, level[index + 1]!));
+    let left: Buffer | undefined;
+    for (const node of level) {
+      if (left === undefined) {
+        left = node;
+      } else {
+        next.push(hashChildren(left, node));
+        left = undefined;
+      }
     }
-    if (level.length % 2 === 1) next.push(level[level.length - 1]!);
+    if (left !== undefined) next.push(left);
     level = next;
   }
-  return level[0]!;
+  // No leaves: the loop never ran and the root is the empty tree's.
+  return level[0] ?? emptyTreeRoot();
 }
 
 /** The largest power of two strictly smaller than n (n > 1): where RFC 6962 splits a tree. */
@@ -52,7 +59,11 @@ function splitPoint(n: number): number {
  */
 export function inclusionProof(index: number, leafHashes: readonly Buffer[]): Buffer[] {
   if (!Number.isSafeInteger(index) || index < 0 || index >= leafHashes.length) {
-    throw new RangeError(`leaf index ${index} is outside a tree of ${leafHashes.length} leaves`);
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `index ${index} is outside a tree of ${leafHashes.length} leaves; pass a whole number from 0 to ${leafHashes.length - 1}`,
+      { field: 'index' },
+    );
   }
   const siblings: Buffer[] = [];
   let lo = 0;
@@ -80,7 +91,11 @@ export function inclusionProof(index: number, leafHashes: readonly Buffer[]): Bu
 export function consistencyProof(size1: number, leafHashes: readonly Buffer[]): Buffer[] {
   const size2 = leafHashes.length;
   if (!Number.isSafeInteger(size1) || size1 < 0 || size1 > size2) {
-    throw new RangeError(`older tree size ${size1} must be from 0 to the newer size ${size2}`);
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `size1 ${size1} is not a tree size from 0 to the newer size ${size2}; pass the older tree's size`,
+      { field: 'size1' },
+    );
   }
   if (size1 === 0 || size1 === size2) return [];
   const nodes: Buffer[] = [];

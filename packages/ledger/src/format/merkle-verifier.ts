@@ -98,9 +98,11 @@ export function verifyConsistency(
     state.fn >>= 1n;
     state.sn >>= 1n;
   }
-  let older: Uint8Array = path[0]!;
-  let newer: Uint8Array = path[0]!;
-  for (const node of path.slice(1)) {
+  const [first, ...rest] = path;
+  if (first === undefined) return fail('the proof is empty but the sizes differ');
+  let older: Uint8Array = first;
+  let newer: Uint8Array = first;
+  for (const node of rest) {
     if (state.sn === 0n) return fail('the proof has more nodes than these sizes need');
     if ((state.fn & 1n) === 1n || state.fn === state.sn) {
       older = hashChildren(node, older);

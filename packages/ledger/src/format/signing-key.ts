@@ -5,6 +5,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
+import { SIGNING_KEY_NAME_CHARS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 
 /**
@@ -15,7 +16,6 @@ import { LedgerError } from '../errors.js';
 export const DEFAULT_KEY_NAME = 'execution-ledger';
 
 const ED25519_TYPE = 0x01;
-const KEY_NAME_CHARS_MAX = 200;
 // DER headers that wrap a raw 32-byte Ed25519 seed or public key for node:crypto (RFC 8410).
 const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -152,12 +152,12 @@ function requireKeyName(name: unknown, field: string): void {
   if (
     typeof name !== 'string' ||
     name.length === 0 ||
-    name.length > KEY_NAME_CHARS_MAX ||
+    name.length > SIGNING_KEY_NAME_CHARS_MAX ||
     /[\s+]/u.test(name)
   ) {
     throw invalidKey(
       field,
-      `key name ${JSON.stringify(name)} must be 1 to ${KEY_NAME_CHARS_MAX} characters without spaces or "+"`,
+      `key name ${JSON.stringify(name)} must be 1 to ${SIGNING_KEY_NAME_CHARS_MAX} characters without spaces or "+"`,
     );
   }
 }

@@ -1,3 +1,4 @@
+import { VERIFY_PROBLEMS_MAX } from '../bounds.js';
 import {
   addProblem,
   advanceChainState,
@@ -6,7 +7,6 @@ import {
   type ChainState,
   checkChainLinks,
   type DerivedHashes,
-  PROBLEMS_MAX,
   type VerificationReport,
 } from '../format/chain-verifier.js';
 import type { EntryRehasher, StoredEntry } from './entry-rehash.js';
@@ -22,7 +22,7 @@ export interface BatchCheck {
   count: number;
   /** The first entry's chain fields and re-derived hashes, or null for an empty batch. */
   first: { fields: ChainFields; derived: DerivedHashes } | null;
-  /** The problems of the entries after the first, in chain order; at most PROBLEMS_MAX. */
+  /** The problems of the entries after the first, in chain order; at most VERIFY_PROBLEMS_MAX. */
   problems: ChainProblem[];
   /** The last entry's chain fields, where the next batch continues; null for an empty batch. */
   last: ChainFields | null;
@@ -55,7 +55,7 @@ export class BatchChecker {
       return;
     }
     for (const reason of checkChainLinks(this.state, entry, derived, createdAtMs)) {
-      if (this.problems.length < PROBLEMS_MAX) this.problems.push({ seq: entry.seq, reason });
+      if (this.problems.length < VERIFY_PROBLEMS_MAX) this.problems.push({ seq: entry.seq, reason });
     }
   }
 

@@ -1,9 +1,7 @@
+import { CHAIN_BATCH_ROWS } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { scanSelectList } from '../record-fields.js';
 import type { StoredEntry } from './entry-rehash.js';
-
-/** Entries per keyset batch of a chain scan: a unit of work for one hashing thread. */
-export const CHAIN_BATCH_ROWS = 1_000;
 
 // Content as text: no JSON is parsed while reading, and a batch crosses to a worker cheaply.
 // Built once from the record descriptor, so a new hashed field is read by every verifier.

@@ -1,8 +1,10 @@
+import assert from 'node:assert/strict';
+import { CHAIN_BATCH_ROWS } from '../bounds.js';
 import { keysetBatches } from '../db/batch-reads.js';
 import type { Database } from '../db/database.js';
 import { initialChainState, type VerificationReport } from '../format/chain-verifier.js';
 import { type BatchCheck, checkBatch, linkBatch } from './batch-check.js';
-import { CHAIN_BATCH_ROWS, readChainBatch } from './chain-batch-query.js';
+import { readChainBatch } from './chain-batch-query.js';
 import { EntryRehasher, type StoredEntry } from './entry-rehash.js';
 import { RehashPool } from './rehash-pool.js';
 
@@ -69,9 +71,9 @@ async function linkReadHere(
   for await (const entries of batches) {
     pending.push(track(null, pool.check(entries)));
     // Keep every worker busy with one batch and one waiting, no more: memory stays bounded.
-    while (pending.length > pool.size * 2) link(await pending.shift()!.batch);
+    while (pending.length > pool.size * 2) link(await firstOf(pending).batch);
   }
-  while (pending.length > 0) link(await pending.shift()!.batch);
+  for (let next = pending.shift(); next !== undefined; next = pending.shift()) link(await next.batch);
 }
 
 /**
@@ -98,7 +100,7 @@ async function linkReadByWorkers(
   };
   readAhead();
   for (;;) {
-    const { afterSeq, batch: checking } = pending.shift()!;
+    const { afterSeq, batch: checking } = firstOf(pending);
     if (afterSeq !== null && afterSeq !== linkedSeq) {
       // Read from the wrong seq, as is everything read ahead after it: drop them, read again.
       pending.length = 0;
@@ -118,4 +120,11 @@ function track(afterSeq: number | null, batch: Promise<BatchCheck>): Pending {
   // Awaited in order later, or dropped; until then a failure must not count as unhandled.
   batch.catch(() => undefined);
   return { afterSeq, batch };
+}
+
+/** Takes the oldest batch in flight; callers take one only where one is in flight. */
+function firstOf<T>(pending: T[]): T {
+  const first = pending.shift();
+  assert(first !== undefined, 'a batch is in flight');
+  return first;
 }

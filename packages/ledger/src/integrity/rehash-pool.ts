@@ -1,23 +1,22 @@
+import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { REHASH_WORKER_CLOSE_MS_MAX, REHASH_WORKERS_MAX } from '../bounds.js';
 import type { ThreadConnection } from '../db/database.js';
 import { translateDatabaseError } from '../db/database-errors.js';
+import { LedgerError } from '../errors.js';
 import type { BatchCheck } from './batch-check.js';
 import type { StoredEntry } from './entry-rehash.js';
 
 // Threads per verification, at most four. Re-deriving hashes costs more than the server spends
 // producing the rows, so every core gets a thread. Given a connection string, each thread also
 // opens one connection and reads its own batches; it then waits on its server part of the
-// time, so one thread more than cores keeps the cores busy (measured on 2 cores, 507,014
-// entries, back to back: 2 threads 38.7-38.9k entries/s, 3 threads 44.8-45.3k, 4 threads 42.5k).
-const REHASH_WORKERS_MAX = 4;
+// time, so one thread more than cores keeps the cores busy (REHASH_WORKERS_MAX caps both).
 const CORES = Math.max(1, availableParallelism());
 
 function defaultPoolSize(connection: ThreadConnection | undefined): number {
   return Math.min(REHASH_WORKERS_MAX, connection === undefined ? CORES : CORES + 1);
 }
-// How long a worker may take to close its connection before it is stopped.
-const WORKER_CLOSE_MS_MAX = 2_000;
 
 /** What a worker is asked: check rows read here, read and check a batch itself, or close. */
 export type RehashRequest =
@@ -67,7 +66,7 @@ export class RehashPool {
       worker.on('message', (response: RehashResponse) => this.settle(response));
       worker.on('error', (error) => this.failAll(error));
       worker.on('exit', (code) => {
-        if (!this.closing) this.failAll(new Error(`a verification worker stopped (exit code ${code})`));
+        if (!this.closing) this.failAll(workerStopped(code));
       });
       this.workers.push(worker);
     }
@@ -98,7 +97,8 @@ export class RehashPool {
   private send(request: (id: number) => RehashRequest): Promise<BatchCheck> {
     const id = this.nextId;
     this.nextId += 1;
-    const worker = this.workers[this.nextWorker]!;
+    const worker = this.workers[this.nextWorker];
+    assert(worker !== undefined, 'nextWorker stays below the number of workers');
     this.nextWorker = (this.nextWorker + 1) % this.workers.length;
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
@@ -114,9 +114,20 @@ export class RehashPool {
     else waiting.reject(this.toError(response.error));
   }
 
-  private toError({ message, code }: WorkerError): unknown {
-    const error = Object.assign(new Error(message), code === undefined ? {} : { code });
-    return this.connection === undefined ? error : translateDatabaseError(error, this.connection.where);
+  /**
+   * The worker's error rebuilt here (errors do not cross threads), as the LedgerError the same
+   * failure would give on this thread; one with no known meaning becomes INTERNAL_ERROR, its
+   * rebuilt original kept as the cause.
+   */
+  private toError({ message, code }: WorkerError): LedgerError {
+    const cause = Object.assign(new Error(message), code === undefined ? {} : { code });
+    const translated =
+      this.connection === undefined ? cause : translateDatabaseError(cause, this.connection.where);
+    if (translated instanceof LedgerError) return translated;
+    return new LedgerError('INTERNAL_ERROR', `a verification worker failed: ${message}`, {
+      cause,
+      ...(code === undefined ? {} : { details: { code } }),
+    });
   }
 
   private failAll(error: unknown): void {
@@ -125,11 +136,21 @@ export class RehashPool {
   }
 }
 
+/** A worker that left while checks waited: the process ran out of memory or was stopped. */
+function workerStopped(code: number): LedgerError {
+  return new LedgerError(
+    'INTERNAL_ERROR',
+    `a verification worker stopped (exit code ${code}) before it answered; verify again, and if it stops again ` +
+      'look in the process error output for why the worker thread ended',
+    { details: { exit_code: code } },
+  );
+}
+
 /** Asks a worker to close its connection and leave; stops it if it takes too long. */
 async function closeWorker(worker: Worker): Promise<void> {
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   worker.postMessage({ kind: 'close' } satisfies RehashRequest);
-  const timer = setTimeout(() => void worker.terminate(), WORKER_CLOSE_MS_MAX);
+  const timer = setTimeout(() => void worker.terminate(), REHASH_WORKER_CLOSE_MS_MAX);
   await exited;
   clearTimeout(timer);
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { EngineContext } from '@execution-ledger/test-support';
 import { DEFAULT_LIMITS, type ExecutionCost, type ExecutionStatus } from 'execution-ledger';
 import { normalizeExecution } from 'execution-ledger/validation';
 import { computeEntryHash, computePayloadHash, genesisHash } from 'execution-ledger/verify';
-import type { EngineContext } from './engines.js';
 
 /** What an analytics test varies about a run; everything else is a fixed valid execution. */
 export interface HistoricalRun {

@@ -1,3 +1,4 @@
+import type { EngineContext } from '@execution-ledger/test-support';
 import type {
   CostByPart,
   CostStats,
@@ -7,7 +8,6 @@ import type {
   TimeBucket,
   UserCost,
 } from 'execution-ledger';
-import type { EngineContext } from './engines.js';
 
 /**
  * The reference answers: plain SQL aggregates over every matching entry, as a superuser, with no

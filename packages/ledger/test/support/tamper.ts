@@ -1,3 +1,4 @@
+import type { EngineContext } from '@execution-ledger/test-support';
 import {
   type ExecutionRecord,
   exportExecutionsToNDJSON,
@@ -10,7 +11,6 @@ import {
   type EntryPayload,
   type HashVersion,
 } from 'execution-ledger/verify';
-import type { EngineContext } from './engines.js';
 
 const GUARDS = [
   'executions_append_only_row',

@@ -1,6 +1,4 @@
-/** How often progress is redrawn on a terminal, and written as a line elsewhere. */
-const REDRAW_MS = 200;
-const LINE_MS = 2_000;
+import { PROGRESS_LINE_MS, PROGRESS_REDRAW_MS } from '../bounds.js';
 
 /**
  * Progress on stderr with rate and time left: redrawn in place on a terminal, a line every few
@@ -25,7 +23,7 @@ export class ProgressReporter {
   add(count: number): void {
     this.done += count;
     const now = Date.now();
-    if (now - this.lastDrawMs >= (this.tty ? REDRAW_MS : LINE_MS)) {
+    if (now - this.lastDrawMs >= (this.tty ? PROGRESS_REDRAW_MS : PROGRESS_LINE_MS)) {
       this.lastDrawMs = now;
       this.draw(false);
     }

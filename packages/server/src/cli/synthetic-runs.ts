@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { ExecutionInput, ExecutionStatus } from 'execution-ledger';
 
 interface AgentProfile {
@@ -58,12 +59,11 @@ export const DEMO_PROJECTS = ['proj-001', 'proj-002', 'proj-003'];
  */
 export function syntheticRuns(count: number, seed = 20260213): ExecutionInput[] {
   const random = mulberry32(seed);
-  const agentIds = Object.keys(AGENTS);
+  const agents = Object.entries(AGENTS);
   const runs: ExecutionInput[] = [];
   for (let index = 1; index <= count; index += 1) {
-    const agentId = agentIds[Math.floor(random() * agentIds.length)]!;
-    const profile = AGENTS[agentId]!;
-    const projectId = DEMO_PROJECTS[Math.floor(random() ** 1.6 * DEMO_PROJECTS.length)]!;
+    const [agentId, profile] = pick(agents, random());
+    const projectId = pick(DEMO_PROJECTS, random() ** 1.6);
     const roll = random();
     const status: ExecutionStatus =
       roll < profile.abortRate
@@ -78,7 +78,7 @@ export function syntheticRuns(count: number, seed = 20260213): ExecutionInput[] 
       project_id: projectId,
       user_id: `user-00${1 + Math.floor(random() * 5)}`,
       agent_id: agentId,
-      intent: profile.intents[Math.floor(random() * profile.intents.length)]!,
+      intent: pick(profile.intents, random()),
       input: { ticket: `OPS-${1000 + Math.floor(random() * 9000)}`, attempt: 1 + Math.floor(random() * 2) },
       ...(status === 'completed' ? { output: { ok: true, changed_files: Math.floor(random() * 12) } } : {}),
       cost: buildCost(random, profile.costCents, status),
@@ -137,4 +137,11 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The item at fraction `at` (from 0, below 1) of a non-empty list. */
+function pick<T>(items: readonly T[], at: number): T {
+  const item = items[Math.floor(at * items.length)];
+  assert(item !== undefined, 'picks come from non-empty lists at a fraction below 1');
+  return item;
 }

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS, LedgerError } from 'execution-ledger';
 import type { Database } from 'execution-ledger/database';
 import { requireId } from 'execution-ledger/validation';
@@ -53,7 +54,9 @@ export class ApiKeyStore {
        values ($1, $2, $3, $4::text[], $5) returning ${KEY_COLUMNS}`,
       [id, key.name, key.role, key.projects, secretHash],
     );
-    return { ...toInfo(rows[0]!), token };
+    const row = rows[0];
+    assert(row !== undefined, 'insert … returning gives the inserted row');
+    return { ...toInfo(row), token };
   }
 
   /**
@@ -70,7 +73,9 @@ export class ApiKeyStore {
       [id, `from ${variable}`, hashToken(token)],
     );
     const stored = await this.find(id);
-    return toPublic(stored!);
+    // Inserted just now, or there already: a key is never deleted.
+    assert(stored !== undefined, 'the operator key exists once it is inserted');
+    return toPublic(stored);
   }
 
   /** Every key, newest first; keys outside `projects` (when given) are left out. */

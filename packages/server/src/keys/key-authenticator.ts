@@ -56,12 +56,12 @@ export class KeyAuthenticator {
 }
 
 function bearerToken(authorization: string | undefined): string {
-  const match = authorization === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-  if (match === null) {
+  const token = authorization === undefined ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(authorization)?.[1];
+  if (token === undefined) {
     throw new LedgerError(
       'UNAUTHENTICATED',
       'this route needs an API key: send the header `Authorization: Bearer <key>`',
     );
   }
-  return match[1]!;
+  return token;
 }

@@ -172,8 +172,8 @@ export function toFilter(query: ListQuery): ExecutionFilter {
   if (query.user_id !== undefined) filter.userId = query.user_id;
   const start = dateOrUndefined(query.start);
   const end = dateOrUndefined(query.end);
-  if (start !== undefined) filter.startDate = start;
-  if (end !== undefined) filter.endDate = end;
+  if (start !== undefined) filter.start = start;
+  if (end !== undefined) filter.end = end;
   return filter;
 }
 

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { type ExecutionInput, isLedgerError, type LedgerError } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import { toErrorBody } from '../http/error-reply.js';
@@ -81,7 +82,9 @@ async function recordBatch(context: ServerContext, key: ApiKeyPrincipal, items: 
   });
   const outcomes = await context.ledger.recordExecutions(allowed.map((entry) => entry.item));
   for (const outcome of outcomes) {
-    const index = allowed[outcome.index]!.index;
+    const entry = allowed[outcome.index];
+    assert(entry !== undefined, 'recordExecutions answers each input by its index');
+    const index = entry.index;
     if (outcome.ok) {
       const kind = outcome.record.replayed ? 'replayed' : 'created';
       context.metrics.countAppend(kind);

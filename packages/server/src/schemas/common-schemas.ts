@@ -1,4 +1,5 @@
-import { ERROR_CODES, PAGE_ROWS_MAX } from 'execution-ledger';
+import { ERROR_CODES, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from 'execution-ledger';
+import { CURSOR_CHARS_MAX, URL_PARAM_CHARS_MAX } from '../bounds.js';
 import { LEDGER_ID_MARK } from '../http/url-id-guard.js';
 
 /**
@@ -39,11 +40,11 @@ export const timeRangeProperties = {
 } as const;
 
 export const pageProperties = {
-  limit: { type: 'integer', minimum: 1, maximum: PAGE_ROWS_MAX, default: 50 },
+  limit: { type: 'integer', minimum: 1, maximum: PAGE_ROWS_MAX, default: PAGE_ROWS_DEFAULT },
   cursor: {
     type: 'string',
     minLength: 1,
-    maxLength: 1_000,
+    maxLength: CURSOR_CHARS_MAX,
     description: 'The next_cursor of the previous page, unchanged.',
   },
 } as const;
@@ -61,7 +62,12 @@ export const statusFilterProperty = {
  * values with the library's own id rules (see url-id-guard.ts); the length here is only a
  * first, cheap bound.
  */
-export const idSchema = { type: 'string', minLength: 1, maxLength: 1_024, [LEDGER_ID_MARK]: true } as const;
+export const idSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: URL_PARAM_CHARS_MAX,
+  [LEDGER_ID_MARK]: true,
+} as const;
 
 export const projectParams = {
   type: 'object',

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EngineName, prepareServerDatabase } from '../../../ledger/test/support/engines.js';
+import { type EngineName, prepareServerDatabase, present } from '@execution-ledger/test-support';
 
 /** The built CLI, run as users run it. */
 /**
@@ -82,12 +82,12 @@ export async function startServe(
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    present(child.stdout).on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match !== null) resolve(match[1]!);
+      if (match !== null) resolve(present(match[1]));
     });
-    child.stderr!.on('data', (chunk: Buffer) => {
+    present(child.stderr).on('data', (chunk: Buffer) => {
       output += chunk.toString();
     });
     void exited.then((code) => reject(new Error(`serve exited with ${code} before listening: ${output}`)));
@@ -102,7 +102,7 @@ export async function cliDatabase(
   if (engine === 'postgres') {
     // CLI processes connect as the runtime role, which finds the schema migrated by the owner.
     await prepareServerDatabase();
-    return { target: process.env.TEST_DATABASE_URL!, cleanup: async () => undefined };
+    return { target: present(process.env.TEST_DATABASE_URL), cleanup: async () => undefined };
   }
   const folder = await mkdtemp(path.join(tmpdir(), 'execution-ledger-cli-'));
   return { target: folder, cleanup: () => rm(folder, { recursive: true, force: true }) };

@@ -1,4 +1,5 @@
 import type { KeyRole } from '@execution-ledger/server';
+import { present } from '@execution-ledger/test-support';
 import type { LightMyRequestResponse } from 'fastify';
 import {
   DENIED_OUT_OF_SCOPE,
@@ -63,9 +64,10 @@ export function expectedAnswer(
  */
 export function observedAnswer(response: LightMyRequestResponse, request: MatrixRequest): Answer {
   if (request.batchItems === true && response.statusCode === 200) {
-    const item = (
-      response.json() as { results: { outcome: string; error?: { statusCode: number; code: string } }[] }
-    ).results[0]!;
+    const item = present(
+      (response.json() as { results: { outcome: string; error?: { statusCode: number; code: string } }[] })
+        .results[0],
+    );
     return item.error === undefined ? 'granted' : { status: item.error.statusCode, code: item.error.code };
   }
   if (response.statusCode >= 200 && response.statusCode < 300) return 'granted';

@@ -1,3 +1,4 @@
+import { present } from '@execution-ledger/test-support';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -11,10 +12,10 @@ export function registeredRoutes(app: FastifyInstance): string[] {
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
     const match = /^((?:│ {3}| {4})*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?$/.exec(line);
     if (match === null) continue;
-    const depth = match[1]!.length / 4;
+    const depth = present(match[1]).length / 4;
     prefixes.length = depth;
-    const path = `${prefixes.join('')}${match[2]!}`;
-    prefixes.push(match[2]!);
+    const path = `${prefixes.join('')}${present(match[2])}`;
+    prefixes.push(present(match[2]));
     for (const method of match[3]?.split(', ') ?? []) {
       routes.push(`${method} ${path.replace(/:(\w+)/g, '{$1}')}`);
     }

@@ -1,5 +1,5 @@
 import type { KeyRole, Permission } from '@execution-ledger/server';
-import { makeExecution } from '../../../ledger/test/support/fixtures.js';
+import { makeExecution } from '@execution-ledger/test-support';
 
 /**
  * Who may call each operation of /openapi.json, written by hand. The role × route matrix

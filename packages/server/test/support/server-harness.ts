@@ -1,7 +1,7 @@
 import { ApiKeyStore, buildServer, type KeyRole, type ServerOptions } from '@execution-ledger/server';
+import type { EngineContext } from '@execution-ledger/test-support';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
-import type { EngineContext } from '../../../ledger/test/support/engines.js';
 
 /** A server over the engine's shared ledger, with helpers to make keys and send requests. */
 export interface ServerHarness {

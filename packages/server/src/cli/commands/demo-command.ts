@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { DEMO_BATCH_RUNS } from '../../bounds.js';
 import { dollars, printJson, printTable, wantsJson } from '../cli-output.js';
 import { EXIT_CODES } from '../exit-codes.js';
 import { withLedger } from '../open-ledger.js';
@@ -6,8 +7,6 @@ import { ProgressReporter } from '../progress-reporter.js';
 import { seedExamples } from '../seed-examples.js';
 import { DEMO_PROJECTS, syntheticRuns } from '../synthetic-runs.js';
 import { globalOptions, positiveInteger, withExample } from './command-options.js';
-
-const DEMO_BATCH = 500;
 
 export function registerDemoCommand(program: Command): void {
   const command = program
@@ -22,8 +21,8 @@ export function registerDemoCommand(program: Command): void {
         const runs = [...seedExamples(), ...syntheticRuns(options.runs)];
         const progress = new ProgressReporter('demo', runs.length);
         let created = 0;
-        for (let start = 0; start < runs.length; start += DEMO_BATCH) {
-          const results = await ledger.recordExecutions(runs.slice(start, start + DEMO_BATCH));
+        for (let start = 0; start < runs.length; start += DEMO_BATCH_RUNS) {
+          const results = await ledger.recordExecutions(runs.slice(start, start + DEMO_BATCH_RUNS));
           for (const result of results) {
             if (!result.ok) throw result.error;
             if (!result.record.replayed) created += 1;

@@ -48,8 +48,8 @@ export function registerExportCommand(program: Command): void {
       if (options.proof === true) requireWholeNdjson(options);
       await withLedger(globalOptions(self), async (ledger) => {
         const filter: ExecutionFilter = { projectId: options.project };
-        if (options.since !== undefined) filter.startDate = options.since;
-        if (options.until !== undefined) filter.endDate = options.until;
+        if (options.since !== undefined) filter.start = options.since;
+        if (options.until !== undefined) filter.end = options.until;
         const total = (await ledger.listExecutions(filter, { limit: 1 })).total;
         const progress = new ProgressReporter('export', total);
         const source = Readable.from(await exportSource(ledger, filter, options, progress));

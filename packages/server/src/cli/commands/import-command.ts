@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createReadStream } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
@@ -95,7 +96,9 @@ async function recordBatch(
   for (const item of batch) if (item.input instanceof Error) refuse(tally, item.line, item.input.message);
   const results = await ledger.recordExecutions(valid.map((item) => item.input as ExecutionInput));
   for (const result of results) {
-    if (!result.ok) refuse(tally, valid[result.index]!.line, `${result.error.code}: ${result.error.message}`);
+    const item = valid[result.index];
+    assert(item !== undefined, 'recordExecutions answers each input by its index');
+    if (!result.ok) refuse(tally, item.line, `${result.error.code}: ${result.error.message}`);
     else if (result.record.replayed) tally.replayed += 1;
     else tally.created += 1;
   }

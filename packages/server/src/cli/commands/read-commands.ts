@@ -194,8 +194,8 @@ function toFilter(options: ListOptions): ExecutionFilter {
   if (options.agent !== undefined) filter.agentId = options.agent;
   if (options.user !== undefined) filter.userId = options.user;
   if (options.status !== undefined) filter.status = options.status;
-  if (options.since !== undefined) filter.startDate = options.since;
-  if (options.until !== undefined) filter.endDate = options.until;
+  if (options.since !== undefined) filter.start = options.since;
+  if (options.until !== undefined) filter.end = options.until;
   return filter;
 }
 

@@ -4,6 +4,7 @@ import { createLedger, type Ledger, type LedgerOptions } from 'execution-ledger'
 import { type Database, grantRuntimeRole, openDatabase } from 'execution-ledger/database';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { present } from './present.js';
 
 /**
  * Every suite runs once per engine: embedded PGlite always, and the PostgreSQL server named
@@ -51,7 +52,7 @@ let serverPrepared: Promise<void> | undefined;
 export function prepareServerDatabase(): Promise<void> {
   serverPrepared ??= (async () => {
     if (serverUrl === undefined || ownerUrl === serverUrl) return;
-    const owner = createLedger({ database: ownerUrl!, migrate: false, poolSize: 1 });
+    const owner = createLedger({ database: present(ownerUrl), migrate: false, poolSize: 1 });
     try {
       await owner.migrate();
       await grantRuntimeRole(await owner.database(), decodeURIComponent(new URL(serverUrl).username));
@@ -77,7 +78,7 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
         state.ledger = createLedger({ database: state.pglite });
       } else {
         await prepareServerDatabase();
-        state.ledger = createLedger({ database: serverUrl!, poolSize: 20 });
+        state.ledger = createLedger({ database: present(serverUrl), poolSize: 20 });
         state.adminPool = new pg.Pool({ connectionString: adminUrl, max: 2 });
       }
       await state.ledger.ready();
@@ -104,7 +105,9 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
         }
         // pg switches to the extended protocol (one statement only) whenever values are passed.
         const result =
-          params.length > 0 ? await state.adminPool!.query(sql, params) : await state.adminPool!.query(sql);
+          params.length > 0
+            ? await present(state.adminPool).query(sql, params)
+            : await present(state.adminPool).query(sql);
         return (Array.isArray(result) ? (result.at(-1)?.rows ?? []) : result.rows) as Record<
           string,
           unknown
@@ -112,14 +115,14 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
       },
       ownerDatabase() {
         if (engine === 'pglite') return context.ledger.database();
-        state.owner ??= openDatabase(ownerUrl!, { poolSize: 2 });
+        state.owner ??= openDatabase(present(ownerUrl), { poolSize: 2 });
         return state.owner;
       },
       project(prefix = 'proj') {
         return `${prefix}-${randomUUID()}`;
       },
       openAnother(options = {}) {
-        const other = createLedger({ ...options, database: state.pglite ?? serverUrl! });
+        const other = createLedger({ ...options, database: state.pglite ?? present(serverUrl) });
         state.others.push(other);
         return other;
       },
