@@ -16,7 +16,7 @@ export interface NamedSql {
   readonly text: string;
 }
 
-/** One connection for a while: used by the migrator to hold a session-level advisory lock. */
+/** One connection for a while: the migrator runs its transaction on it, with `exec` for whole files. */
 export interface Session extends Queryable {
   /** Runs several statements separated by semicolons, without parameters. */
   exec(sql: string): Promise<void>;
