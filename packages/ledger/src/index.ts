@@ -151,6 +151,8 @@ export {
   streamExecutions,
   verifyLedger,
 } from './seed-api.js';
+export type { StepKind, StepStatus, StepTokens, TypedStep } from './step-shape.js';
+export { isTypedStep, STEP_KINDS, STEP_STATUSES } from './step-shape.js';
 export type {
   CostBreakdown,
   CostPricing,
