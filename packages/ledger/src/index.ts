@@ -45,6 +45,8 @@ export { RunContext } from './costs/run-context.js';
 export type { BudgetEnforcement, Reservation } from './costs/run-costs.js';
 export type { RunOptions, RunRecorder, RunResult } from './costs/run-helper.js';
 export { runExecution } from './costs/run-helper.js';
+export type { StepLabels } from './costs/step-attribution.js';
+export { OUTSIDE_STEPS_ACTION, StepCharges } from './costs/step-attribution.js';
 export type { AppendOutcome } from './db/append-queries.js';
 export type { RangeReadWidth } from './db/batch-reads.js';
 export type {

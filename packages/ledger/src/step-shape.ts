@@ -66,7 +66,7 @@ export function checkStep(
     requireNumber(step.duration_ms, `${at}.duration_ms`, false, false);
     return undefined;
   }
-  requireLabel(step.action, `${at}.action`, STEP_ACTION_CHARS_MAX, true);
+  requireAction(step.action, `${at}.action`);
   if (step.kind !== undefined && !(STEP_KINDS as readonly unknown[]).includes(step.kind)) {
     fail(`${at}.kind`, `must be one of ${STEP_KINDS.join(', ')}; got ${preview(step.kind)}`);
   }
@@ -140,6 +140,17 @@ function checkIo(value: unknown, field: string): void {
       fail(`${field}.${key}`, `must be a SHA-256 hash as 64 lowercase hex digits; got ${preview(io[key])}`);
     }
   }
+}
+
+/** An action, as ctx.step takes it: text with something besides spaces, within STEP_ACTION_CHARS_MAX. */
+function requireAction(value: unknown, field: string): void {
+  if (typeof value !== 'string' || value.trim().length === 0) {
+    fail(field, `must be a non-empty string naming what the step did; got ${preview(value)}`);
+  }
+  if (value.length > STEP_ACTION_CHARS_MAX) {
+    fail(field, `is ${value.length} characters, more than ${STEP_ACTION_CHARS_MAX}; shorten it`);
+  }
+  assertJsonText(value, field);
 }
 
 /** A name: non-empty text within `charsMax`, no control characters or surrounding spaces. */
