@@ -18,6 +18,20 @@ export type {
 export { CSV_COLUMNS, csvText, neutralizeFormula } from './analytics/csv-export.js';
 export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
 export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
+export type {
+  StepCostBreakdown,
+  StepCostGroup,
+  StepCostGroupBy,
+  StepCostOptions,
+  StepCostTimeSeries,
+  StepCostTimeSeriesOptions,
+  StepCostTimeSeriesPoint,
+  StepCostTotals,
+} from './analytics/step-costs.js';
+export type {
+  StepRollupMismatch,
+  StepRollupVerificationReport,
+} from './analytics/step-rollup-maintenance.js';
 export type { LedgerLimits } from './bounds.js';
 export { CHAIN_READS_IN_FLIGHT_MAX, DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
