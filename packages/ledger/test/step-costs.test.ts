@@ -284,6 +284,38 @@ describeEachEngine('cost by tool and by model', (context) => {
     expect(await context.ledger.getCostByModel({ projectId, limit: 1000 })).toEqual(before);
   });
 
+  it('names damaged step rollup groups, and a rebuild repairs them', async () => {
+    const fresh = context.project('step-damage');
+    const runs = makeRuns(random(99), 20).map((run, index) => ({
+      ...run,
+      createdAt: new Date(Date.parse('2026-03-01T00:00:00Z') + index * 3_600_000),
+    }));
+    await insertHistoricalRuns(context, fresh, runs);
+    const before = await context.ledger.getCostByTool({ projectId: fresh, limit: 1000 });
+    // One group changed behind the ledger's back, and one group with no steps behind it.
+    await context.admin(
+      `update execution_ledger.step_rollups set cost_sum = cost_sum + 1
+       where ctid = (select ctid from execution_ledger.step_rollups where project_id = $1 limit 1)`,
+      [fresh],
+    );
+    await context.admin(
+      `insert into execution_ledger.step_rollups (project_id, day, agent_id, user_id, status, kind, name, model,
+         step_count, cost_sum, input_tokens_sum, output_tokens_sum, cached_input_tokens_sum)
+       values ($1, '2020-01-01T00:00Z', 'ghost', 'nobody', 'completed', 'tool', 'ghost', '', 1, 5, 0, 0, 0)`,
+      [fresh],
+    );
+    const report = await context.ledger.verifyRollups(fresh);
+    expect(report.ok).toBe(false);
+    expect(report.mismatches).toEqual([]);
+    expect(report.steps.mismatches.map((mismatch) => mismatch.reason)).toEqual([
+      'this step rollup group has no steps behind it',
+      expect.stringMatching(/^cost_sum is \S+, the entries give \S+$/),
+    ]);
+    await context.ledger.rebuildRollups(fresh);
+    expect((await context.ledger.verifyRollups(fresh)).ok).toBe(true);
+    expect(await context.ledger.getCostByTool({ projectId: fresh, limit: 1000 })).toEqual(before);
+  });
+
   it('rolls up steps recorded through the append path too', async () => {
     const fresh = context.project('step-append');
     await context.ledger.run(
@@ -300,6 +332,37 @@ describeEachEngine('cost by tool and by model', (context) => {
       { model: 'gpt-4o', steps: 1, input_tokens: 1000, output_tokens: 100 },
     ]);
     expect((await context.ledger.verifyRollups(fresh)).ok).toBe(true);
+  });
+
+  it('shows a scoped reader the step costs of the runs they may see, and no others', async () => {
+    const mine = context.project('steps-mine');
+    const theirs = context.project('steps-theirs');
+    const alice = `alice-${mine}`;
+    const run = (projectId: string, userId: string, tool: string) =>
+      context.ledger.recordExecution({
+        run_id: `run-${tool}-${projectId}`,
+        project_id: projectId,
+        user_id: userId,
+        agent_id: 'backend',
+        intent: 'deploy',
+        input: {},
+        cost: 2.5,
+        execution_trace: {
+          steps: [{ action: tool, kind: 'tool', name: tool, duration_ms: 1, cost: 2.5 }],
+          duration_ms: 1,
+        },
+        status: 'completed',
+      });
+    await run(mine, alice, 'deploy');
+    await run(mine, `bob-${mine}`, 'search');
+    await run(theirs, `bob-${mine}`, 'lint');
+    const asAlice = context.ledger.as({ userId: alice });
+    const seen = await asAlice.getCostByTool();
+    expect(seen.top.map((group) => [group.name, group.cost])).toEqual([['deploy', 2.5]]);
+    await context.ledger.addProjectMember(mine, alice);
+    const member = await asAlice.getCostByTool({ start: new Date(Date.now() - 3_600_000) });
+    expect(member.top.map((group) => group.name).sort()).toEqual(['deploy', 'search']);
+    expect(member.total.cost).toBe(5);
   });
 
   it('refuses bad options, naming them', async () => {
