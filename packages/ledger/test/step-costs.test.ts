@@ -316,6 +316,47 @@ describeEachEngine('cost by tool and by model', (context) => {
     expect(await context.ledger.getCostByTool({ projectId: fresh, limit: 1000 })).toEqual(before);
   });
 
+  it('answers unfiltered calls from the project level and filtered ones from the full level', async () => {
+    const fresh = context.project('step-levels');
+    const runs = makeRuns(random(5), 10).map((run, index) => ({
+      ...run,
+      createdAt: new Date(Date.parse('2026-03-01T00:00:00Z') + index * 3_600_000),
+    }));
+    await insertHistoricalRuns(context, fresh, runs);
+    const all = ['llm', 'tool', 'external', 'agent', 'other'] as const;
+    const unfiltered = await context.ledger.getCostByTool({ projectId: fresh, kinds: [...all] });
+    const everyStatus: ExecutionStatus[] = ['completed', 'failed', 'aborted'];
+    const filtered = await context.ledger.getCostByTool({
+      projectId: fresh,
+      kinds: [...all],
+      status: everyStatus,
+    });
+    expect(filtered).toEqual(unfiltered);
+    // Damage only the project level: the unfiltered answer moves, the filtered one does not.
+    await context.admin(
+      `update execution_ledger.step_rollups_by_project set cost_sum = cost_sum + 1 where project_id = $1`,
+      [fresh],
+    );
+    const groups = (
+      await context.admin(
+        'select count(*)::int as n from execution_ledger.step_rollups_by_project where project_id = $1',
+        [fresh],
+      )
+    )[0]!.n as number;
+    const moved = await context.ledger.getCostByTool({ projectId: fresh, kinds: [...all] });
+    expect(micros(moved.total.cost) - micros(unfiltered.total.cost)).toBe(BigInt(groups) * 1_000_000n);
+    expect(
+      await context.ledger.getCostByTool({ projectId: fresh, kinds: [...all], status: everyStatus }),
+    ).toEqual(filtered);
+    const report = await context.ledger.verifyRollups(fresh);
+    expect(report.ok).toBe(false);
+    expect(report.steps.mismatches.every((mismatch) => mismatch.reason.startsWith('cost_sum is'))).toBe(true);
+    expect(report.steps.mismatches[0]).toMatchObject({ agent_id: '*', user_id: '*', status: '*' });
+    await context.ledger.rebuildRollups(fresh);
+    expect(await context.ledger.getCostByTool({ projectId: fresh, kinds: [...all] })).toEqual(unfiltered);
+    expect((await context.ledger.verifyRollups(fresh)).ok).toBe(true);
+  });
+
   it('rolls up steps recorded through the append path too', async () => {
     const fresh = context.project('step-append');
     await context.ledger.run(

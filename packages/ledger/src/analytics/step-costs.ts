@@ -127,6 +127,10 @@ function stepSourceSql(
     rollupClauses.push(`r.status = any(${placeholder}::text[])`);
     entryClauses.push(`t.status = any(${placeholder}::text[])`);
   }
+  const rollups =
+    scope.agentId === undefined && scope.userId === undefined && scope.statuses === undefined
+      ? PROJECT_LEVEL_OR_FULL
+      : 'execution_ledger.step_rollups r';
   const entries = (range: string[]) => `
       union all
       select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
@@ -141,7 +145,7 @@ function stepSourceSql(
     return `
     with step_source as (
       select r.day as at, r.kind, r.name, r.model, ${MEASURES}
-      from execution_ledger.step_rollups r
+      from ${rollups}
       where ${rollupWhere.join(' and ')}
       ${firstWholeDay !== scope.start ? entries([`t.created_at >= ${start}`, `t.created_at < least(${first}, ${end})`]) : ''}
       ${lastCut !== scope.end ? entries([`t.created_at >= greatest(${last}, ${first}, ${start})`, `t.created_at < ${end}`]) : ''}
@@ -164,7 +168,7 @@ function stepSourceSql(
           and date_trunc(${unit}, r.day at time zone ${zone}) = date_trunc(${unit}, ${lastInstant} at time zone ${zone})
           and (${lastInstant} at time zone ${zone}) - (r.day at time zone ${zone})
             = interval '1 day' - interval '1 microsecond') as whole
-      from execution_ledger.step_rollups r
+      from ${rollups}
       where ${scopedWhere.join(' and ')}
     ),
     partial_days as (select distinct s.day from scoped s where not s.whole),
@@ -179,6 +183,22 @@ function stepSourceSql(
       ) t
     )`;
 }
+
+/**
+ * Without an agent, user or status filter the project level (one row per project, day, kind, name
+ * and model) answers, when the caller sees every entry: a role with the service role's rights.
+ * Others (a scoped reader, under row level security) read the full level, whose rows carry the
+ * user the policies need. The condition has no column in it, so PostgreSQL evaluates it once
+ * and runs only one branch.
+ */
+const SEES_EVERY_ENTRY = `pg_has_role(current_user, 'execution_ledger_service', 'usage')`;
+const PROJECT_LEVEL_OR_FULL = `(
+        select p.project_id, p.day, p.kind, p.name, p.model, p.${MEASURES.replaceAll(', ', ', p.')}
+        from execution_ledger.step_rollups_by_project p where ${SEES_EVERY_ENTRY}
+        union all
+        select f.project_id, f.day, f.kind, f.name, f.model, f.${MEASURES.replaceAll(', ', ', f.')}
+        from execution_ledger.step_rollups f where not ${SEES_EVERY_ENTRY}
+      ) r`;
 
 const SUMS = `sum(s.step_count) as steps, sum(s.cost_sum) as cost, sum(s.input_tokens_sum) as input_tokens,
       sum(s.output_tokens_sum) as output_tokens, sum(s.cached_input_tokens_sum) as cached_input_tokens`;

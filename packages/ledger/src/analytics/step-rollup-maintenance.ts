@@ -135,6 +135,49 @@ export async function verifyProjectStepRollups(
               limit $2) m) as mismatches`,
     [projectId, ROLLUP_MISMATCHES_MAX],
   );
-  const mismatches = rows[0]?.mismatches ?? [];
-  return { ok: mismatches.length === 0, groups_checked: Number(rows[0]?.groups ?? 0), mismatches };
+  const project = await verifyProjectLevel(q, projectId, differences);
+  const mismatches = [...(rows[0]?.mismatches ?? []), ...project.mismatches].slice(0, ROLLUP_MISMATCHES_MAX);
+  return {
+    ok: mismatches.length === 0,
+    groups_checked: Number(rows[0]?.groups ?? 0) + project.groups,
+    mismatches,
+  };
+}
+
+/** The project level (step_rollups_by_project) against the entries; its mismatches say agent, user and status '*'. */
+async function verifyProjectLevel(
+  q: Queryable,
+  projectId: string,
+  differences: string,
+): Promise<{ groups: number; mismatches: StepRollupMismatch[] }> {
+  const keys = ['day', 'kind', 'name', 'model'];
+  const rows = await q.query<{ groups: string | number; mismatches: StepRollupMismatch[] | null }>(
+    `with expected as (
+       select t.day, t.kind, t.name, t.model, count(*) as step_count, sum(t.cost) as cost_sum,
+         sum(t.input_tokens) as input_tokens_sum, sum(t.output_tokens) as output_tokens_sum,
+         sum(t.cached_input_tokens) as cached_input_tokens_sum
+       from execution_ledger.step_rollup_terms t where t.project_id = $1
+       group by 1, 2, 3, 4
+     ),
+     actual as (select p.* from execution_ledger.step_rollups_by_project p where p.project_id = $1),
+     compared as (
+       select ${keys.map((key) => `coalesce(x.${key}, a.${key}) as ${key}`).join(', ')},
+         case when a.day is null then 'project level: steps of this group are missing'
+           when x.day is null then 'project level: this group has no steps behind it'
+           else concat_ws('; ',
+        ${differences})
+         end as reason
+       from expected x full join actual a on ${keys.map((key) => `a.${key} = x.${key}`).join(' and ')}
+     )
+     select (select count(*) from compared) as groups,
+       (select jsonb_agg(jsonb_build_object(
+           'day', to_char(m.day at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           'agent_id', '*', 'user_id', '*', 'status', '*', 'kind', m.kind, 'name', m.name,
+           'model', m.model, 'reason', m.reason)
+         order by m.day, m.kind, m.name, m.model)
+        from (select c.* from compared c where c.reason <> '' order by c.day, c.kind, c.name, c.model
+              limit $2) m) as mismatches`,
+    [projectId, ROLLUP_MISMATCHES_MAX],
+  );
+  return { groups: Number(rows[0]?.groups ?? 0), mismatches: rows[0]?.mismatches ?? [] };
 }
