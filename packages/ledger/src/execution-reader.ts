@@ -13,6 +13,14 @@ import { queryCostByPart, queryCostByUser } from './analytics/cost-breakdown.js'
 import { countRuns, queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
 import { createExportStream } from './analytics/export-streams.js';
 import { queryPercentiles } from './analytics/percentiles.js';
+import {
+  queryStepCosts,
+  queryStepCostTimeSeries,
+  type StepCostBreakdown,
+  type StepCostOptions,
+  type StepCostTimeSeries,
+  type StepCostTimeSeriesOptions,
+} from './analytics/step-costs.js';
 import { queryCostTimeSeries } from './analytics/time-series.js';
 import { queryMostExpensiveRuns } from './analytics/top-runs.js';
 import { EXPORT_BATCH_ROWS_DEFAULT, STREAM_BATCH_ROWS_DEFAULT, STREAM_BATCH_ROWS_MAX } from './bounds.js';
@@ -203,6 +211,21 @@ export class ExecutionReader {
   /** Users by cost, highest first. */
   getCostByUser(options?: UserCostOptions): Promise<UserCost[]> {
     return this.runRead((q) => queryCostByUser(q, options));
+  }
+
+  /** Cost of typed steps by tool (step kind and name), the costliest `limit` and the rest as other. */
+  getCostByTool(options?: StepCostOptions): Promise<StepCostBreakdown> {
+    return this.runRead((q) => queryStepCosts(q, 'tool', options));
+  }
+
+  /** Cost and tokens of typed steps by model, the costliest `limit` and the rest as other. */
+  getCostByModel(options?: StepCostOptions): Promise<StepCostBreakdown> {
+    return this.runRead((q) => queryStepCosts(q, 'model', options));
+  }
+
+  /** Step cost per hour, day or week (in a time zone), one series per top tool or model. */
+  getStepCostTimeSeries(options: StepCostTimeSeriesOptions): Promise<StepCostTimeSeries> {
+    return this.runRead((q) => queryStepCostTimeSeries(q, options));
   }
 
   /** The most expensive runs, highest cost first. */

@@ -20,6 +20,20 @@ export type {
 } from './analytics/analytics-types.js';
 export type { ExecutionStreamSource, NdjsonExportOptions } from './analytics/ndjson-export.js';
 export { exportExecutionsToNDJSON } from './analytics/ndjson-export.js';
+export type {
+  StepCostBreakdown,
+  StepCostGroup,
+  StepCostGroupBy,
+  StepCostOptions,
+  StepCostTimeSeries,
+  StepCostTimeSeriesOptions,
+  StepCostTimeSeriesPoint,
+  StepCostTotals,
+} from './analytics/step-costs.js';
+export type {
+  StepRollupMismatch,
+  StepRollupVerificationReport,
+} from './analytics/step-rollup-maintenance.js';
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
@@ -36,6 +50,8 @@ export type { ModelPrice, ModelPriceInput, PriceTableInput } from './costs/price
 export { RunContext } from './costs/run-context.js';
 export type { BudgetEnforcement, Reservation } from './costs/run-costs.js';
 export type { RunOptions, RunResult } from './costs/run-helper.js';
+export type { StepLabels } from './costs/step-attribution.js';
+export { OUTSIDE_STEPS_ACTION } from './costs/step-attribution.js';
 export type { PGliteLike, PoolLike } from './db/database.js';
 export type { DatabaseTarget } from './db/open-database.js';
 export type { LedgerErrorCode, LedgerErrorOptions } from './errors.js';
@@ -82,6 +98,8 @@ export {
   streamExecutions,
   verifyLedger,
 } from './seed-api.js';
+export type { StepKind, StepStatus, StepTokens, TypedStep } from './step-shape.js';
+export { isTypedStep, STEP_KINDS, STEP_STATUSES } from './step-shape.js';
 export type {
   CostBreakdown,
   CostPricing,

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
+import {
+  rebuildProjectStepRollups,
+  type StepRollupVerificationReport,
+  verifyProjectStepRollups,
+  withStepRebuild,
+  withStepVerification,
+} from './analytics/step-rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
 import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
@@ -193,16 +200,25 @@ export class Ledger extends ExecutionReader {
     return proveCheckpointConsistency(await this.ready(), older, newer);
   }
 
-  /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */
-  async verifyRollups(projectId: string): Promise<RollupVerificationReport> {
+  /**
+   * Recomputes a project's hourly rollups and daily step rollups from its entries and reports any
+   * disagreement; `ok` only when both levels agree (`steps` is the step level's own report).
+   */
+  async verifyRollups(
+    projectId: string,
+  ): Promise<RollupVerificationReport & { steps: StepRollupVerificationReport }> {
     requireId(projectId, 'projectId', this.limits);
-    return verifyProjectRollups(await this.ready(), projectId);
+    const database = await this.ready();
+    const report = await verifyProjectRollups(database, projectId);
+    return withStepVerification(report, await verifyProjectStepRollups(database, projectId));
   }
 
-  /** Recreates the hourly rollups of one project, or of every project, from the entries. */
-  async rebuildRollups(projectId?: string): Promise<RollupRebuildReport> {
+  /** Recreates the hourly and daily step rollups of one project, or of every project, from the entries. */
+  async rebuildRollups(projectId?: string): Promise<RollupRebuildReport & { step_groups: number }> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
-    return rebuildProjectRollups(await this.ready(), projectId);
+    const database = await this.ready();
+    const report = await rebuildProjectRollups(database, projectId);
+    return withStepRebuild(report, await rebuildProjectStepRollups(database, projectId));
   }
 
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */

@@ -4,6 +4,7 @@ import { assemblePayloadText } from './format/canonical-json.js';
 import { centsToMicros, microsToDecimalText as microsText } from './money.js';
 import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue, preview } from './plain-json.js';
 import { RECORD_FIELDS } from './record-fields.js';
+import { checkStep, checkStepCostSum } from './step-shape.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
 // The keys an input may carry, from the record descriptor, in the record's order.
@@ -48,6 +49,7 @@ export function prepareExecution(raw: unknown, limits: LedgerLimits): PreparedEn
       : boundedJson(record.output, 'output', limits);
   const cost = normalizeCost(record.cost, limits);
   const trace = normalizeTrace(record.execution_trace, limits);
+  checkStepCostSum(trace.stepMicros, trace.costedSteps, cost.totalMicros);
   const payload: EntryPayload = {
     run_id: requireId(record.run_id, 'run_id', limits),
     project_id: requireId(record.project_id, 'project_id', limits),
@@ -79,11 +81,11 @@ function normalizeStatus(value: unknown): ExecutionStatus {
   return fail('status', `must be one of ${EXECUTION_STATUSES.join(', ')}; got ${preview(value)}`);
 }
 
-function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField {
+function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField & { totalMicros: bigint } {
   if (value === undefined) fail('cost', 'is required; pass the total in cents, e.g. cost: 850');
   if (typeof value === 'number') {
-    centsToMicros(value, 'cost', limits.cost_cents_max);
-    return boundedJson({ total: value, breakdown: {} }, 'cost', limits);
+    const micros = centsToMicros(value, 'cost', limits.cost_cents_max);
+    return { ...boundedJson({ total: value, breakdown: {} }, 'cost', limits), totalMicros: micros };
   }
   const cost = requireObject(value, 'cost');
   for (const key of Object.keys(cost)) {
@@ -123,10 +125,16 @@ function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField {
     assertPlainJson(pricing, 'cost.pricing', limits.json_depth_max);
     normalized.pricing = pricing;
   }
-  return boundedJson(normalized, 'cost', limits);
+  return { ...boundedJson(normalized, 'cost', limits), totalMicros };
 }
 
-function normalizeTrace(value: unknown, limits: LedgerLimits): CanonicalField {
+/** The trace and what its typed steps cost: their sum in micro-cents and how many carry a cost. */
+interface NormalizedTrace extends CanonicalField {
+  stepMicros: bigint;
+  costedSteps: number;
+}
+
+function normalizeTrace(value: unknown, limits: LedgerLimits): NormalizedTrace {
   const trace = requireObject(value, 'execution_trace');
   if (!Array.isArray(trace.steps))
     fail('execution_trace.steps', 'must be an array of steps (it may be empty)');
@@ -141,11 +149,17 @@ function normalizeTrace(value: unknown, limits: LedgerLimits): CanonicalField {
   requireAmount(trace.duration_ms, 'execution_trace.duration_ms', true);
   requireAmount(trace.tool_calls, 'execution_trace.tool_calls', false, true);
   requireAmount(trace.api_calls, 'execution_trace.api_calls', false, true);
+  let stepMicros = 0n;
+  let costedSteps = 0;
   for (let index = 0; index < steps.length; index += 1) {
     const step = requireObject(steps[index], `execution_trace.steps[${index}]`);
-    requireAmount(step.duration_ms, `execution_trace.steps[${index}].duration_ms`, false);
+    const micros = checkStep(step, index, limits);
+    if (micros !== undefined) {
+      stepMicros += micros;
+      costedSteps += 1;
+    }
   }
-  return boundedJson(trace, 'execution_trace', limits);
+  return { ...boundedJson(trace, 'execution_trace', limits), stepMicros, costedSteps };
 }
 
 /** A non-negative finite number (an integer when `integer`); absent allowed unless `required`. */

@@ -126,7 +126,11 @@ describeEachEngine('hourly rollups', (context) => {
         ['user-001', 'cost_sum is 851.000000, the entries give 850.000000'],
         ['user-002', 'entries of this group are missing from the rollups'],
       ]);
-      expect(await context.ledger.rebuildRollups(projectId)).toEqual({ projects: 1, groups: 2 });
+      expect(await context.ledger.rebuildRollups(projectId)).toEqual({
+        projects: 1,
+        groups: 2,
+        step_groups: 0,
+      });
       expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, mismatches: [] });
       expect((await context.ledger.getProjectExecutionStats(projectId)).total_cost).toBe(1700);
     });

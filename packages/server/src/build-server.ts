@@ -33,6 +33,7 @@ import { registerExportRoutes } from './routes/export-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerKeyRoutes } from './routes/key-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
+import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
 
 export interface ServerOptions {
@@ -102,6 +103,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerReadRoutes(app, context);
   registerStatsRoutes(app, context);
   registerAnalyticsRoutes(app, context);
+  registerStepCostRoutes(app, context);
   registerExportRoutes(app, context);
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);

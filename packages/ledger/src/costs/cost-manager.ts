@@ -8,7 +8,7 @@ import {
 } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import { centsToMicros, microsToCents } from '../money.js';
-import { assertJsonText } from '../plain-json.js';
+import { assertJsonText, type JsonObject } from '../plain-json.js';
 import { requireId } from '../record.js';
 import type { ExecutionCost } from '../types.js';
 import { buildMetrics, type CostMetrics } from './cost-metrics.js';
@@ -17,6 +17,7 @@ import { toExecutionCost } from './execution-cost.js';
 import { PriceTable } from './price-table.js';
 import type { PriceTableInput } from './price-table-input.js';
 import { type BudgetEnforcement, type Reservation, RunCosts } from './run-costs.js';
+import { outsideSteps, runInStep, type StepCharges } from './step-attribution.js';
 
 export interface CostManagerOptions {
   /** The prices charges are computed from; default the built-in table (DEFAULT_PRICES). */
@@ -172,6 +173,24 @@ export class CostManager {
     const metrics = this.getMetrics(runId);
     this.#runs.delete(runId);
     return metrics;
+  }
+
+  /**
+   * Runs `fn` as one step of the run: every charge to the run made from inside it (including its
+   * async work) is added to `charges` instead of to the charges outside steps. Steps nest; a
+   * charge goes to the innermost. RunContext.step uses it; so can a hand-written integration.
+   */
+  inStep<T>(runId: string, charges: StepCharges, fn: () => T): T {
+    return runInStep(this.#run(runId), charges, fn);
+  }
+
+  /**
+   * The run's charges made outside every step, as typed steps (one per model, tool and service,
+   * one for all penalties), with exact costs. A trace whose steps are these (and the steps made
+   * with inStep) accounts for every charge, so its step costs add up to the run's total.
+   */
+  getOutsideSteps(runId: string): JsonObject[] {
+    return outsideSteps(this.#run(runId).outside);
   }
 
   hasExecution(runId: string): boolean {

@@ -1,11 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { STEP_ACTION_CHARS_MAX, STEP_ERROR_CHARS_MAX } from '../bounds.js';
+import { DEFAULT_LIMITS, STEP_ACTION_CHARS_MAX, STEP_ERROR_CHARS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
-import { assertJsonText } from '../plain-json.js';
+import { assertJsonText, type JsonObject } from '../plain-json.js';
+import { requireId } from '../record.js';
+import { STEP_KINDS } from '../step-shape.js';
 import type { ExecutionStep, ExecutionTrace } from '../types.js';
 import type { CostManager, TokenChargeOptions } from './cost-manager.js';
 import type { CostMetrics } from './cost-metrics.js';
 import type { Reservation } from './run-costs.js';
+import { StepCharges, type StepLabels } from './step-attribution.js';
 
 interface StepState {
   timestamp: string;
@@ -13,6 +16,8 @@ interface StepState {
   startMs: number;
   endMs: number | undefined;
   error: string | undefined;
+  charges: StepCharges;
+  labels: StepLabels;
 }
 
 export interface RunContextOptions {
@@ -43,9 +48,14 @@ export class RunContext {
     this.#options = options;
   }
 
-  /** Runs `fn` as one traced step; refused once the signal is aborted, so work stops at a step boundary. */
-  async step<T>(action: string, fn: () => T | Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` as one traced step; refused once the signal is aborted, so work stops at a step
+   * boundary. Every charge made inside it is the step's (docs/costs.md, "Cost by step"); its
+   * kind, name and model are inferred from those charges unless `labels` gives them.
+   */
+  async step<T>(action: string, fn: () => T | Promise<T>, labels: StepLabels = {}): Promise<T> {
     this.#assertOpen();
+    const checkedLabels = checkLabels(labels);
     if (typeof action !== 'string' || action.trim() === '' || action.length > STEP_ACTION_CHARS_MAX) {
       throw new LedgerError(
         'VALIDATION_FAILED',
@@ -69,10 +79,12 @@ export class RunContext {
       startMs: this.#nowMs(),
       endMs: undefined,
       error: undefined,
+      charges: new StepCharges(),
+      labels: checkedLabels,
     };
     this.#steps.push(state);
     try {
-      return await fn();
+      return await this.#options.costs.inStep(this.runId, state.charges, fn);
     } catch (error) {
       state.error = errorText(error, Math.min(STEP_ERROR_CHARS_MAX, this.#options.messageCharsMax));
       throw error;
@@ -113,22 +125,29 @@ export class RunContext {
     return this.#costs().getMetrics(this.runId);
   }
 
-  /** Closes the context and returns the trace; a step still running is recorded as such. */
-  end(metrics: CostMetrics): ExecutionTrace {
+  /**
+   * Closes the context and returns the trace; a step still running is recorded as such. Each
+   * step carries what it cost; `outside` (CostManager.getOutsideSteps) follows them, so the
+   * steps account for every charge of the run and their costs add up to its total.
+   */
+  end(metrics: CostMetrics, outside: JsonObject[] = []): ExecutionTrace {
     this.#ended = true;
     const endMs = this.#nowMs();
     const steps = this.#steps.map((state): ExecutionStep => {
       const step: ExecutionStep = {
         timestamp: state.timestamp,
         action: state.action,
+        started_ms: state.startMs,
         duration_ms: (state.endMs ?? endMs) - state.startMs,
       };
       if (state.endMs === undefined)
         step.error = 'still running when the run ended (the step was not awaited)';
       else if (state.error !== undefined) step.error = state.error;
       else step.result = 'success';
-      return step;
+      step.status = step.error === undefined ? 'ok' : 'error';
+      return Object.assign(step, state.charges.fields(state.labels));
     });
+    steps.push(...outside);
     const trace: ExecutionTrace = {
       steps,
       duration_ms: endMs,
@@ -158,6 +177,33 @@ export class RunContext {
   #nowMs(): number {
     return Math.round(performance.now() - this.#startedMs);
   }
+}
+
+/** The labels a caller gave a step, checked now so a bad one fails the step, not the record. */
+function checkLabels(labels: StepLabels): StepLabels {
+  if (labels === null || typeof labels !== 'object') {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'labels must be an object such as { kind: "tool", name: "deploy" }',
+      {
+        field: 'labels',
+      },
+    );
+  }
+  const checked: StepLabels = {};
+  if (labels.kind !== undefined) {
+    if (!(STEP_KINDS as readonly unknown[]).includes(labels.kind)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `labels.kind must be one of ${STEP_KINDS.join(', ')}; got ${JSON.stringify(labels.kind) ?? typeof labels.kind}`,
+        { field: 'labels.kind' },
+      );
+    }
+    checked.kind = labels.kind;
+  }
+  if (labels.name !== undefined) checked.name = requireId(labels.name, 'labels.name', DEFAULT_LIMITS);
+  if (labels.model !== undefined) checked.model = requireId(labels.model, 'labels.model', DEFAULT_LIMITS);
+  return checked;
 }
 
 /** An error's message as text the ledger can store: never empty, well-formed, without NUL, bounded. */

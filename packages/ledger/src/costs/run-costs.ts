@@ -5,6 +5,7 @@ import { microsToCents, priceByMillion } from '../money.js';
 import { BudgetExceededError } from './budget-exceeded-error.js';
 import type { PriceTable } from './price-table.js';
 import type { ModelPrice } from './price-table-input.js';
+import { type ChargeNote, currentStep, OutsideCharges } from './step-attribution.js';
 
 /** 'throw': a charge that takes the run past its budget raises; 'check': only reported. */
 export type BudgetEnforcement = 'throw' | 'check';
@@ -60,6 +61,8 @@ export class RunCosts {
     externalRequests: 0n,
     penalties: 0n,
   };
+  /** Charges made outside every step of the run (docs/costs.md, "Cost by step"). */
+  readonly outside = new OutsideCharges();
   // Keyed by the reservation object itself, so only the very object reserve() returned settles it.
   readonly #holds = new Map<Reservation, bigint>();
   #heldMicros = 0n;
@@ -95,7 +98,10 @@ export class RunCosts {
       output: safeQuantity(current.output + output, 'outputTokens'),
     };
     next.micros = tokensMicros(next);
-    this.#charge('tokens', next.micros - current.micros, () => this.models.set(model, next));
+    const micros = next.micros - current.micros;
+    this.#charge({ category: 'tokens', name: model, micros, count: 1n, input, cached, output }, () =>
+      this.models.set(model, next),
+    );
   }
 
   addUnits(category: 'toolCalls' | 'externalRequests', name: string, count: bigint): void {
@@ -108,13 +114,17 @@ export class RunCosts {
         return { pricedAs, unitMicros: price, count: 0n };
       });
     const next = { ...current, count: safeQuantity(current.count + count, 'count') };
-    this.#charge(category, count * current.unitMicros, () => tallies.set(name, next));
+    this.#charge({ category, name, micros: count * current.unitMicros, count }, () =>
+      tallies.set(name, next),
+    );
   }
 
   addPenalty(reason: string, micros: bigint): void {
     const current = this.penalties.get(reason) ?? this.#newTally(reason, () => ({ count: 0n, micros: 0n }));
     const next = { count: current.count + 1n, micros: current.micros + micros };
-    this.#charge('penalties', micros, () => this.penalties.set(reason, next));
+    this.#charge({ category: 'penalties', name: reason, micros, count: 1n }, () =>
+      this.penalties.set(reason, next),
+    );
   }
 
   /** Holds `micros` of the budget; refused (under 'throw') when it does not fit beside spend and holds. */
@@ -179,8 +189,12 @@ export class RunCosts {
     return create();
   }
 
-  /** Applies a charge after the run-total bound, then enforces the budget on the new total. */
-  #charge(category: Category, deltaMicros: bigint, commit: () => void): void {
+  /**
+   * Applies a charge after the run-total bound, gives it to the step the caller is inside (or to
+   * the run's charges outside steps), then enforces the budget on the new total.
+   */
+  #charge(charge: ChargeNote, commit: () => void): void {
+    const { category, micros: deltaMicros } = charge;
     const total = this.totalMicros + deltaMicros;
     if (total > RUN_COST_MICRO_CENTS_MAX) {
       throw new LedgerError(
@@ -192,6 +206,7 @@ export class RunCosts {
     }
     commit();
     this.micros[category] += deltaMicros;
+    (currentStep(this) ?? this.outside).add(charge);
     // The money is already spent when a charge is reported, so it counts before the refusal.
     if (this.enforce === 'throw' && this.isExceeded) {
       // Only a budget can be exceeded.

@@ -86,8 +86,9 @@ export async function runExecution<T>(
     settled = { ok: false, error };
   }
   // Synchronous from here to the append: no charge of a straggling task can slip in between.
+  const outside = costs.getOutsideSteps(runId);
   const metrics = costs.endExecution(runId);
-  const trace = context.end(metrics);
+  const trace = context.end(metrics, outside);
   const ending = endingOf(settled, metrics, context.signal, recorder.limits.error_message_chars_max);
   const execution = buildExecution(fields, settled, ending, trace, metrics);
   let record: RecordedExecution | null = null;

@@ -15,6 +15,8 @@ export interface HistoricalRun {
   durationMs?: number;
   intent?: string;
   errorMessage?: string;
+  /** The trace's steps; one free-form step when absent. */
+  steps?: Record<string, unknown>[];
 }
 
 /** Where a project's chain stands, so later batches continue it. */
@@ -93,7 +95,7 @@ export function historicalExecution(projectId: string, run: HistoricalRun) {
     input: { service: 'user-api' },
     cost: run.cost ?? { total: 850, breakdown: { tokens: 300, toolCalls: 450, externalRequests: 100 } },
     execution_trace: {
-      steps: [{ action: 'deploy', duration_ms: run.durationMs ?? 250 }],
+      steps: run.steps ?? [{ action: 'deploy', duration_ms: run.durationMs ?? 250 }],
       duration_ms: run.durationMs ?? 250,
     },
     status,

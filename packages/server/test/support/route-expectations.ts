@@ -131,6 +131,12 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
     requests: [{ ...inA(), query: (fixture) => `bucket=hour&${fixture.timeRange}` }],
   },
   'GET /v1/projects/{projectId}/percentiles': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/costs/by-tool': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/costs/by-model': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/costs/timeseries': {
+    permission: 'read',
+    requests: [{ ...inA(), query: (fixture) => `group_by=tool&bucket=hour&${fixture.timeRange}` }],
+  },
   'GET /v1/projects/{projectId}/export': {
     permission: 'export',
     requests: [{ ...inA(), query: () => 'format=ndjson' }],

@@ -8,6 +8,7 @@ import {
 import { dollars, printJson, printTable, wantsJson } from '../cli-output.js';
 import { withLedger } from '../open-ledger.js';
 import { collect, globalOptions, isoDate, positiveInteger, withExample } from './command-options.js';
+import { printStepCosts } from './step-cost-output.js';
 
 const RECORD_COLUMNS = [
   'seq',
@@ -121,10 +122,25 @@ function registerStatsCommand(program: Command): void {
     .option('--agent <id>', "an agent's cost statistics")
     .option('--since <date>', 'from (inclusive)', isoDate)
     .option('--until <date>', 'to (exclusive)', isoDate)
+    .addOption(
+      new Option('--by <group>', 'step costs by tool or by model (typed steps)').choices(['tool', 'model']),
+    )
+    .option('--limit <n>', 'with --by: tools or models listed before "other" (default 10)', positiveInteger)
     .action(
-      async (options: { project?: string; agent?: string; since?: Date; until?: Date }, self: Command) => {
+      async (
+        options: {
+          project?: string;
+          agent?: string;
+          since?: Date;
+          until?: Date;
+          by?: 'tool' | 'model';
+          limit?: number;
+        },
+        self: Command,
+      ) => {
         const global = globalOptions(self);
         await withLedger(global, async (ledger) => {
+          if (options.by !== undefined) return printStepCosts(ledger, options.by, options, wantsJson(global));
           if (options.agent !== undefined) {
             const costs = await ledger.getAgentCostStats(
               options.agent,
@@ -185,6 +201,8 @@ function registerStatsCommand(program: Command): void {
     stats,
     'execution-ledger stats --project proj-001',
     'execution-ledger stats --agent backend --project proj-001 --since 2026-02-01',
+    'execution-ledger stats --project proj-001 --by tool --since 2026-02-01',
+    'execution-ledger stats --project proj-001 --by model --json',
   );
 }
 

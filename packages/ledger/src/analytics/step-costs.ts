@@ -1,0 +1,493 @@
+import { PAGE_ROWS_MAX, TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
+import type { Queryable } from '../db/database.js';
+import { LedgerError } from '../errors.js';
+import { decimalTextToMicros, microsToCents } from '../money.js';
+import { requireLimit } from '../query/execution-filter.js';
+import { STEP_KINDS, type StepKind } from '../step-shape.js';
+import { queryWithSettings } from './analytics-query.js';
+import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
+import type { AnalyticsFilter, TimeBucket } from './analytics-types.js';
+
+/** How step costs are grouped: by tool (step kind and name) or by model. */
+export type StepCostGroupBy = 'tool' | 'model';
+
+export interface StepCostOptions extends AnalyticsFilter {
+  /** Groups listed one by one, by cost (highest first); the rest are summed as `other`. Default 10. */
+  limit?: number;
+  /** getCostByTool only: the step kinds counted as tools; default ['tool', 'external']. */
+  kinds?: StepKind[];
+}
+
+/** The typed steps of one group, or of several: how many, their tokens, their exact cost in cents. */
+export interface StepCostTotals {
+  steps: number;
+  input_tokens: number;
+  output_tokens: number;
+  cached_input_tokens: number;
+  cost: number;
+}
+
+/** One tool (kind and name) or one model. A tool step without a name has name null. */
+export interface StepCostGroup extends StepCostTotals {
+  kind: StepKind | null;
+  name: string | null;
+  model: string | null;
+}
+
+export interface StepCostBreakdown {
+  group_by: StepCostGroupBy;
+  /** The `limit` costliest groups, costliest first (ties by kind, name or model). */
+  top: StepCostGroup[];
+  /** Every other group summed, with how many groups it holds; null when there are none. */
+  other: (StepCostTotals & { groups: number }) | null;
+  /** Every group of the scope: top and other together. */
+  total: StepCostTotals;
+}
+
+export interface StepCostTimeSeriesOptions extends StepCostOptions {
+  groupBy: StepCostGroupBy;
+  bucket: TimeBucket;
+  start: Date;
+  end: Date;
+  /** IANA time zone whose wall clock cuts days and weeks (weeks start on Monday); default 'UTC'. */
+  timeZone?: string;
+}
+
+/** One bucket of one group; the group of everything past the top `limit` has key null. */
+export interface StepCostTimeSeriesPoint extends StepCostTotals {
+  bucket_start: string;
+  bucket_local: string;
+  /** The tool's name or the model; null for the group of all others. */
+  key: string | null;
+  /** The tool's kind (tool series only). */
+  kind: StepKind | null;
+}
+
+export interface StepCostTimeSeries {
+  group_by: StepCostGroupBy;
+  bucket: TimeBucket;
+  time_zone: string;
+  /** Bucket by bucket, then group by group (the top groups by cost, then the others as key null). */
+  points: StepCostTimeSeriesPoint[];
+}
+
+const STEP_COSTS_DEFAULT = 10;
+const DAY_MS = 86_400_000;
+const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: DAY_MS, week: 7 * DAY_MS };
+const TIME_ZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+const DEFAULT_TOOL_KINDS: StepKind[] = ['tool', 'external'];
+
+const MEASURES = 'step_count, cost_sum, input_tokens_sum, output_tokens_sum, cached_input_tokens_sum';
+const ENTRY_MEASURES = `1::bigint, t.cost, t.input_tokens, t.output_tokens, t.cached_input_tokens`;
+
+interface Grouping {
+  /** Key columns over `step_source s`, as `kind, name` or `model`. */
+  keys: string[];
+  /** The condition a step must meet to belong to a group. */
+  where: string;
+}
+
+/** Which steps form the groups, and by which columns, with `kinds` as a parameter. */
+function grouping(groupBy: StepCostGroupBy, kinds: StepKind[], params: unknown[]): Grouping {
+  if (groupBy === 'model') return { keys: ['s.model'], where: `s.model <> ''` };
+  params.push(kinds);
+  return { keys: ['s.kind', 's.name'], where: `s.kind = any($${params.length}::text[])` };
+}
+
+/**
+ * The typed steps of a scope as aggregate rows: whole UTC days inside the range from the daily
+ * step rollups, and the steps of the entries in the partial days at the range's ends. Every
+ * instant belongs to one UTC day and each day is read from one side, so sums over `step_source`
+ * equal the same sums over the entries' steps.
+ */
+function stepSourceSql(
+  scope: AnalyticsScope,
+  params: unknown[],
+  bucket?: { unit: string; zone: string },
+): string {
+  const add = (value: unknown) => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const start = `${add(scope.start)}::timestamptz`;
+  const end = `${add(scope.end)}::timestamptz`;
+  const rollupClauses: string[] = [];
+  const entryClauses: string[] = [];
+  for (const [column, value] of [
+    ['project_id', scope.projectId],
+    ['agent_id', scope.agentId],
+    ['user_id', scope.userId],
+  ] as const) {
+    if (value === undefined) continue;
+    const placeholder = add(value);
+    rollupClauses.push(`r.${column} = ${placeholder}`);
+    entryClauses.push(`t.${column} = ${placeholder}`);
+  }
+  if (scope.statuses !== undefined) {
+    const placeholder = add(scope.statuses);
+    rollupClauses.push(`r.status = any(${placeholder}::text[])`);
+    entryClauses.push(`t.status = any(${placeholder}::text[])`);
+  }
+  const rollups =
+    scope.agentId === undefined && scope.userId === undefined && scope.statuses === undefined
+      ? PROJECT_LEVEL_OR_FULL
+      : 'execution_ledger.step_rollups r';
+  const entries = (range: string[]) => `
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
+      from execution_ledger.step_rollup_terms t
+      where ${[...entryClauses, ...range].join(' and ')}`;
+  if (bucket === undefined) {
+    const firstWholeDay = ceilDay(scope.start);
+    const lastCut = floorDay(scope.end);
+    const first = `${add(firstWholeDay)}::timestamptz`;
+    const last = `${add(lastCut)}::timestamptz`;
+    const rollupWhere = [...rollupClauses, `r.day >= ${first}`, `r.day < ${last}`, `${start} < ${end}`];
+    return `
+    with step_source as (
+      select r.day as at, r.kind, r.name, r.model, ${MEASURES}
+      from ${rollups}
+      where ${rollupWhere.join(' and ')}
+      ${firstWholeDay !== scope.start ? entries([`t.created_at >= ${start}`, `t.created_at < least(${first}, ${end})`]) : ''}
+      ${lastCut !== scope.end ? entries([`t.created_at >= greatest(${last}, ${first}, ${start})`, `t.created_at < ${end}`]) : ''}
+    )`;
+  }
+  // With buckets a day is whole when it lies inside the range and inside one bucket of the zone's
+  // wall clock with no offset change in it; every other day is read from the entries.
+  const { unit, zone } = bucket;
+  const lastInstant = `(r.day + interval '1 day' - interval '1 microsecond')`;
+  const scopedWhere = [...rollupClauses, `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`];
+  const partialWhere = [
+    ...entryClauses,
+    `t.created_at >= greatest(p.day, ${start})`,
+    `t.created_at < least(p.day + interval '1 day', ${end})`,
+  ];
+  return `
+    with scoped as (
+      select r.day, r.kind, r.name, r.model, ${MEASURES},
+        (r.day >= ${start} and r.day + interval '1 day' <= ${end}
+          and date_trunc(${unit}, r.day at time zone ${zone}) = date_trunc(${unit}, ${lastInstant} at time zone ${zone})
+          and (${lastInstant} at time zone ${zone}) - (r.day at time zone ${zone})
+            = interval '1 day' - interval '1 microsecond') as whole
+      from ${rollups}
+      where ${scopedWhere.join(' and ')}
+    ),
+    partial_days as (select distinct s.day from scoped s where not s.whole),
+    step_source as (
+      select s.day as at, s.kind, s.name, s.model, ${MEASURES}
+      from scoped s where s.whole
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
+      from partial_days p
+      cross join lateral (
+        select t.* from execution_ledger.step_rollup_terms t where ${partialWhere.join(' and ')}
+      ) t
+    )`;
+}
+
+/**
+ * Without an agent, user or status filter the project level (one row per project, day, kind, name
+ * and model) answers, when the caller sees every entry: a role with the service role's rights.
+ * Others (a scoped reader, under row level security) read the full level, whose rows carry the
+ * user the policies need. The condition has no column in it, so PostgreSQL evaluates it once
+ * and runs only one branch.
+ */
+const SEES_EVERY_ENTRY = `pg_has_role(current_user, 'execution_ledger_service', 'usage')`;
+const PROJECT_LEVEL_OR_FULL = `(
+        select p.project_id, p.day, p.kind, p.name, p.model, p.${MEASURES.replaceAll(', ', ', p.')}
+        from execution_ledger.step_rollups_by_project p where ${SEES_EVERY_ENTRY}
+        union all
+        select f.project_id, f.day, f.kind, f.name, f.model, f.${MEASURES.replaceAll(', ', ', f.')}
+        from execution_ledger.step_rollups f where not ${SEES_EVERY_ENTRY}
+      ) r`;
+
+const SUMS = `sum(s.step_count) as steps, sum(s.cost_sum) as cost, sum(s.input_tokens_sum) as input_tokens,
+      sum(s.output_tokens_sum) as output_tokens, sum(s.cached_input_tokens_sum) as cached_input_tokens`;
+
+interface TotalsRow {
+  steps: string;
+  cost: string;
+  input_tokens: string;
+  output_tokens: string;
+  cached_input_tokens: string;
+}
+
+interface BreakdownRow extends TotalsRow {
+  kind: string | null;
+  name: string | null;
+  model: string | null;
+  is_other: boolean;
+  groups: string;
+}
+
+/** Cost of the scope's typed steps by tool or by model, the costliest `limit` groups and the rest. */
+export async function queryStepCosts(
+  q: Queryable,
+  groupBy: StepCostGroupBy,
+  options: StepCostOptions | undefined,
+): Promise<StepCostBreakdown> {
+  const limit = requireLimit(options?.limit, 'limit', STEP_COSTS_DEFAULT, PAGE_ROWS_MAX);
+  const kinds = requireKinds(options?.kinds);
+  const params: unknown[] = [];
+  const source = stepSourceSql(toAnalyticsScope(options), params);
+  const group = grouping(groupBy, kinds, params);
+  params.push(limit);
+  const keyList = group.keys.join(', ');
+  const keyNames = group.keys.map((key) => key.slice(2));
+  const rows = await queryWithSettings<BreakdownRow>(
+    q,
+    { jit: 'off' },
+    `${source},
+    grouped as (
+      select ${keyList}, ${SUMS}
+      from step_source s where ${group.where}
+      group by ${keyList}
+    ),
+    ranked as (
+      select g.*, row_number() over (order by g.cost desc, ${keyNames.map((name) => `g.${name}`).join(', ')}) as rank
+      from grouped g
+    )
+    select ${keyNames.map((name) => `case when r.rank <= $${params.length} then r.${name} end as ${name}`).join(', ')},
+      r.rank > $${params.length} as is_other, count(*)::text as groups, sum(r.steps)::text as steps,
+      sum(r.cost)::text as cost, sum(r.input_tokens)::text as input_tokens,
+      sum(r.output_tokens)::text as output_tokens, sum(r.cached_input_tokens)::text as cached_input_tokens
+    from ranked r
+    group by 1${keyNames.length > 1 ? ', 2' : ''}, is_other
+    order by is_other, min(r.rank)`,
+    params,
+  );
+  const top: StepCostGroup[] = [];
+  let other: StepCostBreakdown['other'] = null;
+  for (const row of rows) {
+    const amounts = toTotals(row);
+    if (row.is_other) other = { ...amounts, groups: Number(row.groups) };
+    else top.push({ ...groupLabels(groupBy, row.kind, row.name, row.model), ...amounts });
+  }
+  return { group_by: groupBy, top, other, total: sumTotals(rows) };
+}
+
+interface SeriesRow extends TotalsRow {
+  bucket_start: string;
+  bucket_local: string;
+  key: string | null;
+  kind: string | null;
+}
+
+/**
+ * Cost per bucket of the top `limit` tools or models of the range (and the rest as key null),
+ * on the zone's wall clock. Whole UTC days inside one bucket come from the step rollups, other
+ * days from the entries. Every group lists every bucket of the range, with zeros where none ran.
+ */
+export async function queryStepCostTimeSeries(
+  q: Queryable,
+  options: StepCostTimeSeriesOptions,
+): Promise<StepCostTimeSeries> {
+  const { bucket, timeZone, groupBy } = validateSeries(options);
+  const limit = requireLimit(options.limit, 'limit', STEP_COSTS_DEFAULT, PAGE_ROWS_MAX);
+  const kinds = requireKinds(options.kinds);
+  const params: unknown[] = [];
+  const unit = `$${params.push(bucket)}::text`;
+  const zone = `$${params.push(timeZone)}::text`;
+  const source = stepSourceSql(toAnalyticsScope(options), params, { unit, zone });
+  const startParam = `$${params.push(options.start.toISOString())}::timestamptz`;
+  const endParam = `$${params.push(options.end.toISOString())}::timestamptz`;
+  const group = grouping(groupBy, kinds, params);
+  const limitParam = `$${params.push(limit)}`;
+  const pointsParam = `$${params.push(TIME_SERIES_POINTS_MAX + 1)}`;
+  const keyColumn = groupBy === 'model' ? 's.model' : 's.name';
+  const kindColumn = groupBy === 'model' ? 'null::text' : 's.kind';
+  const rows = await runSeriesQuery(
+    q,
+    `${source},
+    keyed as (
+      select date_trunc(${unit}, s.at at time zone ${zone}) as label, ${kindColumn} as kind, ${keyColumn} as key,
+        s.step_count, s.cost_sum, s.input_tokens_sum, s.output_tokens_sum, s.cached_input_tokens_sum
+      from step_source s where ${group.where}
+    ),
+    ranked as (
+      select k.kind, k.key, row_number() over (order by sum(k.cost_sum) desc, k.kind, k.key) as rank
+      from keyed k group by k.kind, k.key
+    ),
+    agg as (
+      select k.label, case when r.rank <= ${limitParam} then r.rank end as rank,
+        case when r.rank <= ${limitParam} then k.kind end as kind,
+        case when r.rank <= ${limitParam} then k.key end as key,
+        sum(k.step_count) as steps, sum(k.cost_sum) as cost, sum(k.input_tokens_sum) as input_tokens,
+        sum(k.output_tokens_sum) as output_tokens, sum(k.cached_input_tokens_sum) as cached_input_tokens
+      from keyed k join ranked r on r.kind is not distinct from k.kind and r.key = k.key
+      group by 1, 2, 3, 4
+    ),
+    labels as (
+      select g.label from generate_series(
+          date_trunc(${unit}, ${startParam} at time zone ${zone}),
+          date_trunc(${unit}, (${endParam} - interval '1 microsecond') at time zone ${zone}),
+          ('1 ' || ${unit})::interval) as g(label)
+        where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label
+      union
+      select a.label from agg a
+    ),
+    series as (select distinct a.rank, a.kind, a.key from agg a)
+    select to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        as bucket_start,
+      to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, g.kind, g.key,
+      coalesce(a.steps, 0)::text as steps, coalesce(a.cost, 0)::text as cost,
+      coalesce(a.input_tokens, 0)::text as input_tokens, coalesce(a.output_tokens, 0)::text as output_tokens,
+      coalesce(a.cached_input_tokens, 0)::text as cached_input_tokens
+    from labels l cross join series g
+    left join agg a on a.label = l.label and a.rank is not distinct from g.rank
+    order by l.label, g.rank nulls last
+    limit ${pointsParam}`,
+    params,
+  );
+  if (rows.length > TIME_SERIES_POINTS_MAX) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; narrow the range, use a ` +
+        'coarser bucket or a smaller limit',
+      { field: 'limit' },
+    );
+  }
+  return {
+    group_by: groupBy,
+    bucket,
+    time_zone: timeZone,
+    points: rows.map((row) => ({
+      bucket_start: row.bucket_start,
+      bucket_local: row.bucket_local,
+      key: row.key === '' ? null : row.key,
+      kind: row.kind as StepKind | null,
+      ...toTotals(row),
+    })),
+  };
+}
+
+function groupLabels(
+  groupBy: StepCostGroupBy,
+  kind: string | null,
+  name: string | null,
+  model: string | null,
+): Pick<StepCostGroup, 'kind' | 'name' | 'model'> {
+  if (groupBy === 'model') return { kind: null, name: null, model };
+  return { kind: kind === '' ? null : (kind as StepKind), name: name === '' ? null : name, model: null };
+}
+
+function toTotals(row: TotalsRow): StepCostTotals {
+  return {
+    steps: Number(row.steps),
+    input_tokens: Number(row.input_tokens),
+    output_tokens: Number(row.output_tokens),
+    cached_input_tokens: Number(row.cached_input_tokens),
+    cost: Number(row.cost),
+  };
+}
+
+/** The totals of every row, the cost summed in exact micro-cents. */
+function sumTotals(rows: TotalsRow[]): StepCostTotals {
+  let micros = 0n;
+  const total: StepCostTotals = {
+    steps: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    cached_input_tokens: 0,
+    cost: 0,
+  };
+  for (const row of rows) {
+    micros += decimalTextToMicros(row.cost) ?? 0n;
+    total.steps += Number(row.steps);
+    total.input_tokens += Number(row.input_tokens);
+    total.output_tokens += Number(row.output_tokens);
+    total.cached_input_tokens += Number(row.cached_input_tokens);
+  }
+  total.cost = microsToCents(micros);
+  return total;
+}
+
+function requireKinds(value: unknown): StepKind[] {
+  if (value === undefined) return DEFAULT_TOOL_KINDS;
+  const ok =
+    Array.isArray(value) &&
+    value.length > 0 &&
+    value.every((kind) => (STEP_KINDS as readonly unknown[]).includes(kind));
+  if (!ok) {
+    fail(
+      'kinds',
+      `must be a non-empty list of ${STEP_KINDS.join(', ')}; got ${JSON.stringify(value) ?? typeof value}`,
+    );
+  }
+  return value as StepKind[];
+}
+
+/** Day bounds of a range: the first whole UTC day at or after an instant ('-infinity' stays open). */
+function ceilDay(instant: string): string {
+  const ms = Date.parse(instant);
+  return Number.isNaN(ms) ? instant : new Date(Math.ceil(ms / DAY_MS) * DAY_MS).toISOString();
+}
+
+/** The UTC day an instant falls in ('infinity' stays open). */
+function floorDay(instant: string): string {
+  const ms = Date.parse(instant);
+  return Number.isNaN(ms) ? instant : new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString();
+}
+
+/** The first instant of a wall-clock bucket (the earlier reading of a repeated wall-clock time). */
+function bucketStartSql(label: string, unit: string, zone: string): string {
+  return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
+      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
+    where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
+}
+
+async function runSeriesQuery(q: Queryable, sql: string, params: unknown[]): Promise<SeriesRow[]> {
+  try {
+    return await queryWithSettings<SeriesRow>(q, { jit: 'off' }, sql, params);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
+        { field: 'timeZone', cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+function validateSeries(options: StepCostTimeSeriesOptions): {
+  bucket: TimeBucket;
+  timeZone: string;
+  groupBy: StepCostGroupBy;
+} {
+  if (typeof options !== 'object' || options === null) {
+    fail('options', 'must be an object such as { groupBy: "tool", bucket: "day", start, end }');
+  }
+  const { bucket, groupBy, timeZone = 'UTC', start, end } = options;
+  if (groupBy !== 'tool' && groupBy !== 'model')
+    fail('groupBy', `must be tool or model; got ${String(groupBy)}`);
+  if (!Object.hasOwn(BUCKET_MS, bucket)) fail('bucket', `must be hour, day or week; got ${String(bucket)}`);
+  if (!(start instanceof Date) || Number.isNaN(start.getTime())) fail('start', 'must be a valid Date');
+  if (!(end instanceof Date) || Number.isNaN(end.getTime())) fail('end', 'must be a valid Date');
+  if (end.getTime() <= start.getTime()) fail('end', 'must be later than start');
+  const buckets = (end.getTime() - start.getTime()) / BUCKET_MS[bucket];
+  if (buckets > TIME_SERIES_BUCKETS_MAX) {
+    fail(
+      'end',
+      `makes ${Math.ceil(buckets)} ${bucket} buckets, more than ${TIME_SERIES_BUCKETS_MAX}; narrow the range or use a coarser bucket`,
+    );
+  }
+  if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
+    fail('timeZone', `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`);
+  }
+  return { bucket, timeZone, groupBy };
+}
+
+function isKnownZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fail(field: string, problem: string): never {
+  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+}
