@@ -56,10 +56,12 @@ export type {
   Session,
   ThreadConnection,
 } from './db/database.js';
-export type { Migration, MigrationReport } from './db/migrator.js';
-export { loadMigrations, migrateDatabase } from './db/migrator.js';
+export type { Migration, MigrationReport, MigrationSet, SchemaStatus } from './db/migrator.js';
+export { LEDGER_MIGRATION_SET, loadMigrations, migrateDatabase, readSchemaStatus } from './db/migrator.js';
 export type { DatabaseTarget, OpenDatabaseOptions } from './db/open-database.js';
 export { DEFAULT_DATA_FOLDER, openDatabase } from './db/open-database.js';
+export { OwnedSchema } from './db/owned-schema.js';
+export type { ProjectSummary } from './db/project-queries.js';
 export type { RoleReview } from './db/role-queries.js';
 export { assertRuntimeRole, grantRuntimeRole, RUNTIME_MEMBERSHIPS, reviewRole } from './db/role-queries.js';
 export type { LedgerErrorCode, LedgerErrorOptions } from './errors.js';
@@ -135,6 +137,7 @@ export type {
   VerifyLedgerOptions,
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
+export { LedgerOperations } from './ledger-operations.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
 export { normalizeExecution, requireId } from './record.js';
 export {

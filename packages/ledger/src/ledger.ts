@@ -5,8 +5,15 @@ import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
-import { type MigrationReport, migrateDatabase } from './db/migrator.js';
+import {
+  LEDGER_MIGRATION_SET,
+  type MigrationReport,
+  type MigrationSet,
+  migrateDatabase,
+  requireSchemaName,
+} from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
+import { OwnedSchema } from './db/owned-schema.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
 import { GroupCommitter } from './group-commit.js';
@@ -27,6 +34,7 @@ import type {
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
 import { parsePublicKeys, resolveSigningKey, type SigningKey } from './integrity/signing-key.js';
+import { LedgerOperations } from './ledger-operations.js';
 import { prepareExecution, requireId, requireLookupId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
@@ -35,6 +43,11 @@ export interface LedgerOptions {
   database?: DatabaseTarget;
   /** Prepare the schema on first use (default true); false means the caller runs `migrate()`. */
   migrate?: boolean;
+  /**
+   * Migration sets of packages built on the ledger, each in its own schema, applied after the
+   * ledger's own wherever the ledger's are (first use, `migrate()`); see `ownedSchema()`.
+   */
+  migrationSets?: readonly MigrationSet[];
   /** Overrides of the input bounds (docs/errors.md lists the defaults). */
   limits?: Partial<LedgerLimits>;
   /** Connections in the pool opened for a postgres:// URL. */
@@ -81,8 +94,13 @@ export interface ReaderIdentity {
  */
 export class Ledger extends ExecutionReader {
   readonly limits: LedgerLimits;
+  /** Readiness, the project list and role checks, for services run on the ledger. */
+  readonly operations: LedgerOperations;
   private readonly opening: Promise<Database>;
-  private preparing: Promise<void> | undefined;
+  /** Added migration sets by schema, in the order they were added. */
+  private readonly sets = new Map<string, MigrationSet>();
+  /** Each set's preparation on first use, the ledger's own included, by schema. */
+  private readonly preparing = new Map<string, Promise<void>>();
   private committer: GroupCommitter | undefined;
   private closed = false;
 
@@ -104,29 +122,46 @@ export class Ledger extends ExecutionReader {
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
+    for (const set of options.migrationSets ?? []) this.addMigrationSet(set);
+    this.operations = new LedgerOperations({
+      ready: () => this.ready(),
+      opened: () => this.opened(),
+      migrationSets: () => [LEDGER_MIGRATION_SET, ...this.sets.values()],
+    });
   }
 
   /** Opens the database and, unless turned off, applies pending migrations. Safe to call often. */
   async ready(): Promise<Database> {
-    if (this.closed)
-      throw new LedgerError('LEDGER_CLOSED', 'this ledger was closed; create a new one with createLedger()');
-    const database = await this.opening;
+    const database = await this.opened();
     if (this.options.migrate !== false) {
-      this.preparing ??= migrateDatabase(database).then(
-        () => undefined,
-        (error: unknown) => {
-          this.preparing = undefined;
-          throw error;
-        },
-      );
-      await this.preparing;
+      // The ledger's set first: the others build on its roles.
+      await this.prepare(database, LEDGER_MIGRATION_SET);
+      for (const set of this.sets.values()) await this.prepare(database, set);
     }
     return database;
   }
 
-  /** Applies pending migrations now and says what it did. */
+  /** Applies pending migrations now, the ledger's then every added set's, and says what it did. */
   async migrate(): Promise<MigrationReport> {
-    return migrateDatabase(await this.opening);
+    const database = await this.opening;
+    const report = await migrateDatabase(database);
+    for (const set of this.sets.values()) {
+      const part = await migrateDatabase(database, undefined, set);
+      report.applied.push(...part.applied);
+      report.already_applied += part.already_applied;
+    }
+    return report;
+  }
+
+  /**
+   * The schema of a package built on the ledger: its migration set is added to this ledger
+   * (applied with the ledger's, on first use and by `migrate()`), and its tables are reached
+   * only through the functions those migrations define (`call(name, args)`), never with SQL
+   * written outside migration files. The same schema must always come with the same folder.
+   */
+  ownedSchema(set: MigrationSet): OwnedSchema {
+    const schema = this.addMigrationSet(set);
+    return new OwnedSchema(schema, () => this.ready());
   }
 
   /**
@@ -234,9 +269,55 @@ export class Ledger extends ExecutionReader {
     );
   }
 
-  /** The underlying database, for tools built on the ledger (CLI, server, benchmarks). */
+  /**
+   * The underlying database, for tests and benchmarks that look past the ledger. Services use
+   * `operations` and `ownedSchema()` instead: their SQL stays in migration files.
+   */
   database(): Promise<Database> {
     return this.ready();
+  }
+
+  private async opened(): Promise<Database> {
+    if (this.closed)
+      throw new LedgerError('LEDGER_CLOSED', 'this ledger was closed; create a new one with createLedger()');
+    return this.opening;
+  }
+
+  /** Migrates one set once; a failure is forgotten, so the next use tries again. */
+  private prepare(database: Database, set: MigrationSet): Promise<void> {
+    const existing = this.preparing.get(set.schema);
+    if (existing !== undefined) return existing;
+    const preparing = migrateDatabase(database, undefined, set).then(
+      () => undefined,
+      (error: unknown) => {
+        this.preparing.delete(set.schema);
+        throw error;
+      },
+    );
+    this.preparing.set(set.schema, preparing);
+    return preparing;
+  }
+
+  private addMigrationSet(set: MigrationSet): string {
+    const schema = requireSchemaName(set?.schema);
+    if (schema === LEDGER_MIGRATION_SET.schema) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `schema ${schema} is the ledger's own; give the migration set a schema of its own`,
+        { field: 'schema' },
+      );
+    }
+    const known = this.sets.get(schema);
+    if (known !== undefined && String(known.folder) !== String(set.folder)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `schema ${schema} was added with migrations from ${String(known.folder)}, not ${String(set.folder)}; ` +
+          'one schema has one migration set',
+        { field: 'folder' },
+      );
+    }
+    if (known === undefined) this.sets.set(schema, { schema, folder: set.folder });
+    return schema;
   }
 
   /** Waits for in-flight appends, then releases the database (and the folder lock). */

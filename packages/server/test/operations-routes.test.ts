@@ -52,9 +52,10 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     );
     expect(listed.body).not.toContain(key.token);
     expect(listed.body).not.toContain('secret_hash');
-    const stored = await context.admin('select secret_hash from execution_ledger.api_keys where id = $1', [
-      key.id,
-    ]);
+    const stored = await context.admin(
+      'select secret_hash from execution_ledger_keys.api_keys where id = $1',
+      [key.id],
+    );
     expect(Buffer.from(stored[0]!.secret_hash as Uint8Array).toString('hex')).not.toContain(
       Buffer.from(key.token).toString('hex'),
     );

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createLedger, grantRuntimeRole } from 'execution-ledger';
+import { createLedger } from 'execution-ledger';
 import { printJson, wantsJson } from '../cli-output.js';
 import { ledgerOptions } from '../open-ledger.js';
 import { globalOptions, withExample } from './command-options.js';
@@ -24,7 +24,7 @@ export function registerMigrateCommand(program: Command): void {
         const granted =
           options.grantRuntime === undefined
             ? undefined
-            : await grantRuntimeRole(await ledger.database(), options.grantRuntime);
+            : await ledger.operations.grantRuntimeRole(options.grantRuntime);
         if (wantsJson(global))
           printJson(
             granted === undefined ? report : { ...report, granted_to: options.grantRuntime, granted },
