@@ -161,10 +161,12 @@ describe.each(UPGRADE_ENGINES)('API keys made before the service had a schema of
           const listed = await app.inject({ method: 'GET', url: '/v1/keys', headers: as(keys.admin) });
           expect(listed.statusCode).toBe(200);
           const byId = new Map(
-            listed.json().data.map((key: { id: string; created_at: string; revoked_at: string | null }) => [
-              key.id,
-              { id: key.id, created_at: key.created_at, revoked_at: key.revoked_at },
-            ]),
+            listed
+              .json()
+              .data.map((key: { id: string; created_at: string; revoked_at: string | null }) => [
+                key.id,
+                { id: key.id, created_at: key.created_at, revoked_at: key.revoked_at },
+              ]),
           );
           expect(times.map((row) => byId.get(row.id as string))).toEqual(times);
           const recorded = await app.inject({
