@@ -5,13 +5,8 @@ import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
-import {
-  LEDGER_MIGRATION_SET,
-  type MigrationReport,
-  type MigrationSet,
-  migrateDatabase,
-  requireSchemaName,
-} from './db/migrator.js';
+import { MigrationSets } from './db/migration-sets.js';
+import type { MigrationReport, MigrationSet } from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
 import { OwnedSchema } from './db/owned-schema.js';
 import { LedgerError } from './errors.js';
@@ -97,10 +92,8 @@ export class Ledger extends ExecutionReader {
   /** Readiness, the project list and role checks, for services run on the ledger. */
   readonly operations: LedgerOperations;
   private readonly opening: Promise<Database>;
-  /** Added migration sets by schema, in the order they were added. */
-  private readonly sets = new Map<string, MigrationSet>();
-  /** Each set's preparation on first use, the ledger's own included, by schema. */
-  private readonly preparing = new Map<string, Promise<void>>();
+  /** The ledger's migration set and those of packages built on it. */
+  private readonly migrations = new MigrationSets();
   private committer: GroupCommitter | undefined;
   private closed = false;
 
@@ -110,6 +103,8 @@ export class Ledger extends ExecutionReader {
     // several at once on separate connections; PGlite's one connection reads one after another.
     super(run, async () => ((await this.ready()).engine === 'postgres' ? CHAIN_READS_IN_FLIGHT_MAX : 1));
     this.limits = resolveLimits(options.limits);
+    // Checked before the database is opened: a refused set must not leave a pool or a lock behind.
+    for (const set of options.migrationSets ?? []) this.migrations.add(set);
     this.opening = openDatabase(options.database, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
@@ -122,35 +117,23 @@ export class Ledger extends ExecutionReader {
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
-    for (const set of options.migrationSets ?? []) this.addMigrationSet(set);
     this.operations = new LedgerOperations({
       ready: () => this.ready(),
       opened: () => this.opened(),
-      migrationSets: () => [LEDGER_MIGRATION_SET, ...this.sets.values()],
+      migrationSets: () => this.migrations.all(),
     });
   }
 
   /** Opens the database and, unless turned off, applies pending migrations. Safe to call often. */
   async ready(): Promise<Database> {
     const database = await this.opened();
-    if (this.options.migrate !== false) {
-      // The ledger's set first: the others build on its roles.
-      await this.prepare(database, LEDGER_MIGRATION_SET);
-      for (const set of this.sets.values()) await this.prepare(database, set);
-    }
+    if (this.options.migrate !== false) await this.migrations.prepare(database);
     return database;
   }
 
   /** Applies pending migrations now, the ledger's then every added set's, and says what it did. */
   async migrate(): Promise<MigrationReport> {
-    const database = await this.opening;
-    const report = await migrateDatabase(database);
-    for (const set of this.sets.values()) {
-      const part = await migrateDatabase(database, undefined, set);
-      report.applied.push(...part.applied);
-      report.already_applied += part.already_applied;
-    }
-    return report;
+    return this.migrations.migrate(await this.opening);
   }
 
   /**
@@ -160,8 +143,7 @@ export class Ledger extends ExecutionReader {
    * written outside migration files. The same schema must always come with the same folder.
    */
   ownedSchema(set: MigrationSet): OwnedSchema {
-    const schema = this.addMigrationSet(set);
-    return new OwnedSchema(schema, () => this.ready());
+    return new OwnedSchema(this.migrations.add(set), () => this.ready());
   }
 
   /**
@@ -281,43 +263,6 @@ export class Ledger extends ExecutionReader {
     if (this.closed)
       throw new LedgerError('LEDGER_CLOSED', 'this ledger was closed; create a new one with createLedger()');
     return this.opening;
-  }
-
-  /** Migrates one set once; a failure is forgotten, so the next use tries again. */
-  private prepare(database: Database, set: MigrationSet): Promise<void> {
-    const existing = this.preparing.get(set.schema);
-    if (existing !== undefined) return existing;
-    const preparing = migrateDatabase(database, undefined, set).then(
-      () => undefined,
-      (error: unknown) => {
-        this.preparing.delete(set.schema);
-        throw error;
-      },
-    );
-    this.preparing.set(set.schema, preparing);
-    return preparing;
-  }
-
-  private addMigrationSet(set: MigrationSet): string {
-    const schema = requireSchemaName(set?.schema);
-    if (schema === LEDGER_MIGRATION_SET.schema) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `schema ${schema} is the ledger's own; give the migration set a schema of its own`,
-        { field: 'schema' },
-      );
-    }
-    const known = this.sets.get(schema);
-    if (known !== undefined && String(known.folder) !== String(set.folder)) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `schema ${schema} was added with migrations from ${String(known.folder)}, not ${String(set.folder)}; ` +
-          'one schema has one migration set',
-        { field: 'folder' },
-      );
-    }
-    if (known === undefined) this.sets.set(schema, { schema, folder: set.folder });
-    return schema;
   }
 
   /** Waits for in-flight appends, then releases the database (and the folder lock). */

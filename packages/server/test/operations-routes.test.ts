@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { PGlite } from '@electric-sql/pglite';
 import { buildServer, serverBounds } from '@execution-ledger/server';
 import { createLedger, loadMigrations } from 'execution-ledger';
 import { expect, it } from 'vitest';
@@ -269,4 +270,27 @@ it('answers 503 when the database cannot be reached (readiness, DATABASE_UNAVAIL
   expect(closed.json()).toMatchObject({ statusCode: 503, code: 'LEDGER_CLOSED' });
   expect(closed.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   await app.close();
+});
+
+it("answers 503 while the service's own migrations are pending, though the ledger's schema is current", async () => {
+  const pglite = await PGlite.create();
+  const ledger = createLedger({ database: pglite, migrate: false });
+  // The ledger's set only: the server adds its key set when it is built.
+  await ledger.migrate();
+  const app = await buildServer({ ledger });
+  const behind = await app.inject({ method: 'GET', url: '/readyz' });
+  expect(behind.statusCode).toBe(503);
+  expect(behind.json()).toEqual({
+    ready: false,
+    schema_version: LATEST,
+    expected_schema_version: LATEST,
+    reason: 'the database schema is not up to date; run `execution-ledger migrate`',
+  });
+  expect(behind.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
+  expect((await ledger.migrate()).applied).toEqual(['execution_ledger_keys/0001_api_keys.sql']);
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  expect(ready.statusCode).toBe(200);
+  await app.close();
+  await ledger.close();
+  await pglite.close();
 });
