@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { loadMigrations, type MigrationSet, migrateDatabase } from 'execution-ledger';
-import { expect, it } from 'vitest';
+import { createLedger, loadMigrations, type MigrationSet, migrateDatabase } from 'execution-ledger';
+import { describe, expect, it } from 'vitest';
 import { describeEachEngine } from './support/engines.js';
 import { expectLedgerError, expectLedgerErrorSync } from './support/expect-error.js';
 import { makeExecution } from './support/fixtures.js';
@@ -112,5 +112,21 @@ describeEachEngine('migration sets and operations of packages built on the ledge
     );
     expect(missing.field).toBe('--grant-runtime');
     expect(missing.message).toContain('does not exist; create it first');
+  });
+});
+
+describe('migrationSets in createLedger', () => {
+  it('refuses a set with a bad schema before opening anything (VALIDATION_FAILED)', () => {
+    const error = expectLedgerErrorSync(
+      () => createLedger({ database: 'memory:', migrationSets: [{ ...NOTES, schema: 'execution_ledger' }] }),
+      'VALIDATION_FAILED',
+    );
+    expect(error.field).toBe('schema');
+    const twice = expectLedgerErrorSync(
+      () =>
+        createLedger({ database: 'memory:', migrationSets: [NOTES, { ...NOTES, folder: UNAPPLIED.folder }] }),
+      'VALIDATION_FAILED',
+    );
+    expect(twice.field).toBe('folder');
   });
 });
