@@ -1,5 +1,11 @@
 import type { Database } from './db/database.js';
-import { type MigrationSet, readSchemaStatus, type SchemaStatus } from './db/migrator.js';
+import {
+  loadMigrations,
+  type Migration,
+  type MigrationSet,
+  readSchemaStatus,
+  type SchemaStatus,
+} from './db/migrator.js';
 import { listProjectSummaries, type ProjectSummary } from './db/project-queries.js';
 import { assertRuntimeRole, grantRuntimeRole, type RoleReview, reviewRole } from './db/role-queries.js';
 
@@ -18,6 +24,9 @@ export interface OperationsAccess {
  * projects, and the review of the database role it connects as. Reached as `ledger.operations`.
  */
 export class LedgerOperations {
+  /** Each set's shipped files, read once: a readiness probe asks often, and they do not change while running. */
+  private readonly shipped = new Map<string, Promise<Migration[]>>();
+
   constructor(private readonly access: OperationsAccess) {}
 
   /**
@@ -27,7 +36,9 @@ export class LedgerOperations {
   async schemaStatus(): Promise<SchemaStatus[]> {
     const database = await this.access.ready();
     const statuses: SchemaStatus[] = [];
-    for (const set of this.access.migrationSets()) statuses.push(await readSchemaStatus(database, set));
+    for (const set of this.access.migrationSets()) {
+      statuses.push(await readSchemaStatus(database, set, await this.shippedFiles(set)));
+    }
     return statuses;
   }
 
@@ -61,6 +72,17 @@ export class LedgerOperations {
    */
   async grantRuntimeRole(role: string): Promise<string[]> {
     return grantRuntimeRole(await this.access.opened(), role, this.schemas());
+  }
+
+  private shippedFiles(set: MigrationSet): Promise<Migration[]> {
+    let files = this.shipped.get(set.schema);
+    if (files === undefined) {
+      files = loadMigrations(set.folder);
+      // A failed read is tried again by the next probe.
+      files.catch(() => this.shipped.delete(set.schema));
+      this.shipped.set(set.schema, files);
+    }
+    return files;
   }
 
   private schemas(): string[] {
