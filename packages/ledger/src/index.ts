@@ -83,6 +83,7 @@ export type {
   VerifyLedgerOptions,
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
+export { LedgerOperations } from './ledger-operations.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
 export {
   exportExecutionsToCSV,

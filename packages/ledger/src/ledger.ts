@@ -13,8 +13,10 @@ import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
 import type { Database } from './db/database.js';
-import { type MigrationReport, migrateDatabase } from './db/migrator.js';
+import { MigrationSets } from './db/migration-sets.js';
+import type { MigrationReport, MigrationSet } from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
+import { OwnedSchema } from './db/owned-schema.js';
 import { refuseSupabaseClient } from './db/supabase-client.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
@@ -36,6 +38,7 @@ import {
 } from './integrity/checkpoint-prover.js';
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
+import { LedgerOperations } from './ledger-operations.js';
 import { requireLookupId } from './query/execution-filter.js';
 import { prepareExecution, requireId } from './record.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
@@ -45,6 +48,11 @@ export interface LedgerOptions {
   database?: DatabaseTarget;
   /** Prepare the schema on first use (default true); false means the caller runs `migrate()`. */
   migrate?: boolean;
+  /**
+   * Migration sets of packages built on the ledger, each in its own schema, applied after the
+   * ledger's own wherever the ledger's are (first use, `migrate()`); see `ownedSchema()`.
+   */
+  migrationSets?: readonly MigrationSet[];
   /** Overrides of the input bounds (docs/errors.md lists the defaults). */
   limits?: Partial<LedgerLimits>;
   /** Connections in the pool opened for a postgres:// URL. */
@@ -91,8 +99,11 @@ export interface ReaderIdentity {
  */
 export class Ledger extends ExecutionReader {
   readonly limits: LedgerLimits;
+  /** Readiness, the project list and role checks, for services run on the ledger. */
+  readonly operations: LedgerOperations;
   private readonly opening: Promise<Database>;
-  private preparing: Promise<void> | undefined;
+  /** The ledger's migration set and those of packages built on it. */
+  private readonly migrations = new MigrationSets();
   private committer: GroupCommitter | undefined;
   private closed = false;
 
@@ -104,6 +115,8 @@ export class Ledger extends ExecutionReader {
     this.limits = resolveLimits(options.limits);
     // At once, not on first use: the call that passed the client is the one to correct.
     refuseSupabaseClient(options.database);
+    // Checked before the database is opened: a refused set must not leave a pool or a lock behind.
+    for (const set of options.migrationSets ?? []) this.migrations.add(set);
     this.opening = openDatabase(options.database, {
       ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
       ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
@@ -116,29 +129,33 @@ export class Ledger extends ExecutionReader {
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
+    this.operations = new LedgerOperations({
+      ready: () => this.ready(),
+      opened: () => this.opened(),
+      migrationSets: () => this.migrations.all(),
+    });
   }
 
   /** Opens the database and, unless turned off, applies pending migrations. Safe to call often. */
   async ready(): Promise<Database> {
-    if (this.closed)
-      throw new LedgerError('LEDGER_CLOSED', 'this ledger was closed; create a new one with createLedger()');
-    const database = await this.opening;
-    if (this.options.migrate !== false) {
-      this.preparing ??= migrateDatabase(database).then(
-        () => undefined,
-        (error: unknown) => {
-          this.preparing = undefined;
-          throw error;
-        },
-      );
-      await this.preparing;
-    }
+    const database = await this.opened();
+    if (this.options.migrate !== false) await this.migrations.prepare(database);
     return database;
   }
 
-  /** Applies pending migrations now and says what it did. */
+  /** Applies pending migrations now, the ledger's then every added set's, and says what it did. */
   async migrate(): Promise<MigrationReport> {
-    return migrateDatabase(await this.opening);
+    return this.migrations.migrate(await this.opening);
+  }
+
+  /**
+   * The schema of a package built on the ledger: its migration set is added to this ledger
+   * (applied with the ledger's, on first use and by `migrate()`), and its tables are reached
+   * only through the functions those migrations define (`call(name, args)`), never with SQL
+   * written outside migration files. The same schema must always come with the same folder.
+   */
+  ownedSchema(set: MigrationSet): OwnedSchema {
+    return new OwnedSchema(this.migrations.add(set), () => this.ready());
   }
 
   /**
@@ -255,9 +272,18 @@ export class Ledger extends ExecutionReader {
     );
   }
 
-  /** The underlying database, for tools built on the ledger (CLI, server, benchmarks). */
+  /**
+   * The underlying database, for tests and benchmarks that look past the ledger. Services use
+   * `operations` and `ownedSchema()` instead: their SQL stays in migration files.
+   */
   database(): Promise<Database> {
     return this.ready();
+  }
+
+  private async opened(): Promise<Database> {
+    if (this.closed)
+      throw new LedgerError('LEDGER_CLOSED', 'this ledger was closed; create a new one with createLedger()');
+    return this.opening;
   }
 
   /** Waits for in-flight appends, then releases the database (and the folder lock). */

@@ -70,7 +70,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // Run ids are client-chosen text and may hold any character; keep the router from cutting them.
     routerOptions: { maxParamLength: URL_PARAM_CHARS_MAX },
   });
-  const store = new ApiKeyStore(() => options.ledger.database());
+  const store = new ApiKeyStore(options.ledger);
   const context: ServerContext = {
     ledger: options.ledger,
     keys: store,

@@ -10,5 +10,6 @@ export type { ErrorBody } from './http/error-reply.js';
 export type { SocketTimeoutOptions } from './http/socket-timeouts.js';
 export type { ApiKeyPrincipal, KeyRole, Permission } from './keys/access-policy.js';
 export { KEY_ROLES } from './keys/access-policy.js';
+export { API_KEY_MIGRATIONS } from './keys/api-key-migrations.js';
 export type { ApiKeyInfo, CreatedApiKey, NewApiKey } from './keys/api-key-store.js';
 export { ApiKeyStore } from './keys/api-key-store.js';

@@ -141,7 +141,7 @@ describe('/openapi.json', () => {
     );
     expect((compiled as { stdout?: string }).stdout ?? '').toBe('');
 
-    const key = await new ApiKeyStore(() => ledger.database()).create({
+    const key = await new ApiKeyStore(ledger).create({
       name: 'client',
       role: 'admin',
       projects: ['proj-client'],

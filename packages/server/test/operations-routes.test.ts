@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { PGlite } from '@electric-sql/pglite';
 import { buildServer, serverBounds } from '@execution-ledger/server';
 import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
@@ -52,9 +53,10 @@ describeEachEngine('HTTP keys, errors and operations', (context) => {
     );
     expect(listed.body).not.toContain(key.token);
     expect(listed.body).not.toContain('secret_hash');
-    const stored = await context.admin('select secret_hash from execution_ledger.api_keys where id = $1', [
-      key.id,
-    ]);
+    const stored = await context.admin(
+      'select secret_hash from execution_ledger_keys.api_keys where id = $1',
+      [key.id],
+    );
     expect(Buffer.from(present(stored[0]).secret_hash as Uint8Array).toString('hex')).not.toContain(
       Buffer.from(key.token).toString('hex'),
     );
@@ -268,4 +270,27 @@ it('answers 503 when the database cannot be reached (readiness, DATABASE_UNAVAIL
   expect(closed.json()).toMatchObject({ statusCode: 503, code: 'LEDGER_CLOSED' });
   expect(closed.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
   await app.close();
+});
+
+it("answers 503 while the service's own migrations are pending, though the ledger's schema is current", async () => {
+  const pglite = await PGlite.create();
+  const ledger = createLedger({ database: pglite, migrate: false });
+  // The ledger's set only: the server adds its key set when it is built.
+  await ledger.migrate();
+  const app = await buildServer({ ledger });
+  const behind = await app.inject({ method: 'GET', url: '/readyz' });
+  expect(behind.statusCode).toBe(503);
+  expect(behind.json()).toEqual({
+    ready: false,
+    schema_version: LATEST,
+    expected_schema_version: LATEST,
+    reason: 'the database schema is not up to date; run `execution-ledger migrate`',
+  });
+  expect(behind.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
+  expect((await ledger.migrate()).applied).toEqual(['execution_ledger_keys/0001_api_keys.sql']);
+  const ready = await app.inject({ method: 'GET', url: '/readyz' });
+  expect(ready.statusCode).toBe(200);
+  await app.close();
+  await ledger.close();
+  await pglite.close();
 });

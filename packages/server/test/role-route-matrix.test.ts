@@ -172,7 +172,7 @@ async function runMatrix(app: FastifyInstance, context: EngineContext): Promise<
   const spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
     paths: Record<string, Record<string, { security?: unknown[] }>>;
   };
-  const store = new ApiKeyStore(() => context.ledger.database());
+  const store = new ApiKeyStore(context.ledger);
   const { fixture, identifiers } = await seed(context, store);
   const principals = await makePrincipals(store, fixture);
   const cells: Cell[] = [];

@@ -27,7 +27,7 @@ beforeAll(async () => {
   // delay Node's timeout checks and be mistaken for a held socket.
   await ledger.ready();
   app = await buildServer({ ledger, closeLedger: true, timeouts });
-  authorization = `Bearer ${(await new ApiKeyStore(() => ledger.database()).create({ name: 'slow client', role: 'ingest', projects: null })).token}`;
+  authorization = `Bearer ${(await new ApiKeyStore(ledger).create({ name: 'slow client', role: 'ingest', projects: null })).token}`;
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as AddressInfo).port;
 });

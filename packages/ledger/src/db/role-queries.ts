@@ -24,6 +24,9 @@ interface RoleRow {
   writes_directly: string | null;
 }
 
+/** The ledger's own schema; packages built on it may own more (migration sets, db/migrator.ts). */
+const LEDGER_SCHEMAS: readonly string[] = ['execution_ledger'];
+
 // Membership counts as ownership: a member of the owner may SET ROLE to it and act as it.
 const ROLE_SQL = `
   select r.rolname as name, r.rolsuper as superuser, r.rolbypassrls as bypass_rls,
@@ -31,15 +34,22 @@ const ROLE_SQL = `
     (select string_agg(distinct o.rolname, ', ') from pg_namespace n
        left join pg_class c on c.relnamespace = n.oid
        join pg_roles o on o.oid in (n.nspowner, c.relowner)
-     where n.nspname = 'execution_ledger' and pg_has_role(r.oid, o.oid, 'MEMBER')) as owns,
+     where n.nspname = any($2::text[]) and pg_has_role(r.oid, o.oid, 'MEMBER')) as owns,
     (select string_agg(w.rolname, ', ' order by w.rolname) from pg_roles w
      where w.rolname in ('execution_ledger_appender', 'execution_ledger_checkpointer')
        and pg_has_role(r.oid, w.oid, 'MEMBER')) as writes_directly
   from pg_roles r where r.rolname = coalesce($1::text, current_user)`;
 
-/** Reviews `role` (default the connecting role) against what a runtime role may be. */
-export async function reviewRole(database: Queryable, role?: string): Promise<RoleReview | undefined> {
-  const [row] = await database.query<RoleRow>(ROLE_SQL, [role ?? null]);
+/**
+ * Reviews `role` (default the connecting role) against what a runtime role may be. Owning an
+ * object in any of `schemas` (default the ledger's) counts as owning the ledger's objects.
+ */
+export async function reviewRole(
+  database: Queryable,
+  role?: string,
+  schemas: readonly string[] = LEDGER_SCHEMAS,
+): Promise<RoleReview | undefined> {
+  const [row] = await database.query<RoleRow>(ROLE_SQL, [role ?? null, [...schemas]]);
   if (row === undefined) return undefined;
   const privileges: string[] = [];
   if (row.superuser) privileges.push('is a superuser (bypasses row level security, may disable triggers)');
@@ -59,9 +69,12 @@ export async function reviewRole(database: Queryable, role?: string): Promise<Ro
  * Refuses a connecting role that could switch the append-only guards off, with the fix. The
  * embedded engine has one connection, a superuser: nothing to choose there, so it passes.
  */
-export async function assertRuntimeRole(database: Database): Promise<void> {
+export async function assertRuntimeRole(
+  database: Database,
+  schemas: readonly string[] = LEDGER_SCHEMAS,
+): Promise<void> {
   if (database.engine !== 'postgres') return;
-  const review = await reviewRole(database);
+  const review = await reviewRole(database, undefined, schemas);
   if (review === undefined || review.privileges.length === 0) return;
   throw new LedgerError(
     'PRIVILEGED_ROLE',
@@ -79,8 +92,12 @@ export async function assertRuntimeRole(database: Database): Promise<void> {
  * and be one the guards hold: granting the service's rights to the owner or a superuser would
  * only hide the problem `serve` checks for.
  */
-export async function grantRuntimeRole(database: Database, role: string): Promise<string[]> {
-  const review = await reviewRole(database, role);
+export async function grantRuntimeRole(
+  database: Database,
+  role: string,
+  schemas: readonly string[] = LEDGER_SCHEMAS,
+): Promise<string[]> {
+  const review = await reviewRole(database, role, schemas);
   if (review === undefined) {
     throw new LedgerError(
       'VALIDATION_FAILED',

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { DEFAULT_LIMITS, LedgerError } from 'execution-ledger';
-import type { Database } from 'execution-ledger/database';
+import { DEFAULT_LIMITS, type Ledger, LedgerError } from 'execution-ledger';
+import type { OwnedSchema } from 'execution-ledger/database';
 import { requireId } from 'execution-ledger/validation';
 import { KEY_NAME_CHARS_MAX, KEY_PROJECTS_MAX } from '../bounds.js';
 import { type ApiKeyPrincipal, KEY_ROLES, type KeyRole } from './access-policy.js';
+import { API_KEY_MIGRATIONS } from './api-key-migrations.js';
 import { generateToken, hashToken, operatorKeyId, requireOperatorToken } from './api-key-token.js';
 
 /** A key as listed: never its secret, which exists only in the answer that created it. */
@@ -28,34 +29,44 @@ export interface StoredApiKey extends ApiKeyInfo {
   secret_hash: Buffer;
 }
 
+/** A row of the schema's `api_key` type (sql/0001_api_keys.sql). */
 interface KeyRow {
   id: string;
   name: string;
   role: KeyRole;
   projects: string[] | null;
-  secret_hash: Buffer | Uint8Array | string;
   created_at: string;
   revoked_at: string | null;
 }
 
-const KEY_COLUMNS = `id, name, role, projects, secret_hash,
-  to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at,
-  to_char(revoked_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as revoked_at`;
+/** A row of the schema's `stored_api_key` type: the key with its hash. */
+interface StoredKeyRow extends KeyRow {
+  secret_hash: Buffer | Uint8Array | string;
+}
 
-/** API keys in the ledger's database (migration 0005): created, listed, revoked, looked up. */
+/**
+ * API keys in the service's own schema (its migration set, `sql/`): created, listed, revoked,
+ * looked up, each through one of the functions that set defines.
+ */
 export class ApiKeyStore {
-  constructor(private readonly database: () => Promise<Database>) {}
+  private readonly keys: OwnedSchema;
+
+  constructor(ledger: Ledger) {
+    this.keys = ledger.ownedSchema(API_KEY_MIGRATIONS);
+  }
 
   async create(request: NewApiKey): Promise<CreatedApiKey> {
     const key = validateNewKey(request);
     const { id, token, secretHash } = generateToken();
-    const rows = await (await this.database()).query<KeyRow>(
-      `insert into execution_ledger.api_keys (id, name, role, projects, secret_hash)
-       values ($1, $2, $3, $4::text[], $5) returning ${KEY_COLUMNS}`,
-      [id, key.name, key.role, key.projects, secretHash],
-    );
+    const rows = await this.keys.call<KeyRow>('create_key', [
+      id,
+      key.name,
+      key.role,
+      key.projects,
+      secretHash,
+    ]);
     const row = rows[0];
-    assert(row !== undefined, 'insert … returning gives the inserted row');
+    assert(row !== undefined, 'create_key returns the inserted row');
     return { ...toInfo(row), token };
   }
 
@@ -66,31 +77,25 @@ export class ApiKeyStore {
   async ensureOperatorKey(token: string, variable: string): Promise<ApiKeyInfo> {
     requireOperatorToken(token, variable);
     const id = operatorKeyId(token);
-    const database = await this.database();
-    await database.query(
-      `insert into execution_ledger.api_keys (id, name, role, projects, secret_hash)
-       values ($1, $2, 'admin', null, $3) on conflict (id) do nothing`,
-      [id, `from ${variable}`, hashToken(token)],
-    );
-    const stored = await this.find(id);
+    const rows = await this.keys.call<KeyRow>('register_operator_key', [
+      id,
+      `from ${variable}`,
+      hashToken(token),
+    ]);
+    const row = rows[0];
     // Inserted just now, or there already: a key is never deleted.
-    assert(stored !== undefined, 'the operator key exists once it is inserted');
-    return toPublic(stored);
+    assert(row !== undefined, 'register_operator_key returns the key');
+    return toInfo(row);
   }
 
   /** Every key, newest first; keys outside `projects` (when given) are left out. */
   async list(visibleTo: ApiKeyPrincipal | null = null): Promise<ApiKeyInfo[]> {
-    const rows = await (await this.database()).query<KeyRow>(
-      `select ${KEY_COLUMNS} from execution_ledger.api_keys order by created_at desc, id`,
-    );
+    const rows = await this.keys.call<KeyRow>('list_keys');
     return rows.map(toInfo).filter((key) => visibleTo === null || isWithin(key, visibleTo));
   }
 
   async find(id: string): Promise<StoredApiKey | undefined> {
-    const rows = await (await this.database()).query<KeyRow>(
-      `select ${KEY_COLUMNS} from execution_ledger.api_keys where id = $1`,
-      [id],
-    );
+    const rows = await this.keys.call<StoredKeyRow>('find_key', [id]);
     return rows[0] === undefined
       ? undefined
       : { ...toInfo(rows[0]), secret_hash: toBuffer(rows[0].secret_hash) };
@@ -107,11 +112,7 @@ export class ApiKeyStore {
       );
     }
     if (stored.revoked_at !== null) return toPublic(stored);
-    const rows = await (await this.database()).query<KeyRow>(
-      `update execution_ledger.api_keys set revoked_at = clock_timestamp()
-       where id = $1 and revoked_at is null returning ${KEY_COLUMNS}`,
-      [id],
-    );
+    const rows = await this.keys.call<KeyRow>('revoke_key', [id]);
     return rows[0] === undefined ? toPublic(stored) : toInfo(rows[0]);
   }
 }

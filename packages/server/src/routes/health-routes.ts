@@ -17,7 +17,7 @@ const readySchema = {
   },
 } as const;
 
-/** Liveness, readiness (database reachable and migrated), Prometheus metrics. All public. */
+/** Liveness, readiness (database reachable, its schemas migrated), Prometheus metrics. All public. */
 export function registerHealthRoutes(app: FastifyInstance, context: ServerContext): void {
   const expected = loadMigrations().then((files) => Math.max(0, ...files.map((file) => file.id)));
   // Awaited by every readiness check; this keeps a failure from being reported as unhandled first.
@@ -49,12 +49,10 @@ export function registerHealthRoutes(app: FastifyInstance, context: ServerContex
     async (request, reply) => {
       const expectedVersion = await expected;
       try {
-        const database = await context.ledger.database();
-        const rows = await database.query<{ version: number | null }>(
-          'select max(id)::integer as version from execution_ledger.migrations',
-        );
-        const version = rows[0]?.version ?? null;
-        if (version === expectedVersion)
+        // The ledger's schema first, then the service's own (its API keys): all must be current.
+        const schemas = await context.ledger.operations.schemaStatus();
+        const version = schemas[0]?.version ?? null;
+        if (version === expectedVersion && schemas.every((schema) => schema.current))
           return { ready: true, schema_version: version, expected_schema_version: expectedVersion };
         return reply.code(503).header('retry-after', RETRY_AFTER).send({
           ready: false,

@@ -29,7 +29,7 @@ export function useServer(
       return app;
     },
     async key(role, projects) {
-      const created = await new ApiKeyStore(() => context.ledger.database()).create({
+      const created = await new ApiKeyStore(context.ledger).create({
         name: `test ${role}`,
         role,
         projects,

@@ -24,7 +24,7 @@ export function registerKeysCommand(program: Command): void {
     .action(async (options: { role: KeyRole; name: string; project?: string[] }, self: Command) => {
       const global = globalOptions(self);
       await withLedger(global, async (ledger) => {
-        const created = await new ApiKeyStore(() => ledger.database()).create({
+        const created = await new ApiKeyStore(ledger).create({
           name: options.name,
           role: options.role,
           projects: options.project ?? null,
@@ -44,7 +44,7 @@ export function registerKeysCommand(program: Command): void {
     .action(async (_options: unknown, self: Command) => {
       const global = globalOptions(self);
       await withLedger(global, async (ledger) => {
-        const all = await new ApiKeyStore(() => ledger.database()).list();
+        const all = await new ApiKeyStore(ledger).list();
         if (wantsJson(global)) return printJson(all);
         printTable(
           all.map((key) => ({ ...key, projects: key.projects?.join(',') ?? '(all)' })),
@@ -61,7 +61,7 @@ export function registerKeysCommand(program: Command): void {
     .action(async (id: string, _options: unknown, self: Command) => {
       const global = globalOptions(self);
       await withLedger(global, async (ledger) => {
-        const revoked = await new ApiKeyStore(() => ledger.database()).revoke(id);
+        const revoked = await new ApiKeyStore(ledger).revoke(id);
         if (wantsJson(global)) return printJson(revoked);
         process.stdout.write(`API key ${revoked.id} revoked at ${revoked.revoked_at}\n`);
       });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createLedger, LedgerError } from 'execution-ledger';
-import { grantRuntimeRole, migrationScript } from 'execution-ledger/database';
+import { migrationScript } from 'execution-ledger/database';
 import { printJson, wantsJson } from '../cli-output.js';
 import { ledgerOptions } from '../open-ledger.js';
 import { globalOptions, withExample } from './command-options.js';
@@ -38,7 +38,7 @@ export function registerMigrateCommand(program: Command): void {
         const granted =
           options.grantRuntime === undefined
             ? undefined
-            : await grantRuntimeRole(await ledger.database(), options.grantRuntime);
+            : await ledger.operations.grantRuntimeRole(options.grantRuntime);
         if (wantsJson(global))
           printJson(
             granted === undefined ? report : { ...report, granted_to: options.grantRuntime, granted },

@@ -1,6 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createLedger, type Ledger, LedgerError, type SigningKey } from 'execution-ledger';
-import { assertRuntimeRole, reviewRole } from 'execution-ledger/database';
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
   CHECKPOINT_INTERVAL_MS_MAX,
@@ -189,10 +188,9 @@ async function openServiceLedger(
 ): Promise<Ledger> {
   const ledger = createLedger({ ...ledgerOptions(global), migrate: false });
   try {
-    const database = await ledger.database();
-    if (!allowPrivileged) await assertRuntimeRole(database);
-    else if (database.engine === 'postgres') {
-      const review = await reviewRole(database);
+    if (!allowPrivileged) await ledger.operations.assertRuntimeRole();
+    else {
+      const review = await ledger.operations.reviewRuntimeRole();
       if (review !== undefined && review.privileges.length > 0)
         process.stderr.write(
           `warning: serving as role ${review.role}, which ${review.privileges.join('; ')} ` +
@@ -212,7 +210,7 @@ async function openServiceLedger(
  * while the server holds the folder: the server creates the first admin key and shows it once.
  */
 async function firstAdminKey(ledger: Ledger): Promise<string | undefined> {
-  const store = new ApiKeyStore(() => ledger.database());
+  const store = new ApiKeyStore(ledger);
   const keys = await store.list();
   if (keys.some((key) => key.role === 'admin' && key.revoked_at === null)) return undefined;
   const created = await store.create({

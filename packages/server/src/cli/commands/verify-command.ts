@@ -53,14 +53,10 @@ export function registerVerifyCommand(program: Command): void {
       const keys =
         options.publicKey === undefined ? null : await readPublicKeyFile(options.publicKey, '--public-key');
       await withLedger(global, async (ledger) => {
-        const database = await ledger.database();
         const projects =
           options.project !== undefined
             ? [{ project_id: options.project, entries: 0 }]
-            : await database.query<{ project_id: string; entries: number }>(
-                `select project_id, count(*)::integer as entries from execution_ledger.executions
-                 group by project_id order by project_id`,
-              );
+            : await ledger.operations.listProjects();
         const progress = new ProgressReporter(
           'verify',
           projects.reduce((sum, project) => sum + project.entries, 0) || undefined,
