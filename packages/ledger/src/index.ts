@@ -6,6 +6,7 @@ export type {
   CostTimeSeriesPoint,
   ExecutionPercentiles,
   PercentileSet,
+  RollupLevelReport,
   RollupMismatch,
   RollupRebuildReport,
   RollupVerificationReport,

@@ -1,4 +1,5 @@
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
+import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
 import type { RunContext } from './costs/run-context.js';
@@ -188,13 +189,13 @@ export class Ledger extends ExecutionReader {
     return proveCheckpointConsistency(await this.ready(), older, newer);
   }
 
-  /** Recomputes a project's hourly rollups from its entries and reports any disagreement. */
+  /** Recomputes every rollup level of a project from its entries and reports any disagreement. */
   async verifyRollups(projectId: string): Promise<RollupVerificationReport> {
     requireId(projectId, 'projectId', this.limits);
     return verifyProjectRollups(await this.ready(), projectId);
   }
 
-  /** Recreates the hourly rollups of one project, or of every project, from the entries. */
+  /** Recreates every rollup level of one project, or of every project, from the entries. */
   async rebuildRollups(projectId?: string): Promise<RollupRebuildReport> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
     return rebuildProjectRollups(await this.ready(), projectId);
@@ -209,7 +210,7 @@ export class Ledger extends ExecutionReader {
       return database.transaction(async (tx) => {
         await tx.query('set local role execution_ledger_reader');
         await tx.query(`select set_config('request.jwt.claims', $1, true)`, [claims]);
-        return fn(tx);
+        return fn(markRowSecured(tx));
       });
     });
   }

@@ -2,11 +2,11 @@ import type { Queryable } from '../db/database.js';
 import { namedSql } from '../db/named-sql.js';
 import type { CostStats, ExecutionFilter, ExecutionStats } from '../types.js';
 import { scopeOfExecutionFilter } from './analytics-scope.js';
+import { isRowSecured } from './rollup-levels.js';
 import { rollupSourceSql } from './rollup-source.js';
 
 /**
- * Statistics are SQL aggregates over the hourly rollups plus the partial hours at the range's
- * ends, never rows pulled into JS. Money stays numeric in SQL and is read as exact decimal text.
+ * Statistics are SQL aggregates over the rollup levels plus the cut hours at the range's ends, never rows pulled into JS. Money stays numeric in SQL and is read as exact decimal text.
  * Averages divide the summed sums by the summed counts, which is exactly how PostgreSQL's avg()
  * computes its result, so the numbers equal a plain aggregate over the entries digit for digit.
  */
@@ -22,7 +22,7 @@ export async function queryAgentCostStats(
     agentId,
     ...(projectId === undefined ? {} : { projectId }),
   });
-  const source = rollupSourceSql(scope, params);
+  const source = rollupSourceSql(scope, params, { keys: ['agent_id'], rowSecured: isRowSecured(q) });
   const rows = await q.query<Record<'count' | 'total' | 'avg' | 'min' | 'max', string>>(
     namedSql(`${source.sql}
      select coalesce(sum(s.run_count), 0)::text as count, coalesce(sum(s.cost_sum), 0)::text as total,
@@ -61,7 +61,10 @@ export async function queryProjectStats(
   filter: ExecutionFilter,
 ): Promise<ExecutionStats> {
   const params: unknown[] = [];
-  const source = rollupSourceSql(scopeOfExecutionFilter({ ...filter, projectId }), params);
+  const source = rollupSourceSql(scopeOfExecutionFilter({ ...filter, projectId }), params, {
+    keys: ['agent_id', 'status'],
+    rowSecured: isRowSecured(q),
+  });
   // One round trip: the grand total and the per-agent rows through grouping sets.
   const rows = await q.query<ProjectStatsRow>(
     namedSql(`${source.sql}
@@ -108,7 +111,10 @@ export async function queryProjectStats(
 /** The number of runs a filter matches, from the rollups; the filter must not name a parent run. */
 export async function countFromRollups(q: Queryable, filter: ExecutionFilter): Promise<number> {
   const params: unknown[] = [];
-  const source = rollupSourceSql(scopeOfExecutionFilter(filter), params);
+  const source = rollupSourceSql(scopeOfExecutionFilter(filter), params, {
+    keys: [],
+    rowSecured: isRowSecured(q),
+  });
   const rows = await q.query<{ total: string }>(
     namedSql(`${source.sql} select coalesce(sum(s.run_count), 0)::text as total from source s`),
     params,

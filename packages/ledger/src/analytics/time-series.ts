@@ -10,6 +10,7 @@ import type {
   SeriesGroupBy,
   TimeBucket,
 } from './analytics-types.js';
+import { isRowSecured, type RollupKey } from './rollup-levels.js';
 import { bucketLabelSql, rollupSourceSql } from './rollup-source.js';
 
 const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
@@ -18,6 +19,12 @@ const GROUP_COLUMNS: Record<SeriesGroupBy, string> = {
   user: 's.user_id',
   status: 's.status',
   none: 'null::text',
+};
+const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
+  agent: ['agent_id'],
+  user: ['user_id'],
+  status: ['status'],
+  none: [],
 };
 // IANA names only ("Asia/Kolkata", "UTC", "Etc/GMT+5"): PostgreSQL would also read "+05:30" as
 // a POSIX zone with the sign inverted, which no caller means.
@@ -36,8 +43,9 @@ interface PointRow {
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
- * over [start, end). Whole hours come from the rollups; hours a bucket edge cuts (zones whose
- * offset is not a whole hour, daylight-saving changes, the range's ends) from the entries. Every
+ * over [start, end). UTC days and hours that lie inside one bucket come from the rollup levels;
+ * hours a bucket edge cuts (zones whose offset is not a whole hour, daylight-saving changes, the
+ * range's ends) from the entries. Every
  * series lists every bucket of the range, with zeros where nothing ran.
  */
 export async function queryCostTimeSeries(
@@ -46,9 +54,15 @@ export async function queryCostTimeSeries(
 ): Promise<CostTimeSeries> {
   const { bucket, groupBy, timeZone } = validateSeriesOptions(options);
   const params: unknown[] = [];
-  const source = rollupSourceSql(toAnalyticsScope(options), params, { unit: bucket, timeZone });
+  const source = rollupSourceSql(toAnalyticsScope(options), params, {
+    keys: GROUP_KEYS[groupBy],
+    rowSecured: isRowSecured(q),
+    bucket: { unit: bucket, timeZone },
+  });
   const unit = source.unit!;
   const zone = source.timeZone!;
+  const start = source.start!;
+  const end = source.end!;
   params.push(TIME_SERIES_POINTS_MAX + 1);
   const rows = await runSeriesQuery(
     q,
@@ -61,8 +75,8 @@ export async function queryCostTimeSeries(
     ),
     labels as (
       select g.label from generate_series(
-          date_trunc(${unit}, ${source.start} at time zone ${zone}),
-          date_trunc(${unit}, (${source.end} - interval '1 microsecond') at time zone ${zone}),
+          date_trunc(${unit}, ${start} at time zone ${zone}),
+          date_trunc(${unit}, (${end} - interval '1 microsecond') at time zone ${zone}),
           ('1 ' || ${unit})::interval) as g(label)
         -- A wall-clock hour skipped by daylight saving has no instants: list it only if it has runs.
         where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label

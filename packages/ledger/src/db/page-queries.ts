@@ -118,7 +118,7 @@ export async function queryBatch(
 
 /**
  * The number of runs a list filter matches. Every filter but a parent run is a rollup dimension,
- * so the hourly rollups answer it without counting rows; a parent run needs the plain count.
+ * so the rollup levels answer it without counting rows; a parent run needs the plain count.
  */
 export async function countExecutions(q: Queryable, filter: ExecutionFilter): Promise<number> {
   if (filter.parentRunId === undefined) return countFromRollups(q, filter);
