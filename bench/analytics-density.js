@@ -95,7 +95,7 @@ async function benchEngine(engine, dataDir) {
     ? (sql, params) => adminPool.query(sql, params).then((r) => r.rows)
     : (sql, params) => db.query(sql, params);
   try {
-    const cases = await measureDensity(report, engine, { ledger, db, admin, endMs: END_MS, days: DAYS });
+    const cases = await measureDensity(report, engine, { ledger, db, admin, endMs: END_MS });
     await ledger.close();
     if (engine === 'postgres') await recordRowsRead(report, engine, admin, serverUrl, cases);
   } finally {

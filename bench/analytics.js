@@ -5,8 +5,8 @@
 // time series, exports and verification in one run, and writes bench/RESULTS.md's section.
 //
 //   npm run bench:analytics:append                   # 1,000,000 runs on PostgreSQL, 100,000 on PGlite
-//   BENCH_ENGINES=pglite BENCH_PGLITE_RUNS=20000 npm run bench:analytics
-//   BENCH_REUSE=1 npm run bench:analytics            # keep the server's runs from the last time
+//   BENCH_ENGINES=pglite BENCH_PGLITE_RUNS=20000 npm run bench:analytics:append
+//   BENCH_REUSE=1 npm run bench:analytics:append     # keep the server's runs from the last time
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

@@ -43,7 +43,7 @@ const PLAIN = {
   ],
 };
 
-export async function measureDensity(report, engine, { ledger, db, admin, endMs, days }) {
+export async function measureDensity(report, engine, { ledger, db, admin, endMs }) {
   const big = await bigProjectFacts(admin);
   const runs = big.total_runs;
   const tenMillion = runs >= 5_000_000;

@@ -21,7 +21,10 @@ export interface SourceNeeds {
 export interface RollupSource {
   /** `with …, source as (…)`: append the outer `select … from source s`. */
   sql: string;
-  /** Set when bucketed: placeholders of the range, the unit ('hour', 'day', 'week') and the zone. */
+  /**
+   * Set when bucketed: placeholders of the range, the unit ('hour', 'day', 'week') and the zone;
+   * `source` then also has `label`, the wall-clock start of each row's bucket.
+   */
   start?: string;
   end?: string;
   unit?: string;
@@ -205,6 +208,8 @@ function ceilTo(period: RollupPeriod, ms: number): number {
  * each fits a day or week bucket; in zones whose midnight is not a UTC midnight none does); the
  * hours of the other days come from the hourly level, classified the same way, and the hours that
  * are not usable, and only those, from the entries. Months never lie inside a day or a week.
+ * Days and hours are classified and labelled once each, not once per row; `source` carries the
+ * bucket label of every row.
  */
 function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
   const dayLevel = levelFor('day', parts.needed)!;
@@ -219,55 +224,51 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
         and date_trunc(${unit}, ${at} at time zone ${zone}) = date_trunc(${unit}, ${last} at time zone ${zone})
         and (${last} at time zone ${zone}) - (${at} at time zone ${zone}) = interval '${length}' - interval '1 microsecond'`;
   };
-  // A project or agent filter makes one day's hours an index range scan, so only the days that
-  // are not usable are read hour by hour; without one, the range's hours are read in one scan.
-  const hourRange = (from: string, to: string) => [
-    ...parts.where('r'),
-    `r.hour >= ${from}`,
-    `r.hour < ${to}`,
-  ];
+  const label = (at: string) => `date_trunc(${unit}, ${at} at time zone ${zone})`;
+  // A project or agent filter makes each hour an index probe, so only the hours of the days that
+  // are not usable are read; without one, the range's hours are read in one scan and matched.
+  // OFFSET 0 keeps the probe a probe: the planner would otherwise flatten it into a join that
+  // reads every hour of the project.
   const hours = parts.narrow
-    ? `select h.*, (${inOneBucket('h.at', '1 hour')}) as whole
-      from days d
-      cross join lateral (
-        ${levelRows(hourLevel, 'r', hourRange(`greatest(d.day, date_trunc('hour', ${start}, 'UTC'))`, `least(d.day + interval '24 hours', ${end})`))}
-      ) h
-      where not d.whole`
-    : `select h.*, (${inOneBucket('h.at', '1 hour')}) as whole
-      from (${levelRows(hourLevel, 'r', hourRange(`date_trunc('hour', ${start}, 'UTC')`, end))}) h
-      join days d on d.day = date_trunc('day', h.at, 'UTC')
-      where not d.whole`;
+    ? `select r.*, s.label from slots s
+      cross join lateral (${levelRows(hourLevel, 'r', [...parts.where('r'), 'r.hour = s.hour'])} offset 0) r
+      where s.whole`
+    : `select r.*, s.label
+      from (${levelRows(hourLevel, 'r', [...parts.where('r'), `r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`])}) r
+      join slots s on s.hour = r.at
+      where s.whole`;
   // Intervals in hours, never '1 day': adding a day to a timestamptz follows the session's zone.
   const sql = `
     with days as (
-      select d.day, (${inOneBucket('d.day', '24 hours')}) as whole
+      select d.day, (${inOneBucket('d.day', '24 hours')}) as whole, ${label('d.day')} as label
       from generate_series(date_trunc('day', ${start}, 'UTC'), ${end} - interval '1 microsecond',
         interval '24 hours') as d(day)
     ),
-    hours as (${hours}),
-    partial_hours as (select distinct h.at as hour from hours h where not h.whole),
+    slots as (
+      select h.hour, (${inOneBucket('h.hour', '1 hour')}) as whole, ${label('h.hour')} as label
+      from days d
+      cross join lateral generate_series(greatest(d.day, date_trunc('hour', ${start}, 'UTC')),
+        least(d.day + interval '24 hours', ${end}) - interval '1 microsecond', interval '1 hour') as h(hour)
+      where not d.whole
+    ),
     source as (
-      select r.* from (
+      select r.*, d.label from (
         ${levelRows(dayLevel, 'r', [...parts.where('r'), `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`])}
       ) r
       join days d on d.day = r.at
       where d.whole
       union all
-      select h.at, h.agent_id, h.user_id, h.status, ${prefixed('h')} from hours h where h.whole
+      ${hours}
       union all
-      select t.* from partial_hours p
+      select t.*, ${label('t.at')} from slots s
       cross join lateral (
         ${entryRows([
           ...parts.where('t'),
-          `t.created_at >= greatest(p.hour, ${start})`,
-          `t.created_at < least(p.hour + interval '1 hour', ${end})`,
+          `t.created_at >= greatest(s.hour, ${start})`,
+          `t.created_at < least(s.hour + interval '1 hour', ${end})`,
         ])}
       ) t
+      where not s.whole
     )`;
   return { sql, start, end, unit, timeZone: zone, levels: [dayLevel, hourLevel] };
-}
-
-/** The bucket of an instant: its wall-clock time in the zone, truncated to the unit. */
-export function bucketLabelSql(at: string, source: RollupSource): string {
-  return `date_trunc(${source.unit}, ${at} at time zone ${source.timeZone})`;
 }

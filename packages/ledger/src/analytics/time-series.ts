@@ -11,7 +11,7 @@ import type {
   TimeBucket,
 } from './analytics-types.js';
 import { isRowSecured, type RollupKey } from './rollup-levels.js';
-import { bucketLabelSql, rollupSourceSql } from './rollup-source.js';
+import { rollupSourceSql } from './rollup-source.js';
 
 const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
 const GROUP_COLUMNS: Record<SeriesGroupBy, string> = {
@@ -68,12 +68,12 @@ export async function queryCostTimeSeries(
     q,
     `${source.sql},
     agg as (
-      select ${bucketLabelSql('s.at', source)} as label, ${GROUP_COLUMNS[groupBy]} as key,
+      select s.label, ${GROUP_COLUMNS[groupBy]} as key,
         sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
         max(s.cost_max) as max_cost
       from source s group by 1, 2
     ),
-    labels as (
+    label_list as (
       select g.label from generate_series(
           date_trunc(${unit}, ${start} at time zone ${zone}),
           date_trunc(${unit}, (${end} - interval '1 microsecond') at time zone ${zone}),
@@ -83,9 +83,14 @@ export async function queryCostTimeSeries(
       union
       select a.label from agg a
     ),
+    -- Each bucket's first instant once per bucket, not once per bucket and series.
+    labels as materialized (
+      select l.label, to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC',
+          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start
+      from label_list l
+    ),
     keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
-    select to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-        as bucket_start,
+    select l.bucket_start,
       to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
       coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
       coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
