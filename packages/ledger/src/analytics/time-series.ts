@@ -96,7 +96,8 @@ export async function queryCostTimeSeries(
       coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
       coalesce(a.min_cost, 0)::text as min_cost, coalesce(a.max_cost, 0)::text as max_cost
     from labels l cross join keys k
-    left join agg a on a.label = l.label and a.key is not distinct from k.key
+    -- coalesce, not IS NOT DISTINCT FROM, so the join can hash: no id or status is empty.
+    left join agg a on a.label = l.label and coalesce(a.key, '') = coalesce(k.key, '')
     order by l.label, k.key
     limit $${params.length}`,
     params,
