@@ -92,7 +92,8 @@ export async function measureDensity(report, engine, { ledger, db, admin, endMs 
       ours: (l) => l.getCostByUser({ projectId: BIG }),
       plain: [PLAIN.costByUser, [BIG, ...open]],
       goal: tenMillion ? {} : statGoal,
-      covered: (answer) => answer.reduce((sum, user) => sum + user.count, 0),
+      // Ranking needs every user's total: the call covers every run of the project.
+      covered: () => big.runs,
     },
     {
       measure: 'time series, largest project, 30 days by day by agent (UTC)',
