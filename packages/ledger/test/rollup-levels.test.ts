@@ -174,6 +174,40 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
     );
   });
 
+  it('gives a series filtered by user alone, across projects, the plain aggregate in any zone', async () => {
+    // No project or agent filter: the hour level is read in one range scan and matched to hours.
+    const userId = `solo-${context.project('user')}`;
+    for (const projectId of [context.project('a'), context.project('b')]) {
+      await insertHistoricalRuns(
+        context,
+        projectId,
+        Array.from({ length: 30 }, (_, index) => ({
+          createdAt: new Date(Date.parse('2026-03-06T00:00:00Z') + index * 5 * HOUR_MS + 17 * 60_000),
+          userId,
+          cost: index + 1,
+        })),
+      );
+    }
+    const start = new Date('2026-03-06T09:30:00Z');
+    const end = new Date('2026-03-12T02:00:00Z');
+    for (const timeZone of ['UTC', 'Asia/Kolkata', 'America/New_York']) {
+      const series = await context.ledger.getCostTimeSeries({ userId, bucket: 'day', start, end, timeZone });
+      const plain = await context.admin(
+        `select to_char(date_trunc('day', e.created_at at time zone $2), 'YYYY-MM-DD"T"HH24:MI:SS') as local,
+           count(*)::int as count, sum(e.cost_total)::float8 as cost
+         from execution_ledger.executions e
+         where e.user_id = $1 and e.created_at >= $3 and e.created_at < $4
+         group by 1 order by 1`,
+        [userId, timeZone, start.toISOString(), end.toISOString()],
+      );
+      expect(
+        series.points
+          .filter((point) => point.count > 0)
+          .map((point) => ({ local: point.bucket_local, count: point.count, cost: point.total_cost })),
+      ).toEqual(plain);
+    }
+  });
+
   it('reads whole months from the month level and only the cut hours from the entries', async () => {
     const projectId = context.project('pieces');
     // One run in each piece a range from 31 Jan 22:30 to 2 Apr 01:15 splits into.
