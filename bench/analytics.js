@@ -1,10 +1,12 @@
-// Analytics benchmark (not a test): generates realistic runs through the append path, then
+// Analytics benchmark on runs appended in minutes (not a test; every run falls in an hour or two,
+// so it shows rollups at their densest, not at real density: see bench/analytics-density.js):
+// generates runs through the append path, then
 // measures reads, statistics beside the plain SQL aggregate over the same rows, percentiles,
 // time series, exports and verification in one run, and writes bench/RESULTS.md's section.
 //
-//   npm run bench:analytics                          # 1,000,000 runs on PostgreSQL, 100,000 on PGlite
-//   BENCH_ENGINES=pglite BENCH_PGLITE_RUNS=20000 npm run bench:analytics
-//   BENCH_REUSE=1 npm run bench:analytics            # keep the server's runs from the last time
+//   npm run bench:analytics:append                   # 1,000,000 runs on PostgreSQL, 100,000 on PGlite
+//   BENCH_ENGINES=pglite BENCH_PGLITE_RUNS=20000 npm run bench:analytics:append
+//   BENCH_REUSE=1 npm run bench:analytics:append     # keep the server's runs from the last time
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';

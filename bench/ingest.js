@@ -34,6 +34,22 @@ for (const engine of engines) {
     const plainBatch = await measure(RECORDS, 1, (rows) => plainInsertMany(database, rows), BATCH_ROWS);
     const chainedBatch = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
     results.push(row(engine, `batches of ${BATCH_ROWS}, 1 caller`, plainBatch, chainedBatch));
+    // What keeping every rollup level costs a batch: the same batches with the rollup trigger off
+    // (the owner may switch it; this is a benchmark database), measured right after.
+    await database.query('alter table execution_ledger.executions disable trigger executions_rollup');
+    let bare;
+    try {
+      bare = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
+    } finally {
+      await database.query('alter table execution_ledger.executions enable always trigger executions_rollup');
+    }
+    // Trigger on again: the upkeep compares the mean of the two runs around the one without it.
+    const again = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
+    const upkeep = {
+      ...row(engine, `batches of ${BATCH_ROWS}, rollup trigger off`, plainBatch, bare),
+      rollup_upkeep: Number(((chainedBatch.p50 + again.p50) / 2 / bare.p50 - 1).toFixed(2)),
+    };
+    results.push(upkeep);
     const sample = await ledger.streamExecutions({ batchSize: 1 }).next();
     const verify = await ledger.verifyLedger(sample.value.project_id);
     if (!verify.ok) throw new Error(`chain broken after the benchmark: ${verify.reason}`);
@@ -45,6 +61,11 @@ for (const engine of engines) {
 }
 
 console.log(formatTable(results));
+for (const result of results.filter((candidate) => candidate.rollup_upkeep !== undefined)) {
+  console.log(
+    `${result.engine}: keeping every rollup level adds ${Math.round(result.rollup_upkeep * 100)}% to a batch (p50)`,
+  );
+}
 const machine = {
   cpus: os.cpus().length,
   cpu: os.cpus()[0]?.model,

@@ -9,6 +9,7 @@ export type {
   CostTimeSeriesPoint,
   ExecutionPercentiles,
   PercentileSet,
+  RollupLevelReport,
   RollupMismatch,
   RollupRebuildReport,
   RollupVerificationReport,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
+import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import {
   rebuildProjectStepRollups,
@@ -218,8 +219,8 @@ export class Ledger extends ExecutionReader {
   }
 
   /**
-   * Recomputes a project's hourly rollups and daily step rollups from its entries and reports any
-   * disagreement; `ok` only when both levels agree (`steps` is the step level's own report).
+   * Recomputes every rollup level of a project, and its daily step rollups, from its entries and
+   * reports any disagreement; `ok` only when both agree (`steps` is the step level's own report).
    */
   async verifyRollups(
     projectId: string,
@@ -230,7 +231,7 @@ export class Ledger extends ExecutionReader {
     return withStepVerification(report, await verifyProjectStepRollups(database, projectId));
   }
 
-  /** Recreates the hourly and daily step rollups of one project, or of every project, from the entries. */
+  /** Recreates every rollup level and the daily step rollups of one project, or of every project, from the entries. */
   async rebuildRollups(projectId?: string): Promise<RollupRebuildReport & { step_groups: number }> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
     const database = await this.ready();
@@ -247,7 +248,7 @@ export class Ledger extends ExecutionReader {
       return database.transaction(async (tx) => {
         await tx.query('set local role execution_ledger_reader');
         await tx.query(`select set_config('request.jwt.claims', $1, true)`, [claims]);
-        return fn(tx);
+        return fn(markRowSecured(tx));
       });
     });
   }

@@ -15,7 +15,25 @@ async function rollupRows(context: EngineContext, projectId: string) {
   );
 }
 
-describeEachEngine('hourly rollups', (context) => {
+// Every level and its table (sql/0008_rollup_levels.sql), and each table's keys besides the period.
+const LEVEL_TABLES = [
+  ['hour', 'execution_rollups_hour'],
+  ['hour_user', 'execution_rollups'],
+  ['day', 'execution_rollups_day'],
+  ['day_user', 'execution_rollups_day_user'],
+  ['month', 'execution_rollups_month'],
+  ['month_user', 'execution_rollups_month_user'],
+] as const;
+const LEVEL_KEYS: Record<string, string[]> = {
+  execution_rollups_hour: ['agent_id', 'status'],
+  execution_rollups: ['agent_id', 'user_id', 'status'],
+  execution_rollups_day: ['agent_id', 'status'],
+  execution_rollups_day_user: ['agent_id', 'user_id', 'status'],
+  execution_rollups_month: ['agent_id', 'status'],
+  execution_rollups_month_user: ['user_id'],
+};
+
+describeEachEngine('rollup levels', (context) => {
   it('are written by the append itself, one group per hour, agent, user and status', async () => {
     const projectId = context.project();
     const results = await context.ledger.recordExecutions([
@@ -40,7 +58,17 @@ describeEachEngine('hourly rollups', (context) => {
       duration_ms_sum: '1250',
       duration_ms_max: 1000,
     });
-    expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, groups_checked: 2 });
+    // Two groups at every level, except month_user, which is keyed by user alone.
+    const report = await context.ledger.verifyRollups(projectId);
+    expect(report).toMatchObject({ ok: true, groups_checked: 11 });
+    expect(report.levels.map((level) => [level.level, level.ok, level.groups_checked])).toEqual([
+      ['hour', true, 2],
+      ['hour_user', true, 2],
+      ['day', true, 2],
+      ['day_user', true, 2],
+      ['month', true, 2],
+      ['month_user', true, 1],
+    ]);
   });
 
   it('do not count a replayed append twice, nor a refused conflicting one', async () => {
@@ -120,30 +148,68 @@ describeEachEngine('hourly rollups', (context) => {
       );
       const report = await context.ledger.verifyRollups(projectId);
       expect(report.ok).toBe(false);
-      expect(report.groups_checked).toBe(3);
-      expect(report.mismatches.map((mismatch) => [mismatch.user_id, mismatch.reason])).toEqual([
-        ['nobody', 'this rollup group has no entries behind it'],
-        ['user-001', 'cost_sum is 851.000000, the entries give 850.000000'],
-        ['user-002', 'entries of this group are missing from the rollups'],
+      // hour_user compares its 2 groups and the ghost; the other levels hold 1 or 2 groups each.
+      expect(report.groups_checked).toBe(10);
+      expect(report.levels.filter((level) => !level.ok).map((level) => level.level)).toEqual(['hour_user']);
+      expect(
+        report.mismatches.map((mismatch) => [mismatch.level, mismatch.user_id, mismatch.reason]),
+      ).toEqual([
+        ['hour_user', 'nobody', 'this rollup group has no entries behind it'],
+        ['hour_user', 'user-001', 'cost_sum is 851.000000, the entries give 850.000000'],
+        ['hour_user', 'user-002', 'entries of this group are missing from the rollups'],
       ]);
+      expect(report.mismatches[0]?.period_start).toBe('2020-01-01T00:00:00.000Z');
       expect(await context.ledger.rebuildRollups(projectId)).toEqual({
         projects: 1,
-        groups: 2,
+        groups: 9,
+        levels: { hour: 1, hour_user: 2, day: 1, day_user: 2, month: 1, month_user: 2 },
         step_groups: 0,
       });
       expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, mismatches: [] });
       expect((await context.ledger.getProjectExecutionStats(projectId)).total_cost).toBe(1700);
     });
 
+    it('name the level of each disagreement, whichever level was changed', async () => {
+      const projectId = context.project();
+      await context.ledger.recordExecutions([
+        makeExecution(projectId),
+        makeExecution(projectId, { user_id: 'user-002' }),
+      ]);
+      for (const [level, table] of LEVEL_TABLES) {
+        await context.admin(
+          `update execution_ledger.${table} set run_count = run_count + 1 where project_id = $1`,
+          [projectId],
+        );
+        const report = await context.ledger.verifyRollups(projectId);
+        expect(report.levels.filter((entry) => !entry.ok).map((entry) => entry.level)).toEqual([level]);
+        expect(report.mismatches.length).toBeGreaterThan(0);
+        for (const mismatch of report.mismatches) {
+          expect(mismatch).toMatchObject({
+            level,
+            reason: expect.stringMatching(/^run_count is \d+, the entries give \d+$/),
+          });
+        }
+        await context.ledger.rebuildRollups(projectId);
+        expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+      }
+    });
+
     it('rebuilding every project also drops rollups of projects that have no entries', async () => {
       const orphan = context.project('orphan');
-      await context.admin(
-        `insert into execution_ledger.execution_rollups (project_id, hour, agent_id, user_id, status, run_count,
-           cost_sum, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum, duration_count,
-           duration_ms_sum)
-         values ($1, '2020-01-01T00:00Z', 'ghost', 'nobody', 'completed', 5, 5, 0, 0, 0, 0, 0, 0)`,
-        [orphan],
-      );
+      for (const [, table] of LEVEL_TABLES) {
+        const keys = LEVEL_KEYS[table] ?? [];
+        const period =
+          table === 'execution_rollups'
+            ? 'hour'
+            : table.replace(/^execution_rollups_/, '').replace(/_user$/, '');
+        await context.admin(
+          `insert into execution_ledger.${table} (project_id, ${period}, ${keys.join(', ')}, run_count,
+             cost_sum, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum, duration_count,
+             duration_ms_sum)
+           values ($1, '2020-01-01T00:00Z', ${keys.map((key) => `'ghost-${key}'`).join(', ')}, 5, 5, 0, 0, 0, 0, 0, 0)`,
+          [orphan],
+        );
+      }
       expect((await context.ledger.getProjectExecutionStats(orphan)).total_executions).toBe(5);
       const report = await context.ledger.rebuildRollups();
       expect(report.projects).toBeGreaterThanOrEqual(1);
@@ -170,17 +236,20 @@ describeEachEngine('hourly rollups', (context) => {
     const projectId = context.project();
     await context.ledger.recordExecution(makeExecution(projectId));
     const database = await context.ledger.database();
-    const attempt = database
-      .transaction(async (tx) => {
-        // PGlite connects as a superuser; take the service role the server's runtime role holds.
-        if (context.engine === 'pglite') await tx.query('set local role execution_ledger_service');
-        await tx.query('update execution_ledger.execution_rollups set run_count = 0 where project_id = $1', [
-          projectId,
-        ]);
-      })
-      .catch((error: unknown) => error);
-    expect(isLedgerError(await attempt, 'PERMISSION_DENIED')).toBe(true);
+    for (const [, table] of LEVEL_TABLES) {
+      const attempt = database
+        .transaction(async (tx) => {
+          // PGlite connects as a superuser; take the service role the server's runtime role holds.
+          if (context.engine === 'pglite') await tx.query('set local role execution_ledger_service');
+          await tx.query(`update execution_ledger.${table} set run_count = 0 where project_id = $1`, [
+            projectId,
+          ]);
+        })
+        .catch((error: unknown) => error);
+      expect(isLedgerError(await attempt, 'PERMISSION_DENIED')).toBe(true);
+    }
     expect((await rollupRows(context, projectId)).map((row) => row.run_count)).toEqual([1]);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
 
   it('give a scoped reader statistics over exactly the runs row level security lets them see', async () => {

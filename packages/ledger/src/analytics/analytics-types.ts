@@ -81,25 +81,41 @@ export interface UserCostOptions extends AnalyticsFilter {
   limit?: number;
 }
 
-/** One place where the rollups disagree with the entries they summarise. */
+/** One place where a rollup level disagrees with the entries it summarises. */
 export interface RollupMismatch {
-  hour: string;
-  agent_id: string;
-  user_id: string;
-  status: string;
+  /** The level: hour, hour_user, day, day_user, month or month_user (docs/analytics.md). */
+  level: string;
+  /** The start of the level's UTC period (hour, day or month), ISO 8601. */
+  period_start: string;
+  /** The group's keys; null for a key the level does not hold. */
+  agent_id: string | null;
+  user_id: string | null;
+  status: string | null;
   reason: string;
+}
+
+/** How one level of one project compared with its entries. */
+export interface RollupLevelReport {
+  level: string;
+  ok: boolean;
+  groups_checked: number;
 }
 
 export interface RollupVerificationReport {
   ok: boolean;
   project_id: string;
-  /** Rollup groups (project, hour, agent, user, status) compared. */
+  /** Rollup groups compared, every level together. */
   groups_checked: number;
-  /** Up to a bounded number of disagreements, oldest hour first. */
+  /** Every level, finest first, with its own verdict. */
+  levels: RollupLevelReport[];
+  /** Up to a bounded number of disagreements per level, each naming its level, oldest period first. */
   mismatches: RollupMismatch[];
 }
 
 export interface RollupRebuildReport {
   projects: number;
+  /** Groups written, every level together. */
   groups: number;
+  /** Groups written per level. */
+  levels: Record<string, number>;
 }

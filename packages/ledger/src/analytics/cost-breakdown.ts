@@ -4,6 +4,7 @@ import type { Queryable } from '../db/database.js';
 import { requireLimit } from '../query/execution-filter.js';
 import { toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, CostByPart, UserCost, UserCostOptions } from './analytics-types.js';
+import { isRowSecured } from './rollup-levels.js';
 import { rollupSourceSql } from './rollup-source.js';
 
 interface PartsRow {
@@ -27,7 +28,7 @@ export async function queryCostByPart(
   filter: AnalyticsFilter | undefined,
 ): Promise<CostByPart> {
   const params: unknown[] = [];
-  const source = rollupSourceSql(toAnalyticsScope(filter), params);
+  const source = rollupSourceSql(toAnalyticsScope(filter), params, { keys: [], rowSecured: isRowSecured(q) });
   const rows = await q.query<PartsRow>(
     `${source.sql},
     others as (
@@ -81,7 +82,10 @@ export async function queryCostByUser(
 ): Promise<UserCost[]> {
   const limit = requireLimit(options?.limit, 'limit', USER_COSTS_DEFAULT, PAGE_ROWS_MAX);
   const params: unknown[] = [];
-  const source = rollupSourceSql(toAnalyticsScope(options), params);
+  const source = rollupSourceSql(toAnalyticsScope(options), params, {
+    keys: ['user_id'],
+    rowSecured: isRowSecured(q),
+  });
   params.push(limit);
   const rows = await q.query<{ user_id: string; count: string; total_cost: string; avg_cost: string }>(
     `${source.sql}

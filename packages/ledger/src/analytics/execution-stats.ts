@@ -3,11 +3,11 @@ import { namedSql } from '../db/named-sql.js';
 import { type ExecutionFilter, type FilterScope, scopeClauses, whereSql } from '../query/execution-filter.js';
 import type { CostStats, ExecutionStats } from '../types.js';
 import { toAnalyticsScope } from './analytics-scope.js';
+import { isRowSecured } from './rollup-levels.js';
 import { rollupSourceSql } from './rollup-source.js';
 
 /**
- * Statistics are SQL aggregates over the hourly rollups plus the partial hours at the range's
- * ends, never rows pulled into JS. Money stays numeric in SQL and is read as exact decimal text.
+ * Statistics are SQL aggregates over the rollup levels plus the cut hours at the range's ends, never rows pulled into JS. Money stays numeric in SQL and is read as exact decimal text.
  * Averages divide the summed sums by the summed counts, which is exactly how PostgreSQL's avg()
  * computes its result, so the numbers equal a plain aggregate over the entries digit for digit.
  */
@@ -23,7 +23,7 @@ export async function queryAgentCostStats(
     agentId,
     ...(projectId === undefined ? {} : { projectId }),
   });
-  const source = rollupSourceSql(scope, params);
+  const source = rollupSourceSql(scope, params, { keys: ['agent_id'], rowSecured: isRowSecured(q) });
   const rows = await q.query<Record<'count' | 'total' | 'avg' | 'min' | 'max', string>>(
     namedSql(`${source.sql}
      select coalesce(sum(s.run_count), 0)::text as count, coalesce(sum(s.cost_sum), 0)::text as total,
@@ -62,7 +62,10 @@ export async function queryProjectStats(
   range: ExecutionFilter,
 ): Promise<ExecutionStats> {
   const params: unknown[] = [];
-  const source = rollupSourceSql(toAnalyticsScope({ ...range, projectId }), params);
+  const source = rollupSourceSql(toAnalyticsScope({ ...range, projectId }), params, {
+    keys: ['agent_id', 'status'],
+    rowSecured: isRowSecured(q),
+  });
   // One round trip: the grand total and the per-agent rows through grouping sets.
   const rows = await q.query<ProjectStatsRow>(
     namedSql(`${source.sql}
@@ -108,13 +111,13 @@ export async function queryProjectStats(
 
 /**
  * The number of runs a scope matches. Every field but a parent run is a rollup dimension, so the
- * hourly rollups answer without counting rows; a parent run needs the plain count.
+ * rollup levels answer without counting rows; a parent run needs the plain count.
  */
 export async function countRuns(q: Queryable, scope: FilterScope): Promise<number> {
   const params: unknown[] = [];
   const sql =
     scope.parentRunId === undefined
-      ? namedSql(`${rollupSourceSql(scope, params).sql}
+      ? namedSql(`${rollupSourceSql(scope, params, { keys: [], rowSecured: isRowSecured(q) }).sql}
          select coalesce(sum(s.run_count), 0)::text as total from source s`)
       : `select count(*)::text as total from execution_ledger.executions e ${whereSql(scopeClauses(scope, params))}`;
   const rows = await q.query<{ total: string }>(sql, params);

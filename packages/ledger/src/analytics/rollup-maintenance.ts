@@ -1,6 +1,12 @@
 import { ROLLUP_MISMATCHES_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import type { RollupMismatch, RollupRebuildReport, RollupVerificationReport } from './analytics-types.js';
+import type {
+  RollupLevelReport,
+  RollupMismatch,
+  RollupRebuildReport,
+  RollupVerificationReport,
+} from './analytics-types.js';
+import { ROLLUP_LEVELS, type RollupLevel } from './rollup-levels.js';
 
 // Every measure a rollup row holds; verification compares each one.
 const MEASURES = [
@@ -19,67 +25,92 @@ const MEASURES = [
 ] as const;
 
 /**
- * Recreates the rollups of one project, or of every project (each in its own short transaction
- * under that project's append lock, so appends elsewhere go on). Rollups are a cache: the
- * entries are the truth, and this is how a damaged cache is repaired.
+ * Recreates every rollup level of one project, or of every project (each in its own short
+ * transaction under that project's append lock, so appends elsewhere go on). Rollups are a cache:
+ * the entries are the truth, and this is how a damaged cache is repaired.
  */
 export async function rebuildProjectRollups(
   q: Queryable,
   projectId: string | undefined,
 ): Promise<RollupRebuildReport> {
   const projects = projectId === undefined ? await listRollupProjects(q) : [projectId];
-  let groups = 0;
+  const levels: Record<string, number> = Object.fromEntries(ROLLUP_LEVELS.map((level) => [level.name, 0]));
   for (const project of projects) {
-    const rows = await q.query<{ groups: string | number }>(
-      'select execution_ledger.rebuild_rollups($1) as groups',
+    const rows = await q.query<{ r_level: string; r_groups: string | number }>(
+      'select r_level, r_groups from execution_ledger.rebuild_rollups($1)',
       [project],
     );
-    groups += Number(rows[0]?.groups ?? 0);
+    for (const row of rows) levels[row.r_level] = (levels[row.r_level] ?? 0) + Number(row.r_groups);
   }
-  return { projects: projects.length, groups };
+  const groups = Object.values(levels).reduce((sum, count) => sum + count, 0);
+  return { projects: projects.length, groups, levels };
 }
 
 /**
- * Every project with entries or rollups, by a loose index scan (one index probe per project)
- * instead of reading every entry: rollups without entries behind them must go too.
+ * Every project with entries or rollups at any level, by a loose index scan (one index probe per
+ * project) instead of reading every row: rollups without entries behind them must go too.
  */
 async function listRollupProjects(q: Queryable): Promise<string[]> {
+  const tables = ['executions', ...new Set(ROLLUP_LEVELS.map((level) => level.table))];
+  const scans = tables.map(
+    (table, index) => `t${index}(project_id) as (
+       select min(project_id) from execution_ledger.${table}
+       union all
+       select (select min(x.project_id) from execution_ledger.${table} x where x.project_id > p.project_id)
+       from t${index} p where p.project_id is not null
+     )`,
+  );
   const rows = await q.query<{ project_id: string }>(
-    `with recursive entries(project_id) as (
-       select min(project_id) from execution_ledger.executions
-       union all
-       select (select min(e.project_id) from execution_ledger.executions e where e.project_id > p.project_id)
-       from entries p where p.project_id is not null
-     ), rollups(project_id) as (
-       select min(project_id) from execution_ledger.execution_rollups
-       union all
-       select (select min(r.project_id) from execution_ledger.execution_rollups r where r.project_id > p.project_id)
-       from rollups p where p.project_id is not null
-     )
-     select project_id from entries where project_id is not null
-     union
-     select project_id from rollups where project_id is not null
+    `with recursive ${scans.join(',\n     ')}
+     ${tables.map((_, index) => `select project_id from t${index} where project_id is not null`).join('\n     union\n     ')}
      order by 1`,
   );
   return rows.map((row) => row.project_id);
 }
 
 /**
- * Recomputes a project's rollups from its entries and compares them group by group. Reports,
- * never throws on bad data: a missing group, a group without entries, or each differing measure.
+ * Recomputes every level of a project from its entries and compares them group by group. Reports,
+ * never throws on bad data: a missing group, a group without entries, or each differing measure,
+ * each naming its level.
  */
 export async function verifyProjectRollups(
   q: Queryable,
   projectId: string,
 ): Promise<RollupVerificationReport> {
+  const levels: RollupLevelReport[] = [];
+  const mismatches: RollupMismatch[] = [];
+  for (const level of ROLLUP_LEVELS) {
+    const rows = await q.query<{ groups: string | number; mismatches: RollupMismatch[] | null }>(
+      verifyLevelSql(level),
+      [projectId, ROLLUP_MISMATCHES_MAX],
+    );
+    const found = rows[0]?.mismatches ?? [];
+    levels.push({ level: level.name, ok: found.length === 0, groups_checked: Number(rows[0]?.groups ?? 0) });
+    mismatches.push(...found);
+  }
+  return {
+    ok: mismatches.length === 0,
+    project_id: projectId,
+    groups_checked: levels.reduce((sum, level) => sum + level.groups_checked, 0),
+    levels,
+    mismatches,
+  };
+}
+
+/** One level's comparison: the level as the entries give it, full-joined with the level as stored. */
+function verifyLevelSql(level: RollupLevel): string {
+  const period = `date_trunc('${level.period}', t.created_at, 'UTC')`;
+  const keys = level.keys;
   const differences = MEASURES.map(
     (measure) =>
       `case when x.${measure} is distinct from a.${measure} ` +
       `then format('${measure} is %s, the entries give %s', coalesce(a.${measure}::text, 'null'), coalesce(x.${measure}::text, 'null')) end`,
   ).join(',\n        ');
-  const rows = await q.query<{ groups: string | number; mismatches: RollupMismatch[] | null }>(
-    `with expected as (
-       select t.hour, t.agent_id, t.user_id, t.status, count(*) as run_count,
+  const keyOf = (key: string) =>
+    keys.includes(key as never) ? `coalesce(x.${key}, a.${key})` : 'null::text';
+  const order = ['m.period', ...keys.map((key) => `m.${key}`)].join(', ');
+  return `with expected as (
+       select ${period} as period, ${keys.map((key) => `t.${key}`).join(', ')}, count(*) as run_count,
          coalesce(sum(t.cost_total), 0) as cost_sum, min(t.cost_total) as cost_min,
          max(t.cost_total) as cost_max, sum(t.tokens) as tokens_sum, sum(t.tool_calls) as tool_calls_sum,
          sum(t.external_requests) as external_requests_sum, sum(t.penalties) as penalties_sum,
@@ -88,35 +119,27 @@ export async function verifyProjectRollups(
          count(t.duration_ms) as duration_count, coalesce(sum(t.duration_ms), 0) as duration_ms_sum,
          max(t.duration_ms) as duration_ms_max
        from execution_ledger.execution_rollup_terms t where t.project_id = $1
-       group by 1, 2, 3, 4
+       group by ${['1', ...keys.map((_, index) => String(index + 2))].join(', ')}
      ),
-     actual as (select r.* from execution_ledger.execution_rollups r where r.project_id = $1),
+     actual as (
+       select a.${level.period} as period, a.* from execution_ledger.${level.table} a where a.project_id = $1
+     ),
      compared as (
-       select coalesce(x.hour, a.hour) as hour, coalesce(x.agent_id, a.agent_id) as agent_id,
-         coalesce(x.user_id, a.user_id) as user_id, coalesce(x.status, a.status) as status,
-         case when a.hour is null then 'entries of this group are missing from the rollups'
-           when x.hour is null then 'this rollup group has no entries behind it'
+       select coalesce(x.period, a.period) as period,
+         ${keyOf('agent_id')} as agent_id, ${keyOf('user_id')} as user_id, ${keyOf('status')} as status,
+         case when a.period is null then 'entries of this group are missing from the rollups'
+           when x.period is null then 'this rollup group has no entries behind it'
            else concat_ws('; ',
         ${differences})
          end as reason
        from expected x
-       full join actual a
-         on a.hour = x.hour and a.agent_id = x.agent_id and a.user_id = x.user_id and a.status = x.status
+       full join actual a on ${['period', ...keys].map((key) => `a.${key} = x.${key}`).join(' and ')}
      )
      select (select count(*) from compared) as groups,
-       (select jsonb_agg(jsonb_build_object(
-           'hour', to_char(m.hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       (select jsonb_agg(jsonb_build_object('level', '${level.name}',
+           'period_start', to_char(m.period at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
            'agent_id', m.agent_id, 'user_id', m.user_id, 'status', m.status, 'reason', m.reason)
-         order by m.hour, m.agent_id, m.user_id, m.status)
+         order by ${order})
         from (select c.* from compared c where c.reason <> ''
-              order by c.hour, c.agent_id, c.user_id, c.status limit $2) m) as mismatches`,
-    [projectId, ROLLUP_MISMATCHES_MAX],
-  );
-  const mismatches = rows[0]?.mismatches ?? [];
-  return {
-    ok: mismatches.length === 0,
-    project_id: projectId,
-    groups_checked: Number(rows[0]?.groups ?? 0),
-    mismatches,
-  };
+              order by ${order.replaceAll('m.', 'c.')} limit $2) m) as mismatches`;
 }

@@ -1,6 +1,12 @@
-import assert from 'node:assert/strict';
 import type { AnalyticsScope } from './analytics-scope.js';
 import type { TimeBucket } from './analytics-types.js';
+import {
+  levelFor,
+  type RollupKey,
+  type RollupLevel,
+  type RollupPeriod,
+  requireLevel,
+} from './rollup-levels.js';
 
 /** Buckets of a time series: their unit and the time zone whose wall clock cuts them. */
 export interface BucketSpec {
@@ -8,181 +14,267 @@ export interface BucketSpec {
   timeZone: string;
 }
 
+/** What a query reads from `source`, and who reads it. */
+export interface SourceNeeds {
+  /** The keys the outer query groups by or reads, besides the scope's own filters. */
+  keys: readonly RollupKey[];
+  /** Reads under row level security as one user (see rollup-levels.ts): user-keyed levels only. */
+  rowSecured: boolean;
+  bucket?: BucketSpec;
+}
+
 /** The SQL of the `source` common table expressions and the placeholders an outer query reuses. */
 export interface RollupSource {
   /** `with …, source as (…)`: append the outer `select … from source s`. */
   sql: string;
-  start: string;
-  end: string;
-  /** Set when bucketed: placeholders of the unit ('hour', 'day', 'week') and the time zone. */
+  /**
+   * Set when bucketed: placeholders of the range, the unit ('hour', 'day', 'week') and the zone;
+   * `source` then also has `label`, the wall-clock start of each row's bucket.
+   */
+  start?: string;
+  end?: string;
   unit?: string;
   timeZone?: string;
+  /** The level each period size is read from, for tests and benchmarks that count rows read. */
+  levels: RollupLevel[];
 }
 
 /**
- * The runs of a scope as aggregate rows of one shape, read from the hourly rollups wherever a
- * whole UTC hour lies inside the range (and, when bucketed, inside one bucket), and from the
- * entries only for the remaining partial hours. Every instant of [start, end) belongs to exactly
- * one UTC hour, and each hour is read from exactly one side, so sums, counts, minima and maxima
- * over `source` equal the same aggregate over the entries.
+ * The runs of a scope as aggregate rows of one shape. Each period size (month, day, hour) is read
+ * from the level with the fewest keys that holds every key the query filters or groups by; a
+ * range is read from the coarsest whole periods inside it, finer ones at its edges, and the entries
+ * only for the hours it cuts. Every instant of [start, end) lies in exactly one of those pieces,
+ * and each piece is read from exactly one side, so sums, counts, minima and maxima over `source`
+ * equal the same aggregate over the entries.
  *
- * Rows of `source`: at (the hour, or the entry's created_at), agent_id, user_id, status,
- * run_count, cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum, external_requests_sum,
- * penalties_sum, other_parts, duration_count, duration_ms_sum, duration_ms_max.
+ * Rows of `source`: at (the period's start, or the entry's created_at), agent_id, user_id, status
+ * (null when the level has no such key, and then the query never needs it), run_count, cost_sum,
+ * cost_min, cost_max, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum,
+ * other_parts, duration_count, duration_ms_sum, duration_ms_max.
  */
-export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], bucket?: BucketSpec): RollupSource {
+export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs: SourceNeeds): RollupSource {
   const add = (value: unknown) => {
     params.push(value);
     return `$${params.length}`;
   };
-  const start = `${add(scope.start)}::timestamptz`;
-  const end = `${add(scope.end)}::timestamptz`;
-  const rollupClauses: string[] = [];
-  const entryClauses: string[] = [];
+  const filters: [RollupKey, string][] = [];
   for (const [column, value] of [
-    ['project_id', scope.projectId],
     ['agent_id', scope.agentId],
     ['user_id', scope.userId],
   ] as const) {
-    if (value === undefined) continue;
-    const placeholder = add(value);
-    rollupClauses.push(`r.${column} = ${placeholder}`);
-    entryClauses.push(`t.${column} = ${placeholder}`);
+    if (value !== undefined) filters.push([column, `= ${add(value)}`]);
   }
-  if (scope.statuses !== undefined) {
-    const placeholder = add(scope.statuses);
-    rollupClauses.push(`r.status = any(${placeholder}::text[])`);
-    entryClauses.push(`t.status = any(${placeholder}::text[])`);
-  }
-  const source: RollupSource = { sql: '', start, end };
-  if (bucket === undefined) {
-    const firstWholeHour = ceilHour(scope.start);
-    const lastCut = floorHour(scope.end);
-    const edges = {
-      firstWholeHour: `${add(firstWholeHour)}::timestamptz`,
-      lastCut: `${add(lastCut)}::timestamptz`,
-      lowerCut: firstWholeHour !== scope.start,
-      upperCut: lastCut !== scope.end,
-    };
-    source.sql = edgesSourceSql(source, rollupClauses, entryClauses, edges);
-    return source;
-  }
-  source.unit = `${add(bucket.unit)}::text`;
-  source.timeZone = `${add(bucket.timeZone)}::text`;
-  source.sql = bucketedSourceSql(source, rollupClauses, entryClauses);
-  return source;
-}
-
-const ROLLUP_MEASURES = `r.run_count, r.cost_sum, r.cost_min, r.cost_max, r.tokens_sum, r.tool_calls_sum,
-  r.external_requests_sum, r.penalties_sum, r.other_parts, r.duration_count, r.duration_ms_sum, r.duration_ms_max`;
-const ENTRY_MEASURES = `1::bigint, t.cost_total, t.cost_total, t.cost_total, t.tokens, t.tool_calls,
-  t.external_requests, t.penalties, t.other_parts, (t.duration_ms is not null)::integer::bigint,
-  coalesce(t.duration_ms, 0)::numeric, t.duration_ms`;
-
-/**
- * Without buckets only the range's two ends can cut an hour, and those hours are known up front:
- * whole hours [first whole hour, last cut) from the rollups, [start, first whole hour) and
- * [last cut, end) from the entries. Plain index range scans, nothing materialised.
- */
-function edgesSourceSql(
-  source: RollupSource,
-  rollupClauses: string[],
-  entryClauses: string[],
-  edges: { firstWholeHour: string; lastCut: string; lowerCut: boolean; upperCut: boolean },
-): string {
-  const { start, end } = source;
-  const where = (clauses: string[], range: string[]) => [...clauses, ...range].join(' and ');
-  const entries = (range: string[]) => `
-      union all
-      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
-      from execution_ledger.execution_rollup_terms t
-      where ${where(entryClauses, range)}`;
-  // An open or hour-aligned end cuts no hour: its branch is left out, not planned and run empty.
-  // `start < end` always holds for a non-empty range; it also keeps both parameters in the text
-  // so PostgreSQL can type them when neither branch is.
-  return `
-    with source as (
-      select r.hour as at, r.agent_id, r.user_id, r.status, ${ROLLUP_MEASURES}
-      from execution_ledger.execution_rollups r
-      where ${where(rollupClauses, [`r.hour >= ${edges.firstWholeHour}`, `r.hour < ${edges.lastCut}`, `${start} < ${end}`])}
-      ${edges.lowerCut ? entries([`t.created_at >= ${start}`, `t.created_at < least(${edges.firstWholeHour}, ${end})`]) : ''}
-      ${
-        edges.upperCut
-          ? entries([
-              `t.created_at >= greatest(${edges.lastCut}, ${edges.firstWholeHour}, ${start})`,
-              `t.created_at < ${end}`,
-            ])
-          : ''
-      }
-    )`;
-}
-
-/**
- * With buckets any hour may be cut (zones whose offset is not a whole hour, daylight-saving
- * changes), so each rollup row of the range is classified: whole when it lies inside the range
- * and inside one bucket. Hours that are not whole, and only those, are read from the entries.
- */
-function bucketedSourceSql(source: RollupSource, rollupClauses: string[], entryClauses: string[]): string {
-  const { start, end, unit, timeZone } = source;
-  assert(unit !== undefined && timeZone !== undefined, 'only a bucketed source reads bucket edges');
-  const oneBucket = wholeHourInOneBucketSql('r.hour', unit, timeZone);
-  const scopedWhere = [...rollupClauses, `r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`];
-  const entryWhere = [
-    ...entryClauses,
-    `t.created_at >= greatest(p.hour, ${start})`,
-    `t.created_at < least(p.hour + interval '1 hour', ${end})`,
+  if (scope.statuses !== undefined) filters.push(['status', `= any(${add(scope.statuses)}::text[])`]);
+  const project = scope.projectId === undefined ? undefined : add(scope.projectId);
+  const needed = new Set<RollupKey>([...needs.keys, ...filters.map(([key]) => key)]);
+  if (needs.rowSecured) needed.add('user_id');
+  const where = (alias: string) => [
+    ...(project === undefined ? [] : [`${alias}.project_id = ${project}`]),
+    ...filters.map(([key, test]) => `${alias}.${key} ${test}`),
   ];
-  return `
-    with scoped as (
-      select r.hour, r.agent_id, r.user_id, r.status, ${ROLLUP_MEASURES},
-        (r.hour >= ${start} and r.hour + interval '1 hour' <= ${end}${oneBucket}) as whole
-      from execution_ledger.execution_rollups r
-      where ${scopedWhere.join(' and ')}
-    ),
-    partial_hours as (select distinct s.hour from scoped s where not s.whole),
-    source as (
-      select s.hour as at, s.agent_id, s.user_id, s.status, ${ROLLUP_MEASURES.replaceAll('r.', 's.')}
-      from scoped s where s.whole
-      union all
-      select t.created_at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
-      from partial_hours p
-      cross join lateral (
-        select t.* from execution_ledger.execution_rollup_terms t where ${entryWhere.join(' and ')}
-      ) t
-    )`;
+  const narrow = project !== undefined || scope.agentId !== undefined;
+  const parts: SourceParts = { add, where, needed, narrow };
+  if (needs.bucket === undefined) return edgesSource(scope, parts);
+  return bucketedSource(scope, parts, needs.bucket);
+}
+
+interface SourceParts {
+  add: (value: unknown) => string;
+  where: (alias: string) => string[];
+  needed: ReadonlySet<RollupKey>;
+  /** Whether a project or agent filter narrows every level to an index range. */
+  narrow: boolean;
+}
+
+const MEASURES = `run_count, cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum,
+  external_requests_sum, penalties_sum, other_parts, duration_count, duration_ms_sum, duration_ms_max`;
+const ENTRY_MEASURES = `1::bigint as run_count, t.cost_total as cost_sum, t.cost_total as cost_min,
+  t.cost_total as cost_max, t.tokens as tokens_sum, t.tool_calls as tool_calls_sum,
+  t.external_requests as external_requests_sum, t.penalties as penalties_sum, t.other_parts,
+  (t.duration_ms is not null)::integer::bigint as duration_count,
+  coalesce(t.duration_ms, 0)::numeric as duration_ms_sum, t.duration_ms as duration_ms_max`;
+const prefixed = (alias: string) => MEASURES.replace(/(\w+)/g, `${alias}.$1`);
+
+/** `agent_id, user_id, status` of a level's rows, with null for the keys it does not hold. */
+function keyColumns(level: RollupLevel, alias: string): string {
+  return (['agent_id', 'user_id', 'status'] as const)
+    .map((key) => (level.keys.includes(key) ? `${alias}.${key}` : `null::text as ${key}`))
+    .join(', ');
+}
+
+function levelRows(level: RollupLevel, alias: string, clauses: string[]): string {
+  return `select ${alias}.${level.period} as at, ${keyColumns(level, alias)}, ${prefixed(alias)}
+      from execution_ledger.${level.table} ${alias}
+      where ${clauses.join(' and ')}`;
+}
+
+function entryRows(clauses: string[]): string {
+  return `select t.created_at as at, t.agent_id, t.user_id, t.status, ${ENTRY_MEASURES}
+      from execution_ledger.execution_rollup_terms t
+      where ${clauses.join(' and ')}`;
+}
+
+/** A piece of the range: whole periods of a level, or the entries of a cut hour. */
+interface Piece {
+  period: RollupPeriod | 'entries';
+  from: number;
+  to: number;
+}
+
+const PERIODS: readonly RollupPeriod[] = ['month', 'day', 'hour'];
+
+/**
+ * Without buckets only the range's two ends cut periods, so the pieces are known up front: the
+ * whole months inside the range, then whole days and whole hours at each edge, then the entries
+ * of the at most two cut hours. Each piece is one index range scan; nothing is materialised.
+ */
+function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
+  const periods = PERIODS.filter((period) => levelFor(period, parts.needed) !== undefined);
+  const pieces: Piece[] = [];
+  splitRange(instant(scope.start), instant(scope.end), periods, pieces);
+  const levels = periods.map((period) => requireLevel(period, parts.needed));
+  const time = (ms: number) => `${parts.add(instantText(ms))}::timestamptz`;
+  const branches = pieces.map((piece) => {
+    if (piece.period === 'entries') {
+      return entryRows([
+        ...parts.where('t'),
+        `t.created_at >= ${time(piece.from)}`,
+        `t.created_at < ${time(piece.to)}`,
+      ]);
+    }
+    const level = requireLevel(piece.period, parts.needed);
+    const column = `r.${level.period}`;
+    return levelRows(level, 'r', [
+      ...parts.where('r'),
+      `${column} >= ${time(piece.from)}`,
+      `${column} < ${time(piece.to)}`,
+    ]);
+  });
+  // An empty range reads nothing; one typed branch that returns no row keeps the outer query valid.
+  if (branches.length === 0) branches.push(entryRows([...parts.where('t'), 'false']));
+  return { sql: `with source as (\n      ${branches.join('\n      union all\n      ')}\n    )`, levels };
+}
+
+/** Cuts [from, to) into whole periods, coarsest first, and the entries of the hours left over. */
+function splitRange(from: number, to: number, periods: readonly RollupPeriod[], pieces: Piece[]): void {
+  if (!(from < to)) return;
+  const [period, ...finer] = periods;
+  if (period === undefined) {
+    pieces.push({ period: 'entries', from, to });
+    return;
+  }
+  const first = ceilTo(period, from);
+  const last = floorTo(period, to);
+  if (first < last) {
+    pieces.push({ period, from: first, to: last });
+    splitRange(from, first, finer, pieces);
+    splitRange(last, to, finer, pieces);
+  } else {
+    splitRange(from, to, finer, pieces);
+  }
 }
 
 const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
 
-/** The first whole UTC hour at or after an instant ('-infinity' stays open). */
-function ceilHour(instant: string): string {
-  const ms = Date.parse(instant);
-  if (Number.isNaN(ms)) return instant;
-  return new Date(Math.ceil(ms / HOUR_MS) * HOUR_MS).toISOString();
+function instant(text: string): number {
+  if (text === '-infinity') return Number.NEGATIVE_INFINITY;
+  if (text === 'infinity') return Number.POSITIVE_INFINITY;
+  return Date.parse(text);
 }
 
-/** The UTC hour an instant falls in ('infinity' stays open). */
-function floorHour(instant: string): string {
-  const ms = Date.parse(instant);
-  if (Number.isNaN(ms)) return instant;
-  return new Date(Math.floor(ms / HOUR_MS) * HOUR_MS).toISOString();
+function instantText(ms: number): string {
+  if (ms === Number.NEGATIVE_INFINITY) return '-infinity';
+  if (ms === Number.POSITIVE_INFINITY) return 'infinity';
+  return new Date(ms).toISOString();
+}
+
+/** The start of the UTC period an instant falls in (infinities stay where they are). */
+function floorTo(period: RollupPeriod, ms: number): number {
+  if (!Number.isFinite(ms)) return ms;
+  if (period === 'hour') return Math.floor(ms / HOUR_MS) * HOUR_MS;
+  if (period === 'day') return Math.floor(ms / DAY_MS) * DAY_MS;
+  const date = new Date(ms);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+}
+
+/** The first start of a UTC period at or after an instant. */
+function ceilTo(period: RollupPeriod, ms: number): number {
+  const floor = floorTo(period, ms);
+  if (floor === ms) return ms;
+  if (period !== 'month') return floor + (period === 'hour' ? HOUR_MS : DAY_MS);
+  const date = new Date(floor);
+  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
 }
 
 /**
- * True when the UTC hour starting at `hour` lies inside one bucket of the zone's wall clock:
- * its first and last instants get the same bucket, and no offset change (daylight saving) falls
- * inside it, so the wall clock runs straight through. Other hours are read from the entries.
+ * With buckets a UTC period is usable only when it lies inside the range and inside one bucket of
+ * the zone's wall clock, with no offset change (daylight saving) inside it: then every run it
+ * holds gets that bucket. UTC days are classified first (days never fit an hour bucket; in UTC
+ * each fits a day or week bucket; in zones whose midnight is not a UTC midnight none does); the
+ * hours of the other days come from the hourly level, classified the same way, and the hours that
+ * are not usable, and only those, from the entries. Months never lie inside a day or a week.
+ * Days and hours are classified and labelled once each, not once per row; `source` carries the
+ * bucket label of every row.
  */
-function wholeHourInOneBucketSql(hour: string, unit: string, timeZone: string): string {
-  const last = `(${hour} + interval '1 hour' - interval '1 microsecond')`;
-  return `
-        and date_trunc(${unit}, ${hour} at time zone ${timeZone})
-          = date_trunc(${unit}, ${last} at time zone ${timeZone})
-        and (${last} at time zone ${timeZone}) - (${hour} at time zone ${timeZone})
-          = interval '1 hour' - interval '1 microsecond'`;
-}
-
-/** The bucket of an instant: its wall-clock time in the zone, truncated to the unit. */
-export function bucketLabelSql(at: string, source: RollupSource): string {
-  return `date_trunc(${source.unit}, ${at} at time zone ${source.timeZone})`;
+function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
+  const dayLevel = requireLevel('day', parts.needed);
+  const hourLevel = requireLevel('hour', parts.needed);
+  const start = `${parts.add(scope.start)}::timestamptz`;
+  const end = `${parts.add(scope.end)}::timestamptz`;
+  const unit = `${parts.add(bucket.unit)}::text`;
+  const zone = `${parts.add(bucket.timeZone)}::text`;
+  const inOneBucket = (at: string, length: string) => {
+    const last = `(${at} + interval '${length}' - interval '1 microsecond')`;
+    return `${at} >= ${start} and ${at} + interval '${length}' <= ${end}
+        and date_trunc(${unit}, ${at} at time zone ${zone}) = date_trunc(${unit}, ${last} at time zone ${zone})
+        and (${last} at time zone ${zone}) - (${at} at time zone ${zone}) = interval '${length}' - interval '1 microsecond'`;
+  };
+  const label = (at: string) => `date_trunc(${unit}, ${at} at time zone ${zone})`;
+  // A project or agent filter makes each hour an index probe, so only the hours of the days that
+  // are not usable are read; without one, the range's hours are read in one scan and matched.
+  // OFFSET 0 keeps the probe a probe: the planner would otherwise flatten it into a join that
+  // reads every hour of the project.
+  const hours = parts.narrow
+    ? `select r.*, s.label from slots s
+      cross join lateral (${levelRows(hourLevel, 'r', [...parts.where('r'), 'r.hour = s.hour'])} offset 0) r
+      where s.whole`
+    : `select r.*, s.label
+      from (${levelRows(hourLevel, 'r', [...parts.where('r'), `r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`])}) r
+      join slots s on s.hour = r.at
+      where s.whole`;
+  // Intervals in hours, never '1 day': adding a day to a timestamptz follows the session's zone.
+  const sql = `
+    with days as (
+      select d.day, (${inOneBucket('d.day', '24 hours')}) as whole, ${label('d.day')} as label
+      from generate_series(date_trunc('day', ${start}, 'UTC'), ${end} - interval '1 microsecond',
+        interval '24 hours') as d(day)
+    ),
+    slots as (
+      select h.hour, (${inOneBucket('h.hour', '1 hour')}) as whole, ${label('h.hour')} as label
+      from days d
+      cross join lateral generate_series(greatest(d.day, date_trunc('hour', ${start}, 'UTC')),
+        least(d.day + interval '24 hours', ${end}) - interval '1 microsecond', interval '1 hour') as h(hour)
+      where not d.whole
+    ),
+    source as (
+      select r.*, d.label from (
+        ${levelRows(dayLevel, 'r', [...parts.where('r'), `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`])}
+      ) r
+      join days d on d.day = r.at
+      where d.whole
+      union all
+      ${hours}
+      union all
+      select t.*, ${label('t.at')} from slots s
+      cross join lateral (
+        ${entryRows([
+          ...parts.where('t'),
+          `t.created_at >= greatest(s.hour, ${start})`,
+          `t.created_at < least(s.hour + interval '1 hour', ${end})`,
+        ])}
+      ) t
+      where not s.whole
+    )`;
+  return { sql, start, end, unit, timeZone: zone, levels: [dayLevel, hourLevel] };
 }

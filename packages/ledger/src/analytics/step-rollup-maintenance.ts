@@ -40,10 +40,16 @@ export function withStepVerification(
   return { ...report, ok: report.ok && steps.ok, steps };
 }
 
+/** How many projects the step rollups were rebuilt for, and how many groups that wrote. */
+export interface StepRollupRebuildReport {
+  projects: number;
+  groups: number;
+}
+
 /** The run-level rebuild report with the step level's groups beside it. */
 export function withStepRebuild(
   report: RollupRebuildReport,
-  steps: RollupRebuildReport,
+  steps: StepRollupRebuildReport,
 ): RollupRebuildReport & { step_groups: number } {
   return { ...report, step_groups: steps.groups };
 }
@@ -55,7 +61,7 @@ export function withStepRebuild(
 export async function rebuildProjectStepRollups(
   q: Queryable,
   projectId: string | undefined,
-): Promise<RollupRebuildReport> {
+): Promise<StepRollupRebuildReport> {
   const projects = projectId === undefined ? await listStepRollupProjects(q) : [projectId];
   let groups = 0;
   for (const project of projects) {

@@ -11,7 +11,8 @@ import type {
   SeriesGroupBy,
   TimeBucket,
 } from './analytics-types.js';
-import { bucketLabelSql, rollupSourceSql } from './rollup-source.js';
+import { isRowSecured, type RollupKey } from './rollup-levels.js';
+import { rollupSourceSql } from './rollup-source.js';
 
 const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
 const GROUP_COLUMNS: Record<SeriesGroupBy, string> = {
@@ -19,6 +20,12 @@ const GROUP_COLUMNS: Record<SeriesGroupBy, string> = {
   user: 's.user_id',
   status: 's.status',
   none: 'null::text',
+};
+const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
+  agent: ['agent_id'],
+  user: ['user_id'],
+  status: ['status'],
+  none: [],
 };
 // IANA names only ("Asia/Kolkata", "UTC", "Etc/GMT+5"): PostgreSQL would also read "+05:30" as
 // a POSIX zone with the sign inverted, which no caller means.
@@ -37,8 +44,9 @@ interface PointRow {
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
- * over [start, end). Whole hours come from the rollups; hours a bucket edge cuts (zones whose
- * offset is not a whole hour, daylight-saving changes, the range's ends) from the entries. Every
+ * over [start, end). UTC days and hours that lie inside one bucket come from the rollup levels;
+ * hours a bucket edge cuts (zones whose offset is not a whole hour, daylight-saving changes, the
+ * range's ends) from the entries. Every
  * series lists every bucket of the range, with zeros where nothing ran.
  */
 export async function queryCostTimeSeries(
@@ -47,38 +55,51 @@ export async function queryCostTimeSeries(
 ): Promise<CostTimeSeries> {
   const { bucket, groupBy, timeZone, scope } = validateSeriesOptions(options);
   const params: unknown[] = [];
-  const source = rollupSourceSql(scope, params, { unit: bucket, timeZone });
-  const { unit, timeZone: zone } = source;
-  assert(unit !== undefined && zone !== undefined, 'a source built with a bucket has its placeholders');
+  const source = rollupSourceSql(scope, params, {
+    keys: GROUP_KEYS[groupBy],
+    rowSecured: isRowSecured(q),
+    bucket: { unit: bucket, timeZone },
+  });
+  const { unit, timeZone: zone, start, end } = source;
+  assert(
+    unit !== undefined && zone !== undefined && start !== undefined && end !== undefined,
+    'a source built with a bucket has its placeholders',
+  );
   params.push(TIME_SERIES_POINTS_MAX + 1);
   const rows = await runSeriesQuery(
     q,
     `${source.sql},
     agg as (
-      select ${bucketLabelSql('s.at', source)} as label, ${GROUP_COLUMNS[groupBy]} as key,
+      select s.label, ${GROUP_COLUMNS[groupBy]} as key,
         sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
         max(s.cost_max) as max_cost
       from source s group by 1, 2
     ),
-    labels as (
+    label_list as (
       select g.label from generate_series(
-          date_trunc(${unit}, ${source.start} at time zone ${zone}),
-          date_trunc(${unit}, (${source.end} - interval '1 microsecond') at time zone ${zone}),
+          date_trunc(${unit}, ${start} at time zone ${zone}),
+          date_trunc(${unit}, (${end} - interval '1 microsecond') at time zone ${zone}),
           ('1 ' || ${unit})::interval) as g(label)
         -- A wall-clock hour skipped by daylight saving has no instants: list it only if it has runs.
         where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label
       union
       select a.label from agg a
     ),
+    -- Each bucket's first instant once per bucket, not once per bucket and series.
+    labels as materialized (
+      select l.label, to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC',
+          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start
+      from label_list l
+    ),
     keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
-    select to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-        as bucket_start,
+    select l.bucket_start,
       to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
       coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
       coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
       coalesce(a.min_cost, 0)::text as min_cost, coalesce(a.max_cost, 0)::text as max_cost
     from labels l cross join keys k
-    left join agg a on a.label = l.label and a.key is not distinct from k.key
+    -- coalesce, not IS NOT DISTINCT FROM, so the join can hash: no id or status is empty.
+    left join agg a on a.label = l.label and coalesce(a.key, '') = coalesce(k.key, '')
     order by l.label, k.key
     limit $${params.length}`,
     params,

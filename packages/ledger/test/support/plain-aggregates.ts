@@ -16,11 +16,26 @@ import type {
 export interface PlainRange {
   start?: Date | undefined;
   end?: Date | undefined;
+  /** Only this user's runs (what a non-member sees of a project through a scoped reader). */
+  userId?: string | undefined;
+  /** Only runs with one of these statuses. */
+  statuses?: string[] | undefined;
 }
 
 function rangeSql(range: PlainRange, params: unknown[]): string {
   params.push(range.start?.toISOString() ?? '-infinity', range.end?.toISOString() ?? 'infinity');
-  return `e.created_at >= $${params.length - 1}::timestamptz and e.created_at < $${params.length}::timestamptz`;
+  const clauses = [
+    `e.created_at >= $${params.length - 1}::timestamptz and e.created_at < $${params.length}::timestamptz`,
+  ];
+  if (range.userId !== undefined) {
+    params.push(range.userId);
+    clauses.push(`e.user_id = $${params.length}`);
+  }
+  if (range.statuses !== undefined) {
+    params.push(range.statuses);
+    clauses.push(`e.status = any($${params.length}::text[])`);
+  }
+  return clauses.join(' and ');
 }
 
 export async function plainProjectStats(
@@ -91,7 +106,7 @@ export async function plainAgentStats(
 export async function plainTimeSeries(
   context: EngineContext,
   projectId: string,
-  range: Required<PlainRange>,
+  range: PlainRange & { start: Date; end: Date },
   bucket: TimeBucket,
   groupBy: SeriesGroupBy,
   timeZone: string,

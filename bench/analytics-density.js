@@ -1,0 +1,160 @@
+// Analytics at real density (not a test): runs spread over months from thousands of users,
+// loaded straight into a throwaway ledger (bench/density-load.js), rollups rebuilt, then every
+// statistic measured beside the plain SQL aggregate over the same rows in the same run. Writes
+// bench/RESULTS.md's section and bench/results/analytics-density-*.json.
+//
+//   npm run bench:analytics                                  # 1M runs / 90 days on PostgreSQL, 100k on PGlite
+//   BENCH_ENGINES=postgres BENCH_RUNS=10000000 BENCH_DAYS=365 npm run bench:analytics
+//   BENCH_REUSE=1 npm run bench:analytics                    # keep the server's runs from the last time
+//
+// PostgreSQL needs BENCH_DATABASE_URL (the owner of a database whose name contains "bench": its
+// execution_ledger schema is dropped and recreated) and BENCH_ADMIN_DATABASE_URL (a superuser on
+// the same database, which loads the runs with the rollup trigger off).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createLedger } from 'execution-ledger';
+import pg from 'pg';
+import { loadDenseRuns } from './density-load.js';
+import { measureDensity, recordRowsRead } from './density-measures.js';
+import { formatTable } from './report.js';
+import { writeResultsSection } from './results-section.js';
+
+const serverUrl =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench_density';
+const adminUrl =
+  process.env.BENCH_ADMIN_DATABASE_URL ??
+  'postgres://ledger_admin:ledger_admin@localhost:5432/ledger_bench_density';
+const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
+const DAYS = Number(process.env.BENCH_DAYS ?? 90);
+const RUNS = {
+  postgres: Number(process.env.BENCH_RUNS ?? 1_000_000),
+  pglite: Number(process.env.BENCH_PGLITE_RUNS ?? 100_000),
+};
+const PROJECTS = 200;
+// The data ends here; "now" for the last-30-days measures is this instant.
+const END_MS = Date.parse('2026-12-01T00:00:00Z');
+
+const results = [];
+const notes = [];
+const report = {
+  record(engine, measure, result, detail, goal, met) {
+    results.push({ engine, measure, result, detail, goal, met: met === null ? '' : met ? 'yes' : 'NO' });
+    process.stderr.write(`${engine}: ${measure}: ${result} ${detail}\n`);
+  },
+  note(text) {
+    notes.push(text);
+    process.stderr.write(`${text}\n`);
+  },
+};
+
+for (const engine of engines) {
+  const dataDir = engine === 'pglite' ? mkdtempSync(path.join(os.tmpdir(), 'ledger-density-')) : undefined;
+  try {
+    await benchEngine(engine, dataDir);
+  } finally {
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+console.log(formatTable(results));
+const machine = {
+  cpus: os.cpus().length,
+  cpu: os.cpus()[0]?.model,
+  memory_gb: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+writeFileSync(
+  new URL(`./results/analytics-density-${Date.now()}.json`, import.meta.url),
+  `${JSON.stringify({ machine, runs: RUNS, days: DAYS, notes, results }, null, 2)}\n`,
+);
+writeResultsSection({
+  marker: 'bench:analytics-density',
+  title: 'Analytics at real density (`npm run bench:analytics`)',
+  intro: `Measured on ${machine.date.slice(0, 10)}: ${machine.cpus} × ${machine.cpu}, ${machine.memory_gb} GB, Node ${machine.node}. ${engines.map((engine) => `${engine}: ${RUNS[engine].toLocaleString('en')} runs over ${DAYS} days`).join('; ')}; ${PROJECTS} projects with Zipf sizes, 40 agents, 5,000 users, 20 tools, 8 models. "plain" is the same aggregate in plain SQL over the entries, same database, same run.`,
+  results,
+  notes,
+});
+
+async function benchEngine(engine, dataDir) {
+  const total = RUNS[engine];
+  let adminPool;
+  if (engine === 'postgres') {
+    adminPool = new pg.Pool({ connectionString: adminUrl, max: 2 });
+    if (!(process.env.BENCH_REUSE === '1' && (await countRuns(adminPool)) === total)) {
+      await resetServerLedger(serverUrl);
+      await load(engine, createLedger({ database: serverUrl }), (sql, params) =>
+        adminPool.query(sql, params),
+      );
+    }
+  }
+  const ledger = createLedger({ database: dataDir ?? serverUrl, poolSize: 4 });
+  const db = await ledger.database();
+  if (engine === 'pglite') await load(engine, ledger, (sql, params) => db.query(sql, params));
+  const admin = adminPool
+    ? (sql, params) => adminPool.query(sql, params).then((r) => r.rows)
+    : (sql, params) => db.query(sql, params);
+  try {
+    const cases = await measureDensity(report, engine, { ledger, db, admin, endMs: END_MS });
+    await ledger.close();
+    if (engine === 'postgres') await recordRowsRead(report, engine, admin, serverUrl, cases);
+  } finally {
+    await ledger.close();
+    await adminPool?.end();
+  }
+}
+
+async function load(engine, ledger, admin) {
+  await ledger.database(); // migrates
+  const loaded = await loadDenseRuns(admin, {
+    total: RUNS[engine],
+    projects: PROJECTS,
+    days: DAYS,
+    endMs: END_MS,
+    progress: (rows, seconds) =>
+      process.stderr.write(`  ${engine}: ${rows} runs in ${seconds.toFixed(0)} s\n`),
+  });
+  report.note(
+    `${engine}: loaded ${RUNS[engine].toLocaleString('en')} runs in ${loaded.seconds.toFixed(0)} s (hashes computed, rollup trigger off); largest project ${loaded.sizes[0].toLocaleString('en')} runs`,
+  );
+  const db = await ledger.database();
+  let started = performance.now();
+  await db.query('vacuum analyze execution_ledger.executions');
+  report.note(
+    `${engine}: vacuum analyze of the entries took ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
+  started = performance.now();
+  const rebuilt = await ledger.rebuildRollups();
+  const levels = Object.entries(rebuilt.levels).map(
+    ([level, groups]) => `${level} ${groups.toLocaleString('en')}`,
+  );
+  report.note(
+    `${engine}: rebuildRollups of ${rebuilt.projects} projects took ${((performance.now() - started) / 1000).toFixed(0)} s; rows per level: ${levels.join(', ')}`,
+  );
+  for (const table of ['', '_hour', '_day', '_month', '_day_user', '_month_user']) {
+    await db.query(`vacuum analyze execution_ledger.execution_rollups${table}`);
+  }
+  if (engine === 'postgres') await ledger.close();
+}
+
+/** The bench database starts empty each time: drop the ledger's schema (never elsewhere). */
+async function resetServerLedger(url) {
+  if (!new URL(url).pathname.includes('bench')) {
+    throw new Error(
+      `refusing to reset ${new URL(url).pathname}: the benchmark only empties a database named *bench*`,
+    );
+  }
+  const ledger = createLedger({ database: url, migrate: false });
+  const database = await ledger.database();
+  await database.query('drop schema if exists execution_ledger cascade');
+  await ledger.close();
+}
+
+async function countRuns(pool) {
+  try {
+    const { rows } = await pool.query('select count(*)::int as runs from execution_ledger.executions');
+    return rows[0].runs;
+  } catch {
+    return -1;
+  }
+}

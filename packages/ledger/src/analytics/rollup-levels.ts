@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import type { Queryable } from '../db/database.js';
+
+/** A key a rollup level may group by, besides the project and the period. */
+export type RollupKey = 'agent_id' | 'user_id' | 'status';
+export type RollupPeriod = 'hour' | 'day' | 'month';
+
+/** One rollup table: its UTC period, the keys it groups by, and the name reports give it. */
+export interface RollupLevel {
+  name: string;
+  table: string;
+  period: RollupPeriod;
+  keys: readonly RollupKey[];
+}
+
+/**
+ * Every level (sql/0008_rollup_levels.sql), each period's levels in order of preference: fewer
+ * keys means fewer rows per period, so a query reads the first level of a period that holds every
+ * key it needs. All levels hold the same measures.
+ */
+export const ROLLUP_LEVELS: readonly RollupLevel[] = [
+  { name: 'hour', table: 'execution_rollups_hour', period: 'hour', keys: ['agent_id', 'status'] },
+  { name: 'hour_user', table: 'execution_rollups', period: 'hour', keys: ['agent_id', 'user_id', 'status'] },
+  { name: 'day', table: 'execution_rollups_day', period: 'day', keys: ['agent_id', 'status'] },
+  {
+    name: 'day_user',
+    table: 'execution_rollups_day_user',
+    period: 'day',
+    keys: ['agent_id', 'user_id', 'status'],
+  },
+  { name: 'month', table: 'execution_rollups_month', period: 'month', keys: ['agent_id', 'status'] },
+  { name: 'month_user', table: 'execution_rollups_month_user', period: 'month', keys: ['user_id'] },
+];
+
+/** The level of a period that holds every needed key with the fewest keys; none when no level does. */
+export function levelFor(period: RollupPeriod, needed: ReadonlySet<RollupKey>): RollupLevel | undefined {
+  return ROLLUP_LEVELS.find(
+    (level) => level.period === period && [...needed].every((key) => level.keys.includes(key)),
+  );
+}
+
+/** The level of a period that a caller knows exists (the user-keyed day and hour levels hold every key). */
+export function requireLevel(period: RollupPeriod, needed: ReadonlySet<RollupKey>): RollupLevel {
+  const level = levelFor(period, needed);
+  assert(level !== undefined, `a ${period} level holds the keys ${[...needed].join(', ')}`);
+  return level;
+}
+
+// Reads that run under row level security as one user (ledger.as()): the levels without a user
+// key show such a reader only the projects they are a member of, so their reads use the levels
+// keyed by user, whose policies mirror the entries' exactly.
+const ROW_SECURED_READS = new WeakSet<Queryable>();
+
+/** Marks a connection whose reads row level security narrows to one user's view. */
+export function markRowSecured(q: Queryable): Queryable {
+  ROW_SECURED_READS.add(q);
+  return q;
+}
+
+export function isRowSecured(q: Queryable): boolean {
+  return ROW_SECURED_READS.has(q);
+}

@@ -1,0 +1,249 @@
+import { describeEachEngine } from '@execution-ledger/test-support';
+import type { ExecutionStatus, SeriesGroupBy, TimeBucket } from 'execution-ledger';
+import fc from 'fast-check';
+import { beforeAll, expect, it } from 'vitest';
+import { type HistoricalRun, insertHistoricalRuns } from './support/historical-runs.js';
+import {
+  type PlainRange,
+  plainAgentStats,
+  plainCostByPart,
+  plainCostByUser,
+  plainProjectStats,
+  plainTimeSeries,
+} from './support/plain-aggregates.js';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+// About four months across two month ends that are also near daylight-saving changes: the US
+// spring-forward (8 March 2026), Chatham's and Lord Howe's fall-back (5 April), Paris (29 March).
+const WINDOW_START = Date.parse('2026-01-25T00:00:00Z');
+const WINDOW_MS = 110 * DAY_MS;
+const MONTH_STARTS = ['2026-02-01', '2026-03-01', '2026-04-01', '2026-05-01'].map((day) =>
+  Date.parse(`${day}T00:00:00Z`),
+);
+const TIME_ZONES = ['UTC', 'Asia/Kolkata', 'America/New_York', 'Europe/Paris', 'Pacific/Chatham'];
+const AGENTS = ['backend', 'database', 'devops'];
+const USERS = ['user-1', 'user-2', 'user-3'];
+const STATUSES: ExecutionStatus[] = ['completed', 'failed', 'aborted'];
+
+const microsArb = fc.integer({ min: 0, max: 50_000_000_000 });
+const cents = (micros: number) => Number((micros / 1_000_000).toFixed(6));
+const costArb = fc.oneof(
+  microsArb.map(cents),
+  fc.record({ tokens: microsArb, gpu: fc.option(microsArb, { nil: undefined }) }).map(({ tokens, gpu }) => ({
+    total: cents(tokens + (gpu ?? 0)),
+    breakdown: { tokens: cents(tokens), ...(gpu === undefined ? {} : { gpu: cents(gpu) }) },
+  })),
+);
+
+// Runs anywhere in the window, or next to a month's start, so whole months, the days and hours
+// at their edges and the cut hours all hold runs.
+const runAtArb = fc.oneof(
+  fc.integer({ min: 0, max: WINDOW_MS - 1 }).map((offset) => WINDOW_START + offset),
+  fc
+    .record({
+      month: fc.constantFrom(...MONTH_STARTS),
+      offset: fc.integer({ min: -2 * DAY_MS, max: 2 * DAY_MS }),
+    })
+    .map(({ month, offset }) => month + offset),
+);
+const runArb = fc.record({
+  at: runAtArb,
+  agentId: fc.constantFrom(...AGENTS),
+  userId: fc.constantFrom(...USERS),
+  status: fc.constantFrom<ExecutionStatus>('completed', 'completed', 'failed', 'aborted'),
+  cost: costArb,
+  durationMs: fc.integer({ min: 0, max: 600_000 }),
+});
+
+// Range ends on a month's start, a day or an hour away from it, inside an hour, anywhere, or open.
+const boundArb = fc.oneof(
+  fc
+    .record({
+      month: fc.constantFrom(...MONTH_STARTS),
+      shift: fc.constantFrom(0, HOUR_MS, -HOUR_MS, DAY_MS, -DAY_MS, 3 * DAY_MS + 5 * HOUR_MS),
+      within: fc.constantFrom(0, 0, 17 * 60_000 + 123, 59 * 60_000),
+    })
+    .map(({ month, shift, within }) => month + shift + within),
+  fc.integer({ min: -HOUR_MS, max: WINDOW_MS + HOUR_MS }).map((offset) => WINDOW_START + offset),
+  fc.constant(undefined),
+);
+
+const caseArb = fc.record({
+  runs: fc.array(runArb, { minLength: 10, maxLength: 80 }),
+  statements: fc.integer({ min: 1, max: 3 }),
+  start: boundArb,
+  end: boundArb,
+  timeZone: fc.constantFrom(...TIME_ZONES),
+  bucket: fc.constantFrom<TimeBucket>('hour', 'day', 'week'),
+  groupBy: fc.constantFrom<SeriesGroupBy>('none', 'agent', 'user', 'status'),
+  userId: fc.constantFrom(...USERS),
+  statuses: fc.subarray(STATUSES, { minLength: 1 }),
+});
+
+describeEachEngine('rollup levels answer exactly over months of runs', (context) => {
+  beforeAll(async () => {
+    // On PGlite the ledger shares this session: a far-off session zone must change nothing.
+    if (context.engine === 'pglite') await context.admin(`set timezone to 'America/St_Johns'`);
+  });
+
+  it('gives every statistic of a plain aggregate for ranges cutting months, days and hours', async () => {
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (sample) => {
+        const projectId = context.project('levels');
+        const runs: HistoricalRun[] = sample.runs
+          .map(({ at, ...run }) => ({ ...run, createdAt: new Date(at) }))
+          .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+        let tip: Awaited<ReturnType<typeof insertHistoricalRuns>> | undefined;
+        const size = Math.ceil(runs.length / sample.statements);
+        for (let index = 0; index < runs.length; index += size) {
+          tip = await insertHistoricalRuns(context, projectId, runs.slice(index, index + size), tip);
+        }
+        const at = (bound: number | undefined) => (bound === undefined ? undefined : new Date(bound));
+        const range = { start: at(sample.start), end: at(sample.end) };
+        const dates = {
+          ...(range.start ? { start: range.start } : {}),
+          ...(range.end ? { end: range.end } : {}),
+        };
+        const { ledger } = context;
+
+        expect(await ledger.getProjectExecutionStats(projectId, range.start, range.end)).toEqual(
+          await plainProjectStats(context, projectId, range),
+        );
+        for (const agentId of AGENTS) {
+          expect(await ledger.getAgentCostStats(agentId, projectId, range.start, range.end)).toEqual(
+            await plainAgentStats(context, agentId, projectId, range),
+          );
+        }
+        expect(await ledger.getCostByPart({ projectId, ...dates })).toEqual(
+          await plainCostByPart(context, projectId, range),
+        );
+        expect(await ledger.getCostByUser({ projectId, ...dates })).toEqual(
+          await plainCostByUser(context, projectId, range),
+        );
+        // Filters by user and status need the levels that hold those keys.
+        const narrowed: PlainRange = { ...range, userId: sample.userId, statuses: sample.statuses };
+        const filter = { projectId, userId: sample.userId, status: sample.statuses, ...dates };
+        expect(await ledger.getCostByPart(filter)).toEqual(
+          await plainCostByPart(context, projectId, narrowed),
+        );
+        expect(await ledger.getCostByUser({ projectId, status: sample.statuses, ...dates })).toEqual(
+          await plainCostByUser(context, projectId, { ...range, statuses: sample.statuses }),
+        );
+        const page = await ledger.listExecutions(
+          {
+            projectId,
+            userId: sample.userId,
+            status: sample.statuses,
+            ...(range.start ? { startDate: range.start } : {}),
+            ...(range.end ? { endDate: range.end } : {}),
+          },
+          { limit: 1 },
+        );
+        expect(page.total).toBe((await plainProjectStats(context, projectId, narrowed)).total_executions);
+        // A scoped reader who is not a member sees only their own runs, through the user-keyed levels.
+        expect(
+          await ledger
+            .as({ userId: sample.userId })
+            .getProjectExecutionStats(projectId, range.start, range.end),
+        ).toEqual(await plainProjectStats(context, projectId, { ...range, userId: sample.userId }));
+
+        const start = range.start ?? new Date(WINDOW_START - HOUR_MS);
+        const end = range.end ?? new Date(WINDOW_START + WINDOW_MS + HOUR_MS);
+        if (end <= start) return;
+        const series = await ledger.getCostTimeSeries({
+          projectId,
+          bucket: sample.bucket,
+          groupBy: sample.groupBy,
+          start,
+          end,
+          timeZone: sample.timeZone,
+        });
+        expect(series.points.filter((point) => point.count > 0)).toEqual(
+          await plainTimeSeries(
+            context,
+            projectId,
+            { start, end },
+            sample.bucket,
+            sample.groupBy,
+            sample.timeZone,
+          ),
+        );
+      }),
+      { numRuns: 12 },
+    );
+  });
+
+  it('gives a series filtered by user alone, across projects, the plain aggregate in any zone', async () => {
+    // No project or agent filter: the hour level is read in one range scan and matched to hours.
+    const userId = `solo-${context.project('user')}`;
+    for (const projectId of [context.project('a'), context.project('b')]) {
+      await insertHistoricalRuns(
+        context,
+        projectId,
+        Array.from({ length: 30 }, (_, index) => ({
+          createdAt: new Date(Date.parse('2026-03-06T00:00:00Z') + index * 5 * HOUR_MS + 17 * 60_000),
+          userId,
+          cost: index + 1,
+        })),
+      );
+    }
+    const start = new Date('2026-03-06T09:30:00Z');
+    const end = new Date('2026-03-12T02:00:00Z');
+    for (const timeZone of ['UTC', 'Asia/Kolkata', 'America/New_York']) {
+      const series = await context.ledger.getCostTimeSeries({ userId, bucket: 'day', start, end, timeZone });
+      const plain = await context.admin(
+        `select to_char(date_trunc('day', e.created_at at time zone $2), 'YYYY-MM-DD"T"HH24:MI:SS') as local,
+           count(*)::int as count, sum(e.cost_total)::float8 as cost
+         from execution_ledger.executions e
+         where e.user_id = $1 and e.created_at >= $3 and e.created_at < $4
+         group by 1 order by 1`,
+        [userId, timeZone, start.toISOString(), end.toISOString()],
+      );
+      expect(
+        series.points
+          .filter((point) => point.count > 0)
+          .map((point) => ({ local: point.bucket_local, count: point.count, cost: point.total_cost })),
+      ).toEqual(plain);
+    }
+  });
+
+  it('reads whole months from the month level and only the cut hours from the entries', async () => {
+    const projectId = context.project('pieces');
+    // One run in each piece a range from 31 Jan 22:30 to 2 Apr 01:15 splits into.
+    const runs = [
+      '2026-01-31T22:40:00Z', // the cut hour at the start: entries
+      '2026-01-31T23:10:00Z', // a whole hour at the start: hour level
+      '2026-02-14T12:00:00Z', // inside February: month level
+      '2026-03-20T08:00:00Z', // inside March: month level
+      '2026-04-01T13:00:00Z', // the whole day 1 April: day level
+      '2026-04-02T00:30:00Z', // a whole hour at the end: hour level
+      '2026-04-02T01:05:00Z', // the cut hour at the end: entries
+      '2026-04-02T01:20:00Z', // after the range
+    ].map((iso, index) => ({ createdAt: new Date(iso), cost: index + 1 }));
+    await insertHistoricalRuns(context, projectId, runs);
+    // Change one level's copy of each piece: the answer shows which level each piece came from.
+    await context.admin(
+      `update execution_ledger.execution_rollups_month set cost_sum = cost_sum + 1000 where project_id = $1`,
+      [projectId],
+    );
+    await context.admin(
+      `update execution_ledger.execution_rollups_day set cost_sum = cost_sum + 100000 where project_id = $1`,
+      [projectId],
+    );
+    await context.admin(
+      `update execution_ledger.execution_rollups_hour set cost_sum = cost_sum + 10000000 where project_id = $1`,
+      [projectId],
+    );
+    const stats = await context.ledger.getProjectExecutionStats(
+      projectId,
+      new Date('2026-01-31T22:30:00Z'),
+      new Date('2026-04-02T01:15:00Z'),
+    );
+    // Entries 1 + 7, hours 2 + 6 (+ 2 × 10,000,000), months 3 + 4 (+ 2 × 1,000), day 5 (+ 100,000).
+    expect(stats.total_executions).toBe(7);
+    expect(stats.total_cost).toBe(28 + 2 * 10_000_000 + 2 * 1_000 + 100_000);
+    await context.ledger.rebuildRollups(projectId);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
+});
