@@ -1,4 +1,4 @@
-import { PAGE_ROWS_MAX, TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
+import { PAGE_ROWS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import { decimalTextToMicros, microsToCents } from '../money.js';
@@ -7,6 +7,13 @@ import { STEP_KINDS, type StepKind } from '../step-shape.js';
 import { queryWithSettings } from './analytics-query.js';
 import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, TimeBucket } from './analytics-types.js';
+import {
+  bucketStartSql,
+  requireSeriesWindow,
+  runSeriesQuery,
+  type SeriesWindow,
+  seriesFail,
+} from './series-window.js';
 
 /** How step costs are grouped: by tool (step kind and name) or by model. */
 export type StepCostGroupBy = 'tool' | 'model';
@@ -73,8 +80,6 @@ export interface StepCostTimeSeries {
 
 const STEP_COSTS_DEFAULT = 10;
 const DAY_MS = 86_400_000;
-const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: DAY_MS, week: 7 * DAY_MS };
-const TIME_ZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
 const DEFAULT_TOOL_KINDS: StepKind[] = ['tool', 'external'];
 
 const MEASURES = 'step_count, cost_sum, input_tokens_sum, output_tokens_sum, cached_input_tokens_sum';
@@ -282,13 +287,13 @@ export async function queryStepCostTimeSeries(
   q: Queryable,
   options: StepCostTimeSeriesOptions,
 ): Promise<StepCostTimeSeries> {
-  const { bucket, timeZone, groupBy } = validateSeries(options);
+  const { bucket, timeZone, groupBy, scope } = validateSeries(options);
   const limit = requireLimit(options.limit, 'limit', STEP_COSTS_DEFAULT, PAGE_ROWS_MAX);
   const kinds = requireKinds(options.kinds);
   const params: unknown[] = [];
   const unit = `$${params.push(bucket)}::text`;
   const zone = `$${params.push(timeZone)}::text`;
-  const source = stepSourceSql(toAnalyticsScope(options), params, { unit, zone });
+  const source = stepSourceSql(scope, params, { unit, zone });
   const startParam = `$${params.push(options.start.toISOString())}::timestamptz`;
   const endParam = `$${params.push(options.end.toISOString())}::timestamptz`;
   const group = grouping(groupBy, kinds, params);
@@ -296,7 +301,7 @@ export async function queryStepCostTimeSeries(
   const pointsParam = `$${params.push(TIME_SERIES_POINTS_MAX + 1)}`;
   const keyColumn = groupBy === 'model' ? 's.model' : 's.name';
   const kindColumn = groupBy === 'model' ? 'null::text' : 's.kind';
-  const rows = await runSeriesQuery(
+  const rows = await runSeriesQuery<SeriesRow>(
     q,
     `${source},
     keyed as (
@@ -409,7 +414,7 @@ function requireKinds(value: unknown): StepKind[] {
     value.length > 0 &&
     value.every((kind) => (STEP_KINDS as readonly unknown[]).includes(kind));
   if (!ok) {
-    fail(
+    seriesFail(
       'kinds',
       `must be a non-empty list of ${STEP_KINDS.join(', ')}; got ${JSON.stringify(value) ?? typeof value}`,
     );
@@ -429,65 +434,12 @@ function floorDay(instant: string): string {
   return Number.isNaN(ms) ? instant : new Date(Math.floor(ms / DAY_MS) * DAY_MS).toISOString();
 }
 
-/** The first instant of a wall-clock bucket (the earlier reading of a repeated wall-clock time). */
-function bucketStartSql(label: string, unit: string, zone: string): string {
-  return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
-      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
-    where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
-}
-
-async function runSeriesQuery(q: Queryable, sql: string, params: unknown[]): Promise<SeriesRow[]> {
-  try {
-    return await queryWithSettings<SeriesRow>(q, { jit: 'off' }, sql, params);
-  } catch (error) {
-    if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
-        { field: 'timeZone', cause: error },
-      );
-    }
-    throw error;
-  }
-}
-
-function validateSeries(options: StepCostTimeSeriesOptions): {
-  bucket: TimeBucket;
-  timeZone: string;
-  groupBy: StepCostGroupBy;
-} {
+function validateSeries(options: StepCostTimeSeriesOptions): SeriesWindow & { groupBy: StepCostGroupBy } {
   if (typeof options !== 'object' || options === null) {
-    fail('options', 'must be an object such as { groupBy: "tool", bucket: "day", start, end }');
+    seriesFail('options', 'must be an object such as { groupBy: "tool", bucket: "day", start, end }');
   }
-  const { bucket, groupBy, timeZone = 'UTC', start, end } = options;
+  const { groupBy } = options;
   if (groupBy !== 'tool' && groupBy !== 'model')
-    fail('groupBy', `must be tool or model; got ${String(groupBy)}`);
-  if (!Object.hasOwn(BUCKET_MS, bucket)) fail('bucket', `must be hour, day or week; got ${String(bucket)}`);
-  if (!(start instanceof Date) || Number.isNaN(start.getTime())) fail('start', 'must be a valid Date');
-  if (!(end instanceof Date) || Number.isNaN(end.getTime())) fail('end', 'must be a valid Date');
-  if (end.getTime() <= start.getTime()) fail('end', 'must be later than start');
-  const buckets = (end.getTime() - start.getTime()) / BUCKET_MS[bucket];
-  if (buckets > TIME_SERIES_BUCKETS_MAX) {
-    fail(
-      'end',
-      `makes ${Math.ceil(buckets)} ${bucket} buckets, more than ${TIME_SERIES_BUCKETS_MAX}; narrow the range or use a coarser bucket`,
-    );
-  }
-  if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
-    fail('timeZone', `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`);
-  }
-  return { bucket, timeZone, groupBy };
-}
-
-function isKnownZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function fail(field: string, problem: string): never {
-  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+    seriesFail('groupBy', `must be tool or model; got ${String(groupBy)}`);
+  return { ...requireSeriesWindow(options), groupBy };
 }

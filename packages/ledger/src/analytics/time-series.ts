@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
-import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
+import { TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
-import { queryWithSettings } from './analytics-query.js';
-import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
 import type {
   CostTimeSeries,
   CostTimeSeriesOptions,
   CostTimeSeriesPoint,
   SeriesGroupBy,
-  TimeBucket,
 } from './analytics-types.js';
 import { isRowSecured, type RollupKey } from './rollup-levels.js';
 import { rollupSourceSql } from './rollup-source.js';
+import {
+  bucketStartSql,
+  requireSeriesWindow,
+  runSeriesQuery,
+  type SeriesWindow,
+  seriesFail,
+} from './series-window.js';
 
-const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
 const GROUP_COLUMNS: Record<SeriesGroupBy, string> = {
   agent: 's.agent_id',
   user: 's.user_id',
@@ -27,9 +30,6 @@ const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
   status: ['status'],
   none: [],
 };
-// IANA names only ("Asia/Kolkata", "UTC", "Etc/GMT+5"): PostgreSQL would also read "+05:30" as
-// a POSIX zone with the sign inverted, which no caller means.
-const TIME_ZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
 
 interface PointRow {
   bucket_start: string;
@@ -66,7 +66,7 @@ export async function queryCostTimeSeries(
     'a source built with a bucket has its placeholders',
   );
   params.push(TIME_SERIES_POINTS_MAX + 1);
-  const rows = await runSeriesQuery(
+  const rows = await runSeriesQuery<PointRow>(
     q,
     `${source.sql},
     agg as (
@@ -115,33 +115,6 @@ export async function queryCostTimeSeries(
   return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
 }
 
-/**
- * The first instant of a wall-clock bucket. PostgreSQL reads a wall-clock time that occurs twice
- * (the hour repeated when daylight saving ends) as the later one; the same time a day earlier,
- * moved on by a day, gives the earlier reading. The earliest reading still inside the bucket wins.
- */
-function bucketStartSql(label: string, unit: string, zone: string): string {
-  return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
-      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
-    where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
-}
-
-async function runSeriesQuery(q: Queryable, sql: string, params: unknown[]): Promise<PointRow[]> {
-  try {
-    return await queryWithSettings<PointRow>(q, { jit: 'off' }, sql, params);
-  } catch (error) {
-    // The zone passed the name check but this server's time zone database does not know it.
-    if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
-        { field: 'timeZone', cause: error },
-      );
-    }
-    throw error;
-  }
-}
-
 function toPoint(row: PointRow): CostTimeSeriesPoint {
   return {
     bucket_start: row.bucket_start,
@@ -155,49 +128,13 @@ function toPoint(row: PointRow): CostTimeSeriesPoint {
   };
 }
 
-function validateSeriesOptions(options: CostTimeSeriesOptions): {
-  bucket: TimeBucket;
-  groupBy: SeriesGroupBy;
-  timeZone: string;
-  scope: AnalyticsScope;
-} {
+function validateSeriesOptions(options: CostTimeSeriesOptions): SeriesWindow & { groupBy: SeriesGroupBy } {
   if (typeof options !== 'object' || options === null) {
-    fail('options', 'must be an object such as { projectId, bucket: "day", start, end }');
+    seriesFail('options', 'must be an object such as { projectId, bucket: "day", start, end }');
   }
-  const { bucket, groupBy = 'none', timeZone = 'UTC' } = options;
-  if (!Object.hasOwn(BUCKET_MS, bucket)) fail('bucket', `must be hour, day or week; got ${String(bucket)}`);
+  const { groupBy = 'none' } = options;
   if (!Object.hasOwn(GROUP_COLUMNS, groupBy)) {
-    fail('groupBy', `must be agent, user, status or none; got ${String(groupBy)}`);
+    seriesFail('groupBy', `must be agent, user, status or none; got ${String(groupBy)}`);
   }
-  if (options.start === undefined) fail('start', 'is required: a time series covers [start, end)');
-  if (options.end === undefined) fail('end', 'is required: a time series covers [start, end)');
-  // The one filter check: ids, statuses and valid dates.
-  const scope = toAnalyticsScope(options);
-  const startMs = Date.parse(scope.start);
-  const endMs = Date.parse(scope.end);
-  if (endMs <= startMs) fail('end', 'must be later than start');
-  const buckets = (endMs - startMs) / BUCKET_MS[bucket];
-  if (buckets > TIME_SERIES_BUCKETS_MAX) {
-    fail(
-      'end',
-      `makes ${Math.ceil(buckets)} ${bucket} buckets, more than ${TIME_SERIES_BUCKETS_MAX}; narrow the range or use a coarser bucket`,
-    );
-  }
-  if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
-    fail('timeZone', `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`);
-  }
-  return { bucket, groupBy, timeZone, scope };
-}
-
-function isKnownZone(timeZone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function fail(field: string, problem: string): never {
-  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+  return { ...requireSeriesWindow(options), groupBy };
 }

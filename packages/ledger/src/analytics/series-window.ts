@@ -1,0 +1,95 @@
+import { TIME_SERIES_BUCKETS_MAX } from '../bounds.js';
+import type { Queryable } from '../db/database.js';
+import { LedgerError } from '../errors.js';
+import { queryWithSettings } from './analytics-query.js';
+import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
+import type { AnalyticsFilter, TimeBucket } from './analytics-types.js';
+
+/**
+ * What every time series (runs by agent, user or status; steps by tool or model) shares: the
+ * check of its window (bucket, range, time zone), the first instant of a wall-clock bucket, and
+ * the query that turns a zone the database does not know into VALIDATION_FAILED.
+ */
+const BUCKET_MS: Record<TimeBucket, number> = { hour: 3_600_000, day: 86_400_000, week: 604_800_000 };
+// IANA names only ("Asia/Kolkata", "UTC", "Etc/GMT+5"): PostgreSQL would also read "+05:30" as
+// a POSIX zone with the sign inverted, which no caller means.
+const TIME_ZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)*$/;
+
+export interface SeriesWindowOptions extends AnalyticsFilter {
+  bucket: TimeBucket;
+  timeZone?: string;
+}
+
+export interface SeriesWindow {
+  bucket: TimeBucket;
+  timeZone: string;
+  /** The filter checked by the one filter check (ids, statuses, dates). */
+  scope: AnalyticsScope;
+}
+
+/** Bucket, [start, end) and zone of a series, checked after the caller checked its own grouping. */
+export function requireSeriesWindow(options: SeriesWindowOptions): SeriesWindow {
+  const { bucket, timeZone = 'UTC' } = options;
+  if (!Object.hasOwn(BUCKET_MS, bucket))
+    seriesFail('bucket', `must be hour, day or week; got ${String(bucket)}`);
+  if (options.start === undefined) seriesFail('start', 'is required: a time series covers [start, end)');
+  if (options.end === undefined) seriesFail('end', 'is required: a time series covers [start, end)');
+  const scope = toAnalyticsScope(options);
+  const startMs = Date.parse(scope.start);
+  const endMs = Date.parse(scope.end);
+  if (endMs <= startMs) seriesFail('end', 'must be later than start');
+  const buckets = (endMs - startMs) / BUCKET_MS[bucket];
+  if (buckets > TIME_SERIES_BUCKETS_MAX) {
+    seriesFail(
+      'end',
+      `makes ${Math.ceil(buckets)} ${bucket} buckets, more than ${TIME_SERIES_BUCKETS_MAX}; narrow the range or use a coarser bucket`,
+    );
+  }
+  if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
+    seriesFail(
+      'timeZone',
+      `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`,
+    );
+  }
+  return { bucket, timeZone, scope };
+}
+
+/**
+ * The first instant of a wall-clock bucket. PostgreSQL reads a wall-clock time that occurs twice
+ * (the hour repeated when daylight saving ends) as the later one; the same time a day earlier,
+ * moved on by a day, gives the earlier reading. The earliest reading still inside the bucket wins.
+ */
+export function bucketStartSql(label: string, unit: string, zone: string): string {
+  return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
+      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
+    where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
+}
+
+/** Runs a series query; a zone that passed the name check but this server does not know is the caller's. */
+export async function runSeriesQuery<Row>(q: Queryable, sql: string, params: unknown[]): Promise<Row[]> {
+  try {
+    return await queryWithSettings<Row>(q, { jit: 'off' }, sql, params);
+  } catch (error) {
+    if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
+        { field: 'timeZone', cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+export function seriesFail(field: string, problem: string): never {
+  throw new LedgerError('VALIDATION_FAILED', `${field} ${problem}`, { field });
+}
+
+function isKnownZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch {
+    return false;
+  }
+}
