@@ -1,15 +1,11 @@
 // Loads the real-density runs straight into the executions table, bypassing the append path (the
 // benchmark measures reads, and the append path would stamp every run with the current time).
-// Every hash is computed exactly as the ledger does, so chains verify; the rollup trigger is off
+// Every hash is computed exactly as the ledger does, so chains verify; the rollup triggers are off
 // during the load and the caller rebuilds the rollups afterwards. Superuser connections only, in a
 // throwaway database or folder.
-import {
-  computeEntryHash,
-  computePayloadHash,
-  DEFAULT_LIMITS,
-  genesisHash,
-  normalizeExecution,
-} from 'execution-ledger';
+import { DEFAULT_LIMITS } from 'execution-ledger';
+import { normalizeExecution } from 'execution-ledger/validation';
+import { computeEntryHash, computePayloadHash, genesisHash } from 'execution-ledger/verify';
 import { projectId, projectRuns, userCounts, zipfSizes } from './density-data.js';
 
 const BATCH_ROWS = 2_000;
@@ -37,6 +33,7 @@ export async function loadDenseRuns(admin, { total, projects, days, endMs, progr
   const fromMs = endMs - days * 86_400_000;
   const started = performance.now();
   await admin('alter table execution_ledger.executions disable trigger executions_rollup');
+  await admin('alter table execution_ledger.executions disable trigger executions_step_rollup');
   const inFlight = new Set();
   let loaded = 0;
   const send = async (rows) => {
@@ -87,6 +84,7 @@ export async function loadDenseRuns(admin, { total, projects, days, endMs, progr
     await Promise.all(inFlight);
   } finally {
     await admin('alter table execution_ledger.executions enable always trigger executions_rollup');
+    await admin('alter table execution_ledger.executions enable always trigger executions_step_rollup');
   }
   return { seconds: (performance.now() - started) / 1000, sizes };
 }
