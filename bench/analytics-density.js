@@ -71,7 +71,7 @@ writeFileSync(
 writeResultsSection({
   marker: 'bench:analytics-density',
   title: 'Analytics at real density (`npm run bench:analytics`)',
-  intro: `Measured on ${machine.date.slice(0, 10)}: ${machine.cpus} × ${machine.cpu}, ${machine.memory_gb} GB, Node ${machine.node}. ${engines.map((engine) => `${engine}: ${RUNS[engine].toLocaleString('en')} runs over ${DAYS} days`).join('; ')}; ${PROJECTS} projects with Zipf sizes, 40 agents, 5,000 users, 20 tools, 8 models. "plain" is the same aggregate in plain SQL over the entries, same database, same run.`,
+  intro: `Measured on ${machine.date.slice(0, 10)}: ${machine.cpus} × ${machine.cpu}, ${machine.memory_gb} GB, Node ${machine.node}. ${engines.map((engine) => `${engine}: ${RUNS[engine].toLocaleString('en')} runs over ${DAYS} days`).join('; ')}; ${PROJECTS} projects with Zipf sizes, 40 agents, 5,000 users, 20 tools, 8 models (steps with exact costs). "plain" is the same aggregate in plain SQL over the entries, same database, same run.`,
   results,
   notes,
 });
@@ -129,10 +129,13 @@ async function load(engine, ledger, admin) {
     ([level, groups]) => `${level} ${groups.toLocaleString('en')}`,
   );
   report.note(
-    `${engine}: rebuildRollups of ${rebuilt.projects} projects took ${((performance.now() - started) / 1000).toFixed(0)} s; rows per level: ${levels.join(', ')}`,
+    `${engine}: rebuildRollups of ${rebuilt.projects} projects took ${((performance.now() - started) / 1000).toFixed(0)} s; rows per level: ${levels.join(', ')}; step rollup groups ${rebuilt.step_groups.toLocaleString('en')}`,
   );
   for (const table of ['', '_hour', '_day', '_month', '_day_user', '_month_user']) {
     await db.query(`vacuum analyze execution_ledger.execution_rollups${table}`);
+  }
+  for (const table of ['step_rollups', 'step_rollups_by_project']) {
+    await db.query(`vacuum analyze execution_ledger.${table}`);
   }
   if (engine === 'postgres') await ledger.close();
 }

@@ -36,6 +36,20 @@ const PLAIN = {
      from ${E} where e.project_id = $1 and ${RANGE}
      group by e.user_id order by sum(e.cost_total) desc, e.user_id limit 100`,
   ],
+  // Steps are elements of each entry's trace: every matching entry's steps unnested and grouped.
+  costByTool: [
+    `select s ->> 'kind', s ->> 'name', count(*)::text, sum((s ->> 'cost')::numeric)::text
+     from ${E}, jsonb_array_elements(e.execution_trace_json -> 'steps') s
+     where e.project_id = $1 and ${RANGE} and s ->> 'kind' in ('tool', 'external')
+     group by 1, 2 order by sum((s ->> 'cost')::numeric) desc`,
+  ],
+  costByModel: [
+    `select s ->> 'model', count(*)::text, sum((s ->> 'cost')::numeric)::text,
+       sum((s -> 'tokens' ->> 'input')::bigint)::text
+     from ${E}, jsonb_array_elements(e.execution_trace_json -> 'steps') s
+     where e.project_id = $1 and ${RANGE} and s ? 'model'
+     group by 1 order by sum((s ->> 'cost')::numeric) desc`,
+  ],
   seriesByAgent: (zone) => [
     `select date_trunc('day', e.created_at, '${zone}') as day, e.agent_id, count(*)::text, sum(e.cost_total)::text,
        min(e.cost_total)::text, max(e.cost_total)::text
@@ -93,6 +107,20 @@ export async function measureDensity(report, engine, { ledger, db, admin, endMs 
       plain: [PLAIN.costByUser, [BIG, ...open]],
       goal: tenMillion ? {} : statGoal,
       // Ranking needs every user's total: the call covers every run of the project.
+      covered: () => big.runs,
+    },
+    {
+      measure: 'cost by tool, largest project, all time',
+      ours: (l) => l.getCostByTool({ projectId: BIG }),
+      plain: [PLAIN.costByTool, [BIG, ...open]],
+      goal: tenMillion ? {} : statGoal,
+      covered: () => big.runs,
+    },
+    {
+      measure: 'cost by model, largest project, all time',
+      ours: (l) => l.getCostByModel({ projectId: BIG }),
+      plain: [PLAIN.costByModel, [BIG, ...open]],
+      goal: tenMillion ? {} : statGoal,
       covered: () => big.runs,
     },
     {
