@@ -257,7 +257,7 @@ async function rowCounter(admin, url) {
       `select c.relname as table, (coalesce(t.seq_tup_read, 0) + coalesce(sum(i.idx_tup_read), 0))::bigint as rows
        from pg_stat_user_tables t join pg_class c on c.oid = t.relid
        left join pg_stat_user_indexes i on i.relid = t.relid
-       where t.schemaname = 'execution_ledger' and (c.relname = 'executions' or c.relname like 'execution_rollups%')
+       where t.schemaname = 'execution_ledger' and (c.relname = 'executions' or c.relname like 'execution_rollups%' or c.relname like 'step_rollups%')
        group by c.relname, t.seq_tup_read`,
     );
     return new Map(rows.map((row) => [row.table, Number(row.rows)]));
