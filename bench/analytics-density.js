@@ -17,7 +17,7 @@ import { createLedger } from 'execution-ledger';
 import pg from 'pg';
 import { loadDenseRuns } from './density-load.js';
 import { measureDensity, recordRowsRead } from './density-measures.js';
-import { formatTable } from './report.js';
+import { formatTable, machineFacts } from './report.js';
 import { writeResultsSection } from './results-section.js';
 
 const serverUrl =
@@ -57,13 +57,7 @@ for (const engine of engines) {
   }
 }
 console.log(formatTable(results));
-const machine = {
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model,
-  memory_gb: Math.round(os.totalmem() / 2 ** 30),
-  node: process.version,
-  date: new Date().toISOString(),
-};
+const machine = machineFacts();
 writeFileSync(
   new URL(`./results/analytics-density-${Date.now()}.json`, import.meta.url),
   `${JSON.stringify({ machine, runs: RUNS, days: DAYS, notes, results }, null, 2)}\n`,

@@ -20,7 +20,7 @@ import {
   measureStatistics,
   measureVerification,
 } from './analytics-measures.js';
-import { formatTable } from './report.js';
+import { formatTable, machineFacts } from './report.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
 const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
@@ -44,13 +44,7 @@ for (const engine of engines) {
   }
 }
 console.log(formatTable(results));
-const machine = {
-  cpus: os.cpus().length,
-  cpu: os.cpus()[0]?.model,
-  memory_gb: Math.round(os.totalmem() / 2 ** 30),
-  node: process.version,
-  date: new Date().toISOString(),
-};
+const machine = machineFacts();
 writeFileSync(
   new URL(`./results/analytics-${Date.now()}.json`, import.meta.url),
   `${JSON.stringify({ machine, runs: RUNS, notes, results }, null, 2)}\n`,

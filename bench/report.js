@@ -1,3 +1,4 @@
+import os from 'node:os';
 /** Nearest-rank percentile of sorted numbers, in the same unit, rounded to 0.01. */
 export function percentile(sorted, fraction) {
   if (sorted.length === 0) return 0;
@@ -18,4 +19,15 @@ export function formatTable(rows) {
     line(widths.map((width) => '-'.repeat(width))),
     ...rows.map((row) => line(headers.map((h) => row[h]))),
   ].join('\n');
+}
+
+/** The machine a result was measured on, written beside every result file. */
+export function machineFacts() {
+  return {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    date: new Date().toISOString(),
+  };
 }
