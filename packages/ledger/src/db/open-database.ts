@@ -11,10 +11,12 @@ import {
   type PoolLike,
 } from './database.js';
 import { lockDataFolder } from './folder-lock.js';
+import { parseHostList } from './host-list.js';
 import { PgDatabase, redactUrl } from './pg-database.js';
 import { PGliteDatabase } from './pglite-database.js';
 import { answersWithin, type ServerTimeouts } from './server-silence.js';
 import { refuseSupabaseClient } from './supabase-client.js';
+import { WritableHostPool } from './writable-host-pool.js';
 
 /** Where the embedded database lives when nothing else is said. */
 export const DEFAULT_DATA_FOLDER = './.execution-ledger';
@@ -71,18 +73,23 @@ export async function openDatabase(
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
   const { default: pg } = await import('pg');
   const timeouts = serverTimeouts(options);
-  const settings = {
-    connectionString: url,
+  const settingsFor = (connectionString: string) => ({
+    connectionString,
     connectionTimeoutMillis: timeouts.connectTimeoutMs,
     keepAlive: true,
+  });
+  const makePool = (connectionString: string) => {
+    const pool = new pg.Pool({ ...settingsFor(connectionString), max: options.poolSize ?? 10 });
+    // The pool listens for errors of idle clients only. A client lent out and between two
+    // statements when its server dies (a crash, a failover) would emit 'error' with no listener
+    // and end the process; its next statement fails instead, and the adapter destroys it.
+    pool.on('connect', (client) => client.on('error', () => undefined));
+    return pool;
   };
-  const pool = new pg.Pool({ ...settings, max: options.poolSize ?? 10 });
-  // An idle client that loses its server emits 'error'; without a listener Node would crash.
-  pool.on('error', () => undefined);
   // The probe opens a connection of its own: a pool whose clients all wait on a silent server
   // has none to lend, and a busy pool must not be mistaken for a silent server.
-  const probe = async () => {
-    const client = new pg.Client(settings);
+  const probeAt = (currentUrl: () => string) => async () => {
+    const client = new pg.Client(settingsFor(currentUrl()));
     client.on('error', () => undefined);
     try {
       return await answersWithin(
@@ -93,14 +100,33 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
       client.end().catch(() => undefined);
     }
   };
+  const prepare = options.preparedStatements !== false;
+  const hostList = parseHostList(url);
+  if (hostList !== undefined) {
+    // Several servers (a primary and its standbys): connections follow the writable one.
+    const router = new WritableHostPool(hostList, makePool, timeouts.connectTimeoutMs);
+    const currentUrl = () => router.currentUrl();
+    return new PgDatabase(
+      router,
+      true,
+      hostList.redacted,
+      prepare,
+      timeouts,
+      probeAt(currentUrl),
+      currentUrl,
+    );
+  }
+  const pool = makePool(url);
+  // An idle client that loses its server emits 'error'; without a listener Node would crash.
+  pool.on('error', () => undefined);
   return new PgDatabase(
     pool,
     true,
     redactUrl(url),
-    options.preparedStatements !== false,
+    prepare,
     timeouts,
-    probe,
-    url,
+    probeAt(() => url),
+    () => url,
   );
 }
 

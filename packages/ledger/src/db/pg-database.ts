@@ -23,7 +23,8 @@ export class PgDatabase implements Database {
   readonly engine = 'postgres' as const;
 
   // A private field: the URL holds the password, and util.inspect does not show such fields.
-  readonly #url: string | undefined;
+  // A function, because with several servers it names the one connections go to now.
+  readonly #url: (() => string) | undefined;
 
   constructor(
     private readonly pool: PoolLike,
@@ -35,7 +36,7 @@ export class PgDatabase implements Database {
     /** Asks, on a connection of its own, whether the server answers at all. */
     private readonly probe: ServerProbe = () =>
       answersWithin(pool.query('select 1'), timeouts.connectTimeoutMs),
-    url?: string,
+    url?: () => string,
   ) {
     this.#url = url;
   }
@@ -43,7 +44,7 @@ export class PgDatabase implements Database {
   threadConnection(): ThreadConnection | undefined {
     return this.#url === undefined
       ? undefined
-      : { url: this.#url, where: this.where, preparedStatements: this.prepare, timeouts: this.timeouts };
+      : { url: this.#url(), where: this.where, preparedStatements: this.prepare, timeouts: this.timeouts };
   }
 
   async query<Row>(sql: string | NamedSql, params: readonly unknown[] = []): Promise<Row[]> {
