@@ -12,6 +12,8 @@ const UNAVAILABLE_NODE_CODES = new Set([
   'EAI_AGAIN',
 ]);
 const PERMISSION_CODES = new Set(['42501', 'EL001']);
+/** A write reached a server that takes none: a standby, or a primary being demoted. */
+const READ_ONLY_SQL_TRANSACTION = '25006';
 
 /**
  * Turns a driver error into a LedgerError when its meaning is known (unreachable server,
@@ -37,6 +39,15 @@ export function translateDatabaseError(error: unknown, where: string): unknown {
     UNAVAILABLE_CLASSES.includes(code.slice(0, 2))
   ) {
     return unavailable(where, message, error);
+  }
+  if (code === READ_ONLY_SQL_TRANSACTION) {
+    return new LedgerError(
+      'DATABASE_UNAVAILABLE',
+      `the database at ${where} takes no writes now (${message}): it is a standby, or a primary being ` +
+        'demoted in a failover; send the call again (an append replays by run_id), and to follow a ' +
+        'failover give every server with target_session_attrs=read-write (docs/scaling.md)',
+      { cause: error, details: { sqlstate: code } },
+    );
   }
   if (code === '23514' || code === '23502' || code === '22P05' || code === '22001') {
     // Input that passed configurable limits raised above the table's fixed backstops.

@@ -11,7 +11,7 @@ export interface HostPool extends PoolLike {
 
 /** Pause between two passes over a host list in which no server was writable yet. */
 const HOST_PASS_PAUSE_MS = 250;
-/** SQLSTATE 25006: a write reached a server that has become a standby. */
+/** SQLSTATE 25006: a write reached a server that has become a standby (database-errors.ts). */
 const READ_ONLY_SQL_TRANSACTION = '25006';
 
 /**
