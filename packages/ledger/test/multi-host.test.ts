@@ -1,11 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import {
-  ENGINES,
-  expectLedgerError,
-  makeExecution,
-  present,
-} from '@execution-ledger/test-support';
+import { ENGINES, expectLedgerError, makeExecution, present } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
 import { describe, expect, it } from 'vitest';
 import { parseHostList } from '../src/db/host-list.js';
@@ -29,7 +24,9 @@ describe('multi-host URLs', () => {
 
   it('reads every server, default ports and the session attribute', () => {
     const list = present(
-      parseHostList('postgres://u:secret@a.example:5433,b.example,[::1]:6000/ledger?target_session_attrs=read-write&sslmode=disable'),
+      parseHostList(
+        'postgres://u:secret@a.example:5433,b.example,[::1]:6000/ledger?target_session_attrs=read-write&sslmode=disable',
+      ),
     );
     expect(list.hosts).toEqual([
       { host: 'a.example', port: 5433 },
@@ -92,7 +89,10 @@ function serverAddress(): string {
 
 describe.runIf(ENGINES.includes('postgres'))('a ledger on a list of servers [postgres]', () => {
   it('skips a server that refuses connections and writes to the next', async () => {
-    const database = withHosts(`127.0.0.1:${await closedPort()},${serverAddress()}`, 'target_session_attrs=read-write');
+    const database = withHosts(
+      `127.0.0.1:${await closedPort()},${serverAddress()}`,
+      'target_session_attrs=read-write',
+    );
     const ledger = createLedger({ database });
     try {
       const projectId = `multi-host-${randomUUID()}`;
@@ -124,7 +124,10 @@ describe.runIf(ENGINES.includes('postgres'))('a ledger on a list of servers [pos
   });
 
   it('takes a read-only server when the URL asks for any', async () => {
-    const database = withHosts(serverAddress(), 'target_session_attrs=any&options=-c default_transaction_read_only=on');
+    const database = withHosts(
+      serverAddress(),
+      'target_session_attrs=any&options=-c default_transaction_read_only=on',
+    );
     const ledger = createLedger({ database });
     try {
       // The schema is there already, so opening only reads; a write is refused by the server.
