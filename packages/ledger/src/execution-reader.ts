@@ -63,6 +63,10 @@ const FAILED_STATUSES: ExecutionStatus[] = ['failed', 'aborted'];
 const GET_BY_RUN_ID = namedSql(
   `select ${RECORD_COLUMNS} from execution_ledger.executions e where e.run_id = $1`,
 );
+/** The same lookup within one project: where projects are sharded, it reads one shard only. */
+const GET_BY_PROJECT_RUN_ID = namedSql(
+  `select ${RECORD_COLUMNS} from execution_ledger.executions e where e.project_id = $2 and e.run_id = $1`,
+);
 
 export class ExecutionReader {
   /**
@@ -75,10 +79,23 @@ export class ExecutionReader {
     private readonly rangeReadWidth: RangeReadWidth = async () => null,
   ) {}
 
-  /** The execution with this run id, or null when there is none (or the caller may not see it). */
-  async getExecutionByRunId(runId: string): Promise<ExecutionRecord | null> {
+  /**
+   * The execution with this run id, or null when there is none (or the caller may not see it).
+   * With `projectId`, only a run of that project is found: a caller that knows the project
+   * says so, and a deployment sharded by project then asks one shard instead of all.
+   */
+  async getExecutionByRunId(
+    runId: string,
+    options: { projectId?: string } = {},
+  ): Promise<ExecutionRecord | null> {
     requireLookupId(runId, 'runId');
-    const rows = await this.runRead((q) => q.query<ExecutionRow>(GET_BY_RUN_ID, [runId]));
+    const { projectId } = options;
+    if (projectId !== undefined) requireLookupId(projectId, 'projectId');
+    const rows = await this.runRead((q) =>
+      projectId === undefined
+        ? q.query<ExecutionRow>(GET_BY_RUN_ID, [runId])
+        : q.query<ExecutionRow>(GET_BY_PROJECT_RUN_ID, [runId, projectId]),
+    );
     return rows[0] === undefined ? null : rowToRecord(rows[0]);
   }
 

@@ -44,6 +44,18 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
     expect(foreign.json().code).toBe('NOT_FOUND');
   });
 
+  it('finds a run within the project a caller names, and only there', async () => {
+    const runId = present(runIds[1]);
+    const found = await get(`/v1/executions/${runId}?project_id=${project}`);
+    expect(found.statusCode).toBe(200);
+    expect(found.json().run_id).toBe(runId);
+    const elsewhere = await get(`/v1/executions/${runId}?project_id=${hidden}`);
+    expect(elsewhere.statusCode).toBe(404);
+    const bad = await get(`/v1/executions/${runId}?project_id=${encodeURIComponent('a\u0007b')}`);
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toContain('project_id');
+  });
+
   it("lists a project's runs newest first by cursor, with status, agent, user and time filters", async () => {
     const first = await get(`/v1/projects/${project}/executions?limit=3`);
     expect(first.statusCode).toBe(200);

@@ -43,7 +43,7 @@ export function registerReadRoutes(app: FastifyInstance, context: ServerContext)
 function registerGetRoute(app: FastifyInstance, context: ServerContext): void {
   const { ledger } = context;
   const readRoute = { config: { permission: 'read' as const } };
-  app.get<{ Params: { runId: string } }>(
+  app.get<{ Params: { runId: string }; Querystring: { project_id?: string } }>(
     '/v1/executions/:runId',
     {
       ...readRoute,
@@ -53,11 +53,26 @@ function registerGetRoute(app: FastifyInstance, context: ServerContext): void {
         summary: 'Get one execution by run id',
         description: 'A run in a project the key is not bound to answers 404, exactly like a missing one.',
         params: { type: 'object', required: ['runId'], properties: { runId: idSchema } },
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            project_id: {
+              ...idSchema,
+              description:
+                "The run's project, when known: only a run of this project is found (one shard where projects are sharded).",
+            },
+          },
+        },
         response: { 200: executionRecordSchema, ...errorResponses },
       },
     },
     async (request) => {
-      const record = await ledger.getExecutionByRunId(request.params.runId);
+      const projectId = request.query.project_id;
+      const record = await ledger.getExecutionByRunId(
+        request.params.runId,
+        projectId === undefined ? {} : { projectId },
+      );
       if (record === null || !coversProject(callerKey(request), record.project_id)) {
         throw new LedgerError(
           'NOT_FOUND',
