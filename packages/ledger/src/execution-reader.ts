@@ -11,6 +11,7 @@ import type {
 } from './analytics/analytics-types.js';
 import { queryCostByPart, queryCostByUser } from './analytics/cost-breakdown.js';
 import { countRuns, queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
+import { exportFormat } from './analytics/export-formats.js';
 import { createExportStream } from './analytics/export-streams.js';
 import { queryPercentiles } from './analytics/percentiles.js';
 import {
@@ -250,16 +251,26 @@ export class ExecutionReader {
     return this.runRead((q) => queryMostExpensiveRuns(q, options));
   }
 
+  /**
+   * Matching runs in a registered export format (`exportFormatNames()` of
+   * `execution-ledger/export-formats`: csv, ndjson and any registered since) as a UTF-8 byte
+   * stream with back-pressure. An unknown format, filter or batch size throws here, before a
+   * stream exists.
+   */
+  exportStream(format: string, options: StreamOptions = {}): Readable {
+    const definition = exportFormat(format);
+    const { scope, batchSize } = exportPlan(options);
+    return createExportStream(this.runRead, definition, scope, batchSize, this.rangeReadWidth);
+  }
+
   /** Matching runs as an RFC 4180 CSV byte stream (header first), with back-pressure. */
   exportCsvStream(options: StreamOptions = {}): Readable {
-    const { scope, batchSize } = exportPlan(options);
-    return createExportStream(this.runRead, 'csv', scope, batchSize, this.rangeReadWidth);
+    return this.exportStream('csv', options);
   }
 
   /** Matching runs as NDJSON, one ExecutionRecord per line with every hash, with back-pressure. */
   exportNdjsonStream(options: StreamOptions = {}): Readable {
-    const { scope, batchSize } = exportPlan(options);
-    return createExportStream(this.runRead, 'ndjson', scope, batchSize, this.rangeReadWidth);
+    return this.exportStream('ndjson', options);
   }
 
   /** The project's executions over [startDate, endDate) as one RFC 4180 CSV text, header first. */

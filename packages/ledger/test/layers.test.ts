@@ -21,6 +21,7 @@ const FEATURE_MODULES = [
   'verify.ts',
   'database.ts',
   'validation.ts',
+  'export-formats.ts',
 ];
 
 const FORMAT_FILES = [...graph.files.filter((file) => file.startsWith('format/')), 'verify.ts'];

@@ -5,7 +5,7 @@ export type { CheckpointSchedulerOptions } from './checkpoints/checkpoint-schedu
 export { CheckpointScheduler } from './checkpoints/checkpoint-scheduler.js';
 export type { PeriodicCheckpointOptions } from './checkpoints/periodic-checkpoints.js';
 export type { ExportFormat } from './export/export-stream.js';
-export { EXPORT_FORMATS, exportChunks } from './export/export-stream.js';
+export { exportChunks } from './export/export-stream.js';
 export type { ErrorBody } from './http/error-reply.js';
 export type { SocketTimeoutOptions } from './http/socket-timeouts.js';
 export type { ApiKeyPrincipal, KeyRole, Permission } from './keys/access-policy.js';

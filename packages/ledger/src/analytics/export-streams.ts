@@ -1,16 +1,12 @@
-import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { EXPORT_BUFFER_BYTES } from '../bounds.js';
 import { keysetBatches, type RangeReadWidth, seqRangeBatches } from '../db/batch-reads.js';
 import type { Queryable } from '../db/database.js';
 import { type FilterScope, isWholeProject } from '../query/execution-filter.js';
-import { csvCells, csvText } from './csv-export.js';
+import type { ExportFormatDefinition } from './export-formats.js';
 import {
-  type CsvSourceRow,
-  type ExportFormat,
-  type ExportRow,
+  type ExportPosition,
   exportRowSeq,
-  type NdjsonSourceRow,
   queryChainHead,
   queryExportBatch,
   queryExportRange,
@@ -27,13 +23,13 @@ type ReadRunner = <T>(fn: (q: Queryable) => Promise<T>) => Promise<T>;
  */
 export function createExportStream(
   runRead: ReadRunner,
-  format: ExportFormat,
+  format: ExportFormatDefinition,
   scope: FilterScope,
   batchSize: number,
   rangeReadWidth: RangeReadWidth,
 ): Readable {
   const plan: ExportPlan = { runRead, scope, batchSize, rangeReadWidth };
-  return Readable.from(format === 'csv' ? csvChunks(plan) : ndjsonChunks(plan), {
+  return Readable.from(formatChunks(format, plan), {
     objectMode: false,
     highWaterMark: EXPORT_BUFFER_BYTES,
   });
@@ -46,31 +42,15 @@ interface ExportPlan {
   rangeReadWidth: RangeReadWidth;
 }
 
-async function* csvChunks(plan: ExportPlan): AsyncGenerator<string> {
-  // RFC 4180 export always starts with its header, even when no run matches.
-  yield csvText([], true);
-  for await (const rows of exportBatches<CsvSourceRow>(plan, 'csv')) {
-    yield csvText(rows.map(csvCells), false);
+/** The format's preamble (even when no run matches), then each batch as the format writes it. */
+async function* formatChunks(
+  format: ExportFormatDefinition,
+  plan: ExportPlan,
+): AsyncGenerator<string | Buffer> {
+  if (format.preamble !== '') yield format.preamble;
+  for await (const rows of exportBatches<ExportPosition>(plan, format.selectList)) {
+    yield format.encodeBatch(rows);
   }
-}
-
-async function* ndjsonChunks(plan: ExportPlan): AsyncGenerator<Buffer> {
-  for await (const rows of exportBatches<NdjsonSourceRow>(plan, 'ndjson')) yield linesToBytes(rows);
-}
-
-/**
- * A batch's lines as one UTF-8 buffer, each line encoded straight into place: joining them into
- * one string first and letting the stream encode that cost about twice as much CPU per row.
- */
-function linesToBytes(rows: NdjsonSourceRow[]): Buffer {
-  let size = 0;
-  for (const row of rows) size += Buffer.byteLength(row.line, 'utf8');
-  const bytes = Buffer.allocUnsafe(size);
-  let offset = 0;
-  for (const row of rows) offset += bytes.write(row.line, offset, 'utf8');
-  // allocUnsafe leaves old memory in the buffer: every byte of it must have been written.
-  assert.equal(offset, size);
-  return bytes;
 }
 
 /**
@@ -79,16 +59,16 @@ function linesToBytes(rows: NdjsonSourceRow[]): Buffer {
  * is an index range scan over every seq in it whatever the filter keeps, so a narrow filter (a
  * status, a few hours) would walk the whole project where a keyset query can use a narrower index.
  */
-async function* exportBatches<Row extends ExportRow>(
+async function* exportBatches<Row extends ExportPosition>(
   plan: ExportPlan,
-  format: ExportFormat,
+  selectList: string,
 ): AsyncGenerator<Row[]> {
   const { runRead, scope, batchSize } = plan;
   const projectId = wholeChainOf(scope);
   const readsInFlight = projectId === null ? null : await plan.rangeReadWidth();
   if (projectId === null || readsInFlight === null) {
     yield* keysetBatches<Row, Row>(
-      (last) => runRead((q) => queryExportBatch<Row>(q, format, scope, last, batchSize)),
+      (last) => runRead((q) => queryExportBatch<Row>(q, selectList, scope, last, batchSize)),
       (row) => row,
       batchSize,
     );
@@ -100,9 +80,9 @@ async function* exportBatches<Row extends ExportRow>(
     batchSize,
     readsInFlight,
     readRange: (afterSeq, lastSeq) =>
-      runRead((q) => queryExportRange<Row>(q, format, scope, afterSeq, lastSeq)),
+      runRead((q) => queryExportRange<Row>(q, selectList, scope, afterSeq, lastSeq)),
     readAfter: (afterSeq) =>
-      runRead((q) => queryExportBatch<Row>(q, format, scope, { k_seq: String(afterSeq) }, batchSize)),
+      runRead((q) => queryExportBatch<Row>(q, selectList, scope, { k_seq: String(afterSeq) }, batchSize)),
     seqOf: exportRowSeq,
   });
 }

@@ -1,26 +1,29 @@
-import {
-  type ExecutionFilter,
-  type ExecutionReader,
-  type ExecutionStreamSource,
-  exportExecutionsToNDJSON,
-  type ProjectProof,
-} from 'execution-ledger';
+import type { ExecutionFilter, ExecutionReader, ExecutionStreamSource, ProjectProof } from 'execution-ledger';
+import { exportExecutionsToNDJSON } from 'execution-ledger';
+import { type ExportFormatDefinition, exportFormat, exportFormats } from 'execution-ledger/export-formats';
 import { EXPORT_CHUNK_ROWS } from '../bounds.js';
 
-export type ExportFormat = 'csv' | 'ndjson';
-export const EXPORT_FORMATS: readonly ExportFormat[] = ['csv', 'ndjson'];
+/** A name of a registered export format (execution-ledger/export-formats). */
+export type ExportFormat = string;
 
-export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
-  csv: 'text/csv; charset=utf-8',
-  ndjson: 'application/x-ndjson; charset=utf-8',
-};
+/** The registered formats' names, as choices: "csv or ndjson", "csv, ndjson or tsv". */
+export function formatChoices(pick: (format: ExportFormatDefinition) => string): string {
+  const words = exportFormats().map(pick);
+  const last = words.pop() ?? '';
+  return words.length === 0 ? last : `${words.join(', ')} or ${last}`;
+}
+
+/** The Content-Type of an export: every export is UTF-8. */
+export function exportContentType(format: ExportFormatDefinition): string {
+  return `${format.mediaType}; charset=utf-8`;
+}
 
 /**
  * The matching executions as chunks of UTF-8, oldest first, from the library's export streams
- * (keyset batches with back-pressure): memory stays bounded however large the export. CSV has
- * the documented columns and always a header; NDJSON has one full record per line, hashes
- * included. Progress counts line ends, which is exact for NDJSON and for CSV whose text cells
- * hold no line breaks (progress only; the data itself is never reparsed).
+ * (keyset batches with back-pressure): memory stays bounded however large the export. Progress
+ * counts line ends after those of the format's preamble (CSV's header), which is exact for
+ * NDJSON and for CSV whose text cells hold no line breaks (progress only; the data itself is
+ * never reparsed).
  */
 export async function* exportChunks(
   reader: ExecutionReader,
@@ -28,18 +31,22 @@ export async function* exportChunks(
   format: ExportFormat,
   onRecords: (count: number) => void = () => undefined,
 ): AsyncGenerator<string | Buffer> {
-  const stream = format === 'csv' ? reader.exportCsvStream(filter) : reader.exportNdjsonStream(filter);
-  // The CSV header's line end is not a record.
-  let uncounted = format === 'csv' ? 1 : 0;
+  const stream = reader.exportStream(format, filter);
+  let uncounted = lineEnds(Buffer.from(exportFormat(format).preamble, 'utf8'));
   for await (const chunk of stream as AsyncIterable<string | Buffer>) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
-    let lines = 0;
-    for (let index = buffer.indexOf(10); index !== -1; index = buffer.indexOf(10, index + 1)) lines += 1;
+    const lines = lineEnds(buffer);
     const counted = Math.max(0, lines - uncounted);
     uncounted = Math.max(0, uncounted - lines);
     yield buffer;
     if (counted > 0) onRecords(counted);
   }
+}
+
+function lineEnds(buffer: Buffer): number {
+  let lines = 0;
+  for (let index = buffer.indexOf(10); index !== -1; index = buffer.indexOf(10, index + 1)) lines += 1;
+  return lines;
 }
 
 /**

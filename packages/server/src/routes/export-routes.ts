@@ -1,10 +1,11 @@
 import { Readable } from 'node:stream';
+import { DEFAULT_EXPORT_FORMAT, exportFormat, exportFormats } from 'execution-ledger/export-formats';
 import type { FastifyInstance } from 'fastify';
 import {
-  EXPORT_CONTENT_TYPES,
-  EXPORT_FORMATS,
   type ExportFormat,
   exportChunks,
+  exportContentType,
+  formatChoices,
 } from '../export/export-stream.js';
 import { callerKey, type ServerContext } from '../http/server-context.js';
 import { requireProject } from '../keys/access-policy.js';
@@ -17,8 +18,13 @@ import {
 } from '../schemas/common-schemas.js';
 import { type ListQuery, toFilter } from './execution-read-routes.js';
 
-/** A project's executions as CSV or NDJSON, streamed oldest first. */
+/**
+ * A project's executions in any registered export format (CSV, NDJSON, …), streamed oldest
+ * first. The formats, their media types and file extensions are read from the library's
+ * registry when the route is built.
+ */
 export function registerExportRoutes(app: FastifyInstance, context: ServerContext): void {
+  const formats = exportFormats();
   app.get<{ Params: { projectId: string }; Querystring: ListQuery & { format?: ExportFormat } }>(
     '/v1/projects/:projectId/export',
     {
@@ -26,7 +32,7 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
       schema: {
         ...securedRoute,
         tags: ['export'],
-        summary: "Export a project's executions (CSV or NDJSON), streamed",
+        summary: `Export a project's executions (${formatChoices((format) => format.label)}), streamed`,
         description:
           'CSV has a header and the documented columns; NDJSON has one full record per line, hashes included.',
         params: projectParams,
@@ -34,7 +40,11 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
           type: 'object',
           additionalProperties: false,
           properties: {
-            format: { type: 'string', enum: [...EXPORT_FORMATS], default: 'ndjson' },
+            format: {
+              type: 'string',
+              enum: formats.map((format) => format.name),
+              default: DEFAULT_EXPORT_FORMAT,
+            },
             ...statusFilterProperty,
             ...timeRangeProperties,
           },
@@ -42,10 +52,9 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
         response: {
           200: {
             description: 'The export, streamed.',
-            content: {
-              'text/csv': { schema: { type: 'string' } },
-              'application/x-ndjson': { schema: { type: 'string' } },
-            },
+            content: Object.fromEntries(
+              formats.map((format) => [format.mediaType, { schema: { type: 'string' } }]),
+            ),
           },
           ...errorResponses,
         },
@@ -54,15 +63,14 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
     async (request, reply) => {
       const { projectId } = request.params;
       requireProject(callerKey(request), projectId);
-      const format = request.query.format ?? 'ndjson';
+      const format = exportFormat(request.query.format ?? DEFAULT_EXPORT_FORMAT);
       const filter = { ...toFilter(request.query), projectId };
-      const stream = Readable.from(exportChunks(context.ledger, filter, format));
+      const stream = Readable.from(exportChunks(context.ledger, filter, format.name));
       // A failure after the first bytes cannot change the status any more: log it, cut the stream.
       stream.on('error', (error) => request.log.error({ err: error }, 'export stream failed'));
-      const extension = format === 'csv' ? 'csv' : 'ndjson';
       return reply
-        .type(EXPORT_CONTENT_TYPES[format])
-        .header('content-disposition', `attachment; filename="executions.${extension}"`)
+        .type(exportContentType(format))
+        .header('content-disposition', `attachment; filename="executions.${format.extension}"`)
         .send(stream);
     },
   );

@@ -3,11 +3,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Command, Option } from 'commander';
 import { type ExecutionFilter, type Ledger, LedgerError } from 'execution-ledger';
+import { DEFAULT_EXPORT_FORMAT, exportFormatNames } from 'execution-ledger/export-formats';
 import { requireProjectProof } from '../../checkpoints/project-proof.js';
 import {
-  EXPORT_FORMATS,
   type ExportFormat,
   exportChunks,
+  formatChoices,
   provenExportChunks,
 } from '../../export/export-stream.js';
 import { withLedger } from '../open-ledger.js';
@@ -27,10 +28,17 @@ interface ExportOptions {
 export function registerExportCommand(program: Command): void {
   const command = program
     .command('export')
-    .description("write a project's executions as CSV or NDJSON, oldest first, to a file or stdout")
+    .description(
+      `write a project's executions as ${formatChoices((format) => format.label)}, oldest first, to a file or stdout`,
+    )
     .requiredOption('--project <id>', 'the project to export')
     .addOption(
-      new Option('--format <format>', 'csv or ndjson').choices([...EXPORT_FORMATS]).default('ndjson'),
+      new Option(
+        '--format <format>',
+        formatChoices((format) => format.name),
+      )
+        .choices(exportFormatNames())
+        .default(DEFAULT_EXPORT_FORMAT),
     )
     .option('--output <file>', 'write here instead of stdout')
     .option('--since <date>', 'from (inclusive)', isoDate)
