@@ -1,4 +1,4 @@
-import type { AttributeValue, Attributes, StagedSpan } from './otlp-span.js';
+import type { Attributes, AttributeValue, StagedSpan } from './otlp-span.js';
 
 // The attribute names read from a span, current GenAI semantic conventions first, then the
 // older and framework-specific names the same fact has gone by (docs/otel.md has the table).
@@ -24,8 +24,20 @@ export const CACHED_INPUT_TOKENS = [
   'ai.usage.cachedInputTokens',
   'ai.usage.inputTokenDetails.cacheReadTokens',
 ];
-export const MODEL = ['gen_ai.response.model', 'gen_ai.request.model', 'llm.model_name', 'ai.response.model', 'ai.model.id'];
-export const PROVIDER = ['gen_ai.provider.name', 'gen_ai.system', 'llm.provider', 'llm.system', 'ai.model.provider'];
+export const MODEL = [
+  'gen_ai.response.model',
+  'gen_ai.request.model',
+  'llm.model_name',
+  'ai.response.model',
+  'ai.model.id',
+];
+export const PROVIDER = [
+  'gen_ai.provider.name',
+  'gen_ai.system',
+  'llm.provider',
+  'llm.system',
+  'ai.model.provider',
+];
 export const TOOL_NAME = ['gen_ai.tool.name', 'ai.toolCall.name', 'tool.name'];
 export const AGENT = ['gen_ai.agent.name', 'gen_ai.agent.id', 'ai.telemetry.functionId'];
 export const USER = ['user.id', 'enduser.id'];
@@ -88,7 +100,11 @@ export function operationOf(span: StagedSpan): Operation {
 }
 
 /** The first of `names` the attributes hold (span first, then its resource). */
-export function first(span: StagedSpan, names: readonly string[], resource = false): AttributeValue | undefined {
+export function first(
+  span: StagedSpan,
+  names: readonly string[],
+  resource = false,
+): AttributeValue | undefined {
   for (const bag of resource ? [span.attributes, span.resource] : [span.attributes]) {
     for (const name of names) {
       const value = bag[name];

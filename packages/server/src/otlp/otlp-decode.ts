@@ -3,7 +3,7 @@ import { gunzipSync } from 'node:zlib';
 import { LedgerError } from 'execution-ledger';
 import { isSafeNumber, parse } from 'lossless-json';
 import protobuf from 'protobufjs';
-import type { AttributeValue, Attributes, StagedSpan } from './otlp-span.js';
+import type { Attributes, AttributeValue, StagedSpan } from './otlp-span.js';
 
 /** The two encodings of OTLP/HTTP. */
 export type OtlpEncoding = 'protobuf' | 'json';
@@ -108,7 +108,10 @@ export function encodeExportResponse(
     return partial === undefined
       ? {}
       : {
-          partialSuccess: { rejectedSpans: String(partial.rejectedSpans), errorMessage: partial.errorMessage },
+          partialSuccess: {
+            rejectedSpans: String(partial.rejectedSpans),
+            errorMessage: partial.errorMessage,
+          },
         };
   }
   const message = ExportResponse.fromObject(
@@ -146,9 +149,13 @@ function decodeJson(body: Buffer): Record<string, unknown> {
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(body);
   } catch {
-    throw new LedgerError('VALIDATION_FAILED', 'body is not well-formed UTF-8; encode the OTLP JSON as UTF-8', {
-      field: 'body',
-    });
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'body is not well-formed UTF-8; encode the OTLP JSON as UTF-8',
+      {
+        field: 'body',
+      },
+    );
   }
   let value: unknown;
   try {
@@ -312,7 +319,10 @@ function anyValueOf(value: unknown, depth: number): AttributeValue {
 function requireStorableText(value: unknown, at: string): void {
   const check = (text: string) => {
     if (text.includes('\u0000') || !text.isWellFormed()) {
-      refuse(at, 'holds a NUL character or a lone UTF-16 surrogate in a name or attribute; send plain Unicode text');
+      refuse(
+        at,
+        'holds a NUL character or a lone UTF-16 surrogate in a name or attribute; send plain Unicode text',
+      );
     }
   };
   const walk = (node: unknown): void => {

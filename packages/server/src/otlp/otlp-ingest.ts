@@ -1,5 +1,12 @@
-import { DEFAULT_LIMITS, DEFAULT_PRICE_TABLE, isLedgerError, type Ledger, LedgerError, PriceTable } from 'execution-ledger';
 import type { PriceTableInput } from 'execution-ledger';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_PRICE_TABLE,
+  isLedgerError,
+  type Ledger,
+  LedgerError,
+  PriceTable,
+} from 'execution-ledger';
 import { requireId } from 'execution-ledger/validation';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -67,11 +74,15 @@ export class OtlpIngest {
     options: OtlpOptions = {},
   ) {
     this.staging = new OtlpStaging(ledger);
-    this.prices = options.prices === undefined ? DEFAULT_PRICE_TABLE : PriceTable.from(options.prices, 'otlp.prices');
+    this.prices =
+      options.prices === undefined ? DEFAULT_PRICE_TABLE : PriceTable.from(options.prices, 'otlp.prices');
     this.graceMs = requireMs(options.graceMs ?? OTLP_GRACE_MS_DEFAULT, 'otlp.graceMs');
     this.maxWaitMs = requireMs(options.maxWaitMs ?? OTLP_MAX_WAIT_MS_DEFAULT, 'otlp.maxWaitMs');
     this.tickMs = Math.max(10, requireMs(options.tickMs ?? OTLP_TICK_MS_DEFAULT, 'otlp.tickMs'));
-    this.stagedSpansMax = requireMs(options.stagedSpansMax ?? OTLP_STAGED_SPANS_MAX_DEFAULT, 'otlp.stagedSpansMax');
+    this.stagedSpansMax = requireMs(
+      options.stagedSpansMax ?? OTLP_STAGED_SPANS_MAX_DEFAULT,
+      'otlp.stagedSpansMax',
+    );
     this.assemblerOn = options.assembler !== false;
     this.spansCounter = new Counter({
       name: 'execution_ledger_otlp_spans_total',
@@ -236,9 +247,13 @@ function projectOf(resource: DecodedResource, key: ApiKeyPrincipal): string {
 
 function requireMs(value: number, field: string): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new LedgerError('VALIDATION_FAILED', `${field} must be a whole number of zero or more; got ${value}`, {
-      field,
-    });
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `${field} must be a whole number of zero or more; got ${value}`,
+      {
+        field,
+      },
+    );
   }
   return value;
 }

@@ -1,5 +1,11 @@
 /** An attribute value as JSON: OTLP's AnyValue with ints beyond 2^53 kept as decimal text. */
-export type AttributeValue = string | number | boolean | null | AttributeValue[] | { [key: string]: AttributeValue };
+export type AttributeValue =
+  | string
+  | number
+  | boolean
+  | null
+  | AttributeValue[]
+  | { [key: string]: AttributeValue };
 
 export type Attributes = Record<string, AttributeValue>;
 

@@ -56,9 +56,10 @@ export class OtlpStaging {
   }
 
   async traceSpans(traceId: string): Promise<ProjectSpan[]> {
-    const rows = await this.schema.call<{ project_id: string; span: StagedSpan | string }>('otlp_trace_spans', [
-      traceId,
-    ]);
+    const rows = await this.schema.call<{ project_id: string; span: StagedSpan | string }>(
+      'otlp_trace_spans',
+      [traceId],
+    );
     return rows.map((row) => ({
       ...((typeof row.span === 'string' ? JSON.parse(row.span) : row.span) as StagedSpan),
       project_id: row.project_id,

@@ -90,7 +90,8 @@ export function assembleTrace(spans: readonly ProjectSpan[], prices: PriceTable)
 function buildRun(root: Node, costs: CostManager): ExecutionInput {
   const { span } = root;
   const runId = otelRunId(span.trace_id, span.span_id);
-  const agentId = label(firstText(span, AGENT, true) ?? firstText(span, ['service.name'], true)) ?? 'unknown_agent';
+  const agentId =
+    label(firstText(span, AGENT, true) ?? firstText(span, ['service.name'], true)) ?? 'unknown_agent';
   const members = stepNodes(root);
   // The run span itself is the only place of its charge when it is a lone model call.
   if (INFERENCE_OPERATIONS.has(root.operation) && !members.some((node) => usageOf(node) !== undefined)) {
@@ -152,7 +153,9 @@ function buildRun(root: Node, costs: CostManager): ExecutionInput {
       otel: {
         trace_id: span.trace_id,
         span_id: span.span_id,
-        ...(typeof span.resource['service.name'] === 'string' ? { service: span.resource['service.name'] } : {}),
+        ...(typeof span.resource['service.name'] === 'string'
+          ? { service: span.resource['service.name'] }
+          : {}),
       },
     },
     status: status.status,
@@ -204,7 +207,12 @@ function usageOf(node: Node): Usage | undefined {
 }
 
 /** Charges a step's tokens on the run's cost manager and returns what that added, in micro-cents. */
-function chargeTokens(costs: CostManager, runId: string, usage: Usage, unpriced: object[]): bigint | undefined {
+function chargeTokens(
+  costs: CostManager,
+  runId: string,
+  usage: Usage,
+  unpriced: object[],
+): bigint | undefined {
   if (usage.model === undefined) {
     unpriced.push({ model: null, input_tokens: usage.input, output_tokens: usage.output });
     return undefined;
@@ -243,7 +251,11 @@ function runCost(
     pricing.source = 'estimated';
     pricing.unpriced = priced.unpriced as never;
   }
-  return { total: microsToCents(total), breakdown, pricing: pricing as NonNullable<ExecutionCost['pricing']> };
+  return {
+    total: microsToCents(total),
+    breakdown,
+    pricing: pricing as NonNullable<ExecutionCost['pricing']>,
+  };
 }
 
 function partOf(kind: TypedStep['kind']): 'tokens' | 'toolCalls' | 'externalRequests' | 'other' {
@@ -274,7 +286,8 @@ function baseStep(node: Node, root: Node): TypedStep {
           : undefined;
   const labelled = label(name);
   if (labelled !== undefined) step.name = labelled;
-  if (step.status === 'error') step.error = text(errorOf(span), ERROR_CHARS_MAX) ?? 'the span ended with status ERROR';
+  if (step.status === 'error')
+    step.error = text(errorOf(span), ERROR_CHARS_MAX) ?? 'the span ended with status ERROR';
   if (kind === 'agent') step.child_run_id = otelRunId(span.trace_id, span.span_id);
   const service = span.resource['service.name'];
   if (service !== root.span.resource['service.name'] && typeof service === 'string') step.service = service;
@@ -376,7 +389,6 @@ function label(value: string | undefined): string | undefined {
 
 function text(value: string | undefined, charsMax: number): string | undefined {
   if (value === undefined) return undefined;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is removed
   const clean = value.replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ').replace(/^\ufeff/, '');
   const cut = [...clean.trim()].slice(0, charsMax).join('').trim();
   return cut === '' ? undefined : cut;

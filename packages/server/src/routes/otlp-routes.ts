@@ -11,6 +11,7 @@ import {
 import { OtlpIngest, type OtlpOptions } from '../otlp/otlp-ingest.js';
 
 export type { OtlpOptions };
+
 import { PROJECT_ATTRIBUTE } from '../otlp/otlp-span.js';
 import { errorResponses, securedRoute } from '../schemas/common-schemas.js';
 
@@ -22,7 +23,10 @@ const partialSuccessSchema = {
     partialSuccess: {
       type: 'object',
       properties: {
-        rejectedSpans: { type: 'string', description: 'How many spans were refused (int64 as text, as OTLP/JSON writes it).' },
+        rejectedSpans: {
+          type: 'string',
+          description: 'How many spans were refused (int64 as text, as OTLP/JSON writes it).',
+        },
         errorMessage: { type: 'string', description: 'Each refused span id (or position) and why.' },
       },
     },
@@ -33,7 +37,11 @@ const partialSuccessSchema = {
  * POST /v1/traces: OTLP/HTTP trace export (protobuf or JSON, optionally gzip) with an ingest
  * key. Spans are staged durably before the answer and assembled into runs later (docs/otel.md).
  */
-export function registerOtlpRoutes(app: FastifyInstance, context: ServerContext, options: OtlpOptions = {}): void {
+export function registerOtlpRoutes(
+  app: FastifyInstance,
+  context: ServerContext,
+  options: OtlpOptions = {},
+): void {
   const ingest = new OtlpIngest(context.ledger, context.metrics.registry, app.log, options);
   app.addHook('onReady', async () => ingest.start());
   app.addHook('preClose', async () => ingest.stop());
@@ -72,7 +80,11 @@ export function registerOtlpRoutes(app: FastifyInstance, context: ServerContext,
       },
       async (request, reply) => {
         const encoding = otlpEncoding(request.headers['content-type']);
-        const body = inflateBody(request.body, request.headers['content-encoding'] as string | undefined, bytesMax);
+        const body = inflateBody(
+          request.body,
+          request.headers['content-encoding'] as string | undefined,
+          bytesMax,
+        );
         const resources = decodeExportRequest(body, encoding);
         const outcome = await ingest.ingest(resources, callerKey(request));
         const { refused } = outcome;
