@@ -40,7 +40,7 @@ export const PROVIDER = [
 ];
 export const TOOL_NAME = ['gen_ai.tool.name', 'ai.toolCall.name', 'tool.name'];
 export const AGENT = ['gen_ai.agent.name', 'gen_ai.agent.id', 'ai.telemetry.functionId'];
-export const USER = ['user.id', 'enduser.id'];
+export const USER = ['user.id', 'enduser.id', 'ai.telemetry.metadata.userId'];
 /** A cost the producer reports, in cents. */
 export const COST_CENTS = ['execution_ledger.cost_cents'];
 /** A cost the producer reports, in US dollars (Langfuse's and OpenInference's names). */
