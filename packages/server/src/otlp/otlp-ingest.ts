@@ -28,9 +28,9 @@ import { assembleTrace } from './run-assembly.js';
 
 export interface OtlpOptions {
   /** Quiet time after a trace's root span arrived before its runs are assembled; default 30 s. */
-  graceMs?: number;
+  graceMs?: number | undefined;
   /** Longest a trace waits for its root span; default 10 minutes. */
-  maxWaitMs?: number;
+  maxWaitMs?: number | undefined;
   /** How often the assembler looks for ready traces; default 1 s. */
   tickMs?: number;
   /** Spans staging may hold before exports are refused with 503; default 200,000. */
