@@ -64,6 +64,10 @@ export const ERROR_CODES = {
   ROUTE_NOT_FOUND: { status: 404, meaning: 'No HTTP route answers this method and path.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, meaning: 'The HTTP request body is not application/json.' },
   RATE_LIMITED: { status: 429, meaning: 'The API key sent more requests than its rate limit allows.' },
+  INGEST_BACKLOG: {
+    status: 503,
+    meaning: 'OTLP staging holds its maximum of spans while runs are assembled; retry after Retry-After.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     meaning:

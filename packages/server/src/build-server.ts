@@ -32,6 +32,7 @@ import { registerWriteRoutes } from './routes/execution-write-routes.js';
 import { registerExportRoutes } from './routes/export-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerKeyRoutes } from './routes/key-routes.js';
+import { type OtlpOptions, registerOtlpRoutes } from './routes/otlp-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
@@ -55,6 +56,8 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Sign a checkpoint at start and every interval (default 60 s) when some project's head moved. */
   checkpoints?: PeriodicCheckpointOptions;
+  /** OTLP ingest on POST /v1/traces: grace period, maximum wait, staging bound, prices (docs/otel.md). */
+  otlp?: OtlpOptions;
 }
 
 /**
@@ -108,6 +111,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);
   registerKeyRoutes(app, context);
+  registerOtlpRoutes(app, context, options.otlp);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;

@@ -13,3 +13,8 @@ export { KEY_ROLES } from './keys/access-policy.js';
 export { API_KEY_MIGRATIONS } from './keys/api-key-migrations.js';
 export type { ApiKeyInfo, CreatedApiKey, NewApiKey } from './keys/api-key-store.js';
 export { ApiKeyStore } from './keys/api-key-store.js';
+export { decodeExportResponse } from './otlp/otlp-decode.js';
+export type { OtlpOptions } from './otlp/otlp-ingest.js';
+export { OtlpIngest } from './otlp/otlp-ingest.js';
+export { PROJECT_ATTRIBUTE } from './otlp/otlp-span.js';
+export { otelRunId } from './otlp/run-assembly.js';

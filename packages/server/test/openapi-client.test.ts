@@ -87,6 +87,7 @@ describe('/openapi.json', () => {
       '/v1/projects/{projectId}/stats',
       '/v1/projects/{projectId}/timeseries',
       '/v1/projects/{projectId}/verify',
+      '/v1/traces',
     ]);
   });
 

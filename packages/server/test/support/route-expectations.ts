@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { KeyRole, Permission } from '@execution-ledger/server';
 import { makeExecution } from '@execution-ledger/test-support';
 
@@ -103,6 +104,11 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
         body: (fixture) => ({ executions: [makeExecution(fixture.projectA)] }),
       },
     ],
+  },
+  // OTLP export: the project is the resource attribute; a key not bound to it is refused for every span.
+  'POST /v1/traces': {
+    permission: 'append',
+    requests: [{ ...inA(), body: (fixture) => otlpExport(fixture.projectA) }],
   },
   // A run of a project the key is not bound to answers exactly like a missing run.
   'GET /v1/executions/{runId}': {
@@ -222,3 +228,30 @@ export const HIDDEN_ROUTES: Record<string, string> = {
   'GET /metrics': 'Prometheus metrics, labelled by route pattern, status and error code, never by project',
   'GET /openapi.json': 'the API description itself',
 };
+
+/** An OTLP/JSON export of one root span of project `projectId`, with fresh ids. */
+function otlpExport(projectId: string) {
+  const hex = (bytes: number) => randomBytes(bytes).toString('hex');
+  const now = BigInt(Date.now()) * 1_000_000n;
+  return {
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'execution_ledger.project', value: { stringValue: projectId } }] },
+        scopeSpans: [
+          {
+            spans: [
+              {
+                traceId: hex(16),
+                spanId: hex(8),
+                name: 'invoke_agent matrix',
+                kind: 1,
+                startTimeUnixNano: String(now),
+                endTimeUnixNano: String(now + 1_000_000n),
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}

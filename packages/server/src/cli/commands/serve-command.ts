@@ -31,6 +31,8 @@ interface ServeOptions {
   headersTimeout?: number;
   connectionTimeout?: number;
   keepAliveTimeout?: number;
+  otlpGrace?: number;
+  otlpMaxWait?: number;
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
@@ -77,6 +79,16 @@ export function registerServeCommand(program: Command): void {
       '--checkpoint-interval <seconds>',
       `seconds between checkpoint runs (default ${CHECKPOINT_INTERVAL_MS_DEFAULT / 1000}; needs a key)`,
       intervalSeconds,
+    )
+    .option(
+      '--otlp-grace <ms>',
+      'OTLP: quiet time after a trace ends before its runs are recorded (default 30000)',
+      positiveInteger,
+    )
+    .option(
+      '--otlp-max-wait <ms>',
+      'OTLP: longest a trace waits for its root span (default 600000)',
+      positiveInteger,
     )
     .option(
       '--allow-privileged-role',
@@ -139,6 +151,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     timeouts: timeoutOptions(options),
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     ...(checkpoints === undefined ? {} : { checkpoints }),
+    otlp: { graceMs: options.otlpGrace, maxWaitMs: options.otlpMaxWait },
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });

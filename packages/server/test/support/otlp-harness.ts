@@ -1,0 +1,130 @@
+import { ApiKeyStore, buildServer, type KeyRole, type ServerOptions } from '@execution-ledger/server';
+import type { EngineContext } from '@execution-ledger/test-support';
+import {
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanOptions,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ExecutionRecord } from 'execution-ledger';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
+
+/** A listening server for real OTLP exporters, with a short grace period so tests do not wait 30 s. */
+export interface OtlpHarness {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  key(role: KeyRole, projects: string[] | null): Promise<string>;
+}
+
+export function useOtlpServer(
+  context: EngineContext,
+  options: Omit<ServerOptions, 'ledger'> = {},
+): OtlpHarness {
+  let app: FastifyInstance | undefined;
+  let url = '';
+  beforeAll(async () => {
+    app = await buildServer({
+      ledger: context.ledger,
+      rateLimit: false,
+      ...options,
+      otlp: { graceMs: 150, tickMs: 50, ...options.otlp },
+    });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+  return {
+    get app() {
+      if (app === undefined) throw new Error('server used before beforeAll');
+      return app;
+    },
+    get url() {
+      return url;
+    },
+    async key(role, projects) {
+      const created = await new ApiKeyStore(context.ledger).create({ name: `otlp ${role}`, role, projects });
+      return `Bearer ${created.token}`;
+    },
+  };
+}
+
+export type Encoding = 'protobuf' | 'json';
+
+/** A tracer provider of one service exporting each span as it ends (many small, out-of-order batches). */
+export function tracerFor(
+  harness: OtlpHarness,
+  authorization: string,
+  resource: Record<string, string>,
+  encoding: Encoding = 'protobuf',
+  compression: 'gzip' | 'none' = 'gzip',
+): { tracer: Tracer; provider: BasicTracerProvider; exporter: SpanExporter } {
+  const config = {
+    url: `${harness.url}/v1/traces`,
+    headers: { authorization },
+    compression: compression as never,
+  };
+  const exporter: SpanExporter =
+    encoding === 'protobuf' ? new ProtoExporter(config) : new JsonExporter(config);
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes(resource),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  return { tracer: provider.getTracer('execution-ledger-test', '1.0.0'), provider, exporter };
+}
+
+/** A span started at `startMs` under `parent` (a context or a span), ended by the caller. */
+export function startSpan(
+  tracer: Tracer,
+  name: string,
+  parent: Span | Context | undefined,
+  startMs: number,
+  options: SpanOptions = {},
+): Span {
+  const context =
+    parent === undefined
+      ? ROOT_CONTEXT
+      : 'spanContext' in parent
+        ? trace.setSpan(ROOT_CONTEXT, parent)
+        : parent;
+  return tracer.startSpan(name, { ...options, startTime: startMs }, context);
+}
+
+/** Polls the ledger until the run is recorded (the assembler works in the background). */
+export async function waitForRun(
+  context: EngineContext,
+  runId: string,
+  timeoutMs = 15_000,
+): Promise<ExecutionRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = await context.ledger.getExecutionByRunId(runId);
+    if (record !== null) return record;
+    if (Date.now() > deadline) throw new Error(`run ${runId} was not recorded in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Waits until OTLP staging is empty: every staged trace assembled and recorded. */
+export async function waitForEmptyStaging(app: FastifyInstance, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await app.otlpIngest.staging.size()).spans > 0) {
+    if (Date.now() > deadline) throw new Error('OTLP staging did not empty in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function spanIdOf(span: Span): string {
+  return span.spanContext().spanId;
+}
+
+export function traceIdOf(span: Span): string {
+  return span.spanContext().traceId;
+}
