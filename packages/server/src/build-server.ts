@@ -32,6 +32,7 @@ import { registerWriteRoutes } from './routes/execution-write-routes.js';
 import { registerExportRoutes } from './routes/export-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerKeyRoutes } from './routes/key-routes.js';
+import { registerLineageRoutes } from './routes/lineage-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
@@ -108,6 +109,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);
   registerKeyRoutes(app, context);
+  registerLineageRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;
