@@ -157,6 +157,7 @@ async function walkDown(
   plan: LineagePlan,
 ): Promise<WalkDown> {
   const nodes: RunTreeNode[] = [{ ...root, subtree_cost: 0, children: [] }];
+  // One map of exact amounts: a node's own micro-cents, then, walking back, its subtree's.
   const byId = new Map<string, RunTreeNode>([[root.run_id, nodes[0] as RunTreeNode]]);
   const micros = new Map<string, bigint>([[root.run_id, rootMicros]]);
   let cycle: string[] | null = null;
@@ -183,7 +184,9 @@ async function walkDown(
       }
       const parent = byId.get(row.parent_run_id ?? '');
       assert(parent !== undefined, 'a child read for a level names a run of that level');
-      const node: RunTreeNode = { ...rowToNode(row, depth), subtree_cost: 0, children: [] };
+      const node = rowToNode(row, depth) as RunTreeNode;
+      node.subtree_cost = 0;
+      node.children = [];
       parent.children.push(node.run_id);
       nodes.push(node);
       byId.set(node.run_id, node);
