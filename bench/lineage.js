@@ -122,8 +122,12 @@ try {
     if (answer.node_count !== tree.nodes || !answer.complete) throw new Error(`${name}: wrong tree`);
     const baselineRows = await database.query(RECURSIVE, [tree.root]);
     if (baselineRows.length !== tree.nodes) throw new Error(`${name}: the baseline read another tree`);
-    const fromRoot = await time(() => ledger.getDescendants(tree.root, { maxDepth: 10_000, maxNodes: 100_000 }));
-    const fromDeepest = await time(() => ledger.getRunTree(tree.deepest, { maxDepth: 10_000, maxNodes: 100_000 }));
+    const fromRoot = await time(() =>
+      ledger.getDescendants(tree.root, { maxDepth: 10_000, maxNodes: 100_000 }),
+    );
+    const fromDeepest = await time(() =>
+      ledger.getRunTree(tree.deepest, { maxDepth: 10_000, maxNodes: 100_000 }),
+    );
     const baseline = await time(() => database.query(RECURSIVE, [tree.root]));
     results.push({
       shape: name,
