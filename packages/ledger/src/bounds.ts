@@ -152,3 +152,14 @@ export const NOTE_SIGNATURES_MAX = 100;
 export const MERKLE_PROOF_NODES_MAX = 64;
 /** Longest NDJSON line the offline verifier reads: three 1 MiB JSON fields plus the rest. */
 export const NDJSON_LINE_BYTES_MAX = 16 * 1024 * 1024;
+/**
+ * Lineage walks (getRunTree, getAncestors, getDescendants) read one level per query. Depth is the
+ * number of parent links followed; a walk that would go deeper stops and says so. Nodes bound the
+ * memory and the answer of one tree.
+ */
+export const LINEAGE_DEPTH_DEFAULT = 1_000;
+export const LINEAGE_DEPTH_MAX = 10_000;
+export const LINEAGE_NODES_DEFAULT = 10_000;
+export const LINEAGE_NODES_MAX = 100_000;
+/** Projects a lineage read may be limited to (an API key's projects). */
+export const LINEAGE_PROJECTS_MAX = 1_000;

@@ -31,6 +31,8 @@ import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-q
 import { namedSql } from './db/named-sql.js';
 import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
 import { LedgerError } from './errors.js';
+import type { LineageOptions, RunAncestors, RunTree } from './lineage/lineage-types.js';
+import { planLineage, queryAncestors, queryDescendants, queryRunTree } from './lineage/run-tree.js';
 import {
   type ExecutionFilter,
   type FilterScope,
@@ -113,6 +115,29 @@ export class ExecutionReader {
       );
     }
     return record;
+  }
+
+  /**
+   * The whole tree a run belongs to: up from the run to its root (or to a parent named but not
+   * recorded, shown as a placeholder node), then every run below, level by level, each with its
+   * own cost and its subtree's, exact to the micro-cent. Cycles and limits are reported, never
+   * looped on (docs/lineage.md).
+   */
+  async getRunTree(runId: string, options?: LineageOptions): Promise<RunTree> {
+    const plan = planLineage(runId, options);
+    return this.runRead((q) => queryRunTree(q, runId, plan));
+  }
+
+  /** The runs above a run, parent first, at most maxDepth of them. */
+  async getAncestors(runId: string, options?: LineageOptions): Promise<RunAncestors> {
+    const plan = planLineage(runId, options);
+    return this.runRead((q) => queryAncestors(q, runId, plan));
+  }
+
+  /** The subtree under a run (the run as root), with the same limits and reports as getRunTree. */
+  async getDescendants(runId: string, options?: LineageOptions): Promise<RunTree> {
+    const plan = planLineage(runId, options);
+    return this.runRead((q) => queryDescendants(q, runId, plan));
   }
 
   /** Newest first by seq. `(projectId, limit, offset)` as in the seed, or `(projectId, { limit, cursor })`. */

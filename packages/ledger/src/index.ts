@@ -85,6 +85,13 @@ export type {
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
 export { LedgerOperations } from './ledger-operations.js';
+export type {
+  LineageNode,
+  LineageOptions,
+  RunAncestors,
+  RunTree,
+  RunTreeNode,
+} from './lineage/lineage-types.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
 export {
   exportExecutionsToCSV,

@@ -33,6 +33,7 @@ import { registerExportRoutes } from './routes/export-routes.js';
 import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerKeyRoutes } from './routes/key-routes.js';
 import { type OtlpOptions, registerOtlpRoutes } from './routes/otlp-routes.js';
+import { registerLineageRoutes } from './routes/lineage-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
@@ -112,6 +113,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerCheckpointRoutes(app, context);
   registerKeyRoutes(app, context);
   registerOtlpRoutes(app, context, options.otlp);
+  registerLineageRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;

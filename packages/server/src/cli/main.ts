@@ -11,6 +11,7 @@ import { registerReadCommands } from './commands/read-commands.js';
 import { registerRecordCommand } from './commands/record-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSigningKeyCommand } from './commands/signing-key-command.js';
+import { registerTreeCommand } from './commands/tree-command.js';
 import { registerVerifyCommand } from './commands/verify-command.js';
 import { EXIT_CODES, exitCodeFor } from './exit-codes.js';
 
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerSigningKeyCommand(program);
   registerKeysCommand(program);
   registerDemoCommand(program);
+  registerTreeCommand(program);
   return program;
 }
 

@@ -124,6 +124,19 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
     ],
   },
   'GET /v1/projects/{projectId}/failed': { permission: 'read', requests: [inA()] },
+  // Lineage reads a key's projects only: a run elsewhere answers like a missing one.
+  'GET /v1/runs/{runId}/tree': {
+    permission: 'read',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
+  },
+  'GET /v1/runs/{runId}/ancestors': {
+    permission: 'read',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
+  },
+  'GET /v1/runs/{runId}/descendants': {
+    permission: 'read',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
+  },
   'GET /v1/projects/{projectId}/stats': { permission: 'read', requests: [inA()] },
   'GET /v1/agents/{agentId}/stats': {
     permission: 'read',
