@@ -30,6 +30,7 @@ export function openApiDocument(): SwaggerOptions {
           description: 'Hash-chain verification, signed checkpoints and inclusion proofs.',
         },
         { name: 'keys', description: 'API keys (admin).' },
+        { name: 'budgets', description: 'Budgets shared through the database, reservations and events.' },
         { name: 'operations', description: 'Health and readiness.' },
       ],
     },
