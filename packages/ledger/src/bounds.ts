@@ -27,6 +27,15 @@ export const DEFAULT_LIMITS: Readonly<LedgerLimits> = Object.freeze({
   cost_cents_max: 1_000_000_000_000,
 });
 
+/** How long a budget reservation holds when the caller gives no time to live, in ms (5 minutes). */
+export const RESERVATION_TTL_MS_DEFAULT = 300_000;
+/** The longest a budget reservation may hold, in ms (one day): a crashed worker frees its hold by then. */
+export const RESERVATION_TTL_MS_MAX = 86_400_000;
+/** Thresholds one budget may have. */
+export const BUDGET_THRESHOLDS_MAX = 10;
+/** Events per page when the caller gives no limit. */
+export const EVENT_PAGE_ROWS_DEFAULT = 100;
+
 /** Rows per list page when the caller gives no limit, and the most a page may hold. */
 export const PAGE_ROWS_DEFAULT = 50;
 export const PAGE_ROWS_MAX = 1_000;

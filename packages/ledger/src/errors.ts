@@ -20,6 +20,22 @@ export const ERROR_CODES = {
   },
   INVALID_CURSOR: { status: 400, meaning: 'A pagination cursor was not produced by this list.' },
   BUDGET_EXCEEDED: { status: 402, meaning: 'A charge would take a run past its hard budget.' },
+  BUDGET_BLOCKED: {
+    status: 402,
+    meaning: 'A reservation would take a block budget past its limit for the period; nothing was held.',
+  },
+  BUDGET_NOT_FOUND: { status: 404, meaning: 'No budget with that id exists.' },
+  RESERVATION_NOT_FOUND: { status: 404, meaning: 'No budget reservation with that id exists.' },
+  RESERVATION_CLOSED: {
+    status: 409,
+    meaning: 'The reservation was already settled by another run or released.',
+  },
+  RESERVATION_MISMATCH: {
+    status: 409,
+    meaning:
+      "The run's project, agent or user differ from the reservation's, or the run settles another reservation.",
+  },
+  EVENT_NOT_FOUND: { status: 404, meaning: 'No event with that id exists.' },
   PRICE_NOT_FOUND: {
     status: 400,
     meaning: 'The price table has no price for a model, tool or service, and no "*" fallback.',

@@ -37,6 +37,28 @@ export type {
 } from './analytics/step-rollup-maintenance.js';
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
+export type {
+  BudgetAction,
+  BudgetDefinition,
+  BudgetPeriod,
+  BudgetScope,
+  ReservationScope,
+} from './budgets/budget-input.js';
+export { BUDGET_ACTIONS, BUDGET_PERIODS } from './budgets/budget-input.js';
+export type {
+  Budget,
+  BudgetReservation,
+  BudgetStatus,
+  ReservationRecord,
+  ReservationState,
+  ReservedBudget,
+  ReserveOptions,
+  SettledReservation,
+  SettleOptions,
+} from './budgets/budgets.js';
+export { LedgerBudgets } from './budgets/budgets.js';
+export type { EventListOptions, EventPage, EventResolution, LedgerEvent } from './budgets/events.js';
+export { LedgerEvents } from './budgets/events.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
 export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';

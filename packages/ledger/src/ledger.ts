@@ -10,6 +10,8 @@ import {
   withStepVerification,
 } from './analytics/step-rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
+import { LedgerBudgets } from './budgets/budgets.js';
+import { LedgerEvents } from './budgets/events.js';
 import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
@@ -102,6 +104,10 @@ export class Ledger extends ExecutionReader {
   readonly limits: LedgerLimits;
   /** Readiness, the project list and role checks, for services run on the ledger. */
   readonly operations: LedgerOperations;
+  /** Budgets shared through the database: define, reserve, settle, status (docs/budgets.md). */
+  readonly budgets: LedgerBudgets;
+  /** The append-only events table: budget thresholds, blocks, anomalies and their dismissal. */
+  readonly events: LedgerEvents;
   private readonly opening: Promise<Database>;
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
@@ -130,6 +136,8 @@ export class Ledger extends ExecutionReader {
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
+    this.budgets = new LedgerBudgets(() => this.ready());
+    this.events = new LedgerEvents(() => this.ready());
     this.operations = new LedgerOperations({
       ready: () => this.ready(),
       opened: () => this.opened(),

@@ -26,6 +26,7 @@ import { ApiKeyStore } from './keys/api-key-store.js';
 import { KeyAuthenticator } from './keys/key-authenticator.js';
 import { openApiDocument } from './openapi-document.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
+import { registerBudgetRoutes } from './routes/budget-routes.js';
 import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
 import { registerReadRoutes } from './routes/execution-read-routes.js';
 import { registerWriteRoutes } from './routes/execution-write-routes.js';
@@ -114,6 +115,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerKeyRoutes(app, context);
   registerOtlpRoutes(app, context, options.otlp);
   registerLineageRoutes(app, context);
+  registerBudgetRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;

@@ -31,6 +31,7 @@ export function openApiDocument(): SwaggerOptions {
         },
         { name: 'keys', description: 'API keys (admin).' },
         { name: 'lineage', description: 'Run trees: what a task cost, what a run triggered.' },
+        { name: 'budgets', description: 'Budgets shared through the database, reservations and events.' },
         { name: 'operations', description: 'Health and readiness.' },
       ],
     },

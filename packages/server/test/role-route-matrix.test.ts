@@ -267,8 +267,30 @@ async function seed(context: EngineContext, store: ApiKeyStore) {
   const signed = await context.ledger.createCheckpoint({
     privateKey: generateSigningKey('matrix.test').signingKey,
   });
+  const budgetOfA = `budget-${projectA}`;
+  await context.ledger.budgets.set({
+    id: budgetOfA,
+    project_id: projectA,
+    period: 'day',
+    limit_cents: 100_000,
+  });
+  await context.ledger.budgets.set({
+    id: `budget-${projectB}`,
+    project_id: projectB,
+    period: 'day',
+    limit_cents: 1,
+  });
+  identifiers.b.push(`budget-${projectB}`);
   const now = Date.now();
   const fixture: MatrixFixture = {
+    budgetOfA,
+    newReservation: async () =>
+      (
+        await context.ledger.budgets.reserve(
+          { project_id: projectA, agent_id: agentId, user_id: 'user-001' },
+          1,
+        )
+      ).id,
     projectA,
     projectB,
     agentId,

@@ -24,6 +24,14 @@ export interface RunOptions {
   input: Record<string, unknown>;
   /** The run's budget in cents; none when absent. */
   budgetCents?: number;
+  /**
+   * Reserve this many cents against the database budgets of the run's project, agent and user
+   * before the run function starts (BUDGET_BLOCKED, and no run, when a block budget cannot
+   * afford it). The run's own budget is capped at it, and the recorded run settles it.
+   */
+  reserveCents?: number;
+  /** How long the reservation holds if this process dies before settling it; default 5 minutes. */
+  reserveTtlMs?: number;
   enforce?: BudgetEnforcement;
   /** Prices for this run; default those of `costManager`. */
   prices?: PriceTable | PriceTableInput;
@@ -45,9 +53,22 @@ export interface RunResult<T> {
   metrics: CostMetrics;
 }
 
+/** What the run helper needs of the ledger's database budgets (LedgerBudgets). */
+export interface RunBudgets {
+  reserve(
+    scope: { project_id: string; agent_id: string; user_id: string },
+    estimatedCents: number,
+    options?: { ttl_ms?: number },
+  ): Promise<{ id: string }>;
+  settle(reservation: { id: string }, options: { run_id: string }): Promise<unknown>;
+  release(reservation: { id: string }): Promise<void>;
+}
+
 /** What the run helper needs of a ledger. */
 export interface RunRecorder {
   readonly limits: LedgerLimits;
+  /** The database budgets; needed only for runs with `reserveCents`. */
+  readonly budgets?: RunBudgets;
   recordExecution(execution: ExecutionInput): Promise<RecordedExecution>;
 }
 
@@ -72,6 +93,15 @@ export async function runExecution<T>(
 ): Promise<RunResult<T>> {
   const { costs, fields } = prepareRun(recorder, options, fn);
   const runId = fields.run_id;
+  let reservation: { id: string } | null = null;
+  if (options.reserveCents !== undefined) {
+    try {
+      reservation = await reserveForRun(recorder, fields, options);
+    } catch (error) {
+      costs.endExecution(runId);
+      throw error;
+    }
+  }
   const context = new RunContext({
     runId,
     costs,
@@ -95,7 +125,12 @@ export async function runExecution<T>(
   try {
     record = await recorder.recordExecution(execution);
   } catch (recordError) {
+    if (reservation !== null) await recorder.budgets?.release(reservation);
     await reportRecordFailure(options, execution, ending, recordError);
+  }
+  // The recorded run's exact cost settles the hold (its spend was counted when it was appended).
+  if (reservation !== null && record !== null) {
+    await recorder.budgets?.settle(reservation, { run_id: record.run_id });
   }
   if (ending.status !== 'completed') throw ending.error;
   assert(settled.ok, 'a run that did not fail returned its output');
@@ -152,10 +187,46 @@ function prepareRun(
   costs.createExecution(
     fields.run_id,
     options.agent_id,
-    options.budgetCents ?? null,
+    runBudgetCents(options),
     options.enforce === undefined ? {} : { enforce: options.enforce },
   );
   return { costs, fields };
+}
+
+/** The run's own budget: the smaller of budgetCents and the database reservation. */
+function runBudgetCents(options: RunOptions): number | null {
+  const { budgetCents, reserveCents } = options;
+  if (reserveCents === undefined) return budgetCents ?? null;
+  if (typeof reserveCents !== 'number' || !Number.isFinite(reserveCents) || reserveCents < 0) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `reserveCents must be a number of cents, zero or more; got ${String(reserveCents)}`,
+      {
+        field: 'reserveCents',
+      },
+    );
+  }
+  return budgetCents === undefined ? reserveCents : Math.min(budgetCents, reserveCents);
+}
+
+async function reserveForRun(
+  recorder: RunRecorder,
+  fields: RecordFields,
+  options: RunOptions,
+): Promise<{ id: string }> {
+  if (recorder.budgets === undefined) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'reserveCents needs a ledger with database budgets; call ledger.run(), not runExecution() on another recorder',
+      { field: 'reserveCents' },
+    );
+  }
+  const reserveCents = options.reserveCents ?? 0;
+  return recorder.budgets.reserve(
+    { project_id: fields.project_id, agent_id: fields.agent_id, user_id: fields.user_id },
+    reserveCents,
+    options.reserveTtlMs === undefined ? {} : { ttl_ms: options.reserveTtlMs },
+  );
 }
 
 function endingOf<T>(

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerBudgetsCommand } from './commands/budgets-command.js';
 import { registerCheckpointCommand } from './commands/checkpoint-command.js';
 import { positiveInteger } from './commands/command-options.js';
 import { registerDemoCommand } from './commands/demo-command.js';
@@ -55,6 +56,7 @@ export function buildProgram(): Command {
   registerCheckpointCommand(program);
   registerSigningKeyCommand(program);
   registerKeysCommand(program);
+  registerBudgetsCommand(program);
   registerDemoCommand(program);
   registerTreeCommand(program);
   return program;

@@ -4,7 +4,7 @@ export type KeyRole = 'ingest' | 'read' | 'admin';
 export const KEY_ROLES: readonly KeyRole[] = ['ingest', 'read', 'admin'];
 
 /** What a route needs from the key that calls it. */
-export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys';
+export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys' | 'budgets';
 
 /**
  * ingest keys only append (agents hold them); read keys only read; admin keys do everything,
@@ -13,7 +13,7 @@ export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys';
 const ROLE_PERMISSIONS: Record<KeyRole, ReadonlySet<Permission>> = {
   ingest: new Set(['append']),
   read: new Set(['read']),
-  admin: new Set(['append', 'read', 'export', 'verify', 'keys']),
+  admin: new Set(['append', 'read', 'export', 'verify', 'keys', 'budgets']),
 };
 
 /** The authenticated caller of a request. */
@@ -87,6 +87,7 @@ const PERMISSION_VERBS: Record<Permission, string> = {
   export: 'export executions',
   verify: 'verify chains',
   keys: 'manage API keys',
+  budgets: 'define budgets',
 };
 
 function rolesWith(permission: Permission): KeyRole[] {

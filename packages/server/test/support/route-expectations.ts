@@ -22,6 +22,10 @@ export interface MatrixFixture {
   readonly timeRange: string;
   /** The id of a fresh read key bound to these projects (null: every project), for a request that revokes one. */
   newKey(projects: 'A' | 'every project'): Promise<string>;
+  /** A budget of project A. */
+  readonly budgetOfA: string;
+  /** The id of a fresh reservation in project A for runOfA's agent and user. */
+  newReservation(): Promise<string>;
 }
 
 /** Which projects a key must be bound to for the request to be allowed. */
@@ -61,7 +65,7 @@ export interface OperationExpectation {
 export const ROLE_PERMISSIONS: Record<KeyRole, readonly Permission[]> = {
   ingest: ['append'],
   read: ['read'],
-  admin: ['append', 'read', 'export', 'verify', 'keys'],
+  admin: ['append', 'read', 'export', 'verify', 'keys', 'budgets'],
 };
 
 /** How a key outside a request's scope is refused unless the request says otherwise. */
@@ -78,6 +82,8 @@ export const PATH_PARAMETERS: Record<string, PathParameter> = {
   agentId: (fixture) => fixture.agentId,
   seq: (fixture) => String(fixture.checkpointSeq),
   keyId: (fixture) => fixture.newKey('A'),
+  budgetId: (fixture) => fixture.budgetOfA,
+  reservationId: (fixture) => fixture.newReservation(),
 };
 
 /** Keyed by `METHOD /path` exactly as /openapi.json spells it. Add a line with every new route. */
@@ -203,6 +209,74 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
         outOfScope: { status: 404, code: 'API_KEY_NOT_FOUND' },
         pathParameters: { keyId: (fixture) => fixture.newKey('every project') },
       },
+    ],
+  },
+  'PUT /v1/budgets/{budgetId}': {
+    permission: 'budgets',
+    requests: [
+      {
+        ...inA(),
+        body: (fixture) => ({
+          project_id: fixture.projectA,
+          period: 'day',
+          limit_cents: 100_000,
+          action: 'warn',
+        }),
+      },
+      {
+        variant: 'across every project',
+        scope: 'every-project',
+        pathParameters: { budgetId: (fixture) => `agent-${fixture.agentId}` },
+        body: (fixture) => ({
+          agent_id: fixture.agentId,
+          period: 'total',
+          limit_cents: 100_000,
+          action: 'warn',
+        }),
+      },
+    ],
+  },
+  // Listing is filtered to the budgets of the caller's projects, which the leak check covers.
+  'GET /v1/budgets': { permission: 'read', requests: [anyProject] },
+  'GET /v1/budgets/{budgetId}': {
+    permission: 'read',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'BUDGET_NOT_FOUND' } }],
+  },
+  'POST /v1/budgets/reservations': {
+    permission: 'append',
+    requests: [
+      {
+        ...inA(),
+        body: (fixture) => ({
+          project_id: fixture.projectA,
+          agent_id: fixture.agentId,
+          user_id: 'user-001',
+          estimated_cents: 1,
+        }),
+      },
+    ],
+  },
+  // A run settles one reservation: callers after the first granted one meet RESERVATION_MISMATCH.
+  'POST /v1/budgets/reservations/{reservationId}/settle': {
+    permission: 'append',
+    requests: [
+      {
+        ...inA(),
+        outOfScope: { status: 404, code: 'RESERVATION_NOT_FOUND' },
+        grantedAs: { status: 409, code: 'RESERVATION_MISMATCH' },
+        body: (fixture) => ({ run_id: fixture.runOfA }),
+      },
+    ],
+  },
+  'POST /v1/budgets/reservations/{reservationId}/release': {
+    permission: 'append',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'RESERVATION_NOT_FOUND' } }],
+  },
+  'GET /v1/events': {
+    permission: 'read',
+    requests: [
+      { ...inA('in project A'), query: (fixture) => `project_id=${fixture.projectA}` },
+      { variant: 'across every project', scope: 'every-project' },
     ],
   },
 };

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { ENGINES, type EngineName, makeExecution } from '@execution-ledger/test-support';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliDatabase, runCli } from './support/cli-process.js';
+
+const CLI_ENGINES: EngineName[] = ENGINES.includes('postgres') ? ['postgres'] : ['pglite'];
+
+describe.each(CLI_ENGINES)('execution-ledger budgets and events [%s]', (engine) => {
+  const project = `proj-${randomUUID()}`;
+  let database: { target: string; cleanup: () => Promise<void> } = { target: '', cleanup: async () => {} };
+  const cli = (args: string[], input?: string) =>
+    runCli(['--database', database.target, ...args], input === undefined ? {} : { input });
+
+  beforeAll(async () => {
+    database = await cliDatabase(engine);
+  });
+  afterAll(async () => {
+    await database.cleanup();
+  });
+
+  it('sets a budget, shows its status and list, prints events, and refuses a bad one', async () => {
+    const budget = `cli-${project}`;
+    const set = await cli([
+      'budgets',
+      'set',
+      budget,
+      '--project',
+      project,
+      '--period',
+      'week',
+      '--time-zone',
+      'America/New_York',
+      '--limit-cents',
+      '1000',
+      '--thresholds',
+      '10,90',
+      '--action',
+      'warn',
+    ]);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain(`budget ${budget} (project ${project}, week, warn): spent 0 of 1000 cents`);
+    const run = makeExecution(project, { cost: { total: 150, breakdown: { tokens: 150 } } });
+    expect((await cli(['record'], JSON.stringify(run))).code).toBe(0);
+
+    const status = JSON.parse((await cli(['--json', 'budgets', 'status', budget])).stdout);
+    expect(status).toMatchObject({
+      id: budget,
+      spent_cents: 150,
+      remaining_cents: 850,
+      thresholds: [10, 90],
+    });
+    const table = await cli(['budgets', 'list']);
+    expect(table.stdout).toMatch(new RegExp(`${budget}.*week.*warn.*1000.*150`));
+
+    const events = JSON.parse((await cli(['--json', 'events', '--project', project])).stdout);
+    expect(events.events.map((event: { type: string }) => event.type)).toEqual(['budget.threshold']);
+    const printed = await cli(['events', '--project', project, '--cursor', events.next_cursor]);
+    expect(printed.stdout).toContain(`next cursor: ${events.next_cursor}`);
+
+    const refused = await cli(['budgets', 'set', budget, '--period', 'day', '--limit-cents', '5']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain('VALIDATION_FAILED');
+    const missing = await cli(['budgets', 'status', 'no-such-budget']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('BUDGET_NOT_FOUND');
+  });
+});
