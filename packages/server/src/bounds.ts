@@ -71,3 +71,18 @@ export const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 72_000;
  * timeout could hold a socket 40 s. Checked at least this often (more often for shorter timeouts).
  */
 export const TIMEOUT_CHECK_INTERVAL_MS_MAX = 1_000;
+/**
+ * How long a dashboard session lasts after sign-in. The key is looked up again on every page,
+ * so a revoked key loses its session at once; this bounds a session whose cookie was copied.
+ */
+export const DASHBOARD_SESSION_TTL_MS_DEFAULT = 12 * 60 * 60 * 1000;
+/** Runs per page of the dashboard's run list, and per page of a run's children. */
+export const DASHBOARD_PAGE_ROWS = 50;
+/** Rows of each "most expensive" list on the overview, and agents on the agents page. */
+export const DASHBOARD_TOP_ROWS = 10;
+/** Failed runs read to group by error message on the failures page. */
+export const DASHBOARD_FAILURES_READ_MAX = 500;
+/** Largest sign-in form body; a real one (a key and a return path) is under a kilobyte. */
+export const DASHBOARD_FORM_BYTES_MAX = 4 * 1024;
+/** Steps drawn in a run's waterfall; a longer trace shows its first ones and says so. */
+export const DASHBOARD_WATERFALL_STEPS_MAX = 500;

@@ -13,6 +13,7 @@ import {
   installPeriodicCheckpoints,
   type PeriodicCheckpointOptions,
 } from './checkpoints/periodic-checkpoints.js';
+import { type DashboardOptions, registerDashboard } from './dashboard/dashboard-routes.js';
 import { sendError, toErrorBody } from './http/error-reply.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
@@ -55,6 +56,8 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Sign a checkpoint at start and every interval (default 60 s) when some project's head moved. */
   checkpoints?: PeriodicCheckpointOptions;
+  /** The web dashboard at / (docs/dashboard.md): its session secret and lifetime. */
+  dashboard?: DashboardOptions;
 }
 
 /**
@@ -108,6 +111,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);
   registerKeyRoutes(app, context);
+  await registerDashboard(app, context, options.dashboard);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;
