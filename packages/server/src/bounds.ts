@@ -86,3 +86,5 @@ export const DASHBOARD_FAILURES_READ_MAX = 500;
 export const DASHBOARD_FORM_BYTES_MAX = 4 * 1024;
 /** Steps drawn in a run's waterfall; a longer trace shows its first ones and says so. */
 export const DASHBOARD_WATERFALL_STEPS_MAX = 500;
+/** Signed-out sessions remembered until they expire; beyond this the oldest is forgotten first. */
+export const DASHBOARD_SIGNED_OUT_MAX = 100_000;

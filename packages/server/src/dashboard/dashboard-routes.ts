@@ -10,6 +10,8 @@ import {
   endSession,
   SESSION_COOKIE,
   SESSION_SECRET_CHARS_MIN,
+  SignedOutSessions,
+  sessionClaims,
   sessionPrincipal,
   sessionSecret,
   startSession,
@@ -70,6 +72,7 @@ export async function registerDashboard(
   }
   const ttlMs = options.sessionTtlMs ?? DASHBOARD_SESSION_TTL_MS_DEFAULT;
   const assets = loadDashboardAssets();
+  const signedOut = new SignedOutSessions();
   await app.register(async (dashboard) => {
     await dashboard.register(cookie, { secret: sessionSecret(options.sessionSecret) });
     dashboard.addContentTypeParser(
@@ -83,7 +86,9 @@ export async function registerDashboard(
       reply.header('referrer-policy', 'same-origin');
       return payload;
     });
-    dashboard.addHook('onRequest', async (request, reply) => requireSession(request, reply, context));
+    dashboard.addHook('onRequest', async (request, reply) =>
+      requireSession(request, reply, context, signedOut),
+    );
     dashboard.setErrorHandler((error, request, reply) => sendErrorPage(error, request, reply));
 
     dashboard.get<{ Params: { name: string } }>(
@@ -131,11 +136,14 @@ export async function registerDashboard(
           principal = await context.authenticator.authenticate(`Bearer ${token}`);
         } catch (error) {
           if (!isLedgerError(error) || error.code !== 'UNAUTHENTICATED') throw error;
-          return sendPage(reply.code(401), signInPage({ next, message: signInMessage(token) }));
+          return sendPage(
+            reply.code(401),
+            signInPage({ next, message: signInMessage(token), code: 'UNAUTHENTICATED' }),
+          );
         }
         if (!hasPermission(principal, 'read')) {
           const message = `The key ${principal.name} has the role ${principal.role}, which may only record runs. Sign in with a key of role read or admin.`;
-          return sendPage(reply.code(403), signInPage({ next, message }));
+          return sendPage(reply.code(403), signInPage({ next, message, code: 'PERMISSION_DENIED' }));
         }
         startSession(reply, principal.id, ttlMs, request.protocol === 'https');
         return reply.redirect(next, 303);
@@ -146,6 +154,8 @@ export async function registerDashboard(
       '/sign-out',
       { schema: { hide: true }, config: { dashboard: 'public' } },
       async (request, reply) => {
+        const claims = sessionClaims(request);
+        if (claims !== undefined) signedOut.add(claims.sessionId, claims.expiresAtMs);
         endSession(reply, request.protocol === 'https');
         return reply.redirect('/sign-in?signed_out=1', 303);
       },
@@ -166,10 +176,15 @@ function safeNext(next: string | undefined): string {
   return next !== undefined && /^\/(?![/\\])/.test(next) ? next : '/';
 }
 
-async function requireSession(request: FastifyRequest, reply: FastifyReply, context: ServerContext) {
+async function requireSession(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  context: ServerContext,
+  signedOut: SignedOutSessions,
+) {
   const needed = request.routeOptions.config?.dashboard;
   if (needed === undefined || needed === 'public') return;
-  const principal = await sessionPrincipal(request, context.keys);
+  const principal = await sessionPrincipal(request, context.keys, signedOut);
   if (principal === undefined) {
     if (request.method !== 'GET')
       throw new LedgerError('UNAUTHENTICATED', 'your session has ended; sign in again');
@@ -198,7 +213,7 @@ function sendErrorPage(error: unknown, request: FastifyRequest, reply: FastifyRe
         : 'Cannot show this';
   const page = pageLayout(
     { title, ...(request.dashboardKey === undefined ? {} : { principal: request.dashboardKey }) },
-    errorNotice(body.message),
+    errorNotice(body.message, body.code),
   );
   return sendPage(reply.code(body.statusCode), page);
 }

@@ -66,8 +66,8 @@ ${body}
 }
 
 /** A notice for a caller or operating error: the message, never a stack. */
-export function errorNotice(message: string): SafeHtml {
-  return html`<p class="notice error" role="alert">${message}</p>`;
+export function errorNotice(message: string, code?: string): SafeHtml {
+  return html`<p class="notice error" role="alert" data-code="${code ?? ''}">${message}</p>`;
 }
 
 /** A rendered page, never cached: it shows one key's data. */
