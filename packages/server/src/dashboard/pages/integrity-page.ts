@@ -44,7 +44,7 @@ ${
     canVerify
       ? html`<td><form method="post" action="/integrity/verify" class="verify-form">
     <input type="hidden" name="project" value="${projectId}">
-    <button type="submit" aria-label="Verify ${projectId} now">Verify now</button>
+    <button type="submit">Verify now<span class="visually-hidden"> ${projectId}</span></button>
     <progress hidden aria-label="Verifying ${projectId}"></progress><span class="verify-status" role="status"></span>
   </form></td>`
       : ''
