@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import type { ExecutionInput } from 'execution-ledger';
 import { generateSigningKey } from 'execution-ledger/verify';
 import type { FastifyInstance } from 'fastify';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   describeWithBrowser,
@@ -364,9 +364,7 @@ describeWithBrowser('dashboard in Chromium', () => {
         const { context, page, problems } = await signedIn(adminToken, { width: 390, height: 844 });
         for (const path of PAGES) {
           await page.goto(inA(path));
-          const overflow = await page.evaluate(
-            () => document.documentElement.scrollWidth - window.innerWidth,
-          );
+          const overflow = await page.evaluate('document.documentElement.scrollWidth - window.innerWidth');
           expect(overflow, path).toBeLessThanOrEqual(1);
         }
         const cookies = await context.cookies();
