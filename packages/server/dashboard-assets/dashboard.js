@@ -46,7 +46,7 @@
         width: width(),
         height: 300,
         series,
-        axes: [{}, { values: (_plot, ticks) => ticks.map(dollars), size: 70 }],
+        axes: [{}, { values: (_plot, ticks) => ticks.map(dollars), size: 90 }],
         scales: { x: { time: true } },
       },
       [data.x].concat(order.map((index) => sums[index])),
