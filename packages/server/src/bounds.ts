@@ -94,3 +94,20 @@ export const OTLP_BACKLOG_RETRY_AFTER_SECONDS = 5;
 export const OTLP_MESSAGE_CHARS_MAX = 256 * 1024;
 /** Refused spans named in one partial-success message. */
 export const OTLP_REFUSALS_NAMED_MAX = 20;
+/**
+ * How long a dashboard session lasts after sign-in. The key is looked up again on every page,
+ * so a revoked key loses its session at once; this bounds a session whose cookie was copied.
+ */
+export const DASHBOARD_SESSION_TTL_MS_DEFAULT = 12 * 60 * 60 * 1000;
+/** Runs per page of the dashboard's run list, and per page of a run's children. */
+export const DASHBOARD_PAGE_ROWS = 50;
+/** Rows of each "most expensive" list on the overview, and agents on the agents page. */
+export const DASHBOARD_TOP_ROWS = 10;
+/** Failed runs read to group by error message on the failures page. */
+export const DASHBOARD_FAILURES_READ_MAX = 500;
+/** Largest sign-in form body; a real one (a key and a return path) is under a kilobyte. */
+export const DASHBOARD_FORM_BYTES_MAX = 4 * 1024;
+/** Steps drawn in a run's waterfall; a longer trace shows its first ones and says so. */
+export const DASHBOARD_WATERFALL_STEPS_MAX = 500;
+/** Signed-out sessions remembered until they expire; beyond this the oldest is forgotten first. */
+export const DASHBOARD_SIGNED_OUT_MAX = 100_000;

@@ -13,6 +13,7 @@ import {
   installPeriodicCheckpoints,
   type PeriodicCheckpointOptions,
 } from './checkpoints/periodic-checkpoints.js';
+import { type DashboardOptions, registerDashboard } from './dashboard/dashboard-routes.js';
 import { sendError, toErrorBody } from './http/error-reply.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
@@ -60,6 +61,8 @@ export interface ServerOptions {
   checkpoints?: PeriodicCheckpointOptions;
   /** OTLP ingest on POST /v1/traces: grace period, maximum wait, staging bound, prices (docs/otel.md). */
   otlp?: OtlpOptions;
+  /** The web dashboard at / (docs/dashboard.md): its session secret and lifetime. */
+  dashboard?: DashboardOptions;
 }
 
 /**
@@ -116,6 +119,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerOtlpRoutes(app, context, options.otlp);
   registerLineageRoutes(app, context);
   registerBudgetRoutes(app, context);
+  await registerDashboard(app, context, options.dashboard);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;

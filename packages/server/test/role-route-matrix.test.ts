@@ -22,6 +22,8 @@ import {
 } from './support/matrix-cells.js';
 import { registeredRoutes } from './support/registered-routes.js';
 import {
+  DASHBOARD_EXPECTATIONS,
+  DASHBOARD_PATH_PARAMETERS,
   expectationGaps,
   HIDDEN_ROUTES,
   type MatrixFixture,
@@ -139,7 +141,11 @@ describeEachEngine('role × route × project-scope matrix over /openapi.json', (
     const registered = registeredRoutes(app);
     // The route tree was read right only if it holds every documented operation.
     expect(registered).toEqual(expect.arrayContaining(run.documented));
-    const listed = (route: string) => run.documented.includes(route) || HIDDEN_ROUTES[route] !== undefined;
+    // Dashboard pages are HTML, outside /openapi.json: the dashboard section below holds them to their own table.
+    const listed = (route: string) =>
+      run.documented.includes(route) ||
+      HIDDEN_ROUTES[route] !== undefined ||
+      DASHBOARD_EXPECTATIONS[route] !== undefined;
     const escaped = registered.filter(
       (route) => !listed(route) && !(route.startsWith('HEAD ') && listed(route.replace(/^HEAD/, 'GET'))),
     );
@@ -328,11 +334,166 @@ async function makePrincipals(store: ApiKeyStore, fixture: MatrixFixture): Promi
 async function buildRequest(path: string, request: MatrixRequest, fixture: MatrixFixture) {
   let url = path;
   for (const [, parameter] of path.matchAll(/\{(\w+)\}/g)) {
-    const fill = request.pathParameters?.[present(parameter)] ?? PATH_PARAMETERS[present(parameter)];
+    const fill =
+      request.pathParameters?.[present(parameter)] ??
+      PATH_PARAMETERS[present(parameter)] ??
+      DASHBOARD_PATH_PARAMETERS[present(parameter)];
     if (fill === undefined)
       throw new Error(`${path} has the path parameter ${parameter}: add it to PATH_PARAMETERS`);
     url = url.replace(`{${parameter}}`, encodeURIComponent(await fill(fixture)));
   }
   const query = request.query?.(fixture);
   return { url: query === undefined ? url : `${url}?${query}`, body: request.body?.(fixture) };
+}
+
+describeEachEngine('dashboard pages × role × project scope, signed in with each key', (context) => {
+  let app: FastifyInstance;
+  let cells: Cell[];
+  let sessions: Map<Principal, string | undefined>;
+  let documented: string[];
+
+  beforeAll(async () => {
+    app = await buildServer({ ledger: context.ledger });
+    app.addHook('onSend', async (request, reply, payload) => {
+      reply.header('x-matrix-route', `${request.method} ${request.routeOptions.url ?? '(no route)'}`);
+      reply.header('x-matrix-permission', request.routeOptions.config?.dashboard ?? '(none)');
+      return payload;
+    });
+    await app.ready();
+    const spec = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    documented = Object.entries(spec.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    const store = new ApiKeyStore(context.ledger);
+    const { fixture, identifiers } = await seed(context, store);
+    const principals = await makePrincipals(store, fixture);
+    sessions = new Map();
+    for (const principal of principals) sessions.set(principal, await signIn(app, principal));
+    cells = [];
+    for (const [operation, expectation] of Object.entries(DASHBOARD_EXPECTATIONS)) {
+      for (const request of expectation.requests) {
+        for (const principal of principals) {
+          const others = { A: identifiers.b, B: identifiers.a, all: [], '-': [] }[principal.scope];
+          const plan = { operation, expectation, request, principal, fixture, others };
+          cells.push(await sendPageCell(app, plan, sessions.get(principal)));
+        }
+      }
+    }
+    console.log(
+      `dashboard matrix [${context.engine}]: pages ${Object.keys(DASHBOARD_EXPECTATIONS).length}, cells ${cells.length}, ` +
+        `granted ${cells.filter((cell) => isGranted(cell.observed)).length}`,
+    );
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('signs in keys of role read and admin, and no ingest, revoked or missing key', () => {
+    const signedIn = [...sessions.entries()]
+      .filter(([, cookie]) => cookie !== undefined)
+      .map(([principal]) => `${principal.role}@${principal.scope}`);
+    expect(signedIn.sort()).toEqual(['admin@A', 'admin@B', 'admin@all', 'read@A', 'read@B', 'read@all']);
+  });
+
+  it('declares in each page config the permission the table expects', () => {
+    const mismatches = cells
+      .filter(
+        (cell) =>
+          cell.declared !== DASHBOARD_EXPECTATIONS[cell.operation]?.permission ||
+          cell.route !== cell.operation.replace(/\{(\w+)\}/g, ':$1'),
+      )
+      .map((cell) => `${cell.operation}: answered by ${cell.route}, which declares ${cell.declared}`);
+    expect([...new Set(mismatches)]).toEqual([]);
+  });
+
+  it('grants exactly the cells the session key role and its projects allow', () => {
+    expect(wronglyGranted(cells).map(describeCell)).toEqual([]);
+    expect(wronglyRefused(cells).map(describeCell)).toEqual([]);
+    expect(refusedOtherwise(cells).map(describeCell)).toEqual([]);
+    const unserved = Object.keys(DASHBOARD_EXPECTATIONS).filter(
+      (operation) => !cells.some((cell) => cell.operation === operation && isGranted(cell.observed)),
+    );
+    expect(unserved).toEqual([]);
+  });
+
+  it("never shows a key bound to some projects another project's id or runs on any page", () => {
+    const leaks = cells
+      .filter((cell) => cell.leaked.length > 0)
+      .map((cell) => `${cell.name} shows ${cell.leaked.join(', ')}`);
+    expect(leaks).toEqual([]);
+  });
+
+  it('has a line for every dashboard route the server answers and none for a route it no longer has', () => {
+    const undocumented = registeredRoutes(app).filter(
+      (route) =>
+        !route.startsWith('HEAD ') && !documented.includes(route) && HIDDEN_ROUTES[route] === undefined,
+    );
+    expect(undocumented.sort()).toEqual(Object.keys(DASHBOARD_EXPECTATIONS).sort());
+  });
+});
+
+/** The session cookie a principal's key gets from the sign-in form, or undefined when refused. */
+async function signIn(app: FastifyInstance, principal: Principal): Promise<string | undefined> {
+  if (principal.authorization === undefined) return undefined;
+  const response = await app.inject({
+    method: 'POST',
+    url: '/sign-in',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({ key: principal.authorization.replace(/^Bearer /, '') }).toString(),
+  });
+  if (response.statusCode !== 303) {
+    // A refused sign-in answers with its reason on the page, never a stack trace.
+    expect(response.body).toMatch(/role="alert"/);
+    expect(response.body).not.toMatch(/\bat .+:\d+:\d+\)/);
+    return undefined;
+  }
+  const cookie = response.cookies.find((entry) => entry.name === 'ledger_session');
+  return cookie === undefined ? undefined : `ledger_session=${cookie.value}`;
+}
+
+/** Sends one dashboard request with the principal's session; a redirect to sign in is "no session". */
+async function sendPageCell(app: FastifyInstance, plan: CellPlan, cookie: string | undefined): Promise<Cell> {
+  const { operation, request, principal } = plan;
+  const [method, path] = operation.split(' ') as [string, string];
+  const sent = await buildRequest(path, request, plan.fixture);
+  const response = await app.inject({
+    method: method as 'GET',
+    url: sent.url,
+    headers: { accept: 'application/json', ...(cookie === undefined ? {} : { cookie }) },
+    ...(sent.body === undefined ? {} : { payload: sent.body as object }),
+  });
+  const sentText = `${sent.url} ${JSON.stringify(sent.body ?? null)}`;
+  const location = String(response.headers.location ?? '');
+  const observed: Cell['observed'] =
+    response.statusCode === 303 && location.startsWith('/sign-in?next=')
+      ? { status: 401, code: 'UNAUTHENTICATED' }
+      : response.statusCode >= 200 && response.statusCode < 400
+        ? 'granted'
+        : pageRefusal(response.statusCode, response.body, request);
+  // Keys that cannot sign in have no session: every page but the public ones sends them to sign in.
+  const expected =
+    (principal.role === 'ingest' || principal.role === 'revoked') && plan.expectation.permission !== 'public'
+      ? { status: 401, code: 'UNAUTHENTICATED' }
+      : expectedAnswer(plan.expectation, request, principal);
+  return {
+    operation,
+    principal,
+    url: sent.url,
+    status: response.statusCode,
+    name: `${operation}${request.variant ? ` (${request.variant})` : ''} as ${principal.role}@${principal.scope}`,
+    expected,
+    observed,
+    leaked: plan.others.filter((id) => response.body.includes(id) && !sentText.includes(id)),
+    route: String(response.headers['x-matrix-route']),
+    declared: String(response.headers['x-matrix-permission']),
+  };
+}
+
+function pageRefusal(status: number, body: string, request: MatrixRequest): Cell['observed'] {
+  const code = /data-code="([A-Z_]+)"/.exec(body)?.[1] ?? '(no code)';
+  const { grantedAs } = request;
+  if (grantedAs !== undefined && grantedAs.status === status && grantedAs.code === code) return 'granted';
+  return { status, code };
 }

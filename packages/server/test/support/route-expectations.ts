@@ -342,3 +342,64 @@ function otlpExport(projectId: string) {
     ],
   };
 }
+
+/**
+ * The dashboard's pages and forms: HTML, so not in /openapi.json, and reached with a session
+ * cookie instead of a bearer key. The matrix signs in with every kind of key and sends each
+ * request below with that session; a key that cannot sign in (ingest, revoked) has no session,
+ * so its requests go to the sign-in page like a request without one. Pages not naming a
+ * project show the key's first project: the leak check holds them to the key's projects.
+ */
+export const DASHBOARD_EXPECTATIONS: Record<string, OperationExpectation> = {
+  'GET /sign-in': { permission: 'public', requests: [anyProject] },
+  // A wrong key is answered on the sign-in page itself (401 with its message): the form works for anyone.
+  'POST /sign-in': {
+    permission: 'public',
+    requests: [
+        ...anyProject,
+        grantedAs: { status: 401, code: 'UNAUTHENTICATED' },
+        body: () => ({ key: 'not-a-key' }),
+  },
+  'POST /sign-out': { permission: 'public', requests: [anyProject] },
+  'GET /assets/{name}': { permission: 'public', requests: [anyProject] },
+  'GET /': {
+    permission: 'read',
+    requests: [
+      anyProject,
+      { ...inA('project A'), query: (fixture) => `project=${fixture.projectA}&group=tool` },
+  },
+  'GET /runs': {
+    permission: 'read',
+    requests: [
+      anyProject,
+        ...inA('project A, failed runs of the shared agent'),
+        query: (fixture) => `project=${fixture.projectA}&agent=${fixture.agentId}&status=failed`,
+  },
+  // A run of a project the key is not bound to answers exactly like a missing run.
+  'GET /runs/{runId}': {
+    permission: 'read',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
+  },
+  'GET /agents': {
+    permission: 'read',
+    requests: [anyProject, { ...inA('project A'), query: (fixture) => `project=${fixture.projectA}` }],
+  },
+  'GET /failures': {
+    permission: 'read',
+    requests: [anyProject, { ...inA('project A'), query: (fixture) => `project=${fixture.projectA}` }],
+  },
+  'GET /integrity': { permission: 'read', requests: [anyProject] },
+  'GET /export': {
+    permission: 'export',
+    requests: [{ ...inA(), query: (fixture) => `project=${fixture.projectA}&format=csv` }],
+  },
+  'POST /integrity/verify': {
+    permission: 'verify',
+    requests: [{ ...inA(), body: (fixture) => ({ project: fixture.projectA }) }],
+  },
+};
+
+/** The path parameters of dashboard routes that the API has none of. */
+export const DASHBOARD_PATH_PARAMETERS: Record<string, PathParameter> = {
+  name: () => 'dashboard.css',
+};

@@ -36,6 +36,8 @@ interface ServeOptions {
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
+/** Signs dashboard session cookies; without it each start makes a random one (docs/dashboard.md). */
+const SESSION_SECRET_VARIABLE = 'EXECUTION_LEDGER_SESSION_SECRET';
 
 export function registerServeCommand(program: Command): void {
   const command = program
@@ -139,6 +141,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   // Checked before the database is opened, so the message names the variable the user set.
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
   const checkpoints = await checkpointOptions(options);
+  const sessionSecret = process.env[SESSION_SECRET_VARIABLE];
   const ledger = await openServiceLedger(global, options.allowPrivilegedRole === true);
   const app = await buildServer({
     ledger,
@@ -152,9 +155,11 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     ...(checkpoints === undefined ? {} : { checkpoints }),
     otlp: { graceMs: options.otlpGrace, maxWaitMs: options.otlpMaxWait },
+    ...(sessionSecret === undefined || sessionSecret === '' ? {} : { dashboard: { sessionSecret } }),
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });
+  process.stdout.write(`Dashboard: ${address}/ (sign in with an API key of role read or admin)\n`);
   process.stdout.write(`Execution Ledger is listening on ${address} (database: ${describe(global)})\n`);
   if (checkpoints !== undefined) process.stdout.write(describeCheckpoints(checkpoints));
   process.stdout.write(nextStep(address, firstKey));
