@@ -356,9 +356,12 @@ export const DASHBOARD_EXPECTATIONS: Record<string, OperationExpectation> = {
   'POST /sign-in': {
     permission: 'public',
     requests: [
+      {
         ...anyProject,
         grantedAs: { status: 401, code: 'UNAUTHENTICATED' },
         body: () => ({ key: 'not-a-key' }),
+      },
+    ],
   },
   'POST /sign-out': { permission: 'public', requests: [anyProject] },
   'GET /assets/{name}': { permission: 'public', requests: [anyProject] },
@@ -367,13 +370,17 @@ export const DASHBOARD_EXPECTATIONS: Record<string, OperationExpectation> = {
     requests: [
       anyProject,
       { ...inA('project A'), query: (fixture) => `project=${fixture.projectA}&group=tool` },
+    ],
   },
   'GET /runs': {
     permission: 'read',
     requests: [
       anyProject,
+      {
         ...inA('project A, failed runs of the shared agent'),
         query: (fixture) => `project=${fixture.projectA}&agent=${fixture.agentId}&status=failed`,
+      },
+    ],
   },
   // A run of a project the key is not bound to answers exactly like a missing run.
   'GET /runs/{runId}': {

@@ -1,14 +1,10 @@
 import { Readable } from 'node:stream';
 import type { ExecutionFilter, ExecutionStatus } from 'execution-ledger';
 import { EXECUTION_STATUSES, LedgerError } from 'execution-ledger';
+import { DEFAULT_EXPORT_FORMAT, exportFormat, exportFormats } from 'execution-ledger/export-formats';
 import type { FastifyReply } from 'fastify';
 import { DASHBOARD_PAGE_ROWS } from '../../bounds.js';
-import {
-  EXPORT_CONTENT_TYPES,
-  EXPORT_FORMATS,
-  type ExportFormat,
-  exportChunks,
-} from '../../export/export-stream.js';
+import { exportChunks, exportContentType } from '../../export/export-stream.js';
 import { hasPermission } from '../../keys/access-policy.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, duration, money, statusBadge, time } from '../page-format.js';
@@ -85,7 +81,7 @@ export async function runsPage({ query, principal, context }: PageRequest<RunsQu
   const kept = filterQuery(projectId, query, range);
   const exportLinks = hasPermission(principal, 'export')
     ? html`<p class="exports">Export these runs (every page, oldest first):
-  ${EXPORT_FORMATS.map((format) => html` <a href="/export${queryString({ ...kept, format })}" download>${format.toUpperCase()}</a>`)}</p>`
+  ${exportFormats().map(({ name, label }) => html` <a href="/export${queryString({ ...kept, format: name })}" download>${label}</a>`)}</p>`
     : html`<p class="exports">Exports need a key of role admin, as in the API.</p>`;
   const body = html`${controls}${exportLinks}
 <p id="runs-total">${count(page.total)} runs match${query.cursor ? ' (a later page)' : ''}.</p>
@@ -116,21 +112,18 @@ export async function sendRunsExport(
   { query, principal, context, request }: PageRequest<RunsQuery>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
-  const format = (query.format ?? 'csv') as ExportFormat;
-  if (!EXPORT_FORMATS.includes(format)) {
-    throw new LedgerError('VALIDATION_FAILED', `format must be one of ${EXPORT_FORMATS.join(', ')}`, {
-      field: 'format',
-    });
-  }
+  const format = exportFormat(query.format ?? DEFAULT_EXPORT_FORMAT);
   const range = parseRange(query);
   const projects = await visibleProjects(context.ledger, principal);
   const projectId = chooseProject(principal, query.project, projects);
   if (projectId === undefined)
     throw new LedgerError('NOT_FOUND', 'no project has runs yet', { field: 'project' });
-  const stream = Readable.from(exportChunks(context.ledger, runsFilter(projectId, query, range), format));
+  const stream = Readable.from(
+    exportChunks(context.ledger, runsFilter(projectId, query, range), format.name),
+  );
   stream.on('error', (error) => request.log.error({ err: error }, 'dashboard export stream failed'));
   return reply
-    .type(EXPORT_CONTENT_TYPES[format])
-    .header('content-disposition', `attachment; filename="runs-${projectId}.${format}"`)
+    .type(exportContentType(format))
+    .header('content-disposition', `attachment; filename="runs-${projectId}.${format.extension}"`)
     .send(stream);
 }
