@@ -93,10 +93,10 @@ describe('/openapi.json', () => {
       '/v1/projects/{projectId}/stats',
       '/v1/projects/{projectId}/timeseries',
       '/v1/projects/{projectId}/verify',
-      '/v1/traces',
       '/v1/runs/{runId}/ancestors',
       '/v1/runs/{runId}/descendants',
       '/v1/runs/{runId}/tree',
+      '/v1/traces',
     ]);
   });
 
