@@ -59,6 +59,8 @@ export type {
 export { LedgerBudgets } from './budgets/budgets.js';
 export type { EventListOptions, EventPage, EventResolution, LedgerEvent } from './budgets/events.js';
 export { LedgerEvents } from './budgets/events.js';
+export type { ClaimedWebhook, WebhookDefinition, WebhookEndpoint } from './budgets/webhooks.js';
+export { LedgerWebhooks } from './budgets/webhooks.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
 export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';

@@ -36,6 +36,7 @@ import { registerKeyRoutes } from './routes/key-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
+import { installWebhookDelivery, type WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 
 export interface ServerOptions {
   /** The ledger the service reads and appends to. */
@@ -56,6 +57,8 @@ export interface ServerOptions {
   logger?: FastifyServerOptions['logger'];
   /** Sign a checkpoint at start and every interval (default 60 s) when some project's head moved. */
   checkpoints?: PeriodicCheckpointOptions;
+  /** Deliver events to the webhook endpoints while the server runs (docs/budgets.md). */
+  webhooks?: WebhookDeliveryOptions;
 }
 
 /**
@@ -118,6 +121,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
   }
   if (options.checkpoints !== undefined) installPeriodicCheckpoints(app, context, options.checkpoints);
+  if (options.webhooks !== undefined) installWebhookDelivery(app, options.ledger, options.webhooks);
   installGracefulClose(app);
   if (options.closeLedger === true) app.addHook('onClose', async () => options.ledger.close());
   return app;

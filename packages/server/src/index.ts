@@ -13,3 +13,5 @@ export { KEY_ROLES } from './keys/access-policy.js';
 export { API_KEY_MIGRATIONS } from './keys/api-key-migrations.js';
 export type { ApiKeyInfo, CreatedApiKey, NewApiKey } from './keys/api-key-store.js';
 export { ApiKeyStore } from './keys/api-key-store.js';
+export type { WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
+export { SIGNATURE_HEADER, signWebhook, WebhookDelivery } from './webhooks/webhook-delivery.js';

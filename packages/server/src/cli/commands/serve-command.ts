@@ -139,6 +139,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     timeouts: timeoutOptions(options),
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     ...(checkpoints === undefined ? {} : { checkpoints }),
+    webhooks: {},
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });
