@@ -35,8 +35,9 @@ export function signWebhook(secret: string, timestamp: number, body: string): st
  */
 export class WebhookDelivery {
   readonly #ledger: Ledger;
-  readonly #options: Required<Omit<WebhookDeliveryOptions, 'onError'>> &
-    Pick<WebhookDeliveryOptions, 'onError'>;
+  readonly #options: Required<Omit<WebhookDeliveryOptions, 'onError'>> & {
+    onError: ((endpointId: string, error: unknown) => void) | undefined;
+  };
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = true;
