@@ -37,6 +37,8 @@ export type {
 } from './analytics/step-rollup-maintenance.js';
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
+export type { AnomalySettings } from './budgets/anomalies.js';
+export { LedgerAnomalies } from './budgets/anomalies.js';
 export type {
   BudgetAction,
   BudgetDefinition,

@@ -10,6 +10,7 @@ import {
   withStepVerification,
 } from './analytics/step-rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
+import { LedgerAnomalies } from './budgets/anomalies.js';
 import { LedgerBudgets } from './budgets/budgets.js';
 import { LedgerEvents } from './budgets/events.js';
 import { LedgerWebhooks } from './budgets/webhooks.js';
@@ -111,6 +112,8 @@ export class Ledger extends ExecutionReader {
   readonly events: LedgerEvents;
   /** Webhook endpoints, each reading the events from its own cursor (the service delivers). */
   readonly webhooks: LedgerWebhooks;
+  /** Anomaly detection on run cost, duration and daily spend (docs/alerts.md). */
+  readonly anomalies: LedgerAnomalies;
   private readonly opening: Promise<Database>;
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
@@ -142,6 +145,7 @@ export class Ledger extends ExecutionReader {
     this.budgets = new LedgerBudgets(() => this.ready());
     this.events = new LedgerEvents(() => this.ready());
     this.webhooks = new LedgerWebhooks(() => this.ready());
+    this.anomalies = new LedgerAnomalies(() => this.ready());
     this.operations = new LedgerOperations({
       ready: () => this.ready(),
       opened: () => this.opened(),
