@@ -116,7 +116,7 @@ describeEachEngine('anomaly detection', (context) => {
     expect(event).toMatchObject({ type: 'anomaly.cost', project_id: project, agent_id: 'spiky' });
     expect(event.payload).toMatchObject({
       metric: 'cost',
-      value: (costSpikes[0]?.cost as { total: number }).total,
+      value: (present(costSpikes[0]).cost as { total: number }).total,
       window_runs: 50,
     });
     expect(Number(event.payload.score)).toBeGreaterThan(3.5);
