@@ -161,9 +161,9 @@ insert into execution_ledger.anomaly_settings default values;
 create table execution_ledger.anomaly_windows (
   project_id text not null,
   agent_id text not null,
-  metric text not null,
-  vals double precision[] not null,
-  primary key (project_id, agent_id, metric)
+  cost_vals double precision[] not null,
+  duration_vals double precision[] not null,
+  primary key (project_id, agent_id)
 );
 
 -- Spend per (project, agent) and UTC day, kept only for the baseline of the daily check.
@@ -172,34 +172,42 @@ create table execution_ledger.anomaly_daily (
   agent_id text not null,
   day date not null,
   spent_micros bigint not null,
+  -- The baseline of the days before, computed once, by the day's first run (null: too little history).
+  baseline_median double precision,
+  baseline_mad double precision,
+  baseline_mean_ad double precision,
+  baseline_days integer,
   primary key (project_id, agent_id, day)
 );
 
--- The robust score of p_x against p_vals: 0.6745 (x - median) / MAD; when MAD is 0,
--- (x - median) / (1.253314 · mean absolute deviation); when that is 0 too (every value equal),
--- +infinity above the median and 0 otherwise.
-create function execution_ledger.robust_score(p_vals double precision[], p_x double precision,
-  out r_median double precision, out r_mad double precision, out r_score double precision)
+-- The median, MAD and mean absolute deviation of p_vals.
+create function execution_ledger.robust_stats(p_vals double precision[],
+  out r_median double precision, out r_mad double precision, out r_mean_ad double precision)
 language plpgsql
 immutable
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-  v_mean_ad double precision;
 begin
   select percentile_cont(0.5) within group (order by v) into r_median from unnest(p_vals) as t(v);
   select percentile_cont(0.5) within group (order by abs(v - r_median)), avg(abs(v - r_median))
-    into r_mad, v_mean_ad from unnest(p_vals) as t(v);
-  if r_mad > 0 then
-    r_score := 0.6745 * (p_x - r_median) / r_mad;
-  elsif v_mean_ad > 0 then
-    r_score := (p_x - r_median) / (1.253314 * v_mean_ad);
-  elsif p_x > r_median then
-    r_score := 'Infinity';
-  else
-    r_score := 0;
-  end if;
+    into r_mad, r_mean_ad from unnest(p_vals) as t(v);
 end
+$$;
+
+-- The robust score of p_x: 0.6745 (x - median) / MAD; when MAD is 0,
+-- (x - median) / (1.253314 · mean absolute deviation); when that is 0 too (every value equal),
+-- +infinity above the median and 0 otherwise.
+create function execution_ledger.robust_score(p_x double precision, p_median double precision,
+  p_mad double precision, p_mean_ad double precision)
+returns double precision
+language sql
+immutable
+set search_path = pg_catalog, pg_temp
+as $$
+  select case when p_mad > 0 then 0.6745 * (p_x - p_median) / p_mad
+    when p_mean_ad > 0 then (p_x - p_median) / (1.253314 * p_mean_ad)
+    when p_x > p_median then 'Infinity'::double precision
+    else 0 end
 $$;
 
 -- Scores each appended run's cost and duration against the last runs of its (project, agent),
@@ -222,6 +230,16 @@ declare
   v_spent bigint;
   v_first date;
   v_baseline double precision[];
+  v_daily anomaly_daily%rowtype;
+  v_window anomaly_windows%rowtype;
+  v_stats record;
+  v_cost double precision;
+  v_duration double precision;
+  v_median double precision;
+  v_mad double precision;
+  v_costs double precision[];
+  v_durations double precision[];
+  v_score double precision;
 begin
   select * into v_settings from anomaly_settings;
   if not found or not v_settings.enabled then
@@ -231,49 +249,90 @@ begin
     select i.run_id, i.project_id, i.agent_id, i.user_id, i.cost_total, i.duration_ms, i.created_at
     from inserted i order by i.seq
   loop
-    foreach v_metric in array array['cost', 'duration'] loop
-      v_raw := case when v_metric = 'cost' then v_run.cost_total::double precision else v_run.duration_ms::double precision end;
-      continue when v_raw is null;
-      v_x := ln(1 + v_raw);
-      select w.vals into v_vals from anomaly_windows w
-        where w.project_id = v_run.project_id and w.agent_id = v_run.agent_id and w.metric = v_metric for update;
-      if coalesce(cardinality(v_vals), 0) >= v_settings.min_sample then
-        select * into v_result from robust_score(v_vals, v_x);
-        if v_result.r_score > v_settings.threshold then
+    select * into v_window from anomaly_windows w
+      where w.project_id = v_run.project_id and w.agent_id = v_run.agent_id for update;
+    v_costs := coalesce(v_window.cost_vals, '{}');
+    v_durations := coalesce(v_window.duration_vals, '{}');
+    v_cost := ln(1 + v_run.cost_total::double precision);
+    v_duration := case when v_run.duration_ms is null then null else ln(1 + v_run.duration_ms::double precision) end;
+    if cardinality(v_costs) >= v_settings.min_sample then
+      -- Both windows' medians and deviations in one statement: the per-run cost of detection.
+      select m.cm as cm,
+          (select percentile_cont(0.5) within group (order by abs(v - m.cm)) from unnest(v_costs) as t(v)) as cmad,
+          (select avg(abs(v - m.cm)) from unnest(v_costs) as t(v)) as cmean,
+          m.dm as dm,
+          (select percentile_cont(0.5) within group (order by abs(v - m.dm)) from unnest(v_durations) as t(v)) as dmad,
+          (select avg(abs(v - m.dm)) from unnest(v_durations) as t(v)) as dmean
+        into v_stats
+        from (select (select percentile_cont(0.5) within group (order by v) from unnest(v_costs) as t(v)) as cm,
+          (select percentile_cont(0.5) within group (order by v) from unnest(v_durations) as t(v)) as dm) as m;
+      foreach v_metric in array array['cost', 'duration'] loop
+        v_x := case when v_metric = 'cost' then v_cost else v_duration end;
+        continue when v_x is null or (v_metric = 'duration' and cardinality(v_durations) < v_settings.min_sample);
+        v_median := case when v_metric = 'cost' then v_stats.cm else v_stats.dm end;
+        v_mad := case when v_metric = 'cost' then v_stats.cmad else v_stats.dmad end;
+        v_score := robust_score(v_x, v_median, v_mad, case when v_metric = 'cost' then v_stats.cmean else v_stats.dmean end);
+        if v_score > v_settings.threshold then
           perform append_event('anomaly.' || v_metric, v_run.project_id, v_run.agent_id, v_run.user_id, v_run.run_id, null,
-            jsonb_build_object('metric', v_metric, 'value', v_raw, 'baseline_median', exp(v_result.r_median) - 1,
-              'score', case when v_result.r_score = 'Infinity' then null else round(v_result.r_score::numeric, 3) end,
-              'mad_log', v_result.r_mad, 'window_runs', cardinality(v_vals), 'threshold', v_settings.threshold),
+            jsonb_build_object('metric', v_metric,
+              'value', case when v_metric = 'cost' then v_run.cost_total::double precision else v_run.duration_ms::double precision end,
+              'baseline_median', exp(v_median) - 1,
+              'score', case when v_score = 'Infinity' then null else round(v_score::numeric, 3) end,
+              'mad_log', v_mad,
+              'window_runs', case when v_metric = 'cost' then cardinality(v_costs) else cardinality(v_durations) end,
+              'threshold', v_settings.threshold),
             'anomaly.' || v_metric || ':' || v_run.run_id);
         end if;
-      end if;
-      insert into anomaly_windows as w (project_id, agent_id, metric, vals)
-      values (v_run.project_id, v_run.agent_id, v_metric, array[v_x])
-      on conflict (project_id, agent_id, metric) do update
-        set vals = (w.vals || v_x)[greatest(1, cardinality(w.vals) + 2 - v_settings.window_runs):];
-    end loop;
+      end loop;
+    end if;
+    -- The windows keep the newest window_runs values, the scored one included.
+    v_costs := (v_costs || v_cost)[greatest(1, cardinality(v_costs) + 2 - v_settings.window_runs):];
+    if v_duration is not null then
+      v_durations := (v_durations || v_duration)[greatest(1, cardinality(v_durations) + 2 - v_settings.window_runs):];
+    end if;
+    if v_window.project_id is null then
+      insert into anomaly_windows (project_id, agent_id, cost_vals, duration_vals)
+      values (v_run.project_id, v_run.agent_id, v_costs, v_durations);
+    else
+      update anomaly_windows w set cost_vals = v_costs, duration_vals = v_durations
+        where w.project_id = v_run.project_id and w.agent_id = v_run.agent_id;
+    end if;
 
     v_day := (v_run.created_at at time zone 'UTC')::date;
-    insert into anomaly_daily as d (project_id, agent_id, day, spent_micros)
-    values (v_run.project_id, v_run.agent_id, v_day, (v_run.cost_total * 1000000)::bigint)
-    on conflict (project_id, agent_id, day) do update set spent_micros = d.spent_micros + excluded.spent_micros
-    returning d.spent_micros into v_spent;
-    select min(d.day) into v_first from anomaly_daily d
-      where d.project_id = v_run.project_id and d.agent_id = v_run.agent_id
-        and d.day >= v_day - v_settings.daily_days;
-    if v_first <= v_day - v_settings.daily_min_days then
-      -- Days without runs spent nothing: they count as zero in the baseline.
-      select array_agg(ln(1 + coalesce(d.spent_micros, 0) / 1000000.0)) into v_baseline
-      from generate_series(greatest(v_first, v_day - v_settings.daily_days)::timestamp, (v_day - 1)::timestamp,
-        interval '1 day') as g(day)
-      left join anomaly_daily d on d.project_id = v_run.project_id and d.agent_id = v_run.agent_id and d.day = g.day::date;
-      select * into v_result from robust_score(v_baseline, ln(1 + v_spent / 1000000.0));
-      if v_result.r_score > v_settings.threshold then
+    update anomaly_daily d set spent_micros = d.spent_micros + (v_run.cost_total * 1000000)::bigint
+      where d.project_id = v_run.project_id and d.agent_id = v_run.agent_id and d.day = v_day
+      returning * into v_daily;
+    if not found then
+      -- The day's first run: its baseline, from the days before, once.
+      select min(d.day) into v_first from anomaly_daily d
+        where d.project_id = v_run.project_id and d.agent_id = v_run.agent_id
+          and d.day >= v_day - v_settings.daily_days and d.day < v_day;
+      v_baseline := null;
+      if v_first <= v_day - v_settings.daily_min_days then
+        -- Days without runs spent nothing: they count as zero in the baseline.
+        select array_agg(ln(1 + coalesce(d.spent_micros, 0) / 1000000.0)) into v_baseline
+        from generate_series(greatest(v_first, v_day - v_settings.daily_days)::timestamp, (v_day - 1)::timestamp,
+            interval '1 day') as g(day)
+        left join anomaly_daily d on d.project_id = v_run.project_id and d.agent_id = v_run.agent_id
+          and d.day = g.day::date;
+      end if;
+      insert into anomaly_daily (project_id, agent_id, day, spent_micros, baseline_median, baseline_mad,
+        baseline_mean_ad, baseline_days)
+      select v_run.project_id, v_run.agent_id, v_day, (v_run.cost_total * 1000000)::bigint, t.r_median, t.r_mad,
+        t.r_mean_ad, cardinality(v_baseline)
+      from (select * from robust_stats(v_baseline)) as t
+      returning * into v_daily;
+    end if;
+    v_spent := v_daily.spent_micros;
+    if v_daily.baseline_days is not null then
+      v_score := robust_score(ln(1 + v_spent / 1000000.0), v_daily.baseline_median, v_daily.baseline_mad,
+        v_daily.baseline_mean_ad);
+      if v_score > v_settings.threshold then
         perform append_event('anomaly.daily_spend', v_run.project_id, v_run.agent_id, null, v_run.run_id, null,
           jsonb_build_object('metric', 'daily_spend', 'day', v_day, 'value', v_spent / 1000000.0,
-            'baseline_median', exp(v_result.r_median) - 1,
-            'score', case when v_result.r_score = 'Infinity' then null else round(v_result.r_score::numeric, 3) end,
-            'baseline_days', cardinality(v_baseline), 'threshold', v_settings.threshold),
+            'baseline_median', exp(v_daily.baseline_median) - 1,
+            'score', case when v_score = 'Infinity' then null else round(v_score::numeric, 3) end,
+            'baseline_days', v_daily.baseline_days, 'threshold', v_settings.threshold),
           'anomaly.daily_spend:' || v_run.project_id || ':' || v_run.agent_id || ':' || v_day);
       end if;
     end if;
@@ -311,7 +370,9 @@ revoke execute on function execution_ledger.anomaly_configure(boolean, integer, 
   from public;
 grant execute on function execution_ledger.anomaly_configure(boolean, integer, double precision, integer, integer, integer)
   to execution_ledger_writer;
-grant execute on function execution_ledger.robust_score(double precision[], double precision)
+grant execute on function execution_ledger.robust_stats(double precision[])
+  to execution_ledger_appender, execution_ledger_service;
+grant execute on function execution_ledger.robust_score(double precision, double precision, double precision, double precision)
   to execution_ledger_appender, execution_ledger_service;
 
 grant execution_ledger_appender to current_user;
