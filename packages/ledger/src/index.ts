@@ -37,6 +37,8 @@ export type {
 } from './analytics/step-rollup-maintenance.js';
 export type { LedgerLimits } from './bounds.js';
 export { DEFAULT_LIMITS, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from './bounds.js';
+export type { AnomalySettings } from './budgets/anomalies.js';
+export { LedgerAnomalies } from './budgets/anomalies.js';
 export type {
   BudgetAction,
   BudgetDefinition,
@@ -59,6 +61,8 @@ export type {
 export { LedgerBudgets } from './budgets/budgets.js';
 export type { EventListOptions, EventPage, EventResolution, LedgerEvent } from './budgets/events.js';
 export { LedgerEvents } from './budgets/events.js';
+export type { ClaimedWebhook, WebhookDefinition, WebhookEndpoint } from './budgets/webhooks.js';
+export { LedgerWebhooks } from './budgets/webhooks.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
 export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';

@@ -10,8 +10,10 @@ import {
   withStepVerification,
 } from './analytics/step-rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
+import { LedgerAnomalies } from './budgets/anomalies.js';
 import { LedgerBudgets } from './budgets/budgets.js';
 import { LedgerEvents } from './budgets/events.js';
+import { LedgerWebhooks } from './budgets/webhooks.js';
 import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
@@ -108,6 +110,10 @@ export class Ledger extends ExecutionReader {
   readonly budgets: LedgerBudgets;
   /** The append-only events table: budget thresholds, blocks, anomalies and their dismissal. */
   readonly events: LedgerEvents;
+  /** Webhook endpoints, each reading the events from its own cursor (the service delivers). */
+  readonly webhooks: LedgerWebhooks;
+  /** Anomaly detection on run cost, duration and daily spend (docs/alerts.md). */
+  readonly anomalies: LedgerAnomalies;
   private readonly opening: Promise<Database>;
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
@@ -138,6 +144,8 @@ export class Ledger extends ExecutionReader {
     this.opening.catch(() => undefined);
     this.budgets = new LedgerBudgets(() => this.ready());
     this.events = new LedgerEvents(() => this.ready());
+    this.webhooks = new LedgerWebhooks(() => this.ready());
+    this.anomalies = new LedgerAnomalies(() => this.ready());
     this.operations = new LedgerOperations({
       ready: () => this.ready(),
       opened: () => this.opened(),

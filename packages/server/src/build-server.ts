@@ -39,6 +39,7 @@ import { type OtlpOptions, registerOtlpRoutes } from './routes/otlp-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
+import { installWebhookDelivery, type WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 
 export interface ServerOptions {
   /** The ledger the service reads and appends to. */
@@ -63,6 +64,8 @@ export interface ServerOptions {
   otlp?: OtlpOptions;
   /** The web dashboard at / (docs/dashboard.md): its session secret and lifetime. */
   dashboard?: DashboardOptions;
+  /** Deliver events to the webhook endpoints while the server runs (docs/budgets.md). */
+  webhooks?: WebhookDeliveryOptions;
 }
 
 /**
@@ -128,6 +131,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
   }
   if (options.checkpoints !== undefined) installPeriodicCheckpoints(app, context, options.checkpoints);
+  if (options.webhooks !== undefined) installWebhookDelivery(app, options.ledger, options.webhooks);
   installGracefulClose(app);
   if (options.closeLedger === true) app.addHook('onClose', async () => options.ledger.close());
   return app;

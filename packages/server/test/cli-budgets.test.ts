@@ -60,6 +60,52 @@ describe.each(CLI_ENGINES)('execution-ledger budgets and events [%s]', (engine) 
     const refused = await cli(['budgets', 'set', budget, '--period', 'day', '--limit-cents', '5']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('VALIDATION_FAILED');
+    const hook = await cli([
+      'webhooks',
+      'add',
+      `hook-${project}`,
+      '--url',
+      'https://hooks.example.com/ledger',
+      '--secret',
+      'whsec-0123456789abcdef',
+      '--project',
+      project,
+    ]);
+    expect(hook.code, hook.stderr).toBe(0);
+    const hooks = JSON.parse((await cli(['--json', 'webhooks', 'list'])).stdout) as {
+      id: string;
+      url: string;
+    }[];
+    expect(hooks.find((endpoint) => endpoint.id === `hook-${project}`)).toMatchObject({
+      url: 'https://hooks.example.com/ledger',
+    });
+    expect(JSON.stringify(hooks)).not.toContain('whsec-');
+    expect((await cli(['webhooks', 'remove', `hook-${project}`])).code).toBe(0);
+    const gone = await cli(['webhooks', 'remove', `hook-${project}`]);
+    expect(gone.stderr).toContain('NOT_FOUND');
+    const badHook = await cli([
+      'webhooks',
+      'add',
+      'x',
+      '--url',
+      'ftp://x',
+      '--secret',
+      'whsec-0123456789abcdef',
+    ]);
+    expect(badHook.stderr).toContain('VALIDATION_FAILED');
+
+    // The settings are the database's, shared by the suite: read them, and refuse a bad change.
+    const settings = JSON.parse((await cli(['anomalies'])).stdout);
+    expect(Object.keys(settings).sort()).toEqual([
+      'daily_days',
+      'daily_min_days',
+      'enabled',
+      'min_sample',
+      'threshold',
+      'window_runs',
+    ]);
+    expect((await cli(['anomalies', '--threshold', '-1'])).stderr).toContain('VALIDATION_FAILED');
+
     const missing = await cli(['budgets', 'status', 'no-such-budget']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('BUDGET_NOT_FOUND');

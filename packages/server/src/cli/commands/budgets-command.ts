@@ -158,6 +158,97 @@ export function registerBudgetsCommand(program: Command): void {
       },
     );
   withExample(events, 'execution-ledger events --project proj-001 --cursor e42');
+
+  const webhooks = program
+    .command('webhooks')
+    .description('endpoints that `serve` delivers events to, signed');
+  const add = webhooks
+    .command('add')
+    .description('create or replace an endpoint; it receives the events after the newest one')
+    .argument('<id>', 'the endpoint name')
+    .requiredOption('--url <url>', 'where events are POSTed')
+    .requiredOption('--secret <secret>', 'the HMAC-SHA256 key the receiver checks (16 to 200 characters)')
+    .option('--project <id>', 'only events of this project')
+    .action(async (id: string, options: { url: string; secret: string; project?: string }, self: Command) => {
+      const global = globalOptions(self);
+      await withLedger(global, async (ledger) => {
+        const endpoint = await ledger.webhooks.set({
+          id,
+          url: options.url,
+          secret: options.secret,
+          project_id: options.project ?? null,
+        });
+        if (wantsJson(global)) return printJson(endpoint);
+        process.stdout.write(
+          `webhook ${endpoint.id} -> ${endpoint.url} from event seq ${endpoint.cursor_seq}\n`,
+        );
+      });
+    });
+  withExample(
+    add,
+    'execution-ledger webhooks add ops --url https://hooks.example.com/ledger --secret "$HOOK_SECRET"',
+  );
+  webhooks
+    .command('list')
+    .description('endpoints with their cursor and last failure (never their secrets)')
+    .action(async (_options: unknown, self: Command) => {
+      const global = globalOptions(self);
+      await withLedger(global, async (ledger) => {
+        const all = await ledger.webhooks.list();
+        if (wantsJson(global)) return printJson(all);
+        printTable(
+          all.map((endpoint) => ({ ...endpoint })),
+          ['id', 'url', 'project_id', 'cursor_seq', 'delivered', 'attempts', 'next_attempt_at', 'last_error'],
+        );
+      });
+    });
+  webhooks
+    .command('remove')
+    .description('removes an endpoint')
+    .argument('<id>', 'the endpoint name')
+    .action(async (id: string, _options: unknown, self: Command) => {
+      const global = globalOptions(self);
+      await withLedger(global, async (ledger) => {
+        if (!(await ledger.webhooks.delete(id))) await ledger.webhooks.get(id);
+        process.stdout.write(`webhook ${id} removed\n`);
+      });
+    });
+
+  const anomalies = program
+    .command('anomalies')
+    .description('turn anomaly detection on or off and tune it (docs/alerts.md); prints the settings')
+    .addOption(new Option('--enable', 'turn detection on').conflicts('disable'))
+    .addOption(new Option('--disable', 'turn detection off'))
+    .option('--threshold <score>', 'robust score above which a value is an anomaly')
+    .option('--window-runs <n>', 'runs per project and agent in the window', positiveInteger)
+    .option('--min-sample <n>', 'runs a window needs before it scores', positiveInteger)
+    .action(
+      async (
+        options: {
+          enable?: boolean;
+          disable?: boolean;
+          threshold?: string;
+          windowRuns?: number;
+          minSample?: number;
+        },
+        self: Command,
+      ) => {
+        const global = globalOptions(self);
+        await withLedger(global, async (ledger) => {
+          const settings = await ledger.anomalies.configure({
+            ...(options.enable ? { enabled: true } : {}),
+            ...(options.disable ? { enabled: false } : {}),
+            ...(options.threshold === undefined
+              ? {}
+              : { threshold: number(options.threshold, '--threshold') }),
+            ...(options.windowRuns === undefined ? {} : { window_runs: options.windowRuns }),
+            ...(options.minSample === undefined ? {} : { min_sample: options.minSample }),
+          });
+          printJson(settings);
+        });
+      },
+    );
+  withExample(anomalies, 'execution-ledger anomalies --enable --threshold 4');
 }
 
 function statusRow(status: BudgetStatus): Record<string, Cell> {

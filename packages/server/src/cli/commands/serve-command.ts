@@ -156,6 +156,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     ...(checkpoints === undefined ? {} : { checkpoints }),
     otlp: { graceMs: options.otlpGrace, maxWaitMs: options.otlpMaxWait },
     ...(sessionSecret === undefined || sessionSecret === '' ? {} : { dashboard: { sessionSecret } }),
+    webhooks: {},
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });

@@ -1,0 +1,176 @@
+// Budget benchmark: reservations taken and settled in the database by 16 concurrent callers on
+// one budget and on 100 budgets, beside plain appends; and appends with an active budget and
+// anomaly detection on, beside the same appends without, measured in the same run.
+//
+//   npm run bench:budgets                          # PostgreSQL (BENCH_DATABASE_URL)
+//   BENCH_ENGINES=pglite npm run bench:budgets     # the embedded engine
+//   BENCH_SECONDS=10 npm run bench:budgets         # longer measurements (default 4 s each)
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createLedger } from 'execution-ledger';
+import { formatTable, machineFacts, percentile } from './report.js';
+
+const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
+const engines = (process.env.BENCH_ENGINES ?? 'postgres').split(',');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CALLERS = 16;
+
+function execution(project, agent, cents) {
+  return {
+    run_id: `bench-${randomUUID()}`,
+    project_id: project,
+    user_id: 'bench-user',
+    agent_id: agent,
+    intent: 'benchmark',
+    input: { n: 1 },
+    output: { ok: true },
+    cost: { total: cents, breakdown: { tokens: cents } },
+    execution_trace: { steps: [], duration_ms: 1500 + Math.floor(Math.random() * 1000) },
+    status: 'completed',
+  };
+}
+
+/** `work` from CALLERS loops for SECONDS; operations per second and latency per operation. */
+async function measure(work) {
+  const latencies = [];
+  const deadline = performance.now() + SECONDS * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: CALLERS }, async (_, caller) => {
+      while (performance.now() < deadline) {
+        const begin = performance.now();
+        await work(caller);
+        latencies.push(performance.now() - begin);
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  return {
+    per_s: Math.round(latencies.length / seconds),
+    p50_ms: Number(percentile(latencies, 0.5).toFixed(2)),
+    p99_ms: Number(percentile(latencies, 0.99).toFixed(2)),
+  };
+}
+
+const results = [];
+for (const engine of engines) {
+  const dataDir = engine === 'pglite' ? mkdtempSync(path.join(os.tmpdir(), 'ledger-bench-')) : undefined;
+  const ledger = createLedger({ database: dataDir ?? serverUrl, poolSize: 20 });
+  const tag = randomUUID().slice(0, 8);
+  try {
+    await ledger.anomalies.configure({ enabled: false });
+    const plainProject = `bench-plain-${tag}`;
+    const plain = await measure(() => ledger.recordExecution(execution(plainProject, 'agent', 1)));
+    results.push({ engine, scenario: `plain appends, ${CALLERS} callers`, ...plain });
+
+    for (const budgetCount of [1, 100]) {
+      const projects = Array.from(
+        { length: budgetCount },
+        (_, index) => `bench-budget-${tag}-${budgetCount}-${index}`,
+      );
+      for (const project of projects) {
+        await ledger.budgets.set({
+          id: `bench-${project}`,
+          project_id: project,
+          period: 'day',
+          limit_cents: 1e9,
+        });
+      }
+      let blocked = 0;
+      const cycle = await measure(async (caller) => {
+        const project = projects[caller % projects.length] ?? projects[0];
+        const scope = { project_id: project, agent_id: 'agent', user_id: 'bench-user' };
+        let hold;
+        try {
+          hold = await ledger.budgets.reserve(scope, 2, { ttl_ms: 60_000 });
+        } catch {
+          blocked += 1;
+          return;
+        }
+        const run = execution(project, 'agent', 1);
+        await ledger.recordExecution(run);
+        await ledger.budgets.settle(hold, { run_id: run.run_id });
+      });
+      const bare = await measure(async (caller) => {
+        const project = projects[caller % projects.length] ?? projects[0];
+        const hold = await ledger.budgets.reserve(
+          { project_id: project, agent_id: 'agent', user_id: 'bench-user' },
+          2,
+        );
+        await ledger.budgets.release(hold);
+      });
+      results.push({
+        engine,
+        scenario: `reserve + append + settle, ${budgetCount} budget${budgetCount > 1 ? 's' : ''}`,
+        ...cycle,
+        blocked,
+      });
+      results.push({
+        engine,
+        scenario: `reserve + release, ${budgetCount} budget${budgetCount > 1 ? 's' : ''}`,
+        ...bare,
+      });
+    }
+
+    // Appends with an active budget and anomaly detection beside the same appends without.
+    const quietProject = `bench-quiet-${tag}`;
+    const watchedProject = `bench-watched-${tag}`;
+    await ledger.budgets.set({
+      id: `bench-${watchedProject}`,
+      project_id: watchedProject,
+      period: 'day',
+      limit_cents: 1e9,
+    });
+    const without1 = await measure((caller) =>
+      ledger.recordExecution(execution(quietProject, `a${caller}`, 1 + (caller % 5))),
+    );
+    const budgetOnly = await measure((caller) =>
+      ledger.recordExecution(execution(watchedProject, `b${caller}`, 1 + (caller % 5))),
+    );
+    await ledger.anomalies.configure({ enabled: true });
+    const detectionOnly = await measure((caller) =>
+      ledger.recordExecution(execution(quietProject, `d${caller}`, 1 + (caller % 5))),
+    );
+    const withBoth = await measure((caller) =>
+      ledger.recordExecution(execution(watchedProject, `a${caller}`, 1 + (caller % 5))),
+    );
+    await ledger.anomalies.configure({ enabled: false });
+    const without2 = await measure((caller) =>
+      ledger.recordExecution(execution(quietProject, `a${caller}`, 1 + (caller % 5))),
+    );
+    const baseline = (without1.per_s + without2.per_s) / 2;
+    results.push({ engine, scenario: 'appends, no budget, detection off', ...without1 });
+    results.push({
+      engine,
+      scenario: 'appends, active budget only',
+      ...budgetOnly,
+      ratio: Number((budgetOnly.per_s / baseline).toFixed(2)),
+    });
+    results.push({
+      engine,
+      scenario: 'appends, anomaly detection only',
+      ...detectionOnly,
+      ratio: Number((detectionOnly.per_s / baseline).toFixed(2)),
+    });
+    results.push({
+      engine,
+      scenario: 'appends, active budget + anomaly detection',
+      ...withBoth,
+      ratio: Number((withBoth.per_s / baseline).toFixed(2)),
+    });
+    results.push({ engine, scenario: 'appends, no budget, detection off (again)', ...without2 });
+  } finally {
+    await ledger.anomalies.configure({ enabled: false }).catch(() => undefined);
+    await ledger.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+console.log(formatTable(results));
+writeFileSync(
+  new URL('./results/budgets.json', import.meta.url),
+  `${JSON.stringify({ machine: machineFacts(), seconds: SECONDS, callers: CALLERS, results }, null, 2)}\n`,
+);
