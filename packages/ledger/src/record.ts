@@ -2,7 +2,7 @@ import type { LedgerLimits } from './bounds.js';
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './format/canonical-json.js';
 import { centsToMicros, microsToDecimalText as microsText } from './money.js';
-import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue, preview } from './plain-json.js';
+import { assertJsonText, type JsonObject, type JsonValue, plainJsonText, preview } from './plain-json.js';
 import { RECORD_FIELDS } from './record-fields.js';
 import { checkStep, checkStepCostSum } from './step-shape.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
@@ -122,8 +122,8 @@ function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField & {
         `must be one of reported, computed, estimated; got ${preview(pricing.source)}`,
       );
     }
-    assertPlainJson(pricing, 'cost.pricing', limits.json_depth_max);
-    normalized.pricing = pricing;
+    // Checked as plain JSON by the walk of the whole cost below.
+    normalized.pricing = pricing as JsonObject;
   }
   return { ...boundedJson(normalized, 'cost', limits), totalMicros };
 }
@@ -182,9 +182,9 @@ interface CanonicalField {
   text: string;
 }
 
+/** The value checked as plain JSON and its text, from one walk, held to the size bound. */
 function boundedJson(value: unknown, field: string, limits: LedgerLimits): CanonicalField {
-  assertPlainJson(value, field, limits.json_depth_max);
-  const text = JSON.stringify(value);
+  const text = plainJsonText(value, field, limits.json_depth_max);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.json_field_bytes_max) {
     throw new LedgerError(
@@ -194,7 +194,7 @@ function boundedJson(value: unknown, field: string, limits: LedgerLimits): Canon
       { field, details: { bytes, limit: limits.json_field_bytes_max } },
     );
   }
-  return { value, text };
+  return { value: value as JsonValue, text };
 }
 
 /**
