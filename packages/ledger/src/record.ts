@@ -1,9 +1,10 @@
+import assert from 'node:assert/strict';
 import type { LedgerLimits } from './bounds.js';
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './format/canonical-json.js';
 import { centsToMicros, microsToDecimalText as microsText } from './money.js';
-import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue, preview } from './plain-json.js';
-import { RECORD_FIELDS } from './record-fields.js';
+import { assertJsonText, type JsonObject, type JsonValue, plainJsonText, preview } from './plain-json.js';
+import { PAYLOAD_FIELDS, RECORD_FIELDS } from './record-fields.js';
 import { checkStep, checkStepCostSum } from './step-shape.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
@@ -37,42 +38,89 @@ export function prepareExecution(raw: unknown, limits: LedgerLimits): PreparedEn
       fail(key, `is not a known field; allowed fields are ${[...INPUT_KEYS].join(', ')}`);
     }
   }
-  const status = normalizeStatus(record.status);
-  const errorMessage = optionalText(record.error_message, 'error_message', limits.error_message_chars_max);
-  if (status !== 'completed' && errorMessage === null) {
-    fail('error_message', `is required when status is '${status}'; say what went wrong`);
+  // One pass over the descriptor's payload fields, in the record's order: each value is checked,
+  // normalised and (for JSON fields) written as text once.
+  const walk: FieldWalk = { limits, texts: { ...NO_TEXTS }, totalMicros: 0n, stepMicros: 0n, costedSteps: 0 };
+  const fields: Record<string, unknown> = {};
+  for (const { name, input, rule } of PAYLOAD_RULES) fields[name] = rule(record[input], walk);
+  const payload = fields as unknown as EntryPayload;
+  // The rules between fields, once each field is known to be well formed.
+  if (payload.status !== 'completed' && payload.error_message === null) {
+    fail('error_message', `is required when status is '${payload.status}'; say what went wrong`);
   }
-  const input = boundedJson(requireObject(record.input, 'input'), 'input', limits);
-  const output =
-    record.output === undefined
-      ? { value: null, text: 'null' }
-      : boundedJson(record.output, 'output', limits);
-  const cost = normalizeCost(record.cost, limits);
-  const trace = normalizeTrace(record.execution_trace, limits);
-  checkStepCostSum(trace.stepMicros, trace.costedSteps, cost.totalMicros);
-  const payload: EntryPayload = {
-    run_id: requireId(record.run_id, 'run_id', limits),
-    project_id: requireId(record.project_id, 'project_id', limits),
-    user_id: requireId(record.user_id, 'user_id', limits),
-    agent_id: requireId(record.agent_id, 'agent_id', limits),
-    parent_run_id:
-      record.parent_run_id == null ? null : requireId(record.parent_run_id, 'parent_run_id', limits),
-    intent: requireText(record.intent, 'intent', limits.intent_chars_max),
-    input: input.value as JsonObject,
-    output: output.value,
-    cost_json: cost.value as JsonObject,
-    execution_trace_json: trace.value as JsonObject,
-    status,
-    error_message: errorMessage,
-  };
-  const text = assemblePayloadText(payload, {
-    input: input.text,
-    output: output.text,
-    cost_json: cost.text,
-    execution_trace_json: trace.text,
-  });
-  return { payload, text };
+  checkStepCostSum(walk.stepMicros, walk.costedSteps, walk.totalMicros);
+  return { payload, text: assemblePayloadText(payload, walk.texts) };
 }
+
+type JsonFieldName = 'input' | 'output' | 'cost_json' | 'execution_trace_json';
+
+/** What the pass carries from field to field: the JSON fields' texts and the amounts compared after it. */
+interface FieldWalk {
+  readonly limits: LedgerLimits;
+  readonly texts: Record<JsonFieldName, string>;
+  totalMicros: bigint;
+  stepMicros: bigint;
+  costedSteps: number;
+}
+
+const NO_TEXTS: Record<JsonFieldName, string> = {
+  input: 'null',
+  output: 'null',
+  cost_json: 'null',
+  execution_trace_json: 'null',
+};
+
+/**
+ * How each payload field is checked and normalised, by its name in the record descriptor; the
+ * type makes every field of EntryPayload have a rule. Messages name the input's key.
+ */
+const FIELD_RULES: {
+  readonly [Name in keyof EntryPayload]: (value: unknown, walk: FieldWalk) => EntryPayload[Name];
+} = {
+  run_id: (value, walk) => requireId(value, 'run_id', walk.limits),
+  project_id: (value, walk) => requireId(value, 'project_id', walk.limits),
+  user_id: (value, walk) => requireId(value, 'user_id', walk.limits),
+  agent_id: (value, walk) => requireId(value, 'agent_id', walk.limits),
+  parent_run_id: (value, walk) => (value == null ? null : requireId(value, 'parent_run_id', walk.limits)),
+  intent: (value, walk) => requireText(value, 'intent', walk.limits.intent_chars_max),
+  input: (value, walk) => {
+    const input = boundedJson(requireObject(value, 'input'), 'input', walk.limits);
+    walk.texts.input = input.text;
+    return input.value as JsonObject;
+  },
+  output: (value, walk) => {
+    if (value === undefined) return null;
+    const output = boundedJson(value, 'output', walk.limits);
+    walk.texts.output = output.text;
+    return output.value;
+  },
+  cost_json: (value, walk) => {
+    const cost = normalizeCost(value, walk.limits);
+    walk.texts.cost_json = cost.text;
+    walk.totalMicros = cost.totalMicros;
+    return cost.value as JsonObject;
+  },
+  execution_trace_json: (value, walk) => {
+    const trace = normalizeTrace(value, walk.limits);
+    walk.texts.execution_trace_json = trace.text;
+    walk.stepMicros = trace.stepMicros;
+    walk.costedSteps = trace.costedSteps;
+    return trace.value as JsonObject;
+  },
+  status: (value) => normalizeStatus(value),
+  error_message: (value, walk) => optionalText(value, 'error_message', walk.limits.error_message_chars_max),
+};
+
+/** The descriptor's payload fields in order, each with its input key and its rule, joined once. */
+const PAYLOAD_RULES = PAYLOAD_FIELDS.map((field) => {
+  const rule = FIELD_RULES[field.name as keyof EntryPayload];
+  assert(
+    field.input !== null && rule !== undefined,
+    `payload field ${field.name} has an input key and a rule`,
+  );
+  return { name: field.name, input: field.input, rule: rule as (value: unknown, walk: FieldWalk) => unknown };
+});
+assert.equal(PAYLOAD_RULES.length, Object.keys(FIELD_RULES).length, 'every rule is for a payload field');
 
 function normalizeStatus(value: unknown): ExecutionStatus {
   if (typeof value === 'string' && (EXECUTION_STATUSES as readonly string[]).includes(value)) {
@@ -122,8 +170,8 @@ function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField & {
         `must be one of reported, computed, estimated; got ${preview(pricing.source)}`,
       );
     }
-    assertPlainJson(pricing, 'cost.pricing', limits.json_depth_max);
-    normalized.pricing = pricing;
+    // Checked as plain JSON by the walk of the whole cost below.
+    normalized.pricing = pricing as JsonObject;
   }
   return { ...boundedJson(normalized, 'cost', limits), totalMicros };
 }
@@ -182,9 +230,9 @@ interface CanonicalField {
   text: string;
 }
 
+/** The value checked as plain JSON and its text, from one walk, held to the size bound. */
 function boundedJson(value: unknown, field: string, limits: LedgerLimits): CanonicalField {
-  assertPlainJson(value, field, limits.json_depth_max);
-  const text = JSON.stringify(value);
+  const text = plainJsonText(value, field, limits.json_depth_max);
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.json_field_bytes_max) {
     throw new LedgerError(
@@ -194,7 +242,7 @@ function boundedJson(value: unknown, field: string, limits: LedgerLimits): Canon
       { field, details: { bytes, limit: limits.json_field_bytes_max } },
     );
   }
-  return { value, text };
+  return { value: value as JsonValue, text };
 }
 
 /**

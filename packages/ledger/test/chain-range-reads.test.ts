@@ -1,7 +1,6 @@
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
+import { describeEachEngine, makeExecution, present, readAll } from '@execution-ledger/test-support';
 import { createLedger, type ExecutionReader, type ExecutionRecord, type Ledger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHAIN_READS_IN_FLIGHT_MAX } from '../src/bounds.js';
@@ -12,12 +11,6 @@ import {
   observeDatabase,
   rangeOf,
 } from './support/observed-database.js';
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 async function collect(records: AsyncIterable<ExecutionRecord>): Promise<ExecutionRecord[]> {
   const all: ExecutionRecord[] = [];

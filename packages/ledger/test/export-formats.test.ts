@@ -1,5 +1,9 @@
-import type { Readable } from 'node:stream';
-import { describeEachEngine, expectLedgerErrorSync, makeExecution } from '@execution-ledger/test-support';
+import {
+  describeEachEngine,
+  expectLedgerErrorSync,
+  makeExecution,
+  readAll,
+} from '@execution-ledger/test-support';
 import type { ExecutionRecord } from 'execution-ledger';
 import {
   DEFAULT_EXPORT_FORMAT,
@@ -11,12 +15,6 @@ import {
 } from 'execution-ledger/export-formats';
 import { CSV_COLUMNS } from 'execution-ledger/record-fields';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 interface TsvRow {
   seq: string;

@@ -1,18 +1,11 @@
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
-import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
+import { describeEachEngine, makeExecution, readAll } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import { type ExecutionRecord, isLedgerError } from 'execution-ledger';
 import { CSV_COLUMNS } from 'execution-ledger/record-fields';
 import { computeEntryHash, computePayloadHash, genesisHash, type HashVersion } from 'execution-ledger/verify';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ChainTip, insertHistoricalRuns } from './support/historical-runs.js';
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 async function recordsOf(
   context: { ledger: { streamExecutions: (f: object) => AsyncGenerator<ExecutionRecord> } },

@@ -1,5 +1,4 @@
-import type { Readable } from 'node:stream';
-import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
+import { describeEachEngine, makeExecution, present, readAll } from '@execution-ledger/test-support';
 import {
   type ExecutionFilter,
   type ExecutionRecord,
@@ -11,12 +10,6 @@ import {
   streamExecutions,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 async function collect(records: AsyncIterable<ExecutionRecord>): Promise<ExecutionRecord[]> {
   const all: ExecutionRecord[] = [];

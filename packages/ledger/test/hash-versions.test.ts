@@ -5,6 +5,7 @@ import {
   expectLedgerError,
   makeExecution,
   present,
+  readAll,
 } from '@execution-ledger/test-support';
 import { exportExecutionsToNDJSON } from 'execution-ledger';
 import {
@@ -81,12 +82,6 @@ async function countEntries(context: EngineContext, projectId: string): Promise<
     [projectId],
   );
   return present(rows[0]).n as number;
-}
-
-async function readAll(stream: AsyncIterable<string | Buffer>): Promise<string> {
-  let text = '';
-  for await (const chunk of stream) text += chunk.toString();
-  return text;
 }
 
 /** The twelve content fields of an execution, as append_batch takes them. */

@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { describeEachEngine, type EngineContext, present } from '@execution-ledger/test-support';
+import { describeEachEngine, type EngineContext, present, readAll } from '@execution-ledger/test-support';
 import fc, { type JsonValue } from 'fast-check';
 import { expect, it } from 'vitest';
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** What a stored row may hold, written by the ledger or by anything else with the right grants. */
 interface StoredRow {

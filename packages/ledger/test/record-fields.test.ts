@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
+import { describeEachEngine, makeExecution, readAll } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import {
   type ExecutionRecord,
@@ -23,12 +22,6 @@ import {
 import { canonicalJson, type JsonbInput, jsonbText } from 'execution-ledger/verify';
 import { beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { insertHistoricalRuns } from './support/historical-runs.js';
-
-async function readAll(stream: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 const FIELD_NAMES: readonly string[] = RECORD_FIELDS.map((field) => field.name);
 

@@ -7,3 +7,4 @@ export * from './error-kinds.js';
 export * from './expect-error.js';
 export * from './fixtures.js';
 export * from './present.js';
+export * from './streams.js';

@@ -1,34 +1,12 @@
-import { CSV_COLUMNS, csvSelectList } from '../record-fields.js';
+import { CSV_COLUMNS, type CsvColumn, csvSelectList } from '../record-fields.js';
 import type { ExportFormatDefinition } from './export-formats.js';
 import type { ExportPosition } from './export-queries.js';
 
 // The documented CSV columns live in the record descriptor, beside the fields they show.
 export { CSV_COLUMNS };
 
-/** The CSV columns in documented order (see CSV_COLUMNS), each as text or null. */
-export interface CsvSourceRow extends ExportPosition {
-  seq: string;
-  created_at: string;
-  run_id: string;
-  project_id: string;
-  user_id: string;
-  agent_id: string;
-  parent_run_id: string | null;
-  intent: string;
-  status: string;
-  error_message: string | null;
-  cost_total: string | null;
-  cost_tokens: string | null;
-  cost_tool_calls: string | null;
-  cost_external_requests: string | null;
-  cost_penalties: string | null;
-  duration_ms: string | null;
-  steps: string;
-  tool_calls: string | null;
-  api_calls: string | null;
-  id: string;
-  entry_hash: string;
-}
+/** A row of the CSV select list: every column of CSV_COLUMNS as text or null. */
+export type CsvSourceRow = ExportPosition & { readonly [Column in CsvColumn]: string | null };
 
 // A cell a spreadsheet would run as a formula starts with one of these characters.
 const FORMULA_START = /^[=+\-@\t\r]/;

@@ -1,4 +1,4 @@
-import { TIME_SERIES_BUCKETS_MAX } from '../bounds.js';
+import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import { queryWithSettings } from './analytics-query.js';
@@ -79,6 +79,19 @@ export async function runSeriesQuery<Row>(q: Queryable, sql: string, params: unk
     }
     throw error;
   }
+}
+
+/**
+ * Refuses a series of more than TIME_SERIES_POINTS_MAX points (the query reads one more to know),
+ * saying how this series can be shortened and which option to change.
+ */
+export function requireSeriesPoints(points: number, shorten: string, field: string): void {
+  if (points <= TIME_SERIES_POINTS_MAX) return;
+  throw new LedgerError(
+    'VALIDATION_FAILED',
+    `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; ${shorten}`,
+    { field },
+  );
 }
 
 export function seriesFail(field: string, problem: string): never {

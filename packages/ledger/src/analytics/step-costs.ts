@@ -1,6 +1,5 @@
 import { PAGE_ROWS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import { LedgerError } from '../errors.js';
 import { decimalTextToMicros, microsToCents } from '../money.js';
 import { requireLimit } from '../query/execution-filter.js';
 import { STEP_KINDS, type StepKind } from '../step-shape.js';
@@ -9,6 +8,7 @@ import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, TimeBucket } from './analytics-types.js';
 import {
   bucketStartSql,
+  requireSeriesPoints,
   requireSeriesWindow,
   runSeriesQuery,
   type SeriesWindow,
@@ -344,14 +344,7 @@ export async function queryStepCostTimeSeries(
     limit ${pointsParam}`,
     params,
   );
-  if (rows.length > TIME_SERIES_POINTS_MAX) {
-    throw new LedgerError(
-      'VALIDATION_FAILED',
-      `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; narrow the range, use a ` +
-        'coarser bucket or a smaller limit',
-      { field: 'limit' },
-    );
-  }
+  requireSeriesPoints(rows.length, 'narrow the range, use a coarser bucket or a smaller limit', 'limit');
   return {
     group_by: groupBy,
     bucket,

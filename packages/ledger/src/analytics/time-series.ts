@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import { LedgerError } from '../errors.js';
 import type {
   CostTimeSeries,
   CostTimeSeriesOptions,
@@ -12,6 +11,7 @@ import { isRowSecured, type RollupKey } from './rollup-levels.js';
 import { rollupSourceSql } from './rollup-source.js';
 import {
   bucketStartSql,
+  requireSeriesPoints,
   requireSeriesWindow,
   runSeriesQuery,
   type SeriesWindow,
@@ -104,14 +104,11 @@ export async function queryCostTimeSeries(
     limit $${params.length}`,
     params,
   );
-  if (rows.length > TIME_SERIES_POINTS_MAX) {
-    throw new LedgerError(
-      'VALIDATION_FAILED',
-      `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; narrow the range, use a ` +
-        'coarser bucket, filter by project or agent, or group by fewer values',
-      { field: 'groupBy' },
-    );
-  }
+  requireSeriesPoints(
+    rows.length,
+    'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
+    'groupBy',
+  );
   return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert';
 import type { JsonValue } from '../plain-json.js';
 import { recordSelectList } from '../record-fields.js';
-import type { ExecutionRecord, ExecutionStatus } from '../types.js';
+import type { ExecutionRecord } from '../types.js';
 
 /**
  * The columns of a record, cast so both engines return the same JS types: text for ids, times
@@ -10,27 +10,15 @@ import type { ExecutionRecord, ExecutionStatus } from '../types.js';
  */
 export const RECORD_COLUMNS = recordSelectList();
 
-export interface ExecutionRow {
-  id: string;
-  run_id: string;
-  project_id: string;
-  user_id: string;
-  agent_id: string;
-  parent_run_id: string | null;
-  intent: string;
-  input: Record<string, unknown>;
+/**
+ * A row of RECORD_COLUMNS: the record's fields, with absent optional ones as null and seq as the
+ * text both engines return for a bigint (a number where a caller casts it).
+ */
+export type ExecutionRow = Omit<ExecutionRecord, 'output' | 'error_message' | 'seq'> & {
   output: JsonValue | null;
-  cost_json: ExecutionRecord['cost_json'];
-  execution_trace_json: ExecutionRecord['execution_trace_json'];
-  status: ExecutionStatus;
   error_message: string | null;
-  created_at: string;
   seq: string | number;
-  hash_version: number;
-  payload_hash: string;
-  prev_hash: string;
-  entry_hash: string;
-}
+};
 
 export function rowToRecord(row: ExecutionRow): ExecutionRecord {
   const record: ExecutionRecord = {

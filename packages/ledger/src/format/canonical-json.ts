@@ -5,13 +5,13 @@ import type { EntryPayload } from '../types.js';
 import { assert } from './invariant.js';
 
 /**
- * RFC 8785 (JCS) text of a value already checked by assertPlainJson. Never hash jsonb::text as
+ * RFC 8785 (JCS) text of a value already checked by plainJsonText. Never hash jsonb::text as
  * it is: jsonb reorders keys and keeps number spellings such as 1.10 (canonicalJsonOfJsonbText
  * rewrites such text into this form).
  */
 export function canonicalJson(value: JsonValue): string {
   const text = canonicalize(value);
-  // Callers pass values assertPlainJson accepted: every one has a JSON form.
+  // Callers pass values plainJsonText accepted: every one has a JSON form.
   assert(text !== undefined, 'canonicalJson: value has no JSON form');
   return text;
 }
