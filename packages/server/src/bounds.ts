@@ -82,6 +82,8 @@ export const OTLP_TICK_MS_DEFAULT = 1_000;
 /** Traces read per query of ready traces, and how many of them are assembled at once. */
 export const OTLP_TRACES_PER_TICK = 100;
 export const OTLP_ASSEMBLY_CONCURRENCY = 8;
+/** While this process has staged nothing and saw staging empty, it looks only every this many ticks. */
+export const OTLP_IDLE_CHECK_TICKS = 30;
 /**
  * Spans staging may hold; beyond it exports are refused with 503 and Retry-After until the
  * assembler catches up (checked against the size read on each tick).

@@ -13,6 +13,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   OTLP_ASSEMBLY_CONCURRENCY,
   OTLP_GRACE_MS_DEFAULT,
+  OTLP_IDLE_CHECK_TICKS,
   OTLP_MAX_WAIT_MS_DEFAULT,
   OTLP_RECORDED_RETENTION_MS,
   OTLP_STAGED_SPANS_MAX_DEFAULT,
@@ -63,6 +64,7 @@ export class OtlpIngest {
   private stopped = false;
   /** Staging seen empty on the last tick and nothing staged since: ticks skip the database. */
   private idle = false;
+  private idleTicks = 0;
   private stagedSpans = 0;
   private readonly spansCounter: Counter;
   private readonly runsCounter: Counter;
@@ -167,7 +169,9 @@ export class OtlpIngest {
 
   /** One pass: assemble every ready trace, then measure staging. Tests call it directly too. */
   async tick(): Promise<number> {
-    if (this.idle) return 0;
+    // Idle: staging was empty and nothing was staged here since. Look now and then all the same,
+    // for spans another instance staged and did not assemble (it stopped, or assembles nothing).
+    if (this.idle && ++this.idleTicks % OTLP_IDLE_CHECK_TICKS !== 0) return 0;
     let recorded = 0;
     for (;;) {
       const traces = await this.staging.readyTraces(this.graceMs, this.maxWaitMs, OTLP_TRACES_PER_TICK);
