@@ -64,7 +64,7 @@ describeEachEngine('OTLP span mapping', (context) => {
   const server = useServer(context, { graceMs: 0, maxWaitMs: 600_000 });
   const patient = useServer(context, { graceMs: 600_000, maxWaitMs: 300 });
 
-  async function send(app: FastifyInstance, authorization: string, body: unknown) {
+  async function send(app: FastifyInstance, authorization: string, body: object) {
     const response = await app.inject({
       method: 'POST',
       url: '/v1/traces',
