@@ -54,9 +54,12 @@ export function registerOtlpRoutes(
       { parseAs: 'buffer' },
       (_request, body, done) => done(null, body),
     );
-    scope.addContentTypeParser('*', (request, _payload, done) => {
+    // Any other type is read like the others (within the body limit) and refused with a 415
+    // that names the two encodings.
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
       try {
         otlpEncoding(request.headers['content-type']);
+        done(null, body);
       } catch (error) {
         done(error as Error, undefined);
       }
