@@ -4,10 +4,12 @@ import { describeEachEngine, type EngineContext, present } from '@execution-ledg
 import type { TypedStep } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitForRun } from './support/otlp-harness.js';
 
 // The mapping rules the SDK tests do not reach: OpenInference names, a lone model call as a run,
 // a model without a price, a reported cost on a tool, a trace whose root never comes (maximum
-// wait), and spans of another project that name a run's span as their parent.
+// wait), and spans of another project that name a run's span as their parent. Staging is shared
+// by every server on the database (other files' servers assemble too), so runs are waited for.
 
 type Value = string | number | boolean;
 interface SpanSpec {
@@ -125,7 +127,7 @@ describeEachEngine('OTLP span mapping', (context) => {
       ]),
     );
     await server.app.otlpIngest.tick();
-    const run = present(await context.ledger.getExecutionByRunId(otelRunId(traceId, root)));
+    const run = await waitForRun(context, otelRunId(traceId, root));
     expect(run).toMatchObject({
       agent_id: 'support-bot',
       user_id: 'cust-9',
@@ -170,7 +172,7 @@ describeEachEngine('OTLP span mapping', (context) => {
       ]),
     );
     await server.app.otlpIngest.tick();
-    const run = present(await context.ledger.getExecutionByRunId(otelRunId(traceId, span)));
+    const run = await waitForRun(context, otelRunId(traceId, span));
     expect(run).toMatchObject({ project_id: project, agent_id: 'batch-job', user_id: 'anonymous' });
     const steps = run.execution_trace_json.steps as TypedStep[];
     expect(steps).toMatchObject([{ kind: 'llm', model: 'mystery-model', tokens: { input: 100, output: 7 } }]);
@@ -219,7 +221,7 @@ describeEachEngine('OTLP span mapping', (context) => {
     expect(await context.ledger.getExecutionByRunId(otelRunId(traceId, agent))).toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 400));
     await patient.app.otlpIngest.tick();
-    const run = present(await context.ledger.getExecutionByRunId(otelRunId(traceId, agent)));
+    const run = await waitForRun(context, otelRunId(traceId, agent));
     expect(run).toMatchObject({ agent_id: 'worker', parent_run_id: null });
     expect(run.execution_trace_json.steps).toMatchObject([
       { kind: 'llm', tokens: { input: 4, output: 0 }, cost: 0.001 },
@@ -276,7 +278,7 @@ describeEachEngine('OTLP span mapping', (context) => {
     );
     await new Promise((resolve) => setTimeout(resolve, 400));
     await patient.app.otlpIngest.tick();
-    const run = present(await context.ledger.getExecutionByRunId(otelRunId(traceId, root)));
+    const run = await waitForRun(context, otelRunId(traceId, root));
     expect(run.execution_trace_json.steps).toMatchObject([{ span_id: chat, cost: 0.01 }]);
     expect(run.cost_json.total).toBe(0.01);
     expect((await context.ledger.listExecutions({ projectId: projectB }, { limit: 1 })).total).toBe(0);
