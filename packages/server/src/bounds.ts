@@ -79,8 +79,11 @@ export const OTLP_GRACE_MS_DEFAULT = 30_000;
 export const OTLP_MAX_WAIT_MS_DEFAULT = 10 * 60 * 1000;
 /** How often the assembler looks for ready traces while staging holds spans. */
 export const OTLP_TICK_MS_DEFAULT = 1_000;
-/** Traces assembled per tick. */
+/** Traces read per query of ready traces, and how many of them are assembled at once. */
 export const OTLP_TRACES_PER_TICK = 100;
+export const OTLP_ASSEMBLY_CONCURRENCY = 8;
+/** While this process has staged nothing and saw staging empty, it looks only every this many ticks. */
+export const OTLP_IDLE_CHECK_TICKS = 30;
 /**
  * Spans staging may hold; beyond it exports are refused with 503 and Retry-After until the
  * assembler catches up (checked against the size read on each tick).
@@ -88,8 +91,6 @@ export const OTLP_TRACES_PER_TICK = 100;
 export const OTLP_STAGED_SPANS_MAX_DEFAULT = 200_000;
 /** How long a recorded trace id is remembered, so a late span of it is not assembled twice. */
 export const OTLP_RECORDED_RETENTION_MS = 24 * 60 * 60 * 1000;
-/** Seconds an exporter is asked to wait while staging is full. */
-export const OTLP_BACKLOG_RETRY_AFTER_SECONDS = 5;
 /** Characters of captured messages kept per run input or output; longer ones are replaced by their size. */
 export const OTLP_MESSAGE_CHARS_MAX = 256 * 1024;
 /** Refused spans named in one partial-success message. */

@@ -262,7 +262,10 @@ describe('the two migration sets in either order (PGlite)', () => {
     const database = await openDatabase(pglite);
     await migrateDatabase(database);
     const report = await migrateDatabase(database, undefined, API_KEY_MIGRATIONS);
-    expect(report.applied).toEqual(['execution_ledger_keys/0001_api_keys.sql']);
+    expect(report.applied).toEqual([
+      'execution_ledger_keys/0001_api_keys.sql',
+      'execution_ledger_keys/0002_otlp_staging.sql',
+    ]);
     const [tables] = await database.query<{ old: string | null; keys: string | null }>(
       `select to_regclass('execution_ledger.api_keys')::text as old,
          to_regclass('execution_ledger_keys.api_keys')::text as keys`,

@@ -287,7 +287,10 @@ it("answers 503 while the service's own migrations are pending, though the ledge
     reason: 'the database schema is not up to date; run `execution-ledger migrate`',
   });
   expect(behind.headers['retry-after']).toBe(String(serverBounds.UNAVAILABLE_RETRY_AFTER_SECONDS));
-  expect((await ledger.migrate()).applied).toEqual(['execution_ledger_keys/0001_api_keys.sql']);
+  expect((await ledger.migrate()).applied).toEqual([
+    'execution_ledger_keys/0001_api_keys.sql',
+    'execution_ledger_keys/0002_otlp_staging.sql',
+  ]);
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   expect(ready.statusCode).toBe(200);
   await app.close();

@@ -9,7 +9,7 @@ import {
   traceIdOf,
   tracerFor,
   useOtlpServer,
-  waitForEmptyStaging,
+  waitForCleanedTrace,
   waitForRun,
 } from './support/otlp-harness.js';
 
@@ -138,49 +138,57 @@ describeEachEngine('OTLP ingest from the OpenTelemetry SDK exporters', (context)
         },
       ]);
       expect(researcher.cost_json.total).toBe(0.0135);
-      await waitForEmptyStaging(harness.app);
+      await waitForCleanedTrace(harness.app, traceId);
     },
   );
 
   it('records a run once whatever the exporter resends: retries, duplicates and spans after it was recorded', async () => {
     const project = context.project('otel-retry');
     const key = await harness.key('ingest', [project]);
-    const spans: { provider: Awaited<ReturnType<typeof tracerFor>>['provider'] }[] = [];
-    const send = async (traceParent?: { traceId: string; spanId: string }) => {
-      const { tracer, provider } = tracerFor(harness, key, {
-        'service.name': 'retrier',
-        [PROJECT_ATTRIBUTE]: project,
-      });
-      spans.push({ provider });
-      const root = startSpan(tracer, 'invoke_agent retrier', undefined, T0, {
-        attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'retrier' },
-      });
-      const chat = startSpan(tracer, 'chat', root, T0 + 1, {
-        attributes: {
-          'gen_ai.operation.name': 'chat',
-          'gen_ai.request.model': 'gpt-4o',
-          'gen_ai.usage.input_tokens': 10,
-          'gen_ai.usage.output_tokens': 1,
-        },
-      });
-      chat.end(T0 + 2);
-      root.end(T0 + 3);
-      await provider.forceFlush();
-      return { traceId: traceParent?.traceId ?? traceIdOf(root), root, chat };
-    };
-    const first = await send();
-    const runId = otelRunId(first.traceId, spanIdOf(first.root));
-    // The same spans again before assembly: an exporter retry. Sent raw, byte for byte the same spans.
-    const body = await exportedJson(first.traceId, [spanIdOf(first.root), spanIdOf(first.chat)], project);
-    const again = await fetch(`${harness.url}/v1/traces`, {
-      method: 'POST',
-      headers: { authorization: key, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+    const { tracer, provider } = tracerFor(harness, key, {
+      'service.name': 'retrier',
+      [PROJECT_ATTRIBUTE]: project,
     });
-    expect(again.status).toBe(200);
+    const root = startSpan(tracer, 'invoke_agent retrier', undefined, T0, {
+      attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'retrier' },
+    });
+    const chat = startSpan(tracer, 'chat', root, T0 + 1, {
+      attributes: {
+        'gen_ai.operation.name': 'chat',
+        'gen_ai.request.model': 'gpt-4o',
+        'gen_ai.usage.input_tokens': 10,
+        'gen_ai.usage.output_tokens': 1,
+      },
+    });
+    chat.end(T0 + 2);
+    await provider.forceFlush();
+    const traceId = traceIdOf(root);
+    const runId = otelRunId(traceId, spanIdOf(root));
+    // The same span ids again while the trace is open: an exporter's retry. The first copy stands.
+    const body = await exportedJson(traceId, [spanIdOf(root), spanIdOf(chat)], project);
+    const resend = () =>
+      fetch(`${harness.url}/v1/traces`, {
+        method: 'POST',
+        headers: { authorization: key, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceSpans: [
+            {
+              ...body.resourceSpans[0],
+              scopeSpans: [{ spans: body.resourceSpans[0]?.scopeSpans[0]?.spans.slice(1) }],
+            },
+          ],
+        }),
+      });
+    expect((await resend()).status).toBe(200);
+    root.end(T0 + 3);
+    await provider.forceFlush();
     const recorded = await waitForRun(context, runId);
-    await waitForEmptyStaging(harness.app);
-    // After it was recorded: the same trace's spans are late and change nothing.
+    // The step is the copy the SDK sent first, with its tokens; the resent copy had none.
+    expect(recorded.execution_trace_json.steps).toMatchObject([
+      { kind: 'llm', tokens: { input: 10, output: 1 } },
+    ]);
+    await waitForCleanedTrace(harness.app, traceId);
+    // After it was recorded: the whole trace again is late and changes nothing.
     const late = await fetch(`${harness.url}/v1/traces`, {
       method: 'POST',
       headers: { authorization: key, 'content-type': 'application/json' },
@@ -194,8 +202,10 @@ describeEachEngine('OTLP ingest from the OpenTelemetry SDK exporters', (context)
     const metrics = await (await fetch(`${harness.url}/metrics`)).text();
     expect(metrics).toMatch(/execution_ledger_otlp_spans_total\{outcome="late"\} [1-9]/);
     expect(metrics).toMatch(/execution_ledger_otlp_spans_total\{outcome="duplicate"\} [1-9]/);
-    expect(metrics).toMatch(/execution_ledger_otlp_staging\{measure="spans"\} 0/);
-    for (const { provider } of spans) await provider.shutdown();
+    // What staging holds (shared by every server on this database, so only its presence is checked).
+    expect(metrics).toMatch(/execution_ledger_otlp_staging\{measure="spans"\} \d+/);
+    expect(await harness.app.otlpIngest.staging.traceSpans(traceId)).toEqual([]);
+    await provider.shutdown();
   });
 
   it('maps span status and error.type: failed, aborted on cancellation; an explicit cost wins and is marked reported', async () => {

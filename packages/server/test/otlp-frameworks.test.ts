@@ -12,7 +12,7 @@ import { generateText, jsonSchema, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import type { TypedStep } from 'execution-ledger';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type OtlpHarness, useOtlpServer, waitForEmptyStaging, waitForRun } from './support/otlp-harness.js';
+import { type OtlpHarness, useOtlpServer, waitForCleanedTrace, waitForRun } from './support/otlp-harness.js';
 
 // Real frameworks emitting spans: the Vercel AI SDK running a tool-calling agent with telemetry
 // on, and two services whose agents call each other with W3C trace context propagation.
@@ -242,7 +242,7 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
       { kind: 'llm', name: 'anthropic', model: 'claude-3-5-haiku', cost: 0.36 },
     ]);
     expect(researcher.cost_json.total).toBe(0.36);
-    await waitForEmptyStaging(harness.app);
+    await waitForCleanedTrace(harness.app, traceId);
     await providerA.shutdown();
     await providerB.shutdown();
   });

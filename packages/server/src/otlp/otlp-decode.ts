@@ -2,16 +2,31 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { LedgerError } from 'execution-ledger';
 import { isSafeNumber, parse } from 'lossless-json';
-import protobuf from 'protobufjs';
+import type { Type } from 'protobufjs';
 import type { Attributes, AttributeValue, StagedSpan } from './otlp-span.js';
 
 /** The two encodings of OTLP/HTTP. */
 export type OtlpEncoding = 'protobuf' | 'json';
 
 const PROTO_FILE = fileURLToPath(new URL('../../proto/otlp-trace.proto', import.meta.url));
-const root = protobuf.loadSync(PROTO_FILE);
-const ExportRequest = root.lookupType('opentelemetry.proto.ExportTraceServiceRequest');
-const ExportResponse = root.lookupType('opentelemetry.proto.ExportTraceServiceResponse');
+
+interface OtlpSchema {
+  ExportRequest: Type;
+  ExportResponse: Type;
+}
+let schema: Promise<OtlpSchema> | undefined;
+
+/** The OTLP messages, parsed from the .proto file on first use (every CLI command need not pay for it). */
+function otlpSchema(): Promise<OtlpSchema> {
+  schema ??= import('protobufjs').then(({ default: protobuf }) => {
+    const root = protobuf.loadSync(PROTO_FILE);
+    return {
+      ExportRequest: root.lookupType('opentelemetry.proto.ExportTraceServiceRequest'),
+      ExportResponse: root.lookupType('opentelemetry.proto.ExportTraceServiceResponse'),
+    };
+  });
+  return schema;
+}
 
 /** A span the service will not stage, and why: named in the partial-success answer. */
 export interface SpanRefusal {
@@ -73,8 +88,9 @@ export function inflateBody(body: Buffer, contentEncoding: string | undefined, b
 }
 
 /** Decodes an ExportTraceServiceRequest into its resources and spans; an unreadable body is a 400. */
-export function decodeExportRequest(body: Buffer, encoding: OtlpEncoding): DecodedResource[] {
-  const request = encoding === 'protobuf' ? decodeProtobuf(body) : decodeJson(body);
+export async function decodeExportRequest(body: Buffer, encoding: OtlpEncoding): Promise<DecodedResource[]> {
+  const request =
+    encoding === 'protobuf' ? decodeProtobuf(body, (await otlpSchema()).ExportRequest) : decodeJson(body);
   const resourceSpans = listOf(request.resourceSpans, 'resourceSpans');
   return resourceSpans.map((resourceSpan, r) => {
     const rs = objectOf(resourceSpan, `resourceSpans[${r}]`);
@@ -100,10 +116,10 @@ export function decodeExportRequest(body: Buffer, encoding: OtlpEncoding): Decod
 }
 
 /** The answer to an export, in the request's encoding: empty, or OTLP's partial success. */
-export function encodeExportResponse(
+export async function encodeExportResponse(
   encoding: OtlpEncoding,
   partial: { rejectedSpans: number; errorMessage: string } | undefined,
-): Buffer | Record<string, unknown> {
+): Promise<Buffer | Record<string, unknown>> {
   if (encoding === 'json') {
     return partial === undefined
       ? {}
@@ -114,6 +130,7 @@ export function encodeExportResponse(
           },
         };
   }
+  const { ExportResponse } = await otlpSchema();
   const message = ExportResponse.fromObject(
     partial === undefined
       ? {}
@@ -123,14 +140,17 @@ export function encodeExportResponse(
 }
 
 /** Reads an ExportTraceServiceResponse (for tests and clients of this service). */
-export function decodeExportResponse(bytes: Uint8Array): { rejectedSpans: number; errorMessage: string } {
+export async function decodeExportResponse(
+  bytes: Uint8Array,
+): Promise<{ rejectedSpans: number; errorMessage: string }> {
+  const { ExportResponse } = await otlpSchema();
   const object = ExportResponse.toObject(ExportResponse.decode(bytes), { longs: Number, defaults: true }) as {
     partialSuccess?: { rejectedSpans: number; errorMessage: string };
   };
   return object.partialSuccess ?? { rejectedSpans: 0, errorMessage: '' };
 }
 
-function decodeProtobuf(body: Buffer): Record<string, unknown> {
+function decodeProtobuf(body: Buffer, ExportRequest: Type): Record<string, unknown> {
   try {
     const message = ExportRequest.decode(body);
     return ExportRequest.toObject(message, { longs: String, enums: Number, oneofs: false });

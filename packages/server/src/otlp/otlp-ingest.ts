@@ -11,13 +11,15 @@ import { requireId } from 'execution-ledger/validation';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
-  OTLP_BACKLOG_RETRY_AFTER_SECONDS,
+  OTLP_ASSEMBLY_CONCURRENCY,
   OTLP_GRACE_MS_DEFAULT,
+  OTLP_IDLE_CHECK_TICKS,
   OTLP_MAX_WAIT_MS_DEFAULT,
   OTLP_RECORDED_RETENTION_MS,
   OTLP_STAGED_SPANS_MAX_DEFAULT,
   OTLP_TICK_MS_DEFAULT,
   OTLP_TRACES_PER_TICK,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from '../bounds.js';
 import type { ApiKeyPrincipal } from '../keys/access-policy.js';
 import { coversProject, projectDenied } from '../keys/access-policy.js';
@@ -62,6 +64,7 @@ export class OtlpIngest {
   private stopped = false;
   /** Staging seen empty on the last tick and nothing staged since: ticks skip the database. */
   private idle = false;
+  private idleTicks = 0;
   private stagedSpans = 0;
   private readonly spansCounter: Counter;
   private readonly runsCounter: Counter;
@@ -113,7 +116,7 @@ export class OtlpIngest {
       throw new LedgerError(
         'INGEST_BACKLOG',
         `OTLP staging holds ${this.stagedSpans} spans, its maximum, while runs are assembled; ` +
-          `retry after ${OTLP_BACKLOG_RETRY_AFTER_SECONDS} s (exporters retry a 503 by themselves)`,
+          `retry after ${UNAVAILABLE_RETRY_AFTER_SECONDS} s (exporters retry a 503 by themselves)`,
         { details: { staged_spans: this.stagedSpans } },
       );
     }
@@ -166,15 +169,22 @@ export class OtlpIngest {
 
   /** One pass: assemble every ready trace, then measure staging. Tests call it directly too. */
   async tick(): Promise<number> {
-    if (this.idle) return 0;
+    // Idle: staging was empty and nothing was staged here since. Look now and then all the same,
+    // for spans another instance staged and did not assemble (it stopped, or assembles nothing).
+    if (this.idle && ++this.idleTicks % OTLP_IDLE_CHECK_TICKS !== 0) return 0;
     let recorded = 0;
     for (;;) {
       const traces = await this.staging.readyTraces(this.graceMs, this.maxWaitMs, OTLP_TRACES_PER_TICK);
-      for (const traceId of traces) {
-        if (this.stopped && recorded > 0) break;
-        await this.assemble(traceId);
-        recorded += 1;
-      }
+      // Several traces at once: their appends share the ledger's group commits.
+      let next = 0;
+      const worker = async () => {
+        for (let index = next++; index < traces.length; index = next++) {
+          if (this.stopped && recorded > 0) return;
+          await this.assemble(traces[index] as string);
+          recorded += 1;
+        }
+      };
+      await Promise.all(Array.from({ length: OTLP_ASSEMBLY_CONCURRENCY }, worker));
       if (traces.length < OTLP_TRACES_PER_TICK || this.stopped) break;
     }
     const late = await this.staging.clean(OTLP_RECORDED_RETENTION_MS);

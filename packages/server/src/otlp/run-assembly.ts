@@ -165,13 +165,22 @@ function buildRun(root: Node, costs: CostManager): ExecutionInput {
   return execution;
 }
 
-/** Every span below the run, in start order, stopping at (and including) nested invoke_agent spans. */
+/**
+ * Every span below the run, in start order, stopping at (and including) nested invoke_agent
+ * spans. A span staged for another project is never a step (a key of one project cannot add
+ * steps or costs to another's run), except a nested agent's link to its own run.
+ */
 function stepNodes(root: Node): Node[] {
   const out: Node[] = [];
+  const project = root.span.project_id;
   const visit = (node: Node) => {
     for (const child of node.children) {
-      out.push(child);
-      if (child.operation !== 'invoke_agent') visit(child);
+      if (child.operation === 'invoke_agent') {
+        out.push(child);
+        continue;
+      }
+      if (child.span.project_id === project) out.push(child);
+      visit(child);
     }
   };
   visit(root);

@@ -54,9 +54,12 @@ export function registerOtlpRoutes(
       { parseAs: 'buffer' },
       (_request, body, done) => done(null, body),
     );
-    scope.addContentTypeParser('*', (request, _payload, done) => {
+    // Any other type is read like the others (within the body limit) and refused with a 415
+    // that names the two encodings.
+    scope.addContentTypeParser('*', { parseAs: 'buffer' }, (request, body, done) => {
       try {
         otlpEncoding(request.headers['content-type']);
+        done(null, body);
       } catch (error) {
         done(error as Error, undefined);
       }
@@ -85,14 +88,14 @@ export function registerOtlpRoutes(
           request.headers['content-encoding'] as string | undefined,
           bytesMax,
         );
-        const resources = decodeExportRequest(body, encoding);
+        const resources = await decodeExportRequest(body, encoding);
         const outcome = await ingest.ingest(resources, callerKey(request));
         const { refused } = outcome;
         if (refused.length > 0 && outcome.accepted + outcome.duplicates + outcome.late === 0) {
           throw (refused[0] as SpanRefusal).error;
         }
         const partial = refused.length === 0 ? undefined : partialSuccess(refused);
-        const answer = encodeExportResponse(encoding, partial);
+        const answer = await encodeExportResponse(encoding, partial);
         if (Buffer.isBuffer(answer)) {
           return reply.code(200).type('application/x-protobuf').send(answer);
         }

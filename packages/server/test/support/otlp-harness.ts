@@ -112,11 +112,15 @@ export async function waitForRun(
   }
 }
 
-/** Waits until OTLP staging is empty: every staged trace assembled and recorded. */
-export async function waitForEmptyStaging(app: FastifyInstance, timeoutMs = 15_000): Promise<void> {
+/** Waits until staging holds no span of the trace: its runs are recorded and it was cleaned. */
+export async function waitForCleanedTrace(
+  app: FastifyInstance,
+  traceId: string,
+  timeoutMs = 15_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while ((await app.otlpIngest.staging.size()).spans > 0) {
-    if (Date.now() > deadline) throw new Error('OTLP staging did not empty in time');
+  while ((await app.otlpIngest.staging.traceSpans(traceId)).length > 0) {
+    if (Date.now() > deadline) throw new Error(`OTLP staging still holds spans of trace ${traceId}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
