@@ -56,6 +56,14 @@ export const ERROR_CODES = {
     status: 404,
     meaning: 'The checkpoint holds no head of that project visible to the caller, so there is no proof.',
   },
+  RULE_SET_NOT_FOUND: {
+    status: 404,
+    meaning: 'No allocation rule set with that version exists, or none is effective for the period.',
+  },
+  RULE_SET_MISMATCH: {
+    status: 500,
+    meaning: 'A stored allocation rule set no longer matches its hash: it was changed past the guards.',
+  },
   UNAUTHENTICATED: {
     status: 401,
     meaning: 'The HTTP request has no API key, or the key is unknown or revoked.',

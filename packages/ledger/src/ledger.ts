@@ -1,4 +1,17 @@
 import assert from 'node:assert/strict';
+import { selectRuleSets } from './allocation/allocation-queries.js';
+import {
+  buildAllocationReport,
+  loadRuleSet,
+  publishRuleSet,
+  toRuleSet,
+} from './allocation/allocation-report.js';
+import type {
+  AllocationReport,
+  AllocationReportOptions,
+  AllocationRuleSet,
+  AllocationRuleSetInput,
+} from './allocation/allocation-types.js';
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
 import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
@@ -237,6 +250,33 @@ export class Ledger extends ExecutionReader {
     const database = await this.ready();
     const report = await rebuildProjectRollups(database, projectId);
     return withStepRebuild(report, await rebuildProjectStepRollups(database, projectId));
+  }
+
+  /**
+   * Checks a cost allocation rule set, hashes its canonical JSON and appends it as the next
+   * version (docs/allocation.md). Versions are never changed: publish a new one instead.
+   */
+  async publishAllocationRuleSet(ruleSet: AllocationRuleSetInput): Promise<AllocationRuleSet> {
+    const database = await this.ready();
+    return publishRuleSet(database, ruleSet);
+  }
+
+  /** One published rule set version (the newest when omitted), its hash checked; RULE_SET_NOT_FOUND otherwise. */
+  async getAllocationRuleSet(version?: number): Promise<AllocationRuleSet> {
+    return loadRuleSet(await this.ready(), version);
+  }
+
+  /** Every published rule set version, oldest first, each hash checked. */
+  async listAllocationRuleSets(): Promise<AllocationRuleSet[]> {
+    return (await selectRuleSets(await this.ready())).map(toRuleSet);
+  }
+
+  /**
+   * Splits a month's costs by a rule set version (by default the newest effective on the month's
+   * first day): every split adds up exactly to its source, and the report names the version and hash.
+   */
+  async getAllocationReport(options: AllocationReportOptions): Promise<AllocationReport> {
+    return buildAllocationReport(await this.ready(), options);
   }
 
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */
