@@ -25,6 +25,7 @@ import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { KeyAuthenticator } from './keys/key-authenticator.js';
 import { openApiDocument } from './openapi-document.js';
+import { registerAllocationRoutes } from './routes/allocation-routes.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
 import { registerReadRoutes } from './routes/execution-read-routes.js';
@@ -110,6 +111,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerCheckpointRoutes(app, context);
   registerKeyRoutes(app, context);
   registerLineageRoutes(app, context);
+  registerAllocationRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;

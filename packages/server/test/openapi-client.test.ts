@@ -68,6 +68,8 @@ describe('/openapi.json', () => {
       '/healthz',
       '/readyz',
       '/v1/agents/{agentId}/executions',
+      '/v1/allocation/report',
+      '/v1/allocation/rule-sets',
       '/v1/agents/{agentId}/stats',
       '/v1/checkpoints/latest',
       '/v1/checkpoints/{seq}',

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerAllocateCommand } from './commands/allocate-command.js';
 import { registerCheckpointCommand } from './commands/checkpoint-command.js';
 import { positiveInteger } from './commands/command-options.js';
 import { registerDemoCommand } from './commands/demo-command.js';
@@ -57,6 +58,7 @@ export function buildProgram(): Command {
   registerKeysCommand(program);
   registerDemoCommand(program);
   registerTreeCommand(program);
+  registerAllocateCommand(program);
   return program;
 }
 

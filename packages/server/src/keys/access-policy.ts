@@ -4,16 +4,16 @@ export type KeyRole = 'ingest' | 'read' | 'admin';
 export const KEY_ROLES: readonly KeyRole[] = ['ingest', 'read', 'admin'];
 
 /** What a route needs from the key that calls it. */
-export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys';
+export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys' | 'allocate';
 
 /**
  * ingest keys only append (agents hold them); read keys only read; admin keys do everything,
- * including managing keys, verifying chains and exporting.
+ * including managing keys, verifying chains, exporting and publishing allocation rule sets.
  */
 const ROLE_PERMISSIONS: Record<KeyRole, ReadonlySet<Permission>> = {
   ingest: new Set(['append']),
   read: new Set(['read']),
-  admin: new Set(['append', 'read', 'export', 'verify', 'keys']),
+  admin: new Set(['append', 'read', 'export', 'verify', 'keys', 'allocate']),
 };
 
 /** The authenticated caller of a request. */
@@ -87,6 +87,7 @@ const PERMISSION_VERBS: Record<Permission, string> = {
   export: 'export executions',
   verify: 'verify chains',
   keys: 'manage API keys',
+  allocate: 'publish cost allocation rule sets',
 };
 
 function rolesWith(permission: Permission): KeyRole[] {
