@@ -170,3 +170,6 @@ export const ALLOCATION_SCOPE_IDS_MAX = 1_000;
 export const ALLOCATION_NAME_CHARS_MAX = 200;
 /** The largest markup, in percent. */
 export const ALLOCATION_MARKUP_PERCENT_MAX = 1_000;
+/** Bytes of one captured request or response (its canonical JSON after redaction), by default and at most. */
+export const REPLAY_BLOB_BYTES_DEFAULT = 1024 * 1024;
+export const REPLAY_BLOB_BYTES_MAX = 16 * 1024 * 1024;

@@ -64,6 +64,10 @@ export const ERROR_CODES = {
     status: 500,
     meaning: 'A stored allocation rule set no longer matches its hash: it was changed past the guards.',
   },
+  REPLAY_MISMATCH: {
+    status: 409,
+    meaning: 'A replayed run made a call the recording does not hold at that position (or left one out).',
+  },
   UNAUTHENTICATED: {
     status: 401,
     meaning: 'The HTTP request has no API key, or the key is unknown or revoked.',

@@ -110,6 +110,8 @@ export type {
   RunTreeNode,
 } from './lineage/lineage-types.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
+export type { CaptureOptions, CaptureSite } from './replay/call-capture.js';
+export type { ReplayCallDiff, ReplayDiff, ReplayOptions, ReplayResult } from './replay/replay-run.js';
 export {
   exportExecutionsToCSV,
   getAgentCostStats,

@@ -53,8 +53,11 @@ import {
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
 import { LedgerOperations } from './ledger-operations.js';
+import type { JsonValue } from './plain-json.js';
 import { requireLookupId } from './query/execution-filter.js';
 import { prepareExecution, requireId } from './record.js';
+import { BlobStore } from './replay/blob-store.js';
+import { type ReplayOptions, type ReplayResult, replayExecution } from './replay/replay-run.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
 export interface LedgerOptions {
@@ -115,6 +118,8 @@ export class Ledger extends ExecutionReader {
   readonly limits: LedgerLimits;
   /** Readiness, the project list and role checks, for services run on the ledger. */
   readonly operations: LedgerOperations;
+  /** The content-addressed store of captured requests and responses (docs/replay.md). */
+  readonly blobs: BlobStore = new BlobStore(() => this.ready());
   private readonly opening: Promise<Database>;
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
@@ -342,6 +347,33 @@ export class Ledger extends ExecutionReader {
    */
   run<T>(options: RunOptions, fn: (ctx: RunContext) => T | Promise<T>): Promise<RunResult<T>> {
     return runExecution(this, options, fn);
+  }
+
+  /**
+   * Runs `agentFn` again against a run recorded with capture: in lockdown every call is served
+   * from the recording and must match it; a fork goes live from `fromCall` and is recorded as a
+   * new run linked to the original. Returns the output and a diff of calls, output and cost.
+   */
+  replayRun<T>(
+    runId: string,
+    agentFn: (ctx: RunContext, input: Record<string, unknown>) => T | Promise<T>,
+    options?: ReplayOptions,
+  ): Promise<ReplayResult<T>> {
+    return replayExecution(this, runId, agentFn, options);
+  }
+
+  /** A captured request or response by its SHA-256 (hex), or null when the store has none. */
+  async getReplayBlob(hash: string): Promise<JsonValue | null> {
+    if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `hash must be 64 lowercase hex digits; got ${JSON.stringify(hash)}`,
+        {
+          field: 'hash',
+        },
+      );
+    }
+    return this.blobs.get(hash);
   }
 }
 
