@@ -10,6 +10,7 @@ import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerReadCommands } from './commands/read-commands.js';
 import { registerRecordCommand } from './commands/record-command.js';
+import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSigningKeyCommand } from './commands/signing-key-command.js';
 import { registerTreeCommand } from './commands/tree-command.js';
@@ -59,6 +60,7 @@ export function buildProgram(): Command {
   registerDemoCommand(program);
   registerTreeCommand(program);
   registerAllocateCommand(program);
+  registerReplayCommand(program);
   return program;
 }
 

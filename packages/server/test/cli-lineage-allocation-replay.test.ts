@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ENGINES, type EngineName, makeExecution } from '@execution-ledger/test-support';
+import { ENGINES, type EngineName, makeExecution, present } from '@execution-ledger/test-support';
+import { createLedger } from 'execution-ledger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliDatabase, runCli } from './support/cli-process.js';
 
@@ -102,5 +103,49 @@ describe.each(CLI_ENGINES)('execution-ledger allocate [%s]', (engine) => {
     expect((await cli(['allocate'])).code).toBe(3);
     const help = await runCli(['allocate', '--help']);
     expect(help.stdout).toMatch(/Example:\n {2}\$ execution-ledger allocate /);
+  });
+});
+
+describe.each(CLI_ENGINES)('execution-ledger replay [%s]', (engine) => {
+  const project = `proj-${randomUUID()}`;
+  let database: { target: string; cleanup: () => Promise<void> } = { target: '', cleanup: async () => {} };
+  let runId = '';
+  const cli = (args: string[]) => runCli(['--database', database.target, ...args]);
+
+  beforeAll(async () => {
+    database = await cliDatabase(engine);
+    const ledger = createLedger({ database: database.target });
+    try {
+      const { record } = await ledger.run(
+        { project_id: project, user_id: 'u', agent_id: 'a', intent: 'lookup', input: {}, capture: true },
+        async (ctx) => {
+          await ctx.step('prepare', () => undefined);
+          return ctx.call('tool', 'lookup', { q: 'ledger' }, () => ({ answer: 42 }), {
+            charge: () => ctx.accountToolCall('lookup'),
+          });
+        },
+      );
+      runId = present(record).run_id;
+    } finally {
+      await ledger.close();
+    }
+  });
+  afterAll(async () => {
+    await database.cleanup();
+  });
+
+  it('prints the step timeline with each captured request and response', async () => {
+    const shown = await cli(['replay', runId, '--show']);
+    expect(shown.code).toBe(0);
+    const lines = shown.stdout.split('\n');
+    expect(lines[0]).toBe(`${runId}  completed  cost 1 cents`);
+    expect(lines[1]).toMatch(/^#0 {2}prepare {2}\+\d+ ms, \d+ ms, 0 cents$/);
+    expect(lines[2]).toMatch(/^#1 {2}lookup \[tool\] {2}\+\d+ ms, \d+ ms, 1 cents$/);
+    expect(lines[3]).toBe('    request: {"q":"ledger"}');
+    expect(lines[4]).toBe('    response: {"answer":42}');
+    const json = JSON.parse((await cli(['--json', 'replay', runId, '--show'])).stdout);
+    expect(json.steps[1].response.value).toEqual({ answer: 42 });
+    expect((await cli(['replay', runId])).code).toBe(3);
+    expect((await cli(['replay', 'no-such-run', '--show'])).code).toBe(4);
   });
 });
