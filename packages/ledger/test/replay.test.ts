@@ -1,8 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { describeEachEngine, expectLedgerError, present } from '@execution-ledger/test-support';
 import type { CaptureOptions, JsonValue, RunContext } from 'execution-ledger';
 import { expect, it } from 'vitest';
 
-const SECRET = 'sk-live-0123456789abcdef';
+// Unique per test run: the store is append-only, so a check for the secret must not meet an older one.
+const SECRET = `sk-live-${randomUUID()}`;
 
 /** A deterministic mocked model: it answers from the prompt alone. */
 function model(request: JsonValue): JsonValue {
@@ -168,8 +170,14 @@ describeEachEngine('replay logs', (context) => {
       'calls[3]',
     );
     expect(changed.message).toContain('another request');
-    // Without the same redaction, the first request no longer matches the recording.
+    // Without the same redaction, the first request no longer matches the recording, and the
+    // unredacted request it hashed is not stored.
     await expectLedgerError(context.ledger.replayRun(runId, agent()), 'REPLAY_MISMATCH', 'calls[0]');
+    const leaks = await context.admin(
+      `select count(*)::int as n from execution_ledger.replay_blobs where position($1::bytea in content) > 0`,
+      [Buffer.from(SECRET)],
+    );
+    expect(leaks).toEqual([{ n: 0 }]);
   });
 
   it('forks at a call: earlier calls from the recording, later ones live, recorded as a child run', async () => {

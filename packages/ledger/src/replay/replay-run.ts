@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { LedgerLimits } from '../bounds.js';
 import type { CallHandler, CapturedCall, RunContext } from '../costs/run-context.js';
 import { type RunOptions, type RunRecorder, runExecution } from '../costs/run-helper.js';
@@ -123,7 +123,10 @@ class RecordingServer implements CallHandler {
       );
     }
     const site = { kind: call.kind, name: call.name, part: 'request' as const, index: call.index };
-    const request = await this.blobs.put(capturedText(call.request, site, this.capture));
+    // Hashed only, never stored: a request that does not match may hold what redaction would mask.
+    const request = createHash('sha256')
+      .update(capturedText(call.request, site, this.capture), 'utf8')
+      .digest('hex');
     if (request !== recorded.request) {
       throw mismatch(
         `${what} sends another request than the recording (sha256 ${request}, recorded ${recorded.request})`,
