@@ -172,3 +172,13 @@ export const LINEAGE_NODES_DEFAULT = 10_000;
 export const LINEAGE_NODES_MAX = 100_000;
 /** Projects a lineage read may be limited to (an API key's projects). */
 export const LINEAGE_PROJECTS_MAX = 1_000;
+/** Allocation rule sets: rules per set, targets per rule, ids per scope list, characters of a name. */
+export const ALLOCATION_RULES_MAX = 200;
+export const ALLOCATION_TARGETS_MAX = 200;
+export const ALLOCATION_SCOPE_IDS_MAX = 1_000;
+export const ALLOCATION_NAME_CHARS_MAX = 200;
+/** The largest markup, in percent. */
+export const ALLOCATION_MARKUP_PERCENT_MAX = 1_000;
+/** Bytes of one captured request or response (its canonical JSON after redaction), by default and at most. */
+export const REPLAY_BLOB_BYTES_DEFAULT = 1024 * 1024;
+export const REPLAY_BLOB_BYTES_MAX = 16 * 1024 * 1024;

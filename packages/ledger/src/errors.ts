@@ -72,6 +72,18 @@ export const ERROR_CODES = {
     status: 404,
     meaning: 'The checkpoint holds no head of that project visible to the caller, so there is no proof.',
   },
+  RULE_SET_NOT_FOUND: {
+    status: 404,
+    meaning: 'No allocation rule set with that version exists, or none is effective for the period.',
+  },
+  RULE_SET_MISMATCH: {
+    status: 500,
+    meaning: 'A stored allocation rule set no longer matches its hash: it was changed past the guards.',
+  },
+  REPLAY_MISMATCH: {
+    status: 409,
+    meaning: 'A replayed run made a call the recording does not hold at that position (or left one out).',
+  },
   UNAUTHENTICATED: {
     status: 401,
     meaning: 'The HTTP request has no API key, or the key is unknown or revoked.',

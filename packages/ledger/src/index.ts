@@ -1,6 +1,23 @@
 // The public entry point: what an application calls. docs/api.md lists every name exported
 // here and from the subpaths (`execution-ledger/verify`, `/database`, `/validation`,
 // `/record-fields`); everything else is internal.
+
+export { ALLOCATION_CSV_COLUMNS, allocationReportToCsv } from './allocation/allocation-csv.js';
+export type {
+  AllocationBasis,
+  AllocationCostCenterTotal,
+  AllocationLine,
+  AllocationMethod,
+  AllocationReport,
+  AllocationReportOptions,
+  AllocationRule,
+  AllocationRuleSet,
+  AllocationRuleSetInput,
+  AllocationScope,
+  AllocationSource,
+  AllocationSourceTotal,
+  AllocationTarget,
+} from './allocation/allocation-types.js';
 export type {
   AnalyticsFilter,
   CostByPart,
@@ -119,6 +136,8 @@ export type {
   RunTreeNode,
 } from './lineage/lineage-types.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
+export type { CaptureOptions, CaptureSite } from './replay/call-capture.js';
+export type { ReplayCallDiff, ReplayDiff, ReplayOptions, ReplayResult } from './replay/replay-run.js';
 export {
   exportExecutionsToCSV,
   getAgentCostStats,

@@ -1,4 +1,17 @@
 import assert from 'node:assert/strict';
+import { selectRuleSets } from './allocation/allocation-queries.js';
+import {
+  buildAllocationReport,
+  loadRuleSet,
+  publishRuleSet,
+  toRuleSet,
+} from './allocation/allocation-report.js';
+import type {
+  AllocationReport,
+  AllocationReportOptions,
+  AllocationRuleSet,
+  AllocationRuleSetInput,
+} from './allocation/allocation-types.js';
 import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
 import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
@@ -44,8 +57,11 @@ import {
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
 import { LedgerOperations } from './ledger-operations.js';
+import type { JsonValue } from './plain-json.js';
 import { requireLookupId } from './query/execution-filter.js';
 import { prepareExecution, requireId } from './record.js';
+import { BlobStore } from './replay/blob-store.js';
+import { type ReplayOptions, type ReplayResult, replayExecution } from './replay/replay-run.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
 export interface LedgerOptions {
@@ -114,6 +130,8 @@ export class Ledger extends ExecutionReader {
   readonly webhooks: LedgerWebhooks;
   /** Anomaly detection on run cost, duration and daily spend (docs/alerts.md). */
   readonly anomalies: LedgerAnomalies;
+  /** The content-addressed store of captured requests and responses (docs/replay.md). */
+  readonly blobs: BlobStore = new BlobStore(() => this.ready());
   private readonly opening: Promise<Database>;
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
@@ -255,6 +273,33 @@ export class Ledger extends ExecutionReader {
     return withStepRebuild(report, await rebuildProjectStepRollups(database, projectId));
   }
 
+  /**
+   * Checks a cost allocation rule set, hashes its canonical JSON and appends it as the next
+   * version (docs/allocation.md). Versions are never changed: publish a new one instead.
+   */
+  async publishAllocationRuleSet(ruleSet: AllocationRuleSetInput): Promise<AllocationRuleSet> {
+    const database = await this.ready();
+    return publishRuleSet(database, ruleSet);
+  }
+
+  /** One published rule set version (the newest when omitted), its hash checked; RULE_SET_NOT_FOUND otherwise. */
+  async getAllocationRuleSet(version?: number): Promise<AllocationRuleSet> {
+    return loadRuleSet(await this.ready(), version);
+  }
+
+  /** Every published rule set version, oldest first, each hash checked. */
+  async listAllocationRuleSets(): Promise<AllocationRuleSet[]> {
+    return (await selectRuleSets(await this.ready())).map(toRuleSet);
+  }
+
+  /**
+   * Splits a month's costs by a rule set version (by default the newest effective on the month's
+   * first day): every split adds up exactly to its source, and the report names the version and hash.
+   */
+  async getAllocationReport(options: AllocationReportOptions): Promise<AllocationReport> {
+    return buildAllocationReport(await this.ready(), options);
+  }
+
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */
   as(identity: ReaderIdentity): ExecutionReader {
     const userId = requireLookupId(identity?.userId, 'userId');
@@ -318,6 +363,33 @@ export class Ledger extends ExecutionReader {
    */
   run<T>(options: RunOptions, fn: (ctx: RunContext) => T | Promise<T>): Promise<RunResult<T>> {
     return runExecution(this, options, fn);
+  }
+
+  /**
+   * Runs `agentFn` again against a run recorded with capture: in lockdown every call is served
+   * from the recording and must match it; a fork goes live from `fromCall` and is recorded as a
+   * new run linked to the original. Returns the output and a diff of calls, output and cost.
+   */
+  replayRun<T>(
+    runId: string,
+    agentFn: (ctx: RunContext, input: Record<string, unknown>) => T | Promise<T>,
+    options?: ReplayOptions,
+  ): Promise<ReplayResult<T>> {
+    return replayExecution(this, runId, agentFn, options);
+  }
+
+  /** A captured request or response by its SHA-256 (hex), or null when the store has none. */
+  async getReplayBlob(hash: string): Promise<JsonValue | null> {
+    if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `hash must be 64 lowercase hex digits; got ${JSON.stringify(hash)}`,
+        {
+          field: 'hash',
+        },
+      );
+    }
+    return this.blobs.get(hash);
   }
 }
 

@@ -18,6 +18,11 @@ export function plainJsonText(value: unknown, field: string, depthMax: number): 
   return JSON.stringify(value);
 }
 
+/** The same check for a value whose text is not needed (a captured request or response). */
+export function assertPlainJson(value: unknown, field: string, depthMax: number): asserts value is JsonValue {
+  new PlainJsonCheck(field, depthMax).visit(value, 0);
+}
+
 /** The walk of plainJsonText. The path of each value is kept as a list of keys and built only for a message. */
 class PlainJsonCheck {
   private readonly keys: (string | number)[] = [];

@@ -10,7 +10,15 @@ const graph = readImportGraph(fileURLToPath(new URL('../src/', import.meta.url))
 const FOUNDATION = ['errors.ts', 'bounds.ts', 'plain-json.ts', 'types.ts', 'record-fields.ts'];
 /** The packages the format layer may import: pure JavaScript, and Node's crypto for SHA-256 and Ed25519. */
 const FORMAT_PACKAGES = ['node:crypto', 'canonicalize', 'lossless-json'];
-const FEATURE_FOLDERS = ['allocation/', 'analytics/', 'budgets/', 'costs/', 'integrity/', 'lineage/'];
+const FEATURE_FOLDERS = [
+  'allocation/',
+  'analytics/',
+  'budgets/',
+  'costs/',
+  'integrity/',
+  'lineage/',
+  'replay/',
+];
 /** Root modules that are features or entry points: the database layer sits below them. */
 const FEATURE_MODULES = [
   'ledger.ts',

@@ -130,7 +130,7 @@ describeEachEngine('run lineage', (context) => {
     expect(self.total_cost).toBe(4);
   });
 
-  it('finds a cycle written straight into the table, past the append path', async () => {
+  it('finds a three-run cycle exactly as the table stores it', async () => {
     const projectId = context.project();
     const id = (name: string) => `${projectId}-${name}`;
     await recordAll(context.ledger, [
@@ -138,8 +138,8 @@ describeEachEngine('run lineage', (context) => {
       run(projectId, id('y'), id('x'), 1n),
       run(projectId, id('z'), id('y'), 1n),
     ]);
-    // The guards forbid changing an entry, so the test writes the circle through the append path
-    // above; reading it straight from the table proves what is stored is a circle.
+    // The guards forbid changing an entry, so the circle is written through the append path (each
+    // run names a parent not recorded yet); reading the table as a superuser shows it is stored.
     const stored = await context.admin(
       'select run_id, parent_run_id from execution_ledger.executions where project_id = $1 order by run_id',
       [projectId],

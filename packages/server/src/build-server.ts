@@ -26,6 +26,7 @@ import { requirePermission } from './keys/access-policy.js';
 import { ApiKeyStore } from './keys/api-key-store.js';
 import { KeyAuthenticator } from './keys/key-authenticator.js';
 import { openApiDocument } from './openapi-document.js';
+import { registerAllocationRoutes } from './routes/allocation-routes.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerBudgetRoutes } from './routes/budget-routes.js';
 import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
@@ -123,6 +124,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerLineageRoutes(app, context);
   registerBudgetRoutes(app, context);
   await registerDashboard(app, context, options.dashboard);
+  registerAllocationRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   if (options.adminKey !== undefined) {
     const adminKey = options.adminKey;

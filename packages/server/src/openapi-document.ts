@@ -30,6 +30,7 @@ export function openApiDocument(): SwaggerOptions {
           description: 'Hash-chain verification, signed checkpoints and inclusion proofs.',
         },
         { name: 'keys', description: 'API keys (admin).' },
+        { name: 'allocation', description: 'Cost allocation rule sets and reports.' },
         { name: 'lineage', description: 'Run trees: what a task cost, what a run triggered.' },
         { name: 'budgets', description: 'Budgets shared through the database, reservations and events.' },
         { name: 'operations', description: 'Health and readiness.' },

@@ -74,6 +74,8 @@ describe('/openapi.json', () => {
       '/v1/budgets/reservations/{reservationId}/release',
       '/v1/budgets/reservations/{reservationId}/settle',
       '/v1/budgets/{budgetId}',
+      '/v1/allocation/report',
+      '/v1/allocation/rule-sets',
       '/v1/checkpoints/latest',
       '/v1/checkpoints/{seq}',
       '/v1/events',

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_LIMITS, STEP_ACTION_CHARS_MAX, STEP_ERROR_CHARS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
-import { assertJsonText, type JsonObject } from '../plain-json.js';
+import { assertJsonText, assertPlainJson, type JsonObject, type JsonValue } from '../plain-json.js';
 import { requireId } from '../record.js';
-import { STEP_KINDS } from '../step-shape.js';
+import { STEP_KINDS, type StepKind } from '../step-shape.js';
 import type { ExecutionStep, ExecutionTrace } from '../types.js';
 import type { CostManager, TokenChargeOptions } from './cost-manager.js';
 import type { CostMetrics } from './cost-metrics.js';
@@ -11,6 +11,7 @@ import type { Reservation } from './run-costs.js';
 import { StepCharges, type StepLabels } from './step-attribution.js';
 
 interface StepState {
+  io: { request: string; response: string } | undefined;
   timestamp: string;
   action: string;
   startMs: number;
@@ -20,8 +21,26 @@ interface StepState {
   labels: StepLabels;
 }
 
+/** One call a run function makes through `ctx.call`, as the handler that answers it sees it. */
+export interface CapturedCall {
+  /** 0 for the run's first call, 1 for the next… */
+  index: number;
+  kind: StepKind;
+  name: string;
+  request: JsonValue;
+  /** Makes the call for real. */
+  live: () => Promise<JsonValue>;
+}
+
+/** Answers calls: live and captured (ledger.run with capture), or from a recording (replayRun). */
+export interface CallHandler {
+  answer(call: CapturedCall): Promise<{ response: JsonValue; io: { request: string; response: string } }>;
+}
+
 export interface RunContextOptions {
   runId: string;
+  /** How `ctx.call` is answered; without one a call is an ordinary step, nothing captured. */
+  calls?: CallHandler;
   costs: CostManager;
   signal: AbortSignal;
   stepsMax: number;
@@ -41,6 +60,7 @@ export class RunContext {
   readonly #steps: StepState[] = [];
   readonly #startedMs = performance.now();
   #ended = false;
+  #calls = 0;
 
   constructor(options: RunContextOptions) {
     this.runId = options.runId;
@@ -54,6 +74,62 @@ export class RunContext {
    * kind, name and model are inferred from those charges unless `labels` gives them.
    */
   async step<T>(action: string, fn: () => T | Promise<T>, labels: StepLabels = {}): Promise<T> {
+    return this.#step(action, () => fn(), labels);
+  }
+
+  /**
+   * A model call, tool call or external request as one step (docs/replay.md): `fn(request)` makes
+   * it. With capture on, the request and the response (after the redaction hook) are stored as
+   * content-addressed blobs and the step keeps their SHA-256 in `io`; under replayRun the
+   * recorded response is served instead, in order. Request and response must be plain JSON.
+   * Charge what the call cost in `charge(response)`: it runs inside the step for a live and a
+   * replayed response alike, so a replay costs what the original did (`fn` is not run then).
+   */
+  async call<T extends JsonValue>(
+    kind: StepKind,
+    name: string,
+    request: JsonValue,
+    fn: (request: JsonValue) => T | Promise<T>,
+    options: { charge?: (response: T) => void } = {},
+  ): Promise<T> {
+    this.#assertOpen();
+    if (!(STEP_KINDS as readonly unknown[]).includes(kind)) {
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `kind must be one of ${STEP_KINDS.join(', ')}; got ${String(kind)}`,
+        {
+          field: 'kind',
+        },
+      );
+    }
+    assertPlainJson(request, 'request', DEFAULT_LIMITS.json_depth_max);
+    const index = this.#calls;
+    this.#calls += 1;
+    const handler = this.#options.calls;
+    return this.#step(
+      name,
+      async (state) => {
+        let response: T;
+        if (handler === undefined) response = await fn(request);
+        else {
+          const answered = await handler.answer({
+            index,
+            kind,
+            name,
+            request,
+            live: async () => fn(request),
+          });
+          state.io = answered.io;
+          response = answered.response as T;
+        }
+        options.charge?.(response);
+        return response;
+      },
+      { kind, name },
+    );
+  }
+
+  async #step<T>(action: string, fn: (state: StepState) => T | Promise<T>, labels: StepLabels): Promise<T> {
     this.#assertOpen();
     const checkedLabels = checkLabels(labels);
     if (typeof action !== 'string' || action.trim() === '' || action.length > STEP_ACTION_CHARS_MAX) {
@@ -74,6 +150,7 @@ export class RunContext {
     }
     this.signal.throwIfAborted();
     const state: StepState = {
+      io: undefined,
       timestamp: new Date().toISOString(),
       action,
       startMs: this.#nowMs(),
@@ -84,7 +161,7 @@ export class RunContext {
     };
     this.#steps.push(state);
     try {
-      return await this.#options.costs.inStep(this.runId, state.charges, fn);
+      return await this.#options.costs.inStep(this.runId, state.charges, () => fn(state));
     } catch (error) {
       state.error = errorText(error, Math.min(STEP_ERROR_CHARS_MAX, this.#options.messageCharsMax));
       throw error;
@@ -145,6 +222,7 @@ export class RunContext {
       else if (state.error !== undefined) step.error = state.error;
       else step.result = 'success';
       step.status = step.error === undefined ? 'ok' : 'error';
+      if (state.io !== undefined) step.io = state.io;
       return Object.assign(step, state.charges.fields(state.labels));
     });
     steps.push(...outside);

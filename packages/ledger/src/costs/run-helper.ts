@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { LedgerLimits } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import { normalizeExecution } from '../record.js';
+import type { BlobStore } from '../replay/blob-store.js';
+import { type CaptureOptions, CapturingHandler, checkCaptureOptions } from '../replay/call-capture.js';
 import type { ExecutionInput, ExecutionStatus, ExecutionTrace, RecordedExecution } from '../types.js';
 import { BudgetExceededError } from './budget-exceeded-error.js';
 import { CostManager, getCostManager } from './cost-manager.js';
@@ -10,7 +12,7 @@ import type { CostMetrics } from './cost-metrics.js';
 import { toExecutionCost } from './execution-cost.js';
 import type { PriceTable } from './price-table.js';
 import type { PriceTableInput } from './price-table-input.js';
-import { errorText, RunContext } from './run-context.js';
+import { type CallHandler, errorText, RunContext } from './run-context.js';
 import type { BudgetEnforcement } from './run-costs.js';
 
 export interface RunOptions {
@@ -44,6 +46,11 @@ export interface RunOptions {
    * it again later: the same content replays). Without it, that failure is thrown.
    */
   onRecordError?: (error: unknown, execution: ExecutionInput) => void | Promise<void>;
+  /**
+   * Capture what each `ctx.call` sends and receives as content-addressed blobs, after the
+   * redaction hook, so the run can be replayed (docs/replay.md). Off by default.
+   */
+  capture?: boolean | CaptureOptions;
 }
 
 export interface RunResult<T> {
@@ -70,6 +77,8 @@ export interface RunRecorder {
   /** The database budgets; needed only for runs with `reserveCents`. */
   readonly budgets?: RunBudgets;
   recordExecution(execution: ExecutionInput): Promise<RecordedExecution>;
+  /** Where captured requests and responses are stored. */
+  readonly blobs?: BlobStore;
 }
 
 type Settled<T> = { ok: true; output: T } | { ok: false; error: unknown };
@@ -90,7 +99,9 @@ export async function runExecution<T>(
   recorder: RunRecorder,
   options: RunOptions,
   fn: (context: RunContext) => T | Promise<T>,
+  calls?: CallHandler,
 ): Promise<RunResult<T>> {
+  const handler = calls ?? captureHandler(recorder, options);
   const { costs, fields } = prepareRun(recorder, options, fn);
   const runId = fields.run_id;
   let reservation: { id: string } | null = null;
@@ -104,6 +115,7 @@ export async function runExecution<T>(
   }
   const context = new RunContext({
     runId,
+    ...(handler === undefined ? {} : { calls: handler }),
     costs,
     signal: options.signal ?? new AbortController().signal,
     stepsMax: recorder.limits.trace_steps_max,
@@ -135,6 +147,17 @@ export async function runExecution<T>(
   if (ending.status !== 'completed') throw ending.error;
   assert(settled.ok, 'a run that did not fail returned its output');
   return { output: settled.output, record, metrics };
+}
+
+function captureHandler(recorder: RunRecorder, options: RunOptions): CallHandler | undefined {
+  if (options?.capture === undefined || options.capture === false) return undefined;
+  const capture = checkCaptureOptions(options.capture);
+  if (recorder.blobs === undefined) {
+    throw new LedgerError('VALIDATION_FAILED', 'capture needs a ledger to store blobs in; use ledger.run()', {
+      field: 'capture',
+    });
+  }
+  return new CapturingHandler(recorder.blobs, capture);
 }
 
 type RecordFields = Pick<

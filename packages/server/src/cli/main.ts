@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { registerAllocateCommand } from './commands/allocate-command.js';
 import { registerBudgetsCommand } from './commands/budgets-command.js';
 import { registerCheckpointCommand } from './commands/checkpoint-command.js';
 import { positiveInteger } from './commands/command-options.js';
@@ -10,6 +11,7 @@ import { registerKeysCommand } from './commands/keys-command.js';
 import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerReadCommands } from './commands/read-commands.js';
 import { registerRecordCommand } from './commands/record-command.js';
+import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerSigningKeyCommand } from './commands/signing-key-command.js';
 import { registerTreeCommand } from './commands/tree-command.js';
@@ -59,6 +61,8 @@ export function buildProgram(): Command {
   registerBudgetsCommand(program);
   registerDemoCommand(program);
   registerTreeCommand(program);
+  registerAllocateCommand(program);
+  registerReplayCommand(program);
   return program;
 }
 

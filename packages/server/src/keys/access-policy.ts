@@ -4,16 +4,16 @@ export type KeyRole = 'ingest' | 'read' | 'admin';
 export const KEY_ROLES: readonly KeyRole[] = ['ingest', 'read', 'admin'];
 
 /** What a route needs from the key that calls it. */
-export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys' | 'budgets';
+export type Permission = 'append' | 'read' | 'export' | 'verify' | 'keys' | 'budgets' | 'allocate';
 
 /**
  * ingest keys only append (agents hold them); read keys only read; admin keys do everything,
- * including managing keys, verifying chains and exporting.
+ * including managing keys, verifying chains, exporting and publishing allocation rule sets.
  */
 const ROLE_PERMISSIONS: Record<KeyRole, ReadonlySet<Permission>> = {
   ingest: new Set(['append']),
   read: new Set(['read']),
-  admin: new Set(['append', 'read', 'export', 'verify', 'keys', 'budgets']),
+  admin: new Set(['append', 'read', 'export', 'verify', 'keys', 'budgets', 'allocate']),
 };
 
 /** The authenticated caller of a request. */
@@ -88,6 +88,7 @@ const PERMISSION_VERBS: Record<Permission, string> = {
   verify: 'verify chains',
   keys: 'manage API keys',
   budgets: 'define budgets',
+  allocate: 'publish cost allocation rule sets',
 };
 
 function rolesWith(permission: Permission): KeyRole[] {

@@ -65,7 +65,7 @@ export interface OperationExpectation {
 export const ROLE_PERMISSIONS: Record<KeyRole, readonly Permission[]> = {
   ingest: ['append'],
   read: ['read'],
-  admin: ['append', 'read', 'export', 'verify', 'keys', 'budgets'],
+  admin: ['append', 'read', 'export', 'verify', 'keys', 'budgets', 'allocate'],
 };
 
 /** How a key outside a request's scope is refused unless the request says otherwise. */
@@ -161,6 +161,34 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
   'GET /v1/projects/{projectId}/costs/timeseries': {
     permission: 'read',
     requests: [{ ...inA(), query: (fixture) => `group_by=tool&bucket=hour&${fixture.timeRange}` }],
+  },
+  // Allocation spans every project.
+  'GET /v1/allocation/report': {
+    permission: 'read',
+    requests: [
+      {
+        variant: '',
+        scope: 'every-project',
+        // Before any rule set is published the report is 404, past every access check.
+        grantedAs: { status: 404, code: 'RULE_SET_NOT_FOUND' },
+        query: () => 'period=2026-01',
+      },
+    ],
+  },
+  'POST /v1/allocation/rule-sets': {
+    permission: 'allocate',
+    requests: [
+      {
+        variant: '',
+        scope: 'every-project',
+        body: () => ({
+          effective_from: '2026-01-01',
+          rules: [
+            { id: 'r', source: { pool: 'p', amount: 1 }, method: 'even', targets: [{ cost_center: 'a' }] },
+          ],
+        }),
+      },
+    ],
   },
   'GET /v1/projects/{projectId}/export': {
     permission: 'export',
