@@ -4,7 +4,6 @@ import { hasPermission, requireProject } from '../../keys/access-policy.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, time } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
-import { visibleProjects } from '../page-scope.js';
 import { requireTimeZone } from '../time-range.js';
 import type { VerificationEntry } from '../verification-log.js';
 import type { PageRequest } from './page-handler.js';
@@ -18,10 +17,11 @@ export async function integrityPage({
   principal,
   context,
   verifications,
+  directory,
 }: PageRequest<{ tz?: string; project?: string }>): Promise<SafeHtml> {
   const { ledger } = context;
   const timeZone = requireTimeZone(query.tz);
-  const projects = await visibleProjects(ledger, principal);
+  const projects = await directory.visible(principal);
   const entries = new Map(
     (await ledger.operations.listProjects()).map((project) => [project.project_id, project.entries]),
   );

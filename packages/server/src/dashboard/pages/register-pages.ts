@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../http/server-context.js';
 import type { Permission } from '../../keys/access-policy.js';
 import { sendPage } from '../page-layout.js';
+import { ProjectDirectory } from '../page-scope.js';
 import { VerificationLog } from '../verification-log.js';
 import { agentsPage } from './agents-page.js';
 import { failuresPage } from './failures-page.js';
@@ -28,6 +29,7 @@ export const DASHBOARD_PAGES: Record<string, Permission> = {
 
 export function registerPages(app: FastifyInstance, context: ServerContext): void {
   const verifications = new VerificationLog();
+  const directory = new ProjectDirectory(context.ledger);
   const pageRequest = (request: FastifyRequest): PageRequest => {
     const principal = request.dashboardKey;
     if (principal === undefined) throw new Error('a dashboard page ran without its session check');
@@ -37,6 +39,7 @@ export function registerPages(app: FastifyInstance, context: ServerContext): voi
       principal,
       context,
       verifications,
+      directory,
     };
   };
   const page = (path: string, render: PageRenderer<never>) => {
