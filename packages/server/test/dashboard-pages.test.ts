@@ -6,6 +6,7 @@ import {
   makeExecution,
   present,
 } from '@execution-ledger/test-support';
+import { generateSigningKey } from 'execution-ledger/verify';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 
@@ -174,6 +175,35 @@ describeEachEngine('dashboard pages over HTTP', (context) => {
       headers: { 'if-none-match': String(plain.headers.etag) },
     });
     expect(again.statusCode).toBe(304);
+  });
+
+  it('checks checkpoint signatures with the configured public key when verifying, and refuses a malformed key at start', async () => {
+    const signer = generateSigningKey('pages.example');
+    const stranger = generateSigningKey('pages.example');
+    await context.ledger.createCheckpoint({ privateKey: signer.signingKey });
+    const verify = async (publicKey: string) => {
+      const server = await buildServer({ ledger: context.ledger, dashboard: { publicKey } });
+      try {
+        const cookie = sessionOf(await server.inject(signInForm(adminToken)));
+        const response = await server.inject({
+          method: 'POST',
+          url: '/integrity/verify',
+          headers: { cookie, accept: 'application/json' },
+          payload: { project: projectId },
+        });
+        expect(response.statusCode).toBe(200);
+        return (response.json() as { report: { checkpoint: { signature: string } } }).report.checkpoint
+          .signature;
+      } finally {
+        await server.close();
+      }
+    };
+    expect(await verify(signer.publicKeyText)).toBe('valid');
+    expect(await verify(stranger.publicKeyText)).not.toBe('valid');
+    await expectLedgerError(
+      buildServer({ ledger: context.ledger, dashboard: { publicKey: 'not a key' } }),
+      'INVALID_KEY',
+    );
   });
 
   it('shows zeros and says why for a range without runs', async () => {

@@ -142,7 +142,10 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     timeouts: timeoutOptions(options),
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     ...(checkpoints === undefined ? {} : { checkpoints }),
-    ...(sessionSecret === undefined || sessionSecret === '' ? {} : { dashboard: { sessionSecret } }),
+    dashboard: {
+      ...(sessionSecret === undefined || sessionSecret === '' ? {} : { sessionSecret }),
+      ...(checkpoints === undefined ? {} : { publicKey: checkpoints.privateKey }),
+    },
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });

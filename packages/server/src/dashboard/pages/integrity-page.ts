@@ -1,5 +1,6 @@
 import type { Checkpoint, Ledger } from 'execution-ledger';
 import { isLedgerError } from 'execution-ledger';
+import type { NoteVerifierKey } from 'execution-ledger/verify';
 import { hasPermission, requireProject } from '../../keys/access-policy.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, time } from '../page-format.js';
@@ -102,10 +103,16 @@ async function recentCheckpoints(ledger: Ledger): Promise<Checkpoint[]> {
 }
 
 /** Verifies a project's chain now (admin) and records the result for the pages. */
-export async function verifyProject({ request, principal, context, verifications }: PageRequest) {
+export async function verifyProject(
+  { request, principal, context, verifications }: PageRequest,
+  publicKeys: NoteVerifierKey[] | undefined,
+) {
   const projectId = (request.body as { project?: string } | undefined)?.project ?? '';
   requireProject(principal, projectId);
-  const report = await context.ledger.verifyLedger(projectId);
+  const report = await context.ledger.verifyLedger(
+    projectId,
+    publicKeys === undefined ? {} : { publicKey: publicKeys },
+  );
   return verifications.record(report, principal.name);
 }
 

@@ -1,3 +1,4 @@
+import type { NoteVerifierKey } from 'execution-ledger/verify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../http/server-context.js';
 import type { Permission } from '../../keys/access-policy.js';
@@ -27,7 +28,11 @@ export const DASHBOARD_PAGES: Record<string, Permission> = {
   'POST /integrity/verify': 'verify',
 };
 
-export function registerPages(app: FastifyInstance, context: ServerContext): void {
+export function registerPages(
+  app: FastifyInstance,
+  context: ServerContext,
+  publicKeys: NoteVerifierKey[] | undefined,
+): void {
   const verifications = new VerificationLog();
   const directory = new ProjectDirectory(context.ledger);
   const pageRequest = (request: FastifyRequest): PageRequest => {
@@ -60,7 +65,7 @@ export function registerPages(app: FastifyInstance, context: ServerContext): voi
     '/integrity/verify',
     { schema: { hide: true }, config: { dashboard: 'verify' } },
     async (request, reply: FastifyReply) => {
-      const entry = await verifyProject(pageRequest(request));
+      const entry = await verifyProject(pageRequest(request), publicKeys);
       if (/application\/json/.test(request.headers.accept ?? '')) return entry;
       return reply.redirect('/integrity#main', 303);
     },
