@@ -112,3 +112,8 @@ export const DASHBOARD_FORM_BYTES_MAX = 4 * 1024;
 export const DASHBOARD_WATERFALL_STEPS_MAX = 500;
 /** Signed-out sessions remembered until they expire; beyond this the oldest is forgotten first. */
 export const DASHBOARD_SIGNED_OUT_MAX = 100_000;
+/**
+ * How long the dashboard reuses the list of projects (a count over every entry): a new project
+ * shows in the project menu of keys bound to every project within this time.
+ */
+export const DASHBOARD_PROJECT_LIST_TTL_MS = 30_000;

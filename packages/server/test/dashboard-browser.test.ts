@@ -144,6 +144,8 @@ describeWithBrowser('dashboard in Chromium', () => {
         const ingest = await store.create({ name: 'dash ingest', role: 'ingest', projects: null });
         const context = await browser.newContext();
         const page = await context.newPage();
+        await page.goto(`${origin}/sign-in`);
+        expect(await seriousViolations(page)).toEqual([]);
         for (const [token, expected] of [
           ['elk_000000000000_notarealkeyatall', /unknown or has been revoked/],
           [revoked.token, /unknown or has been revoked/],
@@ -169,8 +171,8 @@ describeWithBrowser('dashboard in Chromium', () => {
         expect(cookie?.httpOnly).toBe(true);
         expect(cookie?.sameSite).toBe('Strict');
         expect(cookie?.value).not.toContain(adminToken.slice(17));
-        for (const path of PAGES) {
-          const response = await page.goto(inA(path));
+        for (const path of [...PAGES, `/runs/${ids.parent}`]) {
+          const response = await page.goto(path.startsWith('/runs/') ? `${origin}${path}` : inA(path));
           expect(response?.status(), path).toBe(200);
           expect(response?.headers()['content-security-policy'], path).toMatch(/script-src 'self'/);
           expect(await seriousViolations(page), path).toEqual([]);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { API_KEY_MIGRATIONS, ApiKeyStore, buildServer } from '@execution-ledger/server';
 import { present } from '@execution-ledger/test-support';
 import { createLedger, type Ledger } from 'execution-ledger';
+import { generateSigningKey } from 'execution-ledger/verify';
 import type { FastifyInstance } from 'fastify';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -36,6 +37,8 @@ describeWithBrowser('dashboard screenshots on the demo data', () => {
     ledger = createLedger({ database: folder, migrationSets: [API_KEY_MIGRATIONS] });
     token = (await new ApiKeyStore(ledger).create({ name: 'demo admin', role: 'admin', projects: null }))
       .token;
+    // As an operator would after the demo: sign a checkpoint, so runs show the one that covers them.
+    await ledger.createCheckpoint({ privateKey: generateSigningKey('demo.example').signingKey });
     app = await buildServer({ ledger });
     origin = await app.listen({ host: '127.0.0.1', port: 0 });
     browser = await launchChromium();
@@ -62,6 +65,12 @@ describeWithBrowser('dashboard screenshots on the demo data', () => {
       await page.getByLabel('API key').fill(token);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(`${origin}/`);
+      // Verify the first project through the page, so the integrity page and the runs show a verification.
+      await page.goto(`${origin}/integrity`);
+      await page.locator('tr[data-project="proj-001"] form button').click();
+      await expect
+        .poll(() => page.locator('tr[data-project="proj-001"] [data-field="verification"]').textContent())
+        .toMatch(/chain intact/);
       const shots: [string, string][] = [
         ['dashboard-overview.png', '/?project=proj-001&range=today'],
         ['dashboard-runs.png', '/runs?project=proj-001&range=today'],

@@ -377,7 +377,10 @@ describeEachEngine('dashboard pages × role × project scope, signed in with eac
         for (const principal of principals) {
           const others = { A: identifiers.b, B: identifiers.a, all: [], '-': [] }[principal.scope];
           const plan = { operation, expectation, request, principal, fixture, others };
-          cells.push(await sendPageCell(app, plan, sessions.get(principal)));
+          // Signing out ends the session for good: that cell gets a session of its own.
+          const cookie =
+            operation === 'POST /sign-out' ? await signIn(app, principal) : sessions.get(principal);
+          cells.push(await sendPageCell(app, plan, cookie));
         }
       }
     }

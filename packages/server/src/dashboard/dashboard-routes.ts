@@ -1,5 +1,6 @@
 import cookie from '@fastify/cookie';
 import { isLedgerError, LedgerError } from 'execution-ledger';
+import { parsePublicKeys } from 'execution-ledger/verify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DASHBOARD_FORM_BYTES_MAX, DASHBOARD_SESSION_TTL_MS_DEFAULT } from '../bounds.js';
 import { toErrorBody } from '../http/error-reply.js';
@@ -40,6 +41,12 @@ export interface DashboardOptions {
   sessionSecret?: string;
   /** How long a session lasts after sign-in, in ms. */
   sessionTtlMs?: number;
+  /**
+   * The public key(s) checkpoint signatures are checked with when a project is verified from the
+   * dashboard: the text of a public key file, or keys (`serve` passes its --checkpoint-key).
+   * Without one, pages say the signature was not checked.
+   */
+  publicKey?: unknown;
 }
 
 /**
@@ -71,6 +78,9 @@ export async function registerDashboard(
     );
   }
   const ttlMs = options.sessionTtlMs ?? DASHBOARD_SESSION_TTL_MS_DEFAULT;
+  // Parsed now: a bad key stops the server from starting instead of failing each verification.
+  const publicKeys =
+    options.publicKey === undefined ? undefined : parsePublicKeys(options.publicKey, 'dashboard.publicKey');
   const assets = loadDashboardAssets();
   const signedOut = new SignedOutSessions();
   await app.register(async (dashboard) => {
@@ -161,7 +171,7 @@ export async function registerDashboard(
       },
     );
 
-    registerPages(dashboard, context);
+    registerPages(dashboard, context, publicKeys);
   });
 }
 

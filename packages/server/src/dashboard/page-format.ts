@@ -46,17 +46,31 @@ export function change(current: number, previous: number): SafeHtml {
   return html`<span class="change ${ratio > 0 ? 'up' : ratio < 0 ? 'down' : ''}">${label}</span>`;
 }
 
+/** One formatter per zone: building one costs far more than formatting, and tables format hundreds. */
+const TIME_FORMATS = new Map<string, Intl.DateTimeFormat>();
+const TIME_FORMATS_MAX = 100;
+
+function timeFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = TIME_FORMATS.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-GB', {
+      timeZone,
+      year: 'numeric',
+      month: 'short',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    if (TIME_FORMATS.size >= TIME_FORMATS_MAX) TIME_FORMATS.clear();
+    TIME_FORMATS.set(timeZone, format);
+  }
+  return format;
+}
+
 /** An instant as local time in the page's zone, with the exact UTC time in `datetime`. */
 export function time(iso: string, timeZone: string): SafeHtml {
-  const text = new Intl.DateTimeFormat('en-GB', {
-    timeZone,
-    year: 'numeric',
-    month: 'short',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).format(new Date(iso));
+  const text = timeFormat(timeZone).format(new Date(iso));
   return html`<time datetime="${iso}">${text}</time>`;
 }
 

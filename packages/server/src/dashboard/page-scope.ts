@@ -1,4 +1,5 @@
 import type { Ledger } from 'execution-ledger';
+import { DASHBOARD_PROJECT_LIST_TTL_MS } from '../bounds.js';
 import { type ApiKeyPrincipal, coversProject, requireProject } from '../keys/access-policy.js';
 import { html, type SafeHtml } from './html-template.js';
 import { type PageRange, RANGE_PRESETS } from './time-range.js';
@@ -12,12 +13,39 @@ export interface ScopeQuery {
   tz?: string;
 }
 
-/** Projects with entries that the key may see, and the key's own projects even when still empty. */
-export async function visibleProjects(ledger: Ledger, principal: ApiKeyPrincipal): Promise<string[]> {
-  const withEntries = (await ledger.operations.listProjects()).map((project) => project.project_id);
-  const visible = new Set(withEntries.filter((projectId) => coversProject(principal, projectId)));
-  for (const projectId of principal.projects ?? []) visible.add(projectId);
-  return [...visible].sort();
+/**
+ * The projects of the ledger for the project menus. Listing them counts every entry, so the
+ * list is reused for a short while (DASHBOARD_PROJECT_LIST_TTL_MS); a key bound to some
+ * projects needs no list at all: it sees exactly its own.
+ */
+type ProjectSummary = Awaited<ReturnType<Ledger['operations']['listProjects']>>[number];
+
+export class ProjectDirectory {
+  private cached: { atMs: number; list: Promise<ProjectSummary[]> } | undefined;
+
+  constructor(private readonly ledger: Ledger) {}
+
+  /** Every project with entries and its number of entries. */
+  summaries(): Promise<ProjectSummary[]> {
+    const now = Date.now();
+    if (this.cached === undefined || now - this.cached.atMs > DASHBOARD_PROJECT_LIST_TTL_MS) {
+      const list = this.ledger.operations.listProjects();
+      this.cached = { atMs: now, list };
+      // A failed read must not be reused: the next page asks again.
+      list.catch(() => {
+        if (this.cached?.list === list) this.cached = undefined;
+      });
+    }
+    return this.cached.list;
+  }
+
+  /** The projects a key may see: its own, or every project with entries. */
+  async visible(principal: ApiKeyPrincipal): Promise<string[]> {
+    if (principal.projects !== null) return [...principal.projects].sort();
+    return (await this.summaries())
+      .map((project) => project.project_id)
+      .filter((id) => coversProject(principal, id));
+  }
 }
 
 /**

@@ -155,7 +155,10 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
     logger: options.logLevel === 'silent' ? false : { level: options.logLevel },
     ...(checkpoints === undefined ? {} : { checkpoints }),
     otlp: { graceMs: options.otlpGrace, maxWaitMs: options.otlpMaxWait },
-    ...(sessionSecret === undefined || sessionSecret === '' ? {} : { dashboard: { sessionSecret } }),
+    dashboard: {
+      ...(sessionSecret === undefined || sessionSecret === '' ? {} : { sessionSecret }),
+      ...(checkpoints === undefined ? {} : { publicKey: checkpoints.privateKey }),
+    },
     webhooks: {},
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);

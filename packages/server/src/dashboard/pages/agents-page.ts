@@ -3,23 +3,21 @@ import { DASHBOARD_TOP_ROWS } from '../../bounds.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, duration, money, percent } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
-import {
-  chooseProject,
-  noProjects,
-  type ScopeQuery,
-  scopeControls,
-  scopeQuery,
-  visibleProjects,
-} from '../page-scope.js';
+import { chooseProject, noProjects, type ScopeQuery, scopeControls, scopeQuery } from '../page-scope.js';
 import type { PageRange } from '../time-range.js';
 import { parseRange } from '../time-range.js';
 import type { PageRequest } from './page-handler.js';
 
 /** Per agent: spend, runs, failure rate, p50/p95/p99 of cost and duration, and a spend trend. */
-export async function agentsPage({ query, principal, context }: PageRequest<ScopeQuery>): Promise<SafeHtml> {
+export async function agentsPage({
+  query,
+  principal,
+  context,
+  directory,
+}: PageRequest<ScopeQuery>): Promise<SafeHtml> {
   const { ledger } = context;
   const range = parseRange(query);
-  const projects = await visibleProjects(ledger, principal);
+  const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);
   const scope = scopeQuery(projectId, range);
   const layout = { title: 'Agents', current: '/agents', principal, carry: queryString(scope) };

@@ -2,14 +2,7 @@ import { DASHBOARD_FAILURES_READ_MAX } from '../../bounds.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, statusBadge, time } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
-import {
-  chooseProject,
-  noProjects,
-  type ScopeQuery,
-  scopeControls,
-  scopeQuery,
-  visibleProjects,
-} from '../page-scope.js';
+import { chooseProject, noProjects, type ScopeQuery, scopeControls, scopeQuery } from '../page-scope.js';
 import { parseRange } from '../time-range.js';
 import type { PageRequest } from './page-handler.js';
 
@@ -23,10 +16,11 @@ export async function failuresPage({
   query,
   principal,
   context,
+  directory,
 }: PageRequest<ScopeQuery>): Promise<SafeHtml> {
   const { ledger } = context;
   const range = parseRange(query);
-  const projects = await visibleProjects(ledger, principal);
+  const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);
   const scope = scopeQuery(projectId, range);
   const carry = queryString(scope);

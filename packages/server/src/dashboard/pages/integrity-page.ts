@@ -1,10 +1,10 @@
 import type { Checkpoint, Ledger } from 'execution-ledger';
 import { isLedgerError } from 'execution-ledger';
+import type { NoteVerifierKey } from 'execution-ledger/verify';
 import { hasPermission, requireProject } from '../../keys/access-policy.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, time } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
-import { visibleProjects } from '../page-scope.js';
 import { requireTimeZone } from '../time-range.js';
 import type { VerificationEntry } from '../verification-log.js';
 import type { PageRequest } from './page-handler.js';
@@ -18,10 +18,11 @@ export async function integrityPage({
   principal,
   context,
   verifications,
+  directory,
 }: PageRequest<{ tz?: string; project?: string }>): Promise<SafeHtml> {
   const { ledger } = context;
   const timeZone = requireTimeZone(query.tz);
-  const projects = await visibleProjects(ledger, principal);
+  const projects = await directory.visible(principal);
   const entries = new Map(
     (await ledger.operations.listProjects()).map((project) => [project.project_id, project.entries]),
   );
@@ -102,10 +103,16 @@ async function recentCheckpoints(ledger: Ledger): Promise<Checkpoint[]> {
 }
 
 /** Verifies a project's chain now (admin) and records the result for the pages. */
-export async function verifyProject({ request, principal, context, verifications }: PageRequest) {
+export async function verifyProject(
+  { request, principal, context, verifications }: PageRequest,
+  publicKeys: NoteVerifierKey[] | undefined,
+) {
   const projectId = (request.body as { project?: string } | undefined)?.project ?? '';
   requireProject(principal, projectId);
-  const report = await context.ledger.verifyLedger(projectId);
+  const report = await context.ledger.verifyLedger(
+    projectId,
+    publicKeys === undefined ? {} : { publicKey: publicKeys },
+  );
   return verifications.record(report, principal.name);
 }
 

@@ -4,14 +4,7 @@ import { DASHBOARD_TOP_ROWS } from '../../bounds.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { change, count, duration, money, percent } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
-import {
-  chooseProject,
-  noProjects,
-  type ScopeQuery,
-  scopeControls,
-  scopeQuery,
-  visibleProjects,
-} from '../page-scope.js';
+import { chooseProject, noProjects, type ScopeQuery, scopeControls, scopeQuery } from '../page-scope.js';
 import { type SeriesPoint, seriesChart, stackSeries } from '../series-chart.js';
 import { bucketStarts, dayStart, type PageRange, parseRange } from '../time-range.js';
 import type { PageRequest } from './page-handler.js';
@@ -29,6 +22,7 @@ export async function overviewPage({
   query,
   principal,
   context,
+  directory,
 }: PageRequest<OverviewQuery>): Promise<SafeHtml> {
   const { ledger } = context;
   const range = parseRange(query);
@@ -38,7 +32,7 @@ export async function overviewPage({
       field: 'group',
     });
   }
-  const projects = await visibleProjects(ledger, principal);
+  const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);
   const scope = scopeQuery(projectId, range);
   const carry = queryString(scope);

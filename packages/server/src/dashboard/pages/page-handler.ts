@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../http/server-context.js';
 import type { ApiKeyPrincipal } from '../../keys/access-policy.js';
 import type { SafeHtml } from '../html-template.js';
+import type { ProjectDirectory } from '../page-scope.js';
 import type { VerificationLog } from '../verification-log.js';
 
 /** What a page handler gets: the request, the signed-in key and the server's context. */
@@ -11,6 +12,7 @@ export interface PageRequest<Query = Record<string, string | undefined>> {
   principal: ApiKeyPrincipal;
   context: ServerContext;
   verifications: VerificationLog;
+  directory: ProjectDirectory;
 }
 
 export type PageRenderer<Query = Record<string, string | undefined>> = (

@@ -1,7 +1,9 @@
+import type { NoteVerifierKey } from 'execution-ledger/verify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../http/server-context.js';
 import type { Permission } from '../../keys/access-policy.js';
 import { sendPage } from '../page-layout.js';
+import { ProjectDirectory } from '../page-scope.js';
 import { VerificationLog } from '../verification-log.js';
 import { agentsPage } from './agents-page.js';
 import { failuresPage } from './failures-page.js';
@@ -26,8 +28,13 @@ export const DASHBOARD_PAGES: Record<string, Permission> = {
   'POST /integrity/verify': 'verify',
 };
 
-export function registerPages(app: FastifyInstance, context: ServerContext): void {
+export function registerPages(
+  app: FastifyInstance,
+  context: ServerContext,
+  publicKeys: NoteVerifierKey[] | undefined,
+): void {
   const verifications = new VerificationLog();
+  const directory = new ProjectDirectory(context.ledger);
   const pageRequest = (request: FastifyRequest): PageRequest => {
     const principal = request.dashboardKey;
     if (principal === undefined) throw new Error('a dashboard page ran without its session check');
@@ -37,6 +44,7 @@ export function registerPages(app: FastifyInstance, context: ServerContext): voi
       principal,
       context,
       verifications,
+      directory,
     };
   };
   const page = (path: string, render: PageRenderer<never>) => {
@@ -57,7 +65,7 @@ export function registerPages(app: FastifyInstance, context: ServerContext): voi
     '/integrity/verify',
     { schema: { hide: true }, config: { dashboard: 'verify' } },
     async (request, reply: FastifyReply) => {
-      const entry = await verifyProject(pageRequest(request));
+      const entry = await verifyProject(pageRequest(request), publicKeys);
       if (/application\/json/.test(request.headers.accept ?? '')) return entry;
       return reply.redirect('/integrity#main', 303);
     },

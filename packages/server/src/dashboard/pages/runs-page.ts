@@ -9,14 +9,7 @@ import { hasPermission } from '../../keys/access-policy.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, duration, money, statusBadge, time } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
-import {
-  chooseProject,
-  noProjects,
-  type ScopeQuery,
-  scopeControls,
-  scopeQuery,
-  visibleProjects,
-} from '../page-scope.js';
+import { chooseProject, noProjects, type ScopeQuery, scopeControls, scopeQuery } from '../page-scope.js';
 import { type PageRange, parseRange } from '../time-range.js';
 import type { PageRequest } from './page-handler.js';
 
@@ -57,10 +50,15 @@ function filterQuery(projectId: string, query: RunsQuery, range: PageRange) {
 }
 
 /** A filtered table of runs, newest first, in cursor pages, with export links for the same filter. */
-export async function runsPage({ query, principal, context }: PageRequest<RunsQuery>): Promise<SafeHtml> {
+export async function runsPage({
+  query,
+  principal,
+  context,
+  directory,
+}: PageRequest<RunsQuery>): Promise<SafeHtml> {
   const { ledger } = context;
   const range = parseRange(query);
-  const projects = await visibleProjects(ledger, principal);
+  const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);
   const carry = projectId === undefined ? '' : queryString(scopeQuery(projectId, range));
   const layout = { title: 'Runs', current: '/runs', principal, carry };
@@ -109,12 +107,12 @@ ${
 
 /** The runs of the page's filter as CSV or NDJSON, streamed like the API's export. */
 export async function sendRunsExport(
-  { query, principal, context, request }: PageRequest<RunsQuery>,
+  { query, principal, context, request, directory }: PageRequest<RunsQuery>,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
   const format = exportFormat(query.format ?? DEFAULT_EXPORT_FORMAT);
   const range = parseRange(query);
-  const projects = await visibleProjects(context.ledger, principal);
+  const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);
   if (projectId === undefined)
     throw new LedgerError('NOT_FOUND', 'no project has runs yet', { field: 'project' });
