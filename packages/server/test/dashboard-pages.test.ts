@@ -142,7 +142,12 @@ describeEachEngine('dashboard pages over HTTP', (context) => {
         /status must be one of completed, failed, aborted/,
       ],
       [`/?${p}&group=galaxy`, 400, 'VALIDATION_FAILED', /group must be one of agent, model, tool, user/],
-      [`/export?${p}&format=xml`, 400, 'VALIDATION_FAILED', /format must be one of csv, ndjson/],
+      [
+        `/export?${p}&format=xml`,
+        400,
+        'VALIDATION_FAILED',
+        /format &quot;xml&quot; is not an export format; use one of csv, ndjson/,
+      ],
       ['/runs/no-such-run', 404, 'NOT_FOUND', /no run with run_id &quot;no-such-run&quot; is visible/],
       ['/assets/secrets.txt', 404, 'NOT_FOUND', /no asset secrets.txt/],
     ];

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { Queryable } from '../db/database.js';
 import type { JsonObject } from '../plain-json.js';
 import type { AllocationScope } from './allocation-types.js';
@@ -26,7 +27,7 @@ export async function insertRuleSet(
     [effectiveFrom, bodyText, hash],
   );
   const row = rows[0];
-  if (row === undefined) throw new Error('append_allocation_rule_set returned no row');
+  assert(row !== undefined, 'append_allocation_rule_set returned no row');
   return { version: Number(row.r_version), created_at: row.r_created_at };
 }
 
@@ -101,6 +102,6 @@ export async function queryScopeUsage(
     part,
   ]);
   const row = rows[0];
-  if (row === undefined) throw new Error('an aggregate returns one row');
+  assert(row !== undefined, 'an aggregate returns one row');
   return row;
 }

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { DEFAULT_LIMITS } from '../bounds.js';
 import type { Database } from '../db/database.js';
 import { namedSql } from '../db/named-sql.js';
@@ -234,7 +235,7 @@ export class LedgerBudgets {
       ttl,
     ]);
     const [first] = rows;
-    if (first === undefined) throw new Error('budget_reserve returns at least one row');
+    assert(first !== undefined, 'budget_reserve returns at least one row');
     if (first.r_outcome === 'blocked') {
       const limit = cents(first.r_limit_micros);
       const spent = cents(first.r_spent_micros);
@@ -256,9 +257,10 @@ export class LedgerBudgets {
         },
       );
     }
-    if (first.r_reservation_id === null || first.r_expires_at === null) {
-      throw new Error('a granted reservation has an id and an expiry');
-    }
+    assert(
+      first.r_reservation_id !== null && first.r_expires_at !== null,
+      'a granted reservation has an id and an expiry',
+    );
     return {
       id: first.r_reservation_id,
       estimated_cents: microsToCents(micros),
@@ -303,7 +305,7 @@ export class LedgerBudgets {
         r_estimated_micros: string | number | bigint | null;
         r_expired: boolean | null;
       }>(namedSql('select * from execution_ledger.budget_settle($1::uuid, $2)'), [id, runId]);
-      if (row === undefined) throw new Error('budget_settle returns one row');
+      assert(row !== undefined, 'budget_settle returns one row');
       refuseSettle(row.r_outcome, id, runId);
       const actual = BigInt(String(row.r_actual_micros));
       if (expected !== undefined && expected !== actual) {
@@ -419,7 +421,7 @@ function refuseSettle(outcome: string, id: string, runId: string | null): void {
         { field: 'run_id' },
       );
     default:
-      throw new Error(`unknown settle outcome ${outcome}`);
+      assert.fail(`unknown settle outcome ${outcome}`);
   }
 }
 

@@ -104,7 +104,7 @@ export class WebhookDelivery {
             this.#options.backoffBaseMs * 2 ** Math.min(endpoint.attempts, 30),
           );
           await this.#ledger.webhooks.fail(endpoint.id, failure, wait);
-          this.#options.onError?.(endpoint.id, new Error(failure));
+          this.#options.onError?.(endpoint.id, failure);
           return;
         }
         await this.#ledger.webhooks.acknowledge(endpoint.id, event.seq);

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { NoteVerifierKey } from 'execution-ledger/verify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ServerContext } from '../../http/server-context.js';
@@ -37,7 +38,7 @@ export function registerPages(
   const directory = new ProjectDirectory(context.ledger);
   const pageRequest = (request: FastifyRequest): PageRequest => {
     const principal = request.dashboardKey;
-    if (principal === undefined) throw new Error('a dashboard page ran without its session check');
+    assert(principal !== undefined, 'a dashboard page ran without its session check');
     return {
       request,
       query: (request.query ?? {}) as Record<string, string>,
