@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX } from '../bounds.js';
 import { LedgerError } from '../errors.js';
 import { type FilterScope, requireLimit, scopeClauses, whereSql } from '../query/execution-filter.js';
@@ -27,15 +28,23 @@ export function encodeCursor(ordering: Ordering, record: ExecutionRecord): strin
   return cursorText(state);
 }
 
+/**
+ * The state as JSON with a check (the first 8 hex digits of its SHA-256) beside it. Without the
+ * check, changing one digit of a cursor made another well-formed cursor that a list accepted;
+ * with it an edited cursor is refused (it does not guard against forging: cursors grant no
+ * access, the reader's scope does).
+ */
 function cursorText(state: CursorState): string {
-  return Buffer.from(JSON.stringify(state), 'utf8').toString('base64url');
+  const text = JSON.stringify(state);
+  const check = createHash('sha256').update(text).digest('hex').slice(0, 8);
+  return Buffer.from(JSON.stringify({ ...state, c: check }), 'utf8').toString('base64url');
 }
 
 /**
  * Accepts exactly the text encodeCursor produced and nothing else. Node's base64url decoder
  * skips characters it does not know and ignores trailing bits, so a cursor with a character
  * appended or changed can decode to the same state: the state is rebuilt from its checked
- * fields, encoded again and compared with what the caller sent.
+ * fields, encoded again (with its check) and compared with what the caller sent.
  */
 function decodeCursor(ordering: Ordering, cursor: string): CursorState {
   const state = checkedState(ordering, parseCursor(cursor));
