@@ -1,22 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ENGINES, type EngineName, makeExecution } from '@execution-ledger/test-support';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliDatabase, runCli } from './support/cli-process.js';
+import { describe, expect, it } from 'vitest';
+import { useCliDatabase } from './support/cli-process.js';
 
 const CLI_ENGINES: EngineName[] = ENGINES.includes('postgres') ? ['postgres'] : ['pglite'];
 
 describe.each(CLI_ENGINES)('execution-ledger stats --by tool|model [%s]', (engine) => {
   const project = `proj-${randomUUID()}`;
-  let database: { target: string; cleanup: () => Promise<void> } = { target: '', cleanup: async () => {} };
-  const cli = (args: string[], input?: string) =>
-    runCli(['--database', database.target, ...args], input === undefined ? {} : { input });
-
-  beforeAll(async () => {
-    database = await cliDatabase(engine);
-  });
-  afterAll(async () => {
-    await database.cleanup();
-  });
+  const cli = useCliDatabase(engine);
 
   it('prints step costs by tool and by model as tables and as JSON, and refuses another grouping', async () => {
     const run = makeExecution(project, {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type EngineName, prepareServerDatabase, present } from '@execution-ledger/test-support';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The built CLI, run as users run it. */
 /**
@@ -106,4 +107,20 @@ export async function cliDatabase(
   }
   const folder = await mkdtemp(path.join(tmpdir(), 'execution-ledger-cli-'));
   return { target: folder, cleanup: () => rm(folder, { recursive: true, force: true }) };
+}
+
+/**
+ * A CLI database for the enclosing describe block (made before its tests, removed after) and a
+ * `cli(args, input?)` that runs the CLI against it.
+ */
+export function useCliDatabase(engine: EngineName) {
+  let database: { target: string; cleanup: () => Promise<void> } = { target: '', cleanup: async () => {} };
+  beforeAll(async () => {
+    database = await cliDatabase(engine);
+  });
+  afterAll(async () => {
+    await database.cleanup();
+  });
+  return (args: string[], input?: string) =>
+    runCli(['--database', database.target, ...args], input === undefined ? {} : { input });
 }
