@@ -15,7 +15,8 @@ async function rollupRows(context: EngineContext, projectId: string) {
   );
 }
 
-// Every level and its table (sql/0008_rollup_levels.sql), and each table's keys besides the period.
+// Every level and its table (sql/0008_rollup_levels.sql, 0016_status_count_levels.sql), and each
+// table's keys besides the period.
 const LEVEL_TABLES = [
   ['hour', 'execution_rollups_hour'],
   ['hour_user', 'execution_rollups'],
@@ -25,13 +26,19 @@ const LEVEL_TABLES = [
   ['month_user', 'execution_rollups_month_user'],
 ] as const;
 const LEVEL_KEYS: Record<string, string[]> = {
-  execution_rollups_hour: ['agent_id', 'status'],
+  execution_rollups_hour: ['agent_id'],
   execution_rollups: ['agent_id', 'user_id', 'status'],
-  execution_rollups_day: ['agent_id', 'status'],
+  execution_rollups_day: ['agent_id'],
   execution_rollups_day_user: ['agent_id', 'user_id', 'status'],
-  execution_rollups_month: ['agent_id', 'status'],
+  execution_rollups_month: ['agent_id'],
   execution_rollups_month_user: ['user_id'],
 };
+// The levels without status as a key count each status in a column of its own.
+const STATUS_COUNT_TABLES = new Set([
+  'execution_rollups_hour',
+  'execution_rollups_day',
+  'execution_rollups_month',
+]);
 
 describeEachEngine('rollup levels', (context) => {
   it('are written by the append itself, one group per hour, agent, user and status', async () => {
@@ -176,8 +183,10 @@ describeEachEngine('rollup levels', (context) => {
         makeExecution(projectId, { user_id: 'user-002' }),
       ]);
       for (const [level, table] of LEVEL_TABLES) {
+        // A level that counts statuses in columns keeps run_count their sum (a check constraint).
+        const counted = STATUS_COUNT_TABLES.has(table) ? ', completed_count = completed_count + 1' : '';
         await context.admin(
-          `update execution_ledger.${table} set run_count = run_count + 1 where project_id = $1`,
+          `update execution_ledger.${table} set run_count = run_count + 1${counted} where project_id = $1`,
           [projectId],
         );
         const report = await context.ledger.verifyRollups(projectId);
@@ -186,12 +195,37 @@ describeEachEngine('rollup levels', (context) => {
         for (const mismatch of report.mismatches) {
           expect(mismatch).toMatchObject({
             level,
-            reason: expect.stringMatching(/^run_count is \d+, the entries give \d+$/),
+            reason: expect.stringMatching(
+              /^run_count is \d+, the entries give \d+(; completed_count is \d+, the entries give \d+)?$/,
+            ),
           });
         }
         await context.ledger.rebuildRollups(projectId);
         expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
       }
+    });
+
+    it('name a status count that disagrees, though the run count agrees', async () => {
+      const projectId = context.project();
+      await context.ledger.recordExecutions([
+        makeExecution(projectId),
+        makeExecution(projectId, { status: 'failed', error_message: 'boom' }),
+      ]);
+      await context.admin(
+        `update execution_ledger.execution_rollups_day
+         set completed_count = completed_count + 1, failed_count = failed_count - 1 where project_id = $1`,
+        [projectId],
+      );
+      const report = await context.ledger.verifyRollups(projectId);
+      expect(report.levels.filter((entry) => !entry.ok).map((entry) => entry.level)).toEqual(['day']);
+      expect(
+        report.mismatches.map((mismatch) => [mismatch.agent_id, mismatch.status, mismatch.reason]),
+      ).toEqual([
+        ['backend', null, 'completed_count is 2, the entries give 1; failed_count is 0, the entries give 1'],
+      ]);
+      expect((await context.ledger.getProjectExecutionStats(projectId)).failed).toBe(1);
+      await context.ledger.rebuildRollups(projectId);
+      expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
     });
 
     it('rebuilding every project also drops rollups of projects that have no entries', async () => {
@@ -202,11 +236,14 @@ describeEachEngine('rollup levels', (context) => {
           table === 'execution_rollups'
             ? 'hour'
             : table.replace(/^execution_rollups_/, '').replace(/_user$/, '');
+        const counts = STATUS_COUNT_TABLES.has(table)
+          ? { columns: ', completed_count, failed_count, aborted_count', values: ', 5, 0, 0' }
+          : { columns: '', values: '' };
         await context.admin(
           `insert into execution_ledger.${table} (project_id, ${period}, ${keys.join(', ')}, run_count,
              cost_sum, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum, duration_count,
-             duration_ms_sum)
-           values ($1, '2020-01-01T00:00Z', ${keys.map((key) => `'ghost-${key}'`).join(', ')}, 5, 5, 0, 0, 0, 0, 0, 0)`,
+             duration_ms_sum${counts.columns})
+           values ($1, '2020-01-01T00:00Z', ${keys.map((key) => `'ghost-${key}'`).join(', ')}, 5, 5, 0, 0, 0, 0, 0, 0${counts.values})`,
           [orphan],
         );
       }

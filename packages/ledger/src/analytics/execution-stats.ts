@@ -63,7 +63,8 @@ export async function queryProjectStats(
 ): Promise<ExecutionStats> {
   const params: unknown[] = [];
   const source = rollupSourceSql(toAnalyticsScope({ ...range, projectId }), params, {
-    keys: ['agent_id', 'status'],
+    keys: ['agent_id'],
+    statusCounts: true,
     rowSecured: isRowSecured(q),
   });
   // One round trip: the grand total and the per-agent rows through grouping sets.
@@ -71,9 +72,9 @@ export async function queryProjectStats(
     namedSql(`${source.sql}
      select grouping(s.agent_id) = 1 as whole, s.agent_id,
        coalesce(sum(s.run_count), 0)::text as total,
-       coalesce(sum(s.run_count) filter (where s.status = 'completed'), 0)::text as successful,
-       coalesce(sum(s.run_count) filter (where s.status = 'failed'), 0)::text as failed,
-       coalesce(sum(s.run_count) filter (where s.status = 'aborted'), 0)::text as aborted,
+       coalesce(sum(s.completed_count), 0)::text as successful,
+       coalesce(sum(s.failed_count), 0)::text as failed,
+       coalesce(sum(s.aborted_count), 0)::text as aborted,
        coalesce(sum(s.cost_sum), 0)::text as total_cost,
        coalesce(round(sum(s.cost_sum) / nullif(sum(s.run_count), 0), 6), 0)::text as avg_cost,
        coalesce(round(sum(s.duration_ms_sum) / nullif(sum(s.duration_count), 0)), 0)::text as avg_duration_ms
@@ -117,7 +118,7 @@ export async function countRuns(q: Queryable, scope: FilterScope): Promise<numbe
   const params: unknown[] = [];
   const sql =
     scope.parentRunId === undefined
-      ? namedSql(`${rollupSourceSql(scope, params, { keys: [], rowSecured: isRowSecured(q) }).sql}
+      ? namedSql(`${rollupSourceSql(scope, params, { keys: [], countsOnly: true, rowSecured: isRowSecured(q) }).sql}
          select coalesce(sum(s.run_count), 0)::text as total from source s`)
       : `select count(*)::text as total from execution_ledger.executions e ${whereSql(scopeClauses(scope, params))}`;
   const rows = await q.query<{ total: string }>(sql, params);

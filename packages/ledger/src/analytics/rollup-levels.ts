@@ -11,38 +11,80 @@ export interface RollupLevel {
   table: string;
   period: RollupPeriod;
   keys: readonly RollupKey[];
+  /**
+   * Whether its rows count each status apart (completed_count, failed_count, aborted_count)
+   * without status as a key: enough for status counts and for counting runs of some statuses,
+   * not for any other measure of some statuses.
+   */
+  statusCounts: boolean;
 }
 
 /**
- * Every level (sql/0008_rollup_levels.sql), each period's levels in order of preference: fewer
- * keys means fewer rows per period, so a query reads the first level of a period that holds every
- * key it needs. All levels hold the same measures.
+ * Every level (sql/0008_rollup_levels.sql, reshaped by 0016_status_count_levels.sql), each
+ * period's levels in order of preference: fewer keys means fewer rows per period, so a query
+ * reads the first level of a period that holds what it needs. All levels hold the same measures
+ * over all their runs; the agent-keyed levels add a count per status.
  */
 export const ROLLUP_LEVELS: readonly RollupLevel[] = [
-  { name: 'hour', table: 'execution_rollups_hour', period: 'hour', keys: ['agent_id', 'status'] },
-  { name: 'hour_user', table: 'execution_rollups', period: 'hour', keys: ['agent_id', 'user_id', 'status'] },
-  { name: 'day', table: 'execution_rollups_day', period: 'day', keys: ['agent_id', 'status'] },
+  { name: 'hour', table: 'execution_rollups_hour', period: 'hour', keys: ['agent_id'], statusCounts: true },
+  {
+    name: 'hour_user',
+    table: 'execution_rollups',
+    period: 'hour',
+    keys: ['agent_id', 'user_id', 'status'],
+    statusCounts: false,
+  },
+  { name: 'day', table: 'execution_rollups_day', period: 'day', keys: ['agent_id'], statusCounts: true },
   {
     name: 'day_user',
     table: 'execution_rollups_day_user',
     period: 'day',
     keys: ['agent_id', 'user_id', 'status'],
+    statusCounts: false,
   },
-  { name: 'month', table: 'execution_rollups_month', period: 'month', keys: ['agent_id', 'status'] },
-  { name: 'month_user', table: 'execution_rollups_month_user', period: 'month', keys: ['user_id'] },
+  {
+    name: 'month',
+    table: 'execution_rollups_month',
+    period: 'month',
+    keys: ['agent_id'],
+    statusCounts: true,
+  },
+  {
+    name: 'month_user',
+    table: 'execution_rollups_month_user',
+    period: 'month',
+    keys: ['user_id'],
+    statusCounts: false,
+  },
 ];
 
-/** The level of a period that holds every needed key with the fewest keys; none when no level does. */
-export function levelFor(period: RollupPeriod, needed: ReadonlySet<RollupKey>): RollupLevel | undefined {
-  return ROLLUP_LEVELS.find(
-    (level) => level.period === period && [...needed].every((key) => level.keys.includes(key)),
+/** What a query needs of a level. */
+export interface LevelNeeds {
+  /** Keys it groups or filters by (status here: every measure of some statuses). */
+  keys: ReadonlySet<RollupKey>;
+  /** Counts per status: a status key or the per-status count columns both give them. */
+  statusCounts: boolean;
+}
+
+function holds(level: RollupLevel, needs: LevelNeeds): boolean {
+  return (
+    [...needs.keys].every((key) => level.keys.includes(key)) &&
+    (!needs.statusCounts || level.statusCounts || level.keys.includes('status'))
   );
 }
 
+/** The first level of a period that holds what a query needs; none when no level does. */
+export function levelFor(period: RollupPeriod, needs: LevelNeeds): RollupLevel | undefined {
+  return ROLLUP_LEVELS.find((level) => level.period === period && holds(level, needs));
+}
+
 /** The level of a period that a caller knows exists (the user-keyed day and hour levels hold every key). */
-export function requireLevel(period: RollupPeriod, needed: ReadonlySet<RollupKey>): RollupLevel {
-  const level = levelFor(period, needed);
-  assert(level !== undefined, `a ${period} level holds the keys ${[...needed].join(', ')}`);
+export function requireLevel(period: RollupPeriod, needs: LevelNeeds): RollupLevel {
+  const level = levelFor(period, needs);
+  assert(
+    level !== undefined,
+    `a ${period} level holds the keys ${[...needs.keys].join(', ')}${needs.statusCounts ? ' and status counts' : ''}`,
+  );
   return level;
 }
 

@@ -23,6 +23,8 @@ const MEASURES = [
   'duration_ms_sum',
   'duration_ms_max',
 ] as const;
+// The count of each status, kept by the levels without status as a key.
+const STATUS_COUNTS = ['completed_count', 'failed_count', 'aborted_count'] as const;
 
 /**
  * Recreates every rollup level of one project, or of every project (each in its own short
@@ -101,11 +103,14 @@ export async function verifyProjectRollups(
 function verifyLevelSql(level: RollupLevel): string {
   const period = `date_trunc('${level.period}', t.created_at, 'UTC')`;
   const keys = level.keys;
-  const differences = MEASURES.map(
-    (measure) =>
-      `case when x.${measure} is distinct from a.${measure} ` +
-      `then format('${measure} is %s, the entries give %s', coalesce(a.${measure}::text, 'null'), coalesce(x.${measure}::text, 'null')) end`,
-  ).join(',\n        ');
+  const measures = level.statusCounts ? [...MEASURES, ...STATUS_COUNTS] : MEASURES;
+  const differences = measures
+    .map(
+      (measure) =>
+        `case when x.${measure} is distinct from a.${measure} ` +
+        `then format('${measure} is %s, the entries give %s', coalesce(a.${measure}::text, 'null'), coalesce(x.${measure}::text, 'null')) end`,
+    )
+    .join(',\n        ');
   const keyOf = (key: string) =>
     keys.includes(key as never) ? `coalesce(x.${key}, a.${key})` : 'null::text';
   const order = ['m.period', ...keys.map((key) => `m.${key}`)].join(', ');
@@ -117,7 +122,10 @@ function verifyLevelSql(level: RollupLevel): string {
          execution_ledger.sum_part_maps(jsonb_agg(t.other_parts) filter (where t.other_parts is not null))
            as other_parts,
          count(t.duration_ms) as duration_count, coalesce(sum(t.duration_ms), 0) as duration_ms_sum,
-         max(t.duration_ms) as duration_ms_max
+         max(t.duration_ms) as duration_ms_max,
+         count(*) filter (where t.status = 'completed') as completed_count,
+         count(*) filter (where t.status = 'failed') as failed_count,
+         count(*) filter (where t.status = 'aborted') as aborted_count
        from execution_ledger.execution_rollup_terms t where t.project_id = $1
        group by ${['1', ...keys.map((_, index) => String(index + 2))].join(', ')}
      ),

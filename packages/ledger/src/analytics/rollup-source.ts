@@ -1,6 +1,7 @@
 import type { AnalyticsScope } from './analytics-scope.js';
 import type { TimeBucket } from './analytics-types.js';
 import {
+  type LevelNeeds,
   levelFor,
   type RollupKey,
   type RollupLevel,
@@ -20,6 +21,13 @@ export interface SourceNeeds {
   keys: readonly RollupKey[];
   /** Reads under row level security as one user (see rollup-levels.ts): user-keyed levels only. */
   rowSecured: boolean;
+  /** Reads `completed_count`, `failed_count` and `aborted_count` of `source`. */
+  statusCounts?: boolean;
+  /**
+   * Reads `run_count` and nothing else: a status filter may then count the chosen statuses'
+   * columns of a level without status as a key (its other measures are then null).
+   */
+  countsOnly?: boolean;
   bucket?: BucketSpec;
 }
 
@@ -48,9 +56,10 @@ export interface RollupSource {
  * equal the same aggregate over the entries.
  *
  * Rows of `source`: at (the period's start, or the entry's created_at), agent_id, user_id, status
- * (null when the level has no such key, and then the query never needs it), run_count, cost_sum,
- * cost_min, cost_max, tokens_sum, tool_calls_sum, external_requests_sum, penalties_sum,
- * other_parts, duration_count, duration_ms_sum, duration_ms_max.
+ * (null when the level has no such key, and then the query never needs it), run_count,
+ * completed_count, failed_count, aborted_count (null unless `statusCounts` or `countsOnly` was
+ * asked for), cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum, external_requests_sum,
+ * penalties_sum, other_parts, duration_count, duration_ms_sum, duration_ms_max.
  */
 export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs: SourceNeeds): RollupSource {
   const add = (value: unknown) => {
@@ -64,31 +73,54 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   ] as const) {
     if (value !== undefined) filters.push([column, `= ${add(value)}`]);
   }
-  if (scope.statuses !== undefined) filters.push(['status', `= any(${add(scope.statuses)}::text[])`]);
+  const statuses = scope.statuses === undefined ? undefined : `${add(scope.statuses)}::text[]`;
   const project = scope.projectId === undefined ? undefined : add(scope.projectId);
-  const needed = new Set<RollupKey>([...needs.keys, ...filters.map(([key]) => key)]);
-  if (needs.rowSecured) needed.add('user_id');
-  const where = (alias: string) => [
+  const keys = new Set<RollupKey>([...needs.keys, ...filters.map(([key]) => key)]);
+  // A status filter needs status as a key unless the query counts runs and nothing else.
+  if (statuses !== undefined && needs.countsOnly !== true) keys.add('status');
+  if (needs.rowSecured) keys.add('user_id');
+  const needed: LevelNeeds = {
+    keys,
+    statusCounts: needs.statusCounts === true || (statuses !== undefined && needs.countsOnly === true),
+  };
+  // Entries (no level) and levels keyed by status filter rows; the others count the statuses.
+  const where = (alias: string, level?: RollupLevel) => [
     ...(project === undefined ? [] : [`${alias}.project_id = ${project}`]),
     ...filters.map(([key, test]) => `${alias}.${key} ${test}`),
+    ...(statuses !== undefined && (level === undefined || level.keys.includes('status'))
+      ? [`${alias}.status = any(${statuses})`]
+      : []),
   ];
+  const rows = (level: RollupLevel, alias: string, clauses: string[]) =>
+    levelRows(level, alias, [...where(alias, level), ...clauses], statuses);
   const narrow = project !== undefined || scope.agentId !== undefined;
-  const parts: SourceParts = { add, where, needed, narrow };
+  const parts: SourceParts = { add, where, rows, needed, narrow };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
   return bucketedSource(scope, parts, needs.bucket);
 }
 
 interface SourceParts {
   add: (value: unknown) => string;
-  where: (alias: string) => string[];
-  needed: ReadonlySet<RollupKey>;
+  /** The scope's clauses over the entries (no level) or over a level's rows. */
+  where: (alias: string, level?: RollupLevel) => string[];
+  /** A level's rows matching the scope and the given clauses, in the shape of `source`. */
+  rows: (level: RollupLevel, alias: string, clauses: string[]) => string;
+  needed: LevelNeeds;
   /** Whether a project or agent filter narrows every level to an index range. */
   narrow: boolean;
 }
 
-const MEASURES = `run_count, cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum,
+const MEASURES = `cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum,
   external_requests_sum, penalties_sum, other_parts, duration_count, duration_ms_sum, duration_ms_max`;
-const ENTRY_MEASURES = `1::bigint as run_count, t.cost_total as cost_sum, t.cost_total as cost_min,
+// The same measures when a level's rows cover statuses the query does not count: never read.
+const NO_MEASURES = `null::numeric as cost_sum, null::numeric as cost_min, null::numeric as cost_max,
+  null::numeric as tokens_sum, null::numeric as tool_calls_sum, null::numeric as external_requests_sum,
+  null::numeric as penalties_sum, null::jsonb as other_parts, null::bigint as duration_count,
+  null::numeric as duration_ms_sum, null::bigint as duration_ms_max`;
+const STATUSES = ['completed', 'failed', 'aborted'] as const;
+const ENTRY_MEASURES = `1::bigint as run_count,
+  ${STATUSES.map((status) => `(t.status = '${status}')::integer::bigint as ${status}_count`).join(', ')},
+  t.cost_total as cost_sum, t.cost_total as cost_min,
   t.cost_total as cost_max, t.tokens as tokens_sum, t.tool_calls as tool_calls_sum,
   t.external_requests as external_requests_sum, t.penalties as penalties_sum, t.other_parts,
   (t.duration_ms is not null)::integer::bigint as duration_count,
@@ -102,8 +134,33 @@ function keyColumns(level: RollupLevel, alias: string): string {
     .join(', ');
 }
 
-function levelRows(level: RollupLevel, alias: string, clauses: string[]): string {
-  return `select ${alias}.${level.period} as at, ${keyColumns(level, alias)}, ${prefixed(alias)}
+/**
+ * The run count and the count of each status of a level's rows: stored, derived from the status
+ * key, or (a level without status as a key, under a status filter) the chosen statuses' counts.
+ */
+function countColumns(level: RollupLevel, alias: string, statuses: string | undefined): string {
+  if (level.keys.includes('status')) {
+    return `${alias}.run_count, ${STATUSES.map(
+      (status) =>
+        `case when ${alias}.status = '${status}' then ${alias}.run_count else 0::bigint end as ${status}_count`,
+    ).join(', ')}`;
+  }
+  if (!level.statusCounts) {
+    return `${alias}.run_count, ${STATUSES.map((status) => `null::bigint as ${status}_count`).join(', ')}`;
+  }
+  if (statuses === undefined) {
+    return `${alias}.run_count, ${STATUSES.map((status) => `${alias}.${status}_count`).join(', ')}`;
+  }
+  const counted = STATUSES.map(
+    (status) => `case when '${status}' = any(${statuses}) then ${alias}.${status}_count else 0::bigint end`,
+  );
+  return `${counted.join(' + ')} as run_count, ${counted.map((count, index) => `${count} as ${STATUSES[index]}_count`).join(', ')}`;
+}
+
+function levelRows(level: RollupLevel, alias: string, clauses: string[], statuses?: string): string {
+  const counting = statuses !== undefined && !level.keys.includes('status');
+  return `select ${alias}.${level.period} as at, ${keyColumns(level, alias)},
+        ${countColumns(level, alias, counting ? statuses : undefined)}, ${counting ? NO_MEASURES : prefixed(alias)}
       from execution_ledger.${level.table} ${alias}
       where ${clauses.join(' and ')}`;
 }
@@ -144,11 +201,7 @@ function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
     }
     const level = requireLevel(piece.period, parts.needed);
     const column = `r.${level.period}`;
-    return levelRows(level, 'r', [
-      ...parts.where('r'),
-      `${column} >= ${time(piece.from)}`,
-      `${column} < ${time(piece.to)}`,
-    ]);
+    return parts.rows(level, 'r', [`${column} >= ${time(piece.from)}`, `${column} < ${time(piece.to)}`]);
   });
   // An empty range reads nothing; one typed branch that returns no row keeps the outer query valid.
   if (branches.length === 0) branches.push(entryRows([...parts.where('t'), 'false']));
@@ -237,10 +290,10 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
   // reads every hour of the project.
   const hours = parts.narrow
     ? `select r.*, s.label from slots s
-      cross join lateral (${levelRows(hourLevel, 'r', [...parts.where('r'), 'r.hour = s.hour'])} offset 0) r
+      cross join lateral (${parts.rows(hourLevel, 'r', ['r.hour = s.hour'])} offset 0) r
       where s.whole`
     : `select r.*, s.label
-      from (${levelRows(hourLevel, 'r', [...parts.where('r'), `r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`])}) r
+      from (${parts.rows(hourLevel, 'r', [`r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`])}) r
       join slots s on s.hour = r.at
       where s.whole`;
   // Intervals in hours, never '1 day': adding a day to a timestamptz follows the session's zone.
@@ -259,7 +312,7 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
     ),
     source as (
       select r.*, d.label from (
-        ${levelRows(dayLevel, 'r', [...parts.where('r'), `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`])}
+        ${parts.rows(dayLevel, 'r', [`r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`])}
       ) r
       join days d on d.day = r.at
       where d.whole
