@@ -6,6 +6,7 @@
 //   npm run bench:analytics                                  # 1M runs / 90 days on PostgreSQL, 100k on PGlite
 //   BENCH_ENGINES=postgres BENCH_RUNS=10000000 BENCH_DAYS=365 npm run bench:analytics
 //   BENCH_REUSE=1 npm run bench:analytics                    # keep the server's runs from the last time
+//   BENCH_REUSE=1 BENCH_REBUILD=1 npm run bench:analytics    # keep the runs, migrate, rebuild the rollups
 //
 // PostgreSQL needs BENCH_DATABASE_URL (the owner of a database whose name contains "bench": its
 // execution_ledger schema is dropped and recreated) and BENCH_ADMIN_DATABASE_URL (a superuser on
@@ -80,6 +81,9 @@ async function benchEngine(engine, dataDir) {
       await load(engine, createLedger({ database: serverUrl }), (sql, params) =>
         adminPool.query(sql, params),
       );
+    } else if (process.env.BENCH_REBUILD === '1') {
+      // The runs stay; a newer schema's migrations run and every rollup level is filled again.
+      await rebuild(engine, createLedger({ database: serverUrl }));
     }
   }
   const ledger = createLedger({ database: dataDir ?? serverUrl, poolSize: 4 });
@@ -112,12 +116,18 @@ async function load(engine, ledger, admin) {
     `${engine}: loaded ${RUNS[engine].toLocaleString('en')} runs in ${loaded.seconds.toFixed(0)} s (hashes computed, rollup trigger off); largest project ${loaded.sizes[0].toLocaleString('en')} runs`,
   );
   const db = await ledger.database();
-  let started = performance.now();
+  const started = performance.now();
   await db.query('vacuum analyze execution_ledger.executions');
   report.note(
     `${engine}: vacuum analyze of the entries took ${((performance.now() - started) / 1000).toFixed(0)} s`,
   );
-  started = performance.now();
+  await rebuild(engine, ledger);
+}
+
+/** Migrates, rebuilds every rollup level of every project, and vacuum-analyzes every rollup table. */
+async function rebuild(engine, ledger) {
+  const db = await ledger.database(); // migrates
+  const started = performance.now();
   const rebuilt = await ledger.rebuildRollups();
   const levels = Object.entries(rebuilt.levels).map(
     ([level, groups]) => `${level} ${groups.toLocaleString('en')}`,
@@ -125,12 +135,14 @@ async function load(engine, ledger, admin) {
   report.note(
     `${engine}: rebuildRollups of ${rebuilt.projects} projects took ${((performance.now() - started) / 1000).toFixed(0)} s; rows per level: ${levels.join(', ')}; step rollup groups ${rebuilt.step_groups.toLocaleString('en')}`,
   );
-  for (const table of ['', '_hour', '_day', '_month', '_day_user', '_month_user']) {
-    await db.query(`vacuum analyze execution_ledger.execution_rollups${table}`);
-  }
-  for (const table of ['step_rollups', 'step_rollups_by_project']) {
-    await db.query(`vacuum analyze execution_ledger.${table}`);
-  }
+  const tables = await db.query(
+    `select c.relname from pg_class c
+     where c.relnamespace = 'execution_ledger'::regnamespace and c.relkind = 'r'
+       and (c.relname like 'execution_rollups%' or c.relname like 'step_rollups%')
+     order by 1`,
+  );
+  for (const { relname } of tables) await db.query(`vacuum analyze execution_ledger.${relname}`);
+  report.note(`${engine}: vacuum analyze of ${tables.map((table) => table.relname).join(', ')}`);
   if (engine === 'postgres') await ledger.close();
 }
 

@@ -246,4 +246,50 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
     await context.ledger.rebuildRollups(projectId);
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
+
+  it('reads a range ending just before a month ends as the month less what lies outside it', async () => {
+    const projectId = context.project('complement');
+    const runs = [
+      { at: '2026-03-01T12:00:00Z', cost: 1 }, // before the range, in a whole day: subtracted from days
+      { at: '2026-03-03T09:30:00Z', cost: 2 }, // before the range, in a whole hour: subtracted from hours
+      { at: '2026-03-10T08:00:00Z', cost: 4 }, // inside: month level
+      { at: '2026-03-31T23:30:00Z', cost: 8 }, // inside, in the hour the end cuts: month level
+      { at: '2026-03-31T23:50:00Z', cost: 16 }, // after the range, in the cut hour: subtracted entries
+    ].map(({ at, cost }) => ({ createdAt: new Date(at), cost }));
+    await insertHistoricalRuns(context, projectId, runs);
+    const start = new Date('2026-03-03T10:00:00Z');
+    const end = new Date('2026-03-31T23:40:00Z');
+    expect(await context.ledger.getProjectExecutionStats(projectId, start, end)).toEqual(
+      await plainProjectStats(context, projectId, { start, end }),
+    );
+    expect(await context.ledger.getCostByUser({ projectId, start, end })).toEqual(
+      await plainCostByUser(context, projectId, { start, end }),
+    );
+    // Change each level's copy: the answer shows which pieces were added and which subtracted.
+    for (const [table, amount] of [
+      ['execution_rollups_month', 1_000],
+      ['execution_rollups_day', 100_000],
+      ['execution_rollups_hour', 10_000_000],
+    ] as const) {
+      await context.admin(
+        `update execution_ledger.${table} set cost_sum = cost_sum + ${amount} where project_id = $1`,
+        [projectId],
+      );
+    }
+    const stats = await context.ledger.getProjectExecutionStats(projectId, start, end);
+    // March (+ 1,000) less 1 March (day, + 100,000), less 09:00 on 3 March (hour, + 10,000,000),
+    // less the entry at 23:50: the runs of 4 and 8 cents.
+    expect(stats.total_executions).toBe(2);
+    expect(stats.total_cost).toBe(12 + 1_000 - 100_000 - 10_000_000);
+    // Minima and maxima cannot be subtracted: agent statistics add finer pieces only (the days
+    // from 4 to 30 March, where only 10 March holds a run, and the entries of the cut hour).
+    expect(await context.ledger.getAgentCostStats('backend', projectId, start, end)).toMatchObject({
+      count: 2,
+      total_cost: 12 + 100_000,
+      min_cost: 4,
+      max_cost: 8,
+    });
+    await context.ledger.rebuildRollups(projectId);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
 });

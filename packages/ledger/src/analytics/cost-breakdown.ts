@@ -84,6 +84,7 @@ export async function queryCostByUser(
   const params: unknown[] = [];
   const source = rollupSourceSql(toAnalyticsScope(options), params, {
     keys: ['user_id'],
+    additive: true,
     rowSecured: isRowSecured(q),
   });
   params.push(limit);
@@ -93,6 +94,8 @@ export async function queryCostByUser(
       round(sum(s.cost_sum) / sum(s.run_count), 6)::text as avg_cost
     from source s
     group by s.user_id
+    -- Pieces may be subtracted (additive): a user whose runs all lie outside the range sums to zero.
+    having sum(s.run_count) > 0
     order by sum(s.cost_sum) desc, s.user_id
     limit $${params.length}`,
     params,

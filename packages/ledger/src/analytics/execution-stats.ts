@@ -65,6 +65,7 @@ export async function queryProjectStats(
   const source = rollupSourceSql(toAnalyticsScope({ ...range, projectId }), params, {
     keys: ['agent_id'],
     statusCounts: true,
+    additive: true,
     rowSecured: isRowSecured(q),
   });
   // One round trip: the grand total and the per-agent rows through grouping sets.
@@ -80,6 +81,8 @@ export async function queryProjectStats(
        coalesce(round(sum(s.duration_ms_sum) / nullif(sum(s.duration_count), 0)), 0)::text as avg_duration_ms
      from source s
      group by grouping sets ((), (s.agent_id))
+     -- Pieces may be subtracted (additive): an agent whose runs all lie outside the range sums to zero.
+     having grouping(s.agent_id) = 1 or sum(s.run_count) > 0
      order by s.agent_id`),
     params,
   );
@@ -118,7 +121,7 @@ export async function countRuns(q: Queryable, scope: FilterScope): Promise<numbe
   const params: unknown[] = [];
   const sql =
     scope.parentRunId === undefined
-      ? namedSql(`${rollupSourceSql(scope, params, { keys: [], countsOnly: true, rowSecured: isRowSecured(q) }).sql}
+      ? namedSql(`${rollupSourceSql(scope, params, { keys: [], countsOnly: true, additive: true, rowSecured: isRowSecured(q) }).sql}
          select coalesce(sum(s.run_count), 0)::text as total from source s`)
       : `select count(*)::text as total from execution_ledger.executions e ${whereSql(scopeClauses(scope, params))}`;
   const rows = await q.query<{ total: string }>(sql, params);

@@ -28,6 +28,13 @@ export interface SourceNeeds {
    * columns of a level without status as a key (its other measures are then null).
    */
   countsOnly?: boolean;
+  /**
+   * Reads counts and sums only (no minimum, maximum or part map): a range may then be read as
+   * whole periods reaching past its ends, less the pieces outside it (measures negated), when
+   * that reads fewer rows, as for a range that ends a few minutes before a month or day does.
+   * The outer query must drop groups whose run count sums to zero.
+   */
+  additive?: boolean;
   bucket?: BucketSpec;
 }
 
@@ -94,7 +101,7 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   const rows = (level: RollupLevel, alias: string, clauses: string[]) =>
     levelRows(level, alias, [...where(alias, level), ...clauses], statuses);
   const narrow = project !== undefined || scope.agentId !== undefined;
-  const parts: SourceParts = { add, where, rows, needed, narrow };
+  const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
   return bucketedSource(scope, parts, needs.bucket);
 }
@@ -108,6 +115,8 @@ interface SourceParts {
   needed: LevelNeeds;
   /** Whether a project or agent filter narrows every level to an index range. */
   narrow: boolean;
+  /** Whether pieces may be subtracted (SourceNeeds.additive). */
+  additive: boolean;
 }
 
 const MEASURES = `cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum,
@@ -126,6 +135,13 @@ const ENTRY_MEASURES = `1::bigint as run_count,
   (t.duration_ms is not null)::integer::bigint as duration_count,
   coalesce(t.duration_ms, 0)::numeric as duration_ms_sum, t.duration_ms as duration_ms_max`;
 const prefixed = (alias: string) => MEASURES.replace(/(\w+)/g, `${alias}.$1`);
+// A piece read with the opposite sign: counts and sums negated, the rest never read.
+const NEGATED = `n.at, n.agent_id, n.user_id, n.status, -n.run_count as run_count,
+  -n.completed_count as completed_count, -n.failed_count as failed_count, -n.aborted_count as aborted_count,
+  -n.cost_sum as cost_sum, null::numeric as cost_min, null::numeric as cost_max, -n.tokens_sum as tokens_sum,
+  -n.tool_calls_sum as tool_calls_sum, -n.external_requests_sum as external_requests_sum,
+  -n.penalties_sum as penalties_sum, null::jsonb as other_parts, -n.duration_count as duration_count,
+  -n.duration_ms_sum as duration_ms_sum, null::bigint as duration_ms_max`;
 
 /** `agent_id, user_id, status` of a level's rows, with null for the keys it does not hold. */
 function keyColumns(level: RollupLevel, alias: string): string {
@@ -171,11 +187,12 @@ function entryRows(clauses: string[]): string {
       where ${clauses.join(' and ')}`;
 }
 
-/** A piece of the range: whole periods of a level, or the entries of a cut hour. */
+/** A piece of the range: whole periods of a level, or the entries of a cut hour; added or subtracted. */
 interface Piece {
   period: RollupPeriod | 'entries';
   from: number;
   to: number;
+  sign: 1 | -1;
 }
 
 const PERIODS: readonly RollupPeriod[] = ['month', 'day', 'hour'];
@@ -187,48 +204,100 @@ const PERIODS: readonly RollupPeriod[] = ['month', 'day', 'hour'];
  */
 function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
   const periods = PERIODS.filter((period) => levelFor(period, parts.needed) !== undefined);
-  const pieces: Piece[] = [];
-  splitRange(instant(scope.start), instant(scope.end), periods, pieces);
+  const { pieces } = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive);
   const levels = periods.map((period) => requireLevel(period, parts.needed));
   const time = (ms: number) => `${parts.add(instantText(ms))}::timestamptz`;
   const branches = pieces.map((piece) => {
+    let branch: string;
     if (piece.period === 'entries') {
-      return entryRows([
+      branch = entryRows([
         ...parts.where('t'),
         `t.created_at >= ${time(piece.from)}`,
         `t.created_at < ${time(piece.to)}`,
       ]);
+    } else {
+      const level = requireLevel(piece.period, parts.needed);
+      const column = `r.${level.period}`;
+      branch = parts.rows(level, 'r', [`${column} >= ${time(piece.from)}`, `${column} < ${time(piece.to)}`]);
     }
-    const level = requireLevel(piece.period, parts.needed);
-    const column = `r.${level.period}`;
-    return parts.rows(level, 'r', [`${column} >= ${time(piece.from)}`, `${column} < ${time(piece.to)}`]);
+    return piece.sign === 1 ? branch : `select ${NEGATED} from (${branch}) n`;
   });
   // An empty range reads nothing; one typed branch that returns no row keeps the outer query valid.
   if (branches.length === 0) branches.push(entryRows([...parts.where('t'), 'false']));
   return { sql: `with source as (\n      ${branches.join('\n      union all\n      ')}\n    )`, levels };
 }
 
-/** Cuts [from, to) into whole periods, coarsest first, and the entries of the hours left over. */
-function splitRange(from: number, to: number, periods: readonly RollupPeriod[], pieces: Piece[]): void {
-  if (!(from < to)) return;
-  const [period, ...finer] = periods;
-  if (period === undefined) {
-    pieces.push({ period: 'entries', from, to });
-    return;
-  }
-  const first = ceilTo(period, from);
-  const last = floorTo(period, to);
-  if (first < last) {
-    pieces.push({ period, from: first, to: last });
-    splitRange(from, first, finer, pieces);
-    splitRange(last, to, finer, pieces);
-  } else {
-    splitRange(from, to, finer, pieces);
-  }
+/** Pieces that cover a range exactly, and an estimate of the rows they read. */
+interface Cover {
+  pieces: Piece[];
+  cost: number;
 }
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
+const PERIOD_MS: Record<RollupPeriod, number> = { hour: HOUR_MS, day: DAY_MS, month: 30.44 * DAY_MS };
+// Cost estimates, in rows of one period of a level: a piece's index scan costs about one period
+// more; an hour of entries about two periods (at real density an hour of a busy project holds
+// more runs than a period of an agent-keyed level holds rows). An open end counts as a century.
+const PIECE_COST = 1;
+const ENTRY_HOUR_COST = 2;
+const HORIZON_MS = 100 * 365 * DAY_MS;
+
+function span(from: number, to: number): number {
+  return Number.isFinite(to - from) ? to - from : HORIZON_MS;
+}
+
+function joined(covers: Cover[]): Cover {
+  return {
+    pieces: covers.flatMap((cover) => cover.pieces),
+    cost: covers.reduce((sum, cover) => sum + cover.cost, 0),
+  };
+}
+
+function negated(cover: Cover): Cover {
+  return { ...cover, pieces: cover.pieces.map((piece) => ({ ...piece, sign: piece.sign === 1 ? -1 : 1 })) };
+}
+
+/**
+ * The cheapest exact cover of [from, to): whole periods of the coarsest size inside it, the edges
+ * left over by finer sizes, and the entries only for the hours it cuts. With `additive`, the whole
+ * periods may also reach past either end, less a cover of the part outside the range (subtracted),
+ * when that is cheaper: a range ending a few minutes before a month ends reads the month and
+ * subtracts those minutes' entries instead of reading its days and hours. Every instant of the
+ * range is counted exactly once in total, every instant outside it zero times.
+ */
+function coverRange(from: number, to: number, periods: readonly RollupPeriod[], additive: boolean): Cover {
+  if (!(from < to)) return { pieces: [], cost: 0 };
+  const [period, ...finer] = periods;
+  if (period === undefined) {
+    return {
+      pieces: [{ period: 'entries', from, to, sign: 1 }],
+      cost: PIECE_COST + (ENTRY_HOUR_COST * span(from, to)) / HOUR_MS,
+    };
+  }
+  const inner = [ceilTo(period, from), floorTo(period, to)] as const;
+  const starts = additive ? new Set([inner[0], floorTo(period, from)]) : [inner[0]];
+  const ends = additive ? new Set([inner[1], ceilTo(period, to)]) : [inner[1]];
+  // Whole periods of this size win a tie with finer ones, and periods inside the range one with
+  // periods reaching past it.
+  let best: Cover | undefined;
+  for (const low of starts) {
+    for (const high of ends) {
+      if (!(low < high)) continue;
+      const candidate = joined([
+        {
+          pieces: [{ period, from: low, to: high, sign: 1 }],
+          cost: PIECE_COST + span(low, high) / PERIOD_MS[period],
+        },
+        low < from ? negated(coverRange(low, from, finer, additive)) : coverRange(from, low, finer, additive),
+        high > to ? negated(coverRange(to, high, finer, additive)) : coverRange(high, to, finer, additive),
+      ]);
+      if (best === undefined || candidate.cost < best.cost) best = candidate;
+    }
+  }
+  const finerOnly = coverRange(from, to, finer, additive);
+  return best === undefined || finerOnly.cost < best.cost ? finerOnly : best;
+}
 
 function instant(text: string): number {
   if (text === '-infinity') return Number.NEGATIVE_INFINITY;
