@@ -115,6 +115,22 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
             await plainAgentStats(context, agentId, projectId, range),
           );
         }
+        // Across projects: the same runs under an agent of their own, shared out between two
+        // more projects, read by agent alone (the month level's agent index).
+        const soloAgent = `solo-${projectId}`;
+        for (const [index, other] of [context.project('levels-a'), context.project('levels-b')].entries()) {
+          const share = runs.filter((_, position) => position % 2 === index);
+          if (share.length > 0) {
+            await insertHistoricalRuns(
+              context,
+              other,
+              share.map((run) => ({ ...run, agentId: soloAgent })),
+            );
+          }
+        }
+        expect(await ledger.getAgentCostStats(soloAgent, undefined, range.start, range.end)).toEqual(
+          await plainAgentStats(context, soloAgent, undefined, range),
+        );
         expect(await ledger.getCostByPart({ projectId, ...dates })).toEqual(
           await plainCostByPart(context, projectId, range),
         );

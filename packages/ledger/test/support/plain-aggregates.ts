@@ -79,21 +79,21 @@ export async function plainProjectStats(
 export async function plainAgentStats(
   context: EngineContext,
   agentId: string,
-  projectId: string,
+  projectId: string | undefined,
   range: PlainRange,
 ): Promise<CostStats> {
-  const params: unknown[] = [agentId, projectId];
+  const params: unknown[] = [agentId, projectId ?? null];
   const [row] = await context.admin(
     `select count(*)::text as count, coalesce(sum(e.cost_total), 0)::text as total,
        coalesce(round(avg(e.cost_total), 6), 0)::text as avg,
        coalesce(min(e.cost_total), 0)::text as min, coalesce(max(e.cost_total), 0)::text as max
      from execution_ledger.executions e
-     where e.agent_id = $1 and e.project_id = $2 and ${rangeSql(range, params)}`,
+     where e.agent_id = $1 and ($2::text is null or e.project_id = $2) and ${rangeSql(range, params)}`,
     params,
   );
   return {
     agent_id: agentId,
-    project_id: projectId,
+    project_id: projectId ?? null,
     count: Number(row?.count),
     total_cost: Number(row?.total),
     avg_cost: Number(row?.avg),
