@@ -40,6 +40,7 @@ import { type OtlpOptions, registerOtlpRoutes } from './routes/otlp-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
+import { registerWebhookRoutes } from './routes/webhook-routes.js';
 import { installWebhookDelivery, type WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 
 export interface ServerOptions {
@@ -123,6 +124,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerOtlpRoutes(app, context, options.otlp);
   registerLineageRoutes(app, context);
   registerBudgetRoutes(app, context);
+  registerWebhookRoutes(app, context);
   await registerDashboard(app, context, options.dashboard);
   registerAllocationRoutes(app, context);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

@@ -33,6 +33,7 @@ export function openApiDocument(): SwaggerOptions {
         { name: 'allocation', description: 'Cost allocation rule sets and reports.' },
         { name: 'lineage', description: 'Run trees: what a task cost, what a run triggered.' },
         { name: 'budgets', description: 'Budgets shared through the database, reservations and events.' },
+        { name: 'webhooks', description: 'Webhook endpoints that events are delivered to (admin).' },
         { name: 'operations', description: 'Health and readiness.' },
       ],
     },

@@ -99,6 +99,8 @@ describe('/openapi.json', () => {
       '/v1/runs/{runId}/descendants',
       '/v1/runs/{runId}/tree',
       '/v1/traces',
+      '/v1/webhooks',
+      '/v1/webhooks/{webhookId}',
     ]);
   });
 

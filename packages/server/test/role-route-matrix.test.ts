@@ -76,6 +76,9 @@ describeEachEngine('role × route × project-scope matrix over /openapi.json', (
   });
   afterAll(async () => {
     await app?.close();
+    for (const endpoint of await context.ledger.webhooks.list()) {
+      if (endpoint.url === 'http://127.0.0.1:9/hook') await context.ledger.webhooks.delete(endpoint.id);
+    }
   });
 
   it('has an expectation line for every operation in /openapi.json and none for a removed one', () => {
@@ -287,9 +290,26 @@ async function seed(context: EngineContext, store: ApiKeyStore) {
     limit_cents: 1,
   });
   identifiers.b.push(`budget-${projectB}`);
+  // Endpoints start past every event they could see, so no deliverer running beside the
+  // matrix ever posts to them; afterAll deletes them.
+  const webhook = (id: string, projectId: string) =>
+    context.ledger.webhooks.set({
+      id,
+      url: 'http://127.0.0.1:9/hook',
+      secret: 'matrix-secret-0123456789',
+      project_id: projectId,
+      from_seq: Number.MAX_SAFE_INTEGER,
+    });
+  await webhook(`hook-${projectB}`, projectB);
+  identifiers.b.push(`hook-${projectB}`);
+  let webhooks = 0;
   const now = Date.now();
   const fixture: MatrixFixture = {
     budgetOfA,
+    newWebhook: async () => {
+      webhooks += 1;
+      return (await webhook(`hook-${projectA}-${webhooks}`, projectA)).id;
+    },
     newReservation: async () =>
       (
         await context.ledger.budgets.reserve(

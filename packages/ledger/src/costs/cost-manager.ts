@@ -6,6 +6,7 @@ import {
   PENALTY_REASON_CHARS_MAX,
   RUN_COST_MICRO_CENTS_MAX,
 } from '../bounds.js';
+import type { BudgetReservation, LedgerBudgets, SettledReservation } from '../budgets/budgets.js';
 import { LedgerError } from '../errors.js';
 import { centsToMicros, microsToCents } from '../money.js';
 import { assertJsonText, type JsonObject } from '../plain-json.js';
@@ -26,6 +27,38 @@ export interface CostManagerOptions {
   enforce?: BudgetEnforcement;
   /** Runs held open at once; default COST_RUNS_OPEN_MAX. */
   runsOpenMax?: number;
+  /**
+   * The database budgets `createReservedExecution` reserves against (`ledger.budgets`), so that
+   * any number of managers, processes and `ledger.run` calls share one budget (docs/budgets.md).
+   */
+  budgets?: DatabaseBudgets;
+}
+
+/** What a cost manager needs of the ledger's database budgets: `ledger.budgets`. */
+export type DatabaseBudgets = Pick<LedgerBudgets, 'reserve' | 'settle' | 'release'>;
+
+export interface ReservedExecutionOptions {
+  /** The scope of the reservation is (project_id, the run's agent, user_id). */
+  project_id: string;
+  user_id: string;
+  /**
+   * Cents held against every database budget of the scope before work starts; a block budget
+   * that cannot afford them refuses with BUDGET_BLOCKED and no run is opened. The run's own
+   * budget is capped at them.
+   */
+  reserveCents: number;
+  /** The run's own budget in cents, if smaller than reserveCents. */
+  budgetCents?: number | null;
+  enforce?: BudgetEnforcement;
+  /** How long the hold lasts if the process dies before settling it; default 5 minutes. */
+  ttlMs?: number;
+  /** Where to reserve; default the manager's `budgets` option. */
+  budgets?: DatabaseBudgets;
+}
+
+interface DatabaseHold {
+  readonly reservation: BudgetReservation;
+  readonly budgets: DatabaseBudgets;
 }
 
 export interface CreateExecutionOptions {
@@ -53,6 +86,9 @@ export class CostManager {
   readonly enforce: BudgetEnforcement;
   readonly #runsOpenMax: number;
   readonly #runs = new Map<string, RunCosts>();
+  readonly #budgets: DatabaseBudgets | undefined;
+  // Database reservations by run id, kept past endExecution until settled or released.
+  readonly #holds = new Map<string, DatabaseHold>();
 
   constructor(options: CostManagerOptions = {}) {
     this.prices = options.prices === undefined ? DEFAULT_PRICE_TABLE : PriceTable.from(options.prices);
@@ -61,6 +97,7 @@ export class CostManager {
     if (!Number.isSafeInteger(this.#runsOpenMax) || this.#runsOpenMax < 1) {
       fail('runsOpenMax', `must be a positive whole number; got ${String(options.runsOpenMax)}`);
     }
+    this.#budgets = options.budgets === undefined ? undefined : requireBudgets(options.budgets, 'budgets');
   }
 
   /** Opens a run with an optional budget in cents (null or absent: no budget). */
@@ -74,21 +111,82 @@ export class CostManager {
     requireId(agentId, 'agentId', DEFAULT_LIMITS);
     const budget = budgetCents == null ? null : centsToMicros(budgetCents, 'budgetCents', BUDGET_CENTS_MAX);
     const enforce = requireEnforcement(options.enforce ?? this.enforce, 'options.enforce');
-    if (this.#runs.has(runId)) {
-      throw new LedgerError(
-        'RUN_ID_CONFLICT',
-        `runId ${JSON.stringify(runId)} is already open in this cost manager; use a new run id, or endExecution() the old run first`,
-        { field: 'runId' },
-      );
-    }
-    if (this.#runs.size >= this.#runsOpenMax) {
-      throw new LedgerError(
-        'TOO_MANY_RUNS',
-        `this cost manager already holds ${this.#runs.size} open runs, its maximum; call endExecution(runId) when a run is recorded`,
-        { field: 'runId' },
-      );
-    }
+    this.#checkOpenable(runId);
     this.#runs.set(runId, new RunCosts(runId, agentId, budget, enforce, this.prices));
+  }
+
+  /**
+   * Opens a run after reserving `reserveCents` against the database budgets of (project_id,
+   * agentId, user_id), atomically in the database (the same SQL functions as
+   * `ledger.run({ reserveCents })`). BUDGET_BLOCKED, and no run, when a block budget cannot
+   * afford it. Once the run is ended and recorded, `settleExecution` settles the hold with the
+   * recorded run's exact cost; work that is not recorded gives it back with `releaseExecution`.
+   */
+  async createReservedExecution(
+    runId: string,
+    agentId: string,
+    options: ReservedExecutionOptions,
+  ): Promise<BudgetReservation> {
+    requireId(runId, 'runId', DEFAULT_LIMITS);
+    requireId(agentId, 'agentId', DEFAULT_LIMITS);
+    if (options === null || typeof options !== 'object') {
+      fail('options', 'must be { project_id, user_id, reserveCents }');
+    }
+    const budgets =
+      options.budgets === undefined ? this.#budgets : requireBudgets(options.budgets, 'options.budgets');
+    if (budgets === undefined) {
+      fail(
+        'budgets',
+        'is not set: build the manager with new CostManager({ budgets: ledger.budgets }) to reserve against database budgets',
+      );
+    }
+    const reserveCents = options.reserveCents;
+    centsToMicros(reserveCents, 'reserveCents', BUDGET_CENTS_MAX);
+    if (options.budgetCents != null) centsToMicros(options.budgetCents, 'budgetCents', BUDGET_CENTS_MAX);
+    // The run's own budget never passes what it reserved.
+    const budgetCents =
+      options.budgetCents == null ? reserveCents : Math.min(reserveCents, options.budgetCents);
+    const enforce = requireEnforcement(options.enforce ?? this.enforce, 'options.enforce');
+    this.#checkReservable(runId);
+    const reservation = await budgets.reserve(
+      { project_id: options.project_id, agent_id: agentId, user_id: options.user_id },
+      reserveCents,
+      options.ttlMs === undefined ? {} : { ttl_ms: options.ttlMs },
+    );
+    try {
+      // Another task of this process may have taken the run id while the reservation was made.
+      this.#checkReservable(runId);
+      this.createExecution(runId, agentId, budgetCents, { enforce });
+    } catch (error) {
+      await budgets.release(reservation);
+      throw error;
+    }
+    this.#holds.set(runId, { reservation, budgets });
+    return reservation;
+  }
+
+  /**
+   * Settles the run's database reservation with its recorded entry (by default the entry whose
+   * run_id is `runId`): the recorded cost_total is the actual amount and the hold is given back.
+   * The run must be ended (endExecution) and recorded first.
+   */
+  async settleExecution(runId: string, options: { run_id?: string } = {}): Promise<SettledReservation> {
+    const hold = this.#closedHold(runId, 'settleExecution');
+    const settled = await hold.budgets.settle(hold.reservation, { run_id: options?.run_id ?? runId });
+    this.#holds.delete(runId);
+    return settled;
+  }
+
+  /** Gives the run's database reservation back without a recorded run (the work was not recorded). */
+  async releaseExecution(runId: string): Promise<void> {
+    const hold = this.#closedHold(runId, 'releaseExecution');
+    await hold.budgets.release(hold.reservation);
+    this.#holds.delete(runId);
+  }
+
+  /** The database reservation the run holds, until it is settled or released; null when none. */
+  getReservation(runId: string): BudgetReservation | null {
+    return this.#holds.get(runId)?.reservation ?? null;
   }
 
   /** Charges tokens of one model call; cached input is part of `inputTokens` and priced once. */
@@ -197,6 +295,56 @@ export class CostManager {
     return this.#runs.has(runId);
   }
 
+  #checkReservable(runId: string): void {
+    this.#checkOpenable(runId);
+    if (this.#holds.has(runId)) {
+      throw new LedgerError(
+        'RUN_ID_CONFLICT',
+        `runId ${JSON.stringify(runId)} still holds a database reservation in this cost manager; ` +
+          'settleExecution() or releaseExecution() it first, or use a new run id',
+        { field: 'runId' },
+      );
+    }
+  }
+
+  #checkOpenable(runId: string): void {
+    if (this.#runs.has(runId)) {
+      throw new LedgerError(
+        'RUN_ID_CONFLICT',
+        `runId ${JSON.stringify(runId)} is already open in this cost manager; use a new run id, or endExecution() the old run first`,
+        { field: 'runId' },
+      );
+    }
+    if (this.#runs.size >= this.#runsOpenMax || this.#holds.size >= this.#runsOpenMax) {
+      throw new LedgerError(
+        'TOO_MANY_RUNS',
+        `this cost manager already holds ${Math.max(this.#runs.size, this.#holds.size)} open runs or database ` +
+          'reservations, its maximum; call endExecution(runId) when a run is recorded, and settle or release its reservation',
+        { field: 'runId' },
+      );
+    }
+  }
+
+  #closedHold(runId: string, method: string): DatabaseHold {
+    const hold = this.#holds.get(requireId(runId, 'runId', DEFAULT_LIMITS));
+    if (hold === undefined) {
+      throw new LedgerError(
+        'NOT_FOUND',
+        `runId ${JSON.stringify(runId)} holds no database reservation in this cost manager; ${method}() applies ` +
+          'to a run opened with createReservedExecution() and not yet settled or released',
+        { field: 'runId' },
+      );
+    }
+    if (this.#runs.has(runId)) {
+      fail(
+        'runId',
+        `${JSON.stringify(runId)} is still open: call endExecution(runId) (and record the run) before ${method}(), ` +
+          'so no charge can follow the settlement',
+      );
+    }
+    return hold;
+  }
+
   #run(runId: string): RunCosts {
     // An open run's id was validated when it was created; only a miss needs the checks.
     const run = this.#runs.get(runId) ?? this.#runs.get(requireId(runId, 'runId', DEFAULT_LIMITS));
@@ -234,6 +382,20 @@ function requireCount(value: unknown, field: string, max: number): bigint {
     );
   }
   return BigInt(value);
+}
+
+function requireBudgets(value: unknown, field: string): DatabaseBudgets {
+  const budgets = value as Partial<DatabaseBudgets> | null;
+  if (
+    budgets === null ||
+    typeof budgets !== 'object' ||
+    typeof budgets.reserve !== 'function' ||
+    typeof budgets.settle !== 'function' ||
+    typeof budgets.release !== 'function'
+  ) {
+    fail(field, 'must be the database budgets of a ledger: ledger.budgets');
+  }
+  return value as DatabaseBudgets;
 }
 
 function requireEnforcement(value: unknown, field: string): BudgetEnforcement {

@@ -7,7 +7,7 @@ import type { BlobStore } from '../replay/blob-store.js';
 import { type CaptureOptions, CapturingHandler, checkCaptureOptions } from '../replay/call-capture.js';
 import type { ExecutionInput, ExecutionStatus, ExecutionTrace, RecordedExecution } from '../types.js';
 import { BudgetExceededError } from './budget-exceeded-error.js';
-import { CostManager, getCostManager } from './cost-manager.js';
+import { CostManager, type DatabaseBudgets, getCostManager } from './cost-manager.js';
 import type { CostMetrics } from './cost-metrics.js';
 import { toExecutionCost } from './execution-cost.js';
 import type { PriceTable } from './price-table.js';
@@ -60,22 +60,11 @@ export interface RunResult<T> {
   metrics: CostMetrics;
 }
 
-/** What the run helper needs of the ledger's database budgets (LedgerBudgets). */
-export interface RunBudgets {
-  reserve(
-    scope: { project_id: string; agent_id: string; user_id: string },
-    estimatedCents: number,
-    options?: { ttl_ms?: number },
-  ): Promise<{ id: string }>;
-  settle(reservation: { id: string }, options: { run_id: string }): Promise<unknown>;
-  release(reservation: { id: string }): Promise<void>;
-}
-
 /** What the run helper needs of a ledger. */
 export interface RunRecorder {
   readonly limits: LedgerLimits;
   /** The database budgets; needed only for runs with `reserveCents`. */
-  readonly budgets?: RunBudgets;
+  readonly budgets?: DatabaseBudgets;
   recordExecution(execution: ExecutionInput): Promise<RecordedExecution>;
   /** Where captured requests and responses are stored. */
   readonly blobs?: BlobStore;
@@ -104,15 +93,8 @@ export async function runExecution<T>(
   const handler = calls ?? captureHandler(recorder, options);
   const { costs, fields } = prepareRun(recorder, options, fn);
   const runId = fields.run_id;
-  let reservation: { id: string } | null = null;
-  if (options.reserveCents !== undefined) {
-    try {
-      reservation = await reserveForRun(recorder, fields, options);
-    } catch (error) {
-      costs.endExecution(runId);
-      throw error;
-    }
-  }
+  const reserved = options.reserveCents !== undefined;
+  if (reserved) await reserveForRun(recorder, costs, fields, options);
   const context = new RunContext({
     runId,
     ...(handler === undefined ? {} : { calls: handler }),
@@ -137,13 +119,11 @@ export async function runExecution<T>(
   try {
     record = await recorder.recordExecution(execution);
   } catch (recordError) {
-    if (reservation !== null) await recorder.budgets?.release(reservation);
+    if (reserved) await costs.releaseExecution(runId);
     await reportRecordFailure(options, execution, ending, recordError);
   }
   // The recorded run's exact cost settles the hold (its spend was counted when it was appended).
-  if (reservation !== null && record !== null) {
-    await recorder.budgets?.settle(reservation, { run_id: record.run_id });
-  }
+  if (reserved && record !== null) await costs.settleExecution(runId, { run_id: record.run_id });
   if (ending.status !== 'completed') throw ending.error;
   assert(settled.ok, 'a run that did not fail returned its output');
   return { output: settled.output, record, metrics };
@@ -207,12 +187,16 @@ function prepareRun(
     options.prices === undefined
       ? (options.costManager ?? getCostManager())
       : new CostManager({ prices: options.prices });
-  costs.createExecution(
-    fields.run_id,
-    options.agent_id,
-    runBudgetCents(options),
-    options.enforce === undefined ? {} : { enforce: options.enforce },
-  );
+  const budgetCents = runBudgetCents(options);
+  // A run with a database reservation is opened once the reservation is granted (reserveForRun).
+  if (options.reserveCents === undefined) {
+    costs.createExecution(
+      fields.run_id,
+      options.agent_id,
+      budgetCents,
+      options.enforce === undefined ? {} : { enforce: options.enforce },
+    );
+  }
   return { costs, fields };
 }
 
@@ -232,11 +216,16 @@ function runBudgetCents(options: RunOptions): number | null {
   return budgetCents === undefined ? reserveCents : Math.min(budgetCents, reserveCents);
 }
 
+/**
+ * Reserves against the database budgets of the run's scope and opens the cost run, through the
+ * cost manager (the same path as CostManager.createReservedExecution).
+ */
 async function reserveForRun(
   recorder: RunRecorder,
+  costs: CostManager,
   fields: RecordFields,
   options: RunOptions,
-): Promise<{ id: string }> {
+): Promise<void> {
   if (recorder.budgets === undefined) {
     throw new LedgerError(
       'VALIDATION_FAILED',
@@ -244,12 +233,15 @@ async function reserveForRun(
       { field: 'reserveCents' },
     );
   }
-  const reserveCents = options.reserveCents ?? 0;
-  return recorder.budgets.reserve(
-    { project_id: fields.project_id, agent_id: fields.agent_id, user_id: fields.user_id },
-    reserveCents,
-    options.reserveTtlMs === undefined ? {} : { ttl_ms: options.reserveTtlMs },
-  );
+  await costs.createReservedExecution(fields.run_id, fields.agent_id, {
+    project_id: fields.project_id,
+    user_id: fields.user_id,
+    reserveCents: options.reserveCents ?? 0,
+    ...(options.budgetCents === undefined ? {} : { budgetCents: options.budgetCents }),
+    ...(options.enforce === undefined ? {} : { enforce: options.enforce }),
+    ...(options.reserveTtlMs === undefined ? {} : { ttlMs: options.reserveTtlMs }),
+    budgets: recorder.budgets,
+  });
 }
 
 function endingOf<T>(

@@ -87,7 +87,7 @@ const PERMISSION_VERBS: Record<Permission, string> = {
   export: 'export executions',
   verify: 'verify chains',
   keys: 'manage API keys',
-  budgets: 'define budgets',
+  budgets: 'define budgets and webhooks',
   allocate: 'publish cost allocation rule sets',
 };
 

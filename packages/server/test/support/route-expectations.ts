@@ -26,6 +26,8 @@ export interface MatrixFixture {
   readonly budgetOfA: string;
   /** The id of a fresh reservation in project A for runOfA's agent and user. */
   newReservation(): Promise<string>;
+  /** The id of a fresh webhook endpoint of project A. */
+  newWebhook(): Promise<string>;
 }
 
 /** Which projects a key must be bound to for the request to be allowed. */
@@ -84,6 +86,7 @@ export const PATH_PARAMETERS: Record<string, PathParameter> = {
   keyId: (fixture) => fixture.newKey('A'),
   budgetId: (fixture) => fixture.budgetOfA,
   reservationId: (fixture) => fixture.newReservation(),
+  webhookId: (fixture) => fixture.newWebhook(),
 };
 
 /** Keyed by `METHOD /path` exactly as /openapi.json spells it. Add a line with every new route. */
@@ -306,6 +309,31 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
       { ...inA('in project A'), query: (fixture) => `project_id=${fixture.projectA}` },
       { variant: 'across every project', scope: 'every-project' },
     ],
+  },
+  // Webhook endpoints: admin only; one of every project needs a key of every project.
+  'PUT /v1/webhooks/{webhookId}': {
+    permission: 'budgets',
+    requests: [
+      {
+        ...inA(),
+        body: (fixture) => ({ url: 'http://127.0.0.1:9/hook', project_id: fixture.projectA }),
+      },
+      {
+        variant: 'for every project',
+        scope: 'every-project',
+        body: () => ({ url: 'http://127.0.0.1:9/hook', project_id: null }),
+      },
+    ],
+  },
+  // Listing is filtered to the endpoints of the caller's projects, which the leak check covers.
+  'GET /v1/webhooks': { permission: 'budgets', requests: [anyProject] },
+  'GET /v1/webhooks/{webhookId}': {
+    permission: 'budgets',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
+  },
+  'DELETE /v1/webhooks/{webhookId}': {
+    permission: 'budgets',
+    requests: [{ ...inA(), outOfScope: { status: 404, code: 'NOT_FOUND' } }],
   },
 };
 
