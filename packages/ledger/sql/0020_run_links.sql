@@ -10,11 +10,13 @@ create table execution_ledger.run_links (
   agent_id text not null,
   status text not null,
   cost_total numeric(20, 6) not null,
-  created_at timestamptz not null
+  -- created_at in milliseconds since the epoch, as a tree shows and orders it: nothing to convert
+  -- per row on the way out.
+  created_ms bigint not null
 );
 -- Covering: a level of a tree is one index range per parent, every column read from the index.
 create index run_links_parent_idx on execution_ledger.run_links (parent_run_id)
-  include (run_id, project_id, user_id, agent_id, status, cost_total, created_at);
+  include (run_id, project_id, user_id, agent_id, status, cost_total, created_ms);
 
 create function execution_ledger.reject_run_link_change() returns trigger
 language plpgsql
@@ -41,8 +43,9 @@ language plpgsql
 set search_path = pg_catalog, execution_ledger, pg_temp
 as $$
 begin
-  insert into run_links (parent_run_id, run_id, project_id, user_id, agent_id, status, cost_total, created_at)
-  select i.parent_run_id, i.run_id, i.project_id, i.user_id, i.agent_id, i.status, i.cost_total, i.created_at
+  insert into run_links (parent_run_id, run_id, project_id, user_id, agent_id, status, cost_total, created_ms)
+  select i.parent_run_id, i.run_id, i.project_id, i.user_id, i.agent_id, i.status, i.cost_total,
+    floor(extract(epoch from i.created_at) * 1000)::bigint
   from inserted i
   where i.parent_run_id is not null;
   return null;
@@ -56,8 +59,9 @@ alter table execution_ledger.executions enable always trigger executions_run_lin
 
 -- Runs recorded before this migration get their links now, before the owner's write access goes.
 insert into execution_ledger.run_links (
-  parent_run_id, run_id, project_id, user_id, agent_id, status, cost_total, created_at)
-select e.parent_run_id, e.run_id, e.project_id, e.user_id, e.agent_id, e.status, e.cost_total, e.created_at
+  parent_run_id, run_id, project_id, user_id, agent_id, status, cost_total, created_ms)
+select e.parent_run_id, e.run_id, e.project_id, e.user_id, e.agent_id, e.status, e.cost_total,
+  floor(extract(epoch from e.created_at) * 1000)::bigint
 from execution_ledger.executions e
 where e.parent_run_id is not null;
 
@@ -128,16 +132,18 @@ end
 $$;
 
 -- The runs under p_root, level by level (one statement per level over run_links, in one round
--- trip), at most p_max_nodes runs (p_root counts as one) and p_max_depth levels. Level 0 is
--- p_root itself when it is recorded and visible; with p_require_root and no such run, nothing is
--- returned. A level holds every child of the runs kept at the level above; when they do not all
--- fit, the oldest (created_at, then run_id) are kept and a row marked 'nodes' follows. A run
--- below the depth bound gives a row marked 'depth'. p_root met again as a child closes a cycle:
--- that row comes marked 'cycle' and is not followed. Rows of a level come in no set order.
+-- trip), at most p_max_nodes runs (p_root counts as one) and p_max_depth levels. One row per
+-- level: `runs` is a JSON array of [run_id, parent_run_id, project_id, agent_id, user_id, status,
+-- cost, created_ms] (cost as decimal text), oldest first, then by run id in byte order: one
+-- text per level for the client to parse instead of a row per run. Level 0 is p_root itself when
+-- it is recorded and visible; with p_require_root and no such run, nothing is returned. A level
+-- holds the children of the runs kept at the level above; when they do not all fit, the oldest
+-- are kept and a row marked 'nodes' follows. Runs below the depth bound give a row marked
+-- 'depth'. p_root met again as a child closes a cycle: that run comes in a row marked 'cycle'
+-- and is not followed.
 create function execution_ledger.lineage_down(p_root text, p_max_depth integer, p_max_nodes integer,
   p_projects text[], p_require_root boolean)
-returns table (level integer, mark text, run_id text, parent_run_id text, project_id text,
-  agent_id text, user_id text, status text, cost text, created_ms bigint)
+returns table (level integer, mark text, runs json)
 language plpgsql
 stable
 set search_path = pg_catalog, execution_ledger, pg_temp
@@ -152,15 +158,17 @@ declare
   v_limit integer;
   v_rows run_links[];
   v_others integer;
-  v_root_found boolean;
 begin
-  return query
-    select 0, null::text, e.run_id, e.parent_run_id, e.project_id, e.agent_id, e.user_id, e.status,
-      e.cost_total::text, floor(extract(epoch from e.created_at) * 1000)::bigint
-    from executions e
-    where e.run_id = p_root and (p_projects is null or e.project_id = any(p_projects));
-  v_root_found := found;
-  if p_require_root and not v_root_found then
+  select json_build_array(json_build_array(e.run_id, e.parent_run_id, e.project_id, e.agent_id, e.user_id,
+      e.status, e.cost_total::text, floor(extract(epoch from e.created_at) * 1000)::bigint))
+  into runs
+  from executions e
+  where e.run_id = p_root and (p_projects is null or e.project_id = any(p_projects));
+  if found then
+    level := 0;
+    mark := null;
+    return next;
+  elsif p_require_root then
     return;
   end if;
   while cardinality(v_level) > 0 loop
@@ -171,47 +179,64 @@ begin
     v_limit := case when v_stop then 2 else v_room + 2 end;
     v_rows := array(
       select row(l.parent_run_id, l.run_id, l.project_id, l.user_id, l.agent_id, l.status, l.cost_total,
-        l.created_at)::run_links
+        l.created_ms)::run_links
       from run_links l
       where l.parent_run_id = any(v_level) and (p_projects is null or l.project_id = any(p_projects))
       limit v_limit);
     if cardinality(v_rows) = v_limit then
       v_rows := array(
         select row(l.parent_run_id, l.run_id, l.project_id, l.user_id, l.agent_id, l.status, l.cost_total,
-          l.created_at)::run_links
+          l.created_ms)::run_links
         from run_links l
         where l.parent_run_id = any(v_level) and (p_projects is null or l.project_id = any(p_projects))
-        order by l.created_at, l.run_id collate "C"
+        order by l.created_ms, l.run_id collate "C"
         limit v_limit);
     end if;
-    return query
-      select v_depth, 'cycle', r.run_id, r.parent_run_id, r.project_id, r.agent_id, r.user_id, r.status,
-        r.cost_total::text, floor(extract(epoch from r.created_at) * 1000)::bigint
+    v_others := cardinality(v_rows);
+    if p_root = any(select r.run_id from unnest(v_rows) r) then
+      v_others := v_others - 1;
+      level := v_depth;
+      mark := 'cycle';
+      select json_agg(json_build_array(r.run_id, r.parent_run_id, r.project_id, r.agent_id, r.user_id,
+          r.status, r.cost_total::text, r.created_ms))
+      into runs
       from unnest(v_rows) r
       where r.run_id = p_root;
-    v_others := cardinality(v_rows) - (case when found then 1 else 0 end);
+      return next;
+    end if;
     if v_stop then
       if v_others > 0 then
-        return query select v_depth, case when v_depth > p_max_depth then 'depth' else 'nodes' end,
-          null::text, null::text, null::text, null::text, null::text, null::text, null::text, null::bigint;
+        level := v_depth;
+        mark := case when v_depth > p_max_depth then 'depth' else 'nodes' end;
+        runs := null;
+        return next;
       end if;
       exit;
     end if;
+    exit when v_others = 0;
+    level := v_depth;
+    if v_others > v_room then
+      mark := 'nodes';
+      runs := null;
+      return next;
+    end if;
+    -- Only the runs of this level: without p_root, and cut to the oldest that fit.
     if v_others > v_room then
       v_rows := array(
         select r from unnest(v_rows) r
         where r.run_id <> p_root
-        order by r.created_at, r.run_id collate "C"
+        order by r.created_ms, r.run_id collate "C"
         limit v_room);
-      return query select v_depth, 'nodes',
-        null::text, null::text, null::text, null::text, null::text, null::text, null::text, null::bigint;
+    elsif v_others < cardinality(v_rows) then
+      v_rows := array(select r from unnest(v_rows) r where r.run_id <> p_root);
     end if;
-    return query
-      select v_depth, null::text, r.run_id, r.parent_run_id, r.project_id, r.agent_id, r.user_id, r.status,
-        r.cost_total::text, floor(extract(epoch from r.created_at) * 1000)::bigint
-      from unnest(v_rows) r
-      where r.run_id <> p_root;
-    v_level := array(select r.run_id from unnest(v_rows) r where r.run_id <> p_root);
+    mark := null;
+    select json_agg(json_build_array(r.run_id, r.parent_run_id, r.project_id, r.agent_id, r.user_id,
+        r.status, r.cost_total::text, r.created_ms) order by r.created_ms, r.run_id collate "C")
+    into runs
+    from unnest(v_rows) r;
+    return next;
+    v_level := array(select r.run_id from unnest(v_rows) r);
     v_nodes := v_nodes + cardinality(v_level);
     v_depth := v_depth + 1;
   end loop;

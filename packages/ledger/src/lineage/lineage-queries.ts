@@ -15,12 +15,16 @@ export interface LineageRow {
   created_ms: string;
 }
 
-/** A row of a walk down: a run at a level, the root met again, or a bound that cut runs off. */
-export interface LineageLevelRow extends Omit<LineageRow, 'run_id'> {
+/** A run as a walk down returns it: [run_id, parent_run_id, project_id, agent_id, user_id, status, cost, created_ms]. */
+export type LineageTuple = [string, string | null, string, string, string, ExecutionStatus, string, number];
+
+/** A level of a walk down: its runs, the root met again, or a bound that cut runs off. */
+export interface LineageLevelRow {
   level: number;
-  /** null for a run kept at its level; 'cycle' for the root met again; 'depth'/'nodes' for a bound. */
+  /** null for the runs kept at the level; 'cycle' for the root met again; 'depth'/'nodes' for a bound. */
   mark: null | 'cycle' | 'depth' | 'nodes';
-  run_id: string | null;
+  /** The level's runs, oldest first (then by run id); null for a bound. */
+  runs: LineageTuple[] | null;
 }
 
 // Both walks run in the database, one round trip each (sql/0020_run_links.sql): the walk up is a

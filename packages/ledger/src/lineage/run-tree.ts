@@ -10,7 +10,13 @@ import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import { decimalTextToMicros, microsToCents } from '../money.js';
 import { requireLimit, requireLookupId } from '../query/execution-filter.js';
-import { type LineageLevelRow, type LineageRow, readLevels, readPath } from './lineage-queries.js';
+import {
+  type LineageLevelRow,
+  type LineageRow,
+  type LineageTuple,
+  readLevels,
+  readPath,
+} from './lineage-queries.js';
 import type { LineageNode, LineageOptions, RunAncestors, RunTree, RunTreeNode } from './lineage-types.js';
 
 /** Lineage options once checked. */
@@ -52,8 +58,8 @@ export async function queryRunTree(q: Queryable, runId: string, plan: LineagePla
   assert(top !== undefined, 'a walk up starts at the run itself');
   const down =
     up.missingParent === null
-      ? await walkDown(q, rowToNode(top, 0), rowMicros(top), plan)
-      : await walkDown(q, placeholder(up.missingParent), 0n, plan);
+      ? await walkDown(q, rowToNode(top, 0), top.cost, plan)
+      : await walkDown(q, placeholder(up.missingParent), '0', plan);
   const root = down.nodes[0];
   assert(root !== undefined, 'a tree holds its root');
   return {
@@ -73,10 +79,9 @@ export async function queryRunTree(q: Queryable, runId: string, plan: LineagePla
 /** The subtree under one run (the run itself as root). */
 export async function queryDescendants(q: Queryable, runId: string, plan: LineagePlan): Promise<RunTree> {
   const rows = await readLevels(q, runId, plan, true);
-  const root = rows[0];
-  if (root === undefined || root.level !== 0) throw notFound(runId);
-  const rootRow = root as LineageRow;
-  const down = buildDown(rowToNode(rootRow, 0), rowMicros(rootRow), rows);
+  const root = rows[0]?.level === 0 ? rows[0].runs?.[0] : undefined;
+  if (root === undefined) throw notFound(runId);
+  const down = buildDown(tupleToNode(root, 0), root[6], rows);
   return { run_id: runId, root_run_id: runId, ...down, missing_parent: null };
 }
 
@@ -143,91 +148,148 @@ interface WalkDown {
 async function walkDown(
   q: Queryable,
   root: LineageNode,
-  rootMicros: bigint,
+  rootCost: string,
   plan: LineagePlan,
 ): Promise<WalkDown> {
-  return buildDown(root, rootMicros, await readLevels(q, root.run_id, plan, false));
+  return buildDown(root, rootCost, await readLevels(q, root.run_id, plan, false));
 }
 
 /**
- * The tree from the database's levels. A run has one parent, so the only run met twice is the
- * root, when its own parent lies below it: that closes a cycle, which is reported and not followed.
- * Each level is put in order here (created_at, then run id): sorting in the database was a third
- * of a level's time.
+ * The tree from the database's levels, which come in order (each level oldest first). A run has
+ * one parent, so the only run met twice is the root, when its own parent lies below it: that
+ * closes a cycle, which is reported and not followed.
  */
-function buildDown(root: LineageNode, rootMicros: bigint, rows: readonly LineageLevelRow[]): WalkDown {
+function buildDown(root: LineageNode, rootCost: string, rows: readonly LineageLevelRow[]): WalkDown {
   const nodes: RunTreeNode[] = [{ ...root, subtree_cost: 0, children: [] }];
-  // One map of exact amounts: a node's own micro-cents, then, walking back, its subtree's.
-  const byId = new Map<string, RunTreeNode>([[root.run_id, nodes[0] as RunTreeNode]]);
-  const micros = new Map<string, bigint>([[root.run_id, rootMicros]]);
-  let cycleRow: LineageRow | null = null;
+  const costs = [rootCost];
+  const parents = [-1];
+  const indexById = new Map([[root.run_id, 0]]);
+  let cycleRun: LineageTuple | null = null;
   let depthExceeded = false;
   let nodesExceeded = false;
-  const levels: LineageRow[][] = [];
   for (const row of rows) {
     if (row.level === 0) continue;
     if (row.mark === 'depth') depthExceeded = true;
     else if (row.mark === 'nodes') nodesExceeded = true;
-    else if (row.mark === 'cycle') cycleRow ??= row as LineageRow;
+    else if (row.mark === 'cycle') cycleRun ??= row.runs?.[0] ?? null;
     else {
-      let level = levels[row.level - 1];
-      if (level === undefined) {
-        level = [];
-        levels[row.level - 1] = level;
+      for (const run of row.runs ?? []) {
+        const parentIndex = indexById.get(run[1] ?? '');
+        assert(parentIndex !== undefined, 'a run of a level names a run of the level above');
+        const node = tupleToNode(run, row.level);
+        (nodes[parentIndex] as RunTreeNode).children.push(node.run_id);
+        indexById.set(node.run_id, nodes.length);
+        nodes.push(node);
+        costs.push(run[6]);
+        parents.push(parentIndex);
       }
-      level.push(row as LineageRow);
     }
   }
-  for (const [index, level] of levels.entries()) {
-    assert(level !== undefined, 'levels are consecutive');
-    level.sort((a, b) => Number(a.created_ms) - Number(b.created_ms) || compareText(a.run_id, b.run_id));
-    for (const row of level) {
-      const parent = byId.get(row.parent_run_id ?? '');
-      assert(parent !== undefined, 'a child read for a level names a run of the level above');
-      const node = rowToNode(row, index + 1) as RunTreeNode;
-      node.subtree_cost = 0;
-      node.children = [];
-      parent.children.push(node.run_id);
-      nodes.push(node);
-      byId.set(node.run_id, node);
-      micros.set(node.run_id, rowMicros(row));
-    }
-  }
-  // Children come after their parent in `nodes`, so one pass from the end sums every subtree.
-  for (let index = nodes.length - 1; index >= 0; index -= 1) {
-    const node = nodes[index] as RunTreeNode;
-    const subtree = micros.get(node.run_id) ?? 0n;
-    node.subtree_cost = microsToCents(subtree);
-    if (index === 0 || node.parent_run_id === null) continue;
-    micros.set(node.parent_run_id, (micros.get(node.parent_run_id) ?? 0n) + subtree);
-  }
+  sumSubtrees(nodes, costs, parents);
   const complete = !depthExceeded && !nodesExceeded;
   return {
     nodes,
     node_count: nodes.length,
     total_cost: nodes[0]?.subtree_cost ?? 0,
-    cycle: cycleRow === null ? null : cycleThrough(byId, cycleRow),
+    cycle: cycleRun === null ? null : cycleThrough(nodes, indexById, cycleRun),
     depth_exceeded: depthExceeded,
     nodes_exceeded: nodesExceeded,
     complete,
   };
 }
 
-function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  return a < b ? -1 : 1;
+/**
+ * Each node's own cost and its subtree's, exact to the micro-cent. Children come after their
+ * parent, so one pass from the end sums every subtree. Amounts are integers of micro-cents: as
+ * doubles while the whole tree stays below 2^53 (costs are never negative, so no partial sum is
+ * larger than the root's, and a root sum that passed 2^53 cannot round back below it), otherwise
+ * again as bigints. micros / 10^6 is the double nearest the decimal amount, as microsToCents gives.
+ */
+function sumSubtrees(nodes: RunTreeNode[], costs: readonly string[], parents: readonly number[]): void {
+  const fast = new Float64Array(costs.length);
+  let small = true;
+  for (let index = 0; index < costs.length && small; index += 1) {
+    const micros = smallMicros(costs[index] as string);
+    if (micros === null) small = false;
+    else fast[index] = micros;
+  }
+  if (small) {
+    for (let index = 0; index < nodes.length; index += 1)
+      (nodes[index] as RunTreeNode).cost = (fast[index] as number) / 1e6;
+    for (let index = nodes.length - 1; index > 0; index -= 1) {
+      fast[parents[index] as number] = (fast[parents[index] as number] as number) + (fast[index] as number);
+    }
+    if ((fast[0] as number) <= Number.MAX_SAFE_INTEGER) {
+      for (let index = 0; index < nodes.length; index += 1) {
+        (nodes[index] as RunTreeNode).subtree_cost = (fast[index] as number) / 1e6;
+      }
+      return;
+    }
+  }
+  const exact = costs.map(textMicros);
+  for (let index = 0; index < nodes.length; index += 1) {
+    (nodes[index] as RunTreeNode).cost = microsToCents(exact[index] as bigint);
+  }
+  for (let index = nodes.length - 1; index > 0; index -= 1) {
+    exact[parents[index] as number] = (exact[parents[index] as number] as bigint) + (exact[index] as bigint);
+  }
+  for (let index = 0; index < nodes.length; index += 1) {
+    (nodes[index] as RunTreeNode).subtree_cost = microsToCents(exact[index] as bigint);
+  }
 }
 
-/** The runs of a cycle closed by `row` (the root met again): its parent, that run's parent, … up to the root. */
-function cycleThrough(byId: Map<string, RunTreeNode>, row: LineageRow): string[] {
+/** Micro-cents of a numeric(20, 6) text below 10^9 cents as an exact double, else null. */
+function smallMicros(cost: string): number | null {
+  const dot = cost.indexOf('.');
+  const whole = dot === -1 ? cost : cost.slice(0, dot);
+  const fraction = dot === -1 ? '' : cost.slice(dot + 1);
+  if (whole.length === 0 || whole.length > 9 || fraction.length > 6) return null;
+  const micros = Number(whole) * 1e6 + (fraction === '' ? 0 : Number(fraction) * 10 ** (6 - fraction.length));
+  return Number.isSafeInteger(micros) ? micros : null;
+}
+
+function textMicros(cost: string): bigint {
+  const micros = decimalTextToMicros(cost);
+  assert(micros !== undefined, 'cost_total is numeric(20,6)');
+  return micros;
+}
+
+/** The runs of a cycle closed by `run` (the root met again): its parent, that run's parent, … up to the root. */
+function cycleThrough(
+  nodes: readonly RunTreeNode[],
+  indexById: Map<string, number>,
+  run: LineageTuple,
+): string[] {
   const ids: string[] = [];
-  let current = row.parent_run_id === null ? undefined : byId.get(row.parent_run_id);
+  const nodeOf = (runId: string | null) => {
+    const index = runId === null ? undefined : indexById.get(runId);
+    return index === undefined ? undefined : nodes[index];
+  };
+  let current = nodeOf(run[1]);
   while (current !== undefined) {
     ids.push(current.run_id);
     if (current.depth === 0) break;
-    current = current.parent_run_id === null ? undefined : byId.get(current.parent_run_id);
+    current = nodeOf(current.parent_run_id);
   }
   return ids;
+}
+
+function tupleToNode(run: LineageTuple, depth: number): RunTreeNode {
+  return {
+    run_id: run[0],
+    recorded: true,
+    parent_run_id: run[1],
+    project_id: run[2],
+    agent_id: run[3],
+    user_id: run[4],
+    status: run[5],
+    created_at: new Date(run[7]).toISOString(),
+    depth,
+    // Set with the subtree costs.
+    cost: 0,
+    subtree_cost: 0,
+    children: [],
+  };
 }
 
 function rowToNode(row: LineageRow, depth: number): LineageNode {
@@ -241,7 +303,7 @@ function rowToNode(row: LineageRow, depth: number): LineageNode {
     status: row.status,
     created_at: new Date(Number(row.created_ms)).toISOString(),
     depth,
-    cost: microsToCents(rowMicros(row)),
+    cost: microsToCents(textMicros(row.cost)),
   };
 }
 
@@ -258,10 +320,4 @@ function placeholder(runId: string): LineageNode {
     depth: 0,
     cost: 0,
   };
-}
-
-function rowMicros(row: LineageRow): bigint {
-  const micros = decimalTextToMicros(row.cost);
-  assert(micros !== undefined, 'cost_total is numeric(20,6)');
-  return micros;
 }
