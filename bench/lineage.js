@@ -1,11 +1,13 @@
 // Lineage benchmark (not a test): records forests of runs in random order across two projects,
-// then times getRunTree on the largest tree (walked level by level, one indexed statement per
-// level) beside a plain recursive query over the entries that reads the same runs.
+// then times getRunTree on the largest tree (walked level by level in the database, one indexed
+// statement per level over run_links, one round trip per walk) beside a plain recursive query
+// over the entries and the same levels sent one statement at a time from here.
 //
 //   npm run bench:lineage                                   # PostgreSQL at BENCH_DATABASE_URL
 //   BENCH_DATABASE_URL=postgres://ledger:ledger@localhost:5432/db node bench/lineage.js
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { createLedger } from 'execution-ledger';
 import { formatTable, machineFacts, percentile } from './report.js';
 
@@ -92,6 +94,28 @@ const RECURSIVE = `with recursive tree as (
   )
   select run_id, parent_run_id, project_id, status, cost_total::text as cost, depth from tree`;
 
+// The same walk as statements sent one level at a time over run_links (what a sharded deployment
+// would run on each shard): the round trips the lineage_down function saves.
+const LEVEL = `select l.run_id, l.parent_run_id, l.project_id, l.agent_id, l.user_id, l.status,
+    l.cost_total::text as cost, floor(extract(epoch from l.created_at) * 1000)::bigint as created_ms
+  from execution_ledger.run_links l where l.parent_run_id = any($1::text[])`;
+
+async function levelByLevel(database, root) {
+  let level = [root];
+  let count = 1;
+  while (level.length > 0) {
+    const rows = await database.query(LEVEL, [level]);
+    count += rows.length;
+    level = rows.map((row) => row.run_id);
+  }
+  return count;
+}
+
+/** The 1-minute load average when a shape's timings end: the machine may be shared. */
+function machineLoad() {
+  return loadavg()[0].toFixed(1);
+}
+
 async function time(fn) {
   const samples = [];
   await fn();
@@ -122,6 +146,8 @@ try {
     if (answer.node_count !== tree.nodes || !answer.complete) throw new Error(`${name}: wrong tree`);
     const baselineRows = await database.query(RECURSIVE, [tree.root]);
     if (baselineRows.length !== tree.nodes) throw new Error(`${name}: the baseline read another tree`);
+    if ((await levelByLevel(database, tree.root)) !== tree.nodes)
+      throw new Error(`${name}: levels read another tree`);
     const fromRoot = await time(() =>
       ledger.getDescendants(tree.root, { maxDepth: 10_000, maxNodes: 100_000 }),
     );
@@ -129,6 +155,7 @@ try {
       ledger.getRunTree(tree.deepest, { maxDepth: 10_000, maxNodes: 100_000 }),
     );
     const baseline = await time(() => database.query(RECURSIVE, [tree.root]));
+    const levels = await time(() => levelByLevel(database, tree.root));
     results.push({
       shape: name,
       runs: parents.length,
@@ -141,6 +168,9 @@ try {
       'tree from deepest p95 ms': fromDeepest.p95,
       'recursive query p50 ms': baseline.p50,
       'recursive query p95 ms': baseline.p95,
+      'levels from client p50 ms': levels.p50,
+      'levels from client p95 ms': levels.p95,
+      load: machineLoad(),
     });
   }
 } finally {

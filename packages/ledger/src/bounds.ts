@@ -59,6 +59,8 @@ export const PERCENTILE_SORT_MEMORY_MB = 64;
 export const EXPORT_BATCH_ROWS_DEFAULT = 1_000;
 /** Bytes an export stream buffers ahead of its reader before it stops asking the database for more. */
 export const EXPORT_BUFFER_BYTES = 256 * 1024;
+/** Blob bytes an export with replay blobs reads in one query (a larger blob is read alone). */
+export const EXPORT_BLOB_READ_BYTES = 8 * 1024 * 1024;
 /**
  * Seq ranges a PostgreSQL server reads at once for one project's export: the server's
  * jsonb-to-text output is most of an export's cost, and three reads keep two cores busy while one

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import type {
   AnalyticsFilter,
@@ -11,7 +12,7 @@ import type {
 } from './analytics/analytics-types.js';
 import { queryCostByPart, queryCostByUser } from './analytics/cost-breakdown.js';
 import { countRuns, queryAgentCostStats, queryProjectStats } from './analytics/execution-stats.js';
-import { exportFormat } from './analytics/export-formats.js';
+import { type ExportFormatDefinition, exportFormat, exportFormats } from './analytics/export-formats.js';
 import { createExportStream } from './analytics/export-streams.js';
 import { queryPercentiles } from './analytics/percentiles.js';
 import {
@@ -43,11 +44,13 @@ import {
   seedRange,
   toFilterScope,
 } from './query/execution-filter.js';
+import type { BlobReader } from './replay/blob-store.js';
 import type {
   CostStats,
   ExecutionRecord,
   ExecutionStats,
   ExecutionStatus,
+  ExportOptions,
   Page,
   PageOptions,
   StreamOptions,
@@ -80,6 +83,7 @@ export class ExecutionReader {
   constructor(
     protected readonly runRead: ReadRunner,
     private readonly rangeReadWidth: RangeReadWidth = async () => null,
+    private readonly readBlobs: BlobReader | null = null,
   ) {}
 
   /**
@@ -279,13 +283,16 @@ export class ExecutionReader {
   /**
    * Matching runs in a registered export format (`exportFormatNames()` of
    * `execution-ledger/export-formats`: csv, ndjson and any registered since) as a UTF-8 byte
-   * stream with back-pressure. An unknown format, filter or batch size throws here, before a
-   * stream exists.
+   * stream with back-pressure; with `blobs: true`, the replay blobs their steps reference too.
+   * An unknown format, filter or batch size, or blobs a format cannot carry, throws here, before
+   * a stream exists.
    */
-  exportStream(format: string, options: StreamOptions = {}): Readable {
+  exportStream(format: string, options: ExportOptions = {}): Readable {
     const definition = exportFormat(format);
-    const { scope, batchSize } = exportPlan(options);
-    return createExportStream(this.runRead, definition, scope, batchSize, this.rangeReadWidth);
+    const { blobs, ...streamOptions } = options ?? {};
+    const { scope, batchSize } = exportPlan(streamOptions);
+    const readBlobs = requireBlobs(blobs, definition, this.readBlobs);
+    return createExportStream(this.runRead, definition, scope, batchSize, this.rangeReadWidth, readBlobs);
   }
 
   /** Matching runs as an RFC 4180 CSV byte stream (header first), with back-pressure. */
@@ -306,6 +313,32 @@ export class ExecutionReader {
     }
     return Buffer.concat(chunks).toString('utf8');
   }
+}
+
+/** The blob reader an export with `blobs` uses, or null; a format that cannot carry blobs is refused. */
+function requireBlobs(
+  blobs: unknown,
+  format: ExportFormatDefinition,
+  readBlobs: BlobReader | null,
+): BlobReader | null {
+  if (blobs === undefined || blobs === false) return null;
+  if (blobs !== true) {
+    throw new LedgerError('VALIDATION_FAILED', `blobs must be true or false; got ${JSON.stringify(blobs)}`, {
+      field: 'blobs',
+    });
+  }
+  if (format.encodeBlobs === undefined) {
+    const carriers = exportFormats()
+      .filter((candidate) => candidate.encodeBlobs !== undefined)
+      .map((candidate) => candidate.name);
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `format ${format.name} cannot carry replay blobs; export as ${carriers.join(' or ')}, or leave blobs out`,
+      { field: 'blobs' },
+    );
+  }
+  assert(readBlobs !== null, 'every reader a ledger hands out can read blobs');
+  return readBlobs;
 }
 
 /** An export's batch size and scope, checked before a stream exists so a bad one throws here. */

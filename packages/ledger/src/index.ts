@@ -136,6 +136,7 @@ export type {
   RunTreeNode,
 } from './lineage/lineage-types.js';
 export type { JsonObject, JsonValue } from './plain-json.js';
+export type { BlobReader } from './replay/blob-store.js';
 export type { CaptureOptions, CaptureSite } from './replay/call-capture.js';
 export type { ReplayCallDiff, ReplayDiff, ReplayOptions, ReplayResult } from './replay/replay-run.js';
 export {
@@ -166,6 +167,7 @@ export type {
   ExecutionStatus,
   ExecutionStep,
   ExecutionTrace,
+  ExportOptions,
   Page,
   PageOptions,
   RecordedExecution,

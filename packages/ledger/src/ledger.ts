@@ -60,7 +60,7 @@ import { LedgerOperations } from './ledger-operations.js';
 import type { JsonValue } from './plain-json.js';
 import { requireLookupId } from './query/execution-filter.js';
 import { prepareExecution, requireId } from './record.js';
-import { BlobStore } from './replay/blob-store.js';
+import { BlobStore, readReplayBlobs } from './replay/blob-store.js';
 import { type ReplayOptions, type ReplayResult, replayExecution } from './replay/replay-run.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
@@ -142,7 +142,11 @@ export class Ledger extends ExecutionReader {
     const run: ReadRunner = async (fn) => fn(await this.ready());
     // The service identity sees every entry, so a chain's seq ranges are dense: a server reads
     // several at once on separate connections; PGlite's one connection reads one after another.
-    super(run, async () => ((await this.ready()).engine === 'postgres' ? CHAIN_READS_IN_FLIGHT_MAX : 1));
+    super(
+      run,
+      async () => ((await this.ready()).engine === 'postgres' ? CHAIN_READS_IN_FLIGHT_MAX : 1),
+      (hashes) => readReplayBlobs(run, hashes),
+    );
     this.limits = resolveLimits(options.limits);
     // At once, not on first use: the call that passed the client is the one to correct.
     refuseSupabaseClient(options.database);
@@ -304,14 +308,20 @@ export class Ledger extends ExecutionReader {
   as(identity: ReaderIdentity): ExecutionReader {
     const userId = requireLookupId(identity?.userId, 'userId');
     const claims = JSON.stringify({ sub: userId, role: 'authenticated' });
-    return new ExecutionReader(async (fn) => {
-      const database = await this.ready();
-      return database.transaction(async (tx) => {
-        await tx.query('set local role execution_ledger_reader');
-        await tx.query(`select set_config('request.jwt.claims', $1, true)`, [claims]);
-        return fn(markRowSecured(tx));
-      });
-    });
+    // Blobs are read with the service identity, but only those the entries this reader sees
+    // reference: the reader role itself has no access to the blob store.
+    return new ExecutionReader(
+      async (fn) => {
+        const database = await this.ready();
+        return database.transaction(async (tx) => {
+          await tx.query('set local role execution_ledger_reader');
+          await tx.query(`select set_config('request.jwt.claims', $1, true)`, [claims]);
+          return fn(markRowSecured(tx));
+        });
+      },
+      undefined,
+      (hashes) => this.blobs.read(hashes),
+    );
   }
 
   /** Lets `userId` read every run of `projectId` through scoped readers. */

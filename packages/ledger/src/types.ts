@@ -168,6 +168,17 @@ export interface StreamOptions extends ExecutionFilter, SeedDateRange {
   batchSize?: number;
 }
 
+/** What `exportStream` takes: the runs to export, and whether their replay blobs go along. */
+export interface ExportOptions extends StreamOptions {
+  /**
+   * true: the captured requests and responses the exported entries' steps reference go into the
+   * export too, each once, after the entries that reference it (NDJSON: `{"replay_blob": …}`
+   * lines, checked offline by verifyExport). Default false: left out. A format that cannot carry
+   * blobs (CSV) refuses true.
+   */
+  blobs?: boolean;
+}
+
 export interface PageOptions {
   limit?: number;
   /** Opaque cursor from a previous page's `next_cursor`. */

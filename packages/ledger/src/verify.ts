@@ -49,6 +49,12 @@ export {
 export type { ProofCheck } from './format/merkle-verifier.js';
 export { verifyConsistency, verifyInclusion } from './format/merkle-verifier.js';
 export type { ExportLines } from './format/ndjson-lines.js';
+export {
+  REPLAY_BLOB_LINE_KEY,
+  type ReplayBlobLine,
+  replayBlobProblem,
+  stepBlobHashes,
+} from './format/replay-blob-lines.js';
 export { signNote } from './format/signed-note.js';
 export type { GeneratedKey, NoteVerifierKey, SigningKey } from './format/signing-key.js';
 export {

@@ -26,6 +26,19 @@ export interface ExportFormatDefinition<Row extends object = object> {
   readonly preamble: string;
   /** A batch of rows, oldest first, as the text that follows everything before it. */
   encodeBatch(rows: readonly Row[]): string | Buffer;
+  /**
+   * Captured replay blobs as text that follows the batch whose entries reference them (an export
+   * with `blobs: true`). A format without it cannot carry blobs, and such an export is refused.
+   */
+  encodeBlobs?(blobs: readonly ExportBlob[]): string | Buffer;
+}
+
+/** A replay blob in an export: its SHA-256, the first exported entry that references it, its bytes. */
+export interface ExportBlob {
+  hash: string;
+  run_id: string;
+  seq: number;
+  content: Buffer;
 }
 
 /** The format the HTTP route and the CLI use when none is asked for. */

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ProjectProof } from '../format/checkpoint-types.js';
+import { replayBlobLine, stepBlobHashes } from '../format/replay-blob-lines.js';
+import type { BlobReader } from '../replay/blob-store.js';
 import type { ExecutionFilter, ExecutionRecord } from '../types.js';
 import type { ExportFormatDefinition } from './export-formats.js';
 import type { ExportPosition } from './export-queries.js';
@@ -12,7 +14,16 @@ export interface ExecutionStreamSource {
 export interface NdjsonExportOptions {
   /** Written first as `{"inclusion_proof": …}`, so an offline verifier can anchor the chain. */
   proof?: ProjectProof | null;
+  /**
+   * Where to read the captured replay blobs the entries' steps reference (`ledger.readReplayBlobs`):
+   * each is written once, as a `{"replay_blob": …}` line after the entries that reference it.
+   * Leave it out to leave the blobs out.
+   */
+  blobs?: BlobReader;
 }
+
+/** Entries whose blobs are read together, in an export with blobs. */
+const BLOB_GROUP_ENTRIES = 200;
 
 /**
  * A project's whole chain as NDJSON lines (each ends in "\n"): one object per entry with every
@@ -25,8 +36,36 @@ export async function* exportExecutionsToNDJSON(
   options: NdjsonExportOptions = {},
 ): AsyncGenerator<string> {
   if (options.proof != null) yield `${JSON.stringify({ inclusion_proof: options.proof })}\n`;
+  const readBlobs = options.blobs;
+  const written = new Set<string>();
+  let pending: { hash: string; run_id: string; seq: number }[] = [];
+  let entries = 0;
   for await (const record of source.streamExecutions({ projectId })) {
     yield `${JSON.stringify(recordToNdjsonObject(record))}\n`;
+    if (readBlobs === undefined) continue;
+    for (const hash of stepBlobHashes(record.execution_trace_json)) {
+      if (written.has(hash)) continue;
+      written.add(hash);
+      pending.push({ hash, run_id: record.run_id, seq: record.seq });
+    }
+    entries += 1;
+    if (entries % BLOB_GROUP_ENTRIES === 0 && pending.length > 0) {
+      yield* blobLines(readBlobs, pending);
+      pending = [];
+    }
+  }
+  if (readBlobs !== undefined && pending.length > 0) yield* blobLines(readBlobs, pending);
+}
+
+async function* blobLines(
+  readBlobs: BlobReader,
+  wanted: readonly { hash: string; run_id: string; seq: number }[],
+): AsyncGenerator<string> {
+  for await (const found of readBlobs(wanted.map((blob) => blob.hash))) {
+    for (const blob of wanted) {
+      const content = found.get(blob.hash);
+      if (content !== undefined) yield replayBlobLine(blob.hash, blob.run_id, blob.seq, content);
+    }
   }
 }
 
@@ -117,4 +156,6 @@ export const NDJSON_EXPORT: ExportFormatDefinition<NdjsonSourceRow> = {
   selectList: NDJSON_LINE,
   preamble: '',
   encodeBatch: linesToBytes,
+  encodeBlobs: (blobs) =>
+    blobs.map((blob) => replayBlobLine(blob.hash, blob.run_id, blob.seq, blob.content)).join(''),
 };

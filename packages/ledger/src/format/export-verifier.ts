@@ -18,6 +18,12 @@ import {
 } from './checkpoint-verifier.js';
 import { JsonNumberText } from './jsonb-text.js';
 import { type ExportLines, splitExportLines } from './ndjson-lines.js';
+import {
+  blobProblem,
+  REPLAY_BLOB_LINE_KEY,
+  readReplayBlobLine,
+  stepBlobHashes,
+} from './replay-blob-lines.js';
 import { parsePublicKeys } from './signing-key.js';
 
 export interface ExportVerificationInput {
@@ -40,6 +46,19 @@ export interface ExportVerificationReport extends VerificationReport {
   /** The line of the first problem that concerns an entry. */
   first_bad_line: number | null;
   checkpoint: CheckpointCheck | null;
+  /** Blob lines whose content hashes to their hash and that a verified entry's steps reference. */
+  blobs_checked: number;
+  /** Distinct blob hashes the entries' steps reference (the export may or may not carry them). */
+  blobs_referenced: number;
+}
+
+/** What a blob line is checked against: an entry read earlier that references blobs. */
+interface BlobEntry {
+  run_id: string;
+  seq: number;
+  hashes: string[];
+  /** The entry verified in the chain (no problem found for it). */
+  verified: boolean;
 }
 
 interface Walk {
@@ -50,6 +69,9 @@ interface Walk {
   committed: ProjectProof | null;
   lastSeq: number;
   hashAtCommitted: string | null;
+  /** Entries that reference blobs, by seq: only these are kept, for the blob lines after them. */
+  blobEntries: Map<number, BlobEntry>;
+  referenced: Set<string>;
 }
 
 /**
@@ -73,17 +95,22 @@ export async function verifyExport(input: ExportVerificationInput): Promise<Expo
       lines_read: 0,
       first_bad_line: null,
       checkpoint: null,
+      blobs_checked: 0,
+      blobs_referenced: 0,
     },
     state: null,
     proof: input.proof,
     committed: readProjectProofOrNull(input.proof),
     lastSeq: 0,
     hashAtCommitted: null,
+    blobEntries: new Map(),
+    referenced: new Set(),
   };
   for await (const line of splitExportLines(input.ndjson)) {
     walk.report.lines_read += 1;
     readLine(walk, line);
   }
+  walk.report.blobs_referenced = walk.referenced.size;
   if (note !== null) walk.report.checkpoint = finishCheckpoint(walk, note);
   return walk.report;
 }
@@ -111,6 +138,9 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
     walk.committed = readProjectProofOrNull(walk.proof);
     return null;
   }
+  if (typeof value === 'object' && value !== null && REPLAY_BLOB_LINE_KEY in value) {
+    return checkBlobLine(walk, (value as Record<string, unknown>)[REPLAY_BLOB_LINE_KEY], expectedSeq);
+  }
   const record = readRecord(value);
   if (typeof record === 'string') return { seq: expectedSeq, reason: record };
   if (walk.state === null) {
@@ -126,11 +156,56 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
   // Version 2 hashes numbers as the database printed them; only where the doubles JSON.parse
   // gave do not reproduce the hash is the line read again with its numbers as written.
   const readExactly = record.hash_version === 2 ? () => withWrittenNumbers(record, line) : undefined;
-  for (const reason of checkEntry(walk.state, record, readExactly)) lineProblem(walk, record.seq, reason);
+  const problems = checkEntry(walk.state, record, readExactly);
+  for (const reason of problems) lineProblem(walk, record.seq, reason);
+  const hashes = stepBlobHashes(record.execution_trace_json);
+  if (hashes.length > 0) {
+    const entry = { run_id: record.run_id, seq: record.seq, hashes, verified: problems.length === 0 };
+    walk.blobEntries.set(record.seq, entry);
+    for (const hash of hashes) walk.referenced.add(hash);
+  }
   walk.report.entries_checked += 1;
   walk.report.head = { seq: record.seq, entry_hash: record.entry_hash };
   walk.lastSeq = record.seq;
   if (record.seq === walk.committed?.head.seq) walk.hashAtCommitted = record.entry_hash;
+  return null;
+}
+
+/**
+ * A blob line: its content must hash to its hash, and the entry it names (read before it, and
+ * verified in the chain) must reference that hash in its steps. Then the chain, and the signed
+ * checkpoint over it, cover the blob too.
+ */
+function checkBlobLine(
+  walk: Walk,
+  value: unknown,
+  expectedSeq: number,
+): { seq: number; reason: string } | null {
+  const blob = readReplayBlobLine(value);
+  if (typeof blob === 'string') return { seq: expectedSeq, reason: blob };
+  const entry = walk.blobEntries.get(blob.seq);
+  if (entry === undefined) {
+    const reason =
+      blob.seq <= walk.lastSeq
+        ? `replay blob ${blob.hash}: entry seq ${blob.seq} references no blob in its steps; the blob belongs to another entry`
+        : `replay blob ${blob.hash} names entry seq ${blob.seq}, which does not come before it in the export`;
+    return { seq: blob.seq, reason };
+  }
+  if (entry.run_id !== blob.run_id) {
+    return {
+      seq: blob.seq,
+      reason: `replay blob ${blob.hash} names run ${blob.run_id}, but entry seq ${blob.seq} is run ${entry.run_id}`,
+    };
+  }
+  const problem = blobProblem(entry, blob);
+  if (problem !== null) return { seq: blob.seq, reason: problem };
+  if (!entry.verified) {
+    return {
+      seq: blob.seq,
+      reason: `replay blob ${blob.hash}: entry seq ${blob.seq} did not verify, so nothing proves the blob`,
+    };
+  }
+  walk.report.blobs_checked += 1;
   return null;
 }
 

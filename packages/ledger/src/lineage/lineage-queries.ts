@@ -11,77 +11,58 @@ export interface LineageRow {
   user_id: string;
   status: ExecutionStatus;
   cost: string;
-  created_at: string;
+  /** created_at as milliseconds since the epoch (bigint text). */
+  created_ms: string;
 }
 
-const LINEAGE_COLUMNS = `e.run_id, e.parent_run_id, e.project_id, e.agent_id, e.user_id, e.status,
-  e.cost_total::text as cost,
-  to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at`;
+/** A run as a walk down returns it: [run_id, parent_run_id, project_id, agent_id, user_id, status, cost, created_ms]. */
+export type LineageTuple = [string, string | null, string, string, string, ExecutionStatus, string, number];
 
-// Lineage is walked one level per statement with an index lookup per id (unique run_id, and
-// executions_parent_idx on parent_run_id), never with a recursive query over the entries: a
-// sharded deployment runs each level on every shard and merges, which recursion cannot do.
-const RUNS_BY_ID = namedSql(
-  `select ${LINEAGE_COLUMNS} from execution_ledger.executions e where e.run_id = any($1::text[])`,
-);
-const RUNS_BY_ID_IN_PROJECTS = namedSql(
-  `select ${LINEAGE_COLUMNS} from execution_ledger.executions e
-   where e.run_id = any($1::text[]) and e.project_id = any($2::text[])`,
-);
-// A level is read unordered (a sort of thousands of rows was a third of the statement's time) and
-// sorted here; only a level cut by the node bound is read again in order, so which runs are kept
-// does not depend on the plan.
-const CHILDREN = namedSql(
-  `select ${LINEAGE_COLUMNS} from execution_ledger.executions e
-   where e.parent_run_id = any($1::text[]) limit $2`,
-);
-const CHILDREN_IN_PROJECTS = namedSql(
-  `select ${LINEAGE_COLUMNS} from execution_ledger.executions e
-   where e.parent_run_id = any($1::text[]) and e.project_id = any($3::text[]) limit $2`,
-);
-const FIRST_CHILDREN = namedSql(
-  `select ${LINEAGE_COLUMNS} from execution_ledger.executions e
-   where e.parent_run_id = any($1::text[]) order by e.created_at, e.run_id collate "C" limit $2`,
-);
-const FIRST_CHILDREN_IN_PROJECTS = namedSql(
-  `select ${LINEAGE_COLUMNS} from execution_ledger.executions e
-   where e.parent_run_id = any($1::text[]) and e.project_id = any($3::text[])
-   order by e.created_at, e.run_id collate "C" limit $2`,
-);
+/** A level of a walk down: its runs, the root met again, or a bound that cut runs off. */
+export interface LineageLevelRow {
+  level: number;
+  /** null for the runs kept at the level; 'cycle' for the root met again; 'depth'/'nodes' for a bound. */
+  mark: null | 'cycle' | 'depth' | 'nodes';
+  /** The level's runs, oldest first (then by run id); null for a bound. */
+  runs: LineageTuple[] | null;
+}
 
-/** Reads runs by id, limited to `projects` when given; missing and hidden ones are simply absent. */
-export async function readRuns(
+// Both walks run in the database, one round trip each (sql/0020_run_links.sql): the walk up is a
+// loop of lookups by run id over the entries, the walk down one statement per level over
+// run_links, a narrow copy of the parent links with a covering index. Neither is a recursive
+// query over the entries, which a deployment sharded by project could not run.
+const WALK_UP = namedSql('select * from execution_ledger.lineage_up($1, $2, $3::text[])');
+const WALK_DOWN = namedSql('select * from execution_ledger.lineage_down($1, $2, $3, $4::text[], $5)');
+
+/**
+ * The run, then its parent, and so on: stops at a run without parent, a parent already on the
+ * path, a parent not recorded or not visible, or when the path holds more than `maxDepth` links'
+ * worth of runs with a parent still above. Empty when the run itself is not visible.
+ */
+export async function readPath(
   q: Queryable,
-  runIds: readonly string[],
+  runId: string,
+  maxDepth: number,
   projects: readonly string[] | undefined,
 ): Promise<LineageRow[]> {
-  if (runIds.length === 0) return [];
-  return projects === undefined
-    ? q.query<LineageRow>(RUNS_BY_ID, [runIds])
-    : q.query<LineageRow>(RUNS_BY_ID_IN_PROJECTS, [runIds, projects]);
+  return q.query<LineageRow>(WALK_UP, [runId, maxDepth, projects ?? null]);
 }
 
-/** The runs naming any of `parentIds` as parent, oldest first (then by run id), the first `limit`. */
-export async function readChildren(
+/**
+ * The runs under `rootId` by level (0 is the root itself when recorded and visible), with the
+ * marks of sql/0020_run_links.sql's lineage_down. With `requireRoot` and no visible root, empty.
+ */
+export async function readLevels(
   q: Queryable,
-  parentIds: readonly string[],
-  limit: number,
-  projects: readonly string[] | undefined,
-): Promise<LineageRow[]> {
-  if (parentIds.length === 0) return [];
-  const params = projects === undefined ? [parentIds, limit] : [parentIds, limit, projects];
-  let rows = await q.query<LineageRow>(projects === undefined ? CHILDREN : CHILDREN_IN_PROJECTS, params);
-  if (rows.length === limit) {
-    rows = await q.query<LineageRow>(
-      projects === undefined ? FIRST_CHILDREN : FIRST_CHILDREN_IN_PROJECTS,
-      params,
-    );
-  }
-  // created_at is fixed-width ISO text, so text order is time order.
-  return rows.sort((a, b) => compareText(a.created_at, b.created_at) || compareText(a.run_id, b.run_id));
-}
-
-function compareText(a: string, b: string): number {
-  if (a === b) return 0;
-  return a < b ? -1 : 1;
+  rootId: string,
+  bounds: { maxDepth: number; maxNodes: number; projects: readonly string[] | undefined },
+  requireRoot: boolean,
+): Promise<LineageLevelRow[]> {
+  return q.query<LineageLevelRow>(WALK_DOWN, [
+    rootId,
+    bounds.maxDepth,
+    bounds.maxNodes,
+    bounds.projects ?? null,
+    requireRoot,
+  ]);
 }

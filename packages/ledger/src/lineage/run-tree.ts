@@ -10,7 +10,13 @@ import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import { decimalTextToMicros, microsToCents } from '../money.js';
 import { requireLimit, requireLookupId } from '../query/execution-filter.js';
-import { type LineageRow, readChildren, readRuns } from './lineage-queries.js';
+import {
+  type LineageLevelRow,
+  type LineageRow,
+  type LineageTuple,
+  readLevels,
+  readPath,
+} from './lineage-queries.js';
 import type { LineageNode, LineageOptions, RunAncestors, RunTree, RunTreeNode } from './lineage-types.js';
 
 /** Lineage options once checked. */
@@ -47,14 +53,13 @@ function requireProjects(value: unknown): string[] | undefined {
 
 /** The tree a run belongs to: up to its root (or a missing parent), then every run below. */
 export async function queryRunTree(q: Queryable, runId: string, plan: LineagePlan): Promise<RunTree> {
-  const start = await requireRun(q, runId, plan);
-  const up = await walkUp(q, start, plan);
+  const up = await walkUp(q, runId, plan);
   const top = up.path[up.path.length - 1];
   assert(top !== undefined, 'a walk up starts at the run itself');
   const down =
     up.missingParent === null
-      ? await walkDown(q, rowToNode(top, 0), rowMicros(top), plan)
-      : await walkDown(q, placeholder(up.missingParent), 0n, plan);
+      ? await walkDown(q, rowToNode(top, 0), top.cost, plan)
+      : await walkDown(q, placeholder(up.missingParent), '0', plan);
   const root = down.nodes[0];
   assert(root !== undefined, 'a tree holds its root');
   return {
@@ -73,15 +78,16 @@ export async function queryRunTree(q: Queryable, runId: string, plan: LineagePla
 
 /** The subtree under one run (the run itself as root). */
 export async function queryDescendants(q: Queryable, runId: string, plan: LineagePlan): Promise<RunTree> {
-  const row = await requireRun(q, runId, plan);
-  const down = await walkDown(q, rowToNode(row, 0), rowMicros(row), plan);
+  const rows = await readLevels(q, runId, plan, true);
+  const root = rows[0]?.level === 0 ? rows[0].runs?.[0] : undefined;
+  if (root === undefined) throw notFound(runId);
+  const down = buildDown(tupleToNode(root, 0), root[6], rows);
   return { run_id: runId, root_run_id: runId, ...down, missing_parent: null };
 }
 
 /** The runs above one run, parent first. */
 export async function queryAncestors(q: Queryable, runId: string, plan: LineagePlan): Promise<RunAncestors> {
-  const start = await requireRun(q, runId, plan);
-  const up = await walkUp(q, start, plan);
+  const up = await walkUp(q, runId, plan);
   return {
     run_id: runId,
     ancestors: up.path.slice(1).map((row, index) => rowToNode(row, index + 1)),
@@ -91,14 +97,10 @@ export async function queryAncestors(q: Queryable, runId: string, plan: LineageP
   };
 }
 
-async function requireRun(q: Queryable, runId: string, plan: LineagePlan): Promise<LineageRow> {
-  const [row] = await readRuns(q, [runId], plan.projects);
-  if (row === undefined) {
-    throw new LedgerError('NOT_FOUND', `no execution with run_id ${JSON.stringify(runId)} is visible here`, {
-      field: 'run_id',
-    });
-  }
-  return row;
+function notFound(runId: string): LedgerError {
+  return new LedgerError('NOT_FOUND', `no execution with run_id ${JSON.stringify(runId)} is visible here`, {
+    field: 'run_id',
+  });
 }
 
 interface WalkUp {
@@ -109,30 +111,27 @@ interface WalkUp {
   depthExceeded: boolean;
 }
 
-/** Follows parent links one statement per link, each run at most once, at most maxDepth links. */
-async function walkUp(q: Queryable, start: LineageRow, plan: LineagePlan): Promise<WalkUp> {
-  const path = [start];
-  const position = new Map([[start.run_id, 0]]);
-  let current = start;
-  while (current.parent_run_id !== null) {
-    const parentId = current.parent_run_id;
-    const seenAt = position.get(parentId);
-    if (seenAt !== undefined) {
-      return {
-        path,
-        missingParent: null,
-        cycle: path.slice(seenAt).map((row) => row.run_id),
-        depthExceeded: false,
-      };
-    }
-    if (path.length > plan.maxDepth) return { path, missingParent: null, cycle: null, depthExceeded: true };
-    const [parent] = await readRuns(q, [parentId], plan.projects);
-    if (parent === undefined) return { path, missingParent: parentId, cycle: null, depthExceeded: false };
-    position.set(parentId, path.length);
-    path.push(parent);
-    current = parent;
+/**
+ * Follows parent links, each run at most once, at most maxDepth links, in one round trip; why the
+ * walk stopped is read from the path's last run, in the order the database's loop checks it.
+ */
+async function walkUp(q: Queryable, runId: string, plan: LineagePlan): Promise<WalkUp> {
+  const path = await readPath(q, runId, plan.maxDepth, plan.projects);
+  const last = path[path.length - 1];
+  if (last === undefined) throw notFound(runId);
+  const parentId = last.parent_run_id;
+  if (parentId === null) return { path, missingParent: null, cycle: null, depthExceeded: false };
+  const seenAt = path.findIndex((row) => row.run_id === parentId);
+  if (seenAt !== -1) {
+    return {
+      path,
+      missingParent: null,
+      cycle: path.slice(seenAt).map((row) => row.run_id),
+      depthExceeded: false,
+    };
   }
-  return { path, missingParent: null, cycle: null, depthExceeded: false };
+  if (path.length > plan.maxDepth) return { path, missingParent: null, cycle: null, depthExceeded: true };
+  return { path, missingParent: parentId, cycle: null, depthExceeded: false };
 }
 
 interface WalkDown {
@@ -145,87 +144,152 @@ interface WalkDown {
   complete: boolean;
 }
 
-/**
- * Reads the runs under `root` level by level, one statement per level (`parent_run_id = any(…)`).
- * A run has one parent, so the only run met twice is the root, when its own parent lies below it:
- * that closes a cycle, which is reported and not followed.
- */
+/** Reads the runs under `root` level by level in one round trip (see readLevels). */
 async function walkDown(
   q: Queryable,
   root: LineageNode,
-  rootMicros: bigint,
+  rootCost: string,
   plan: LineagePlan,
 ): Promise<WalkDown> {
+  return buildDown(root, rootCost, await readLevels(q, root.run_id, plan, false));
+}
+
+/**
+ * The tree from the database's levels, which come in order (each level oldest first). A run has
+ * one parent, so the only run met twice is the root, when its own parent lies below it: that
+ * closes a cycle, which is reported and not followed.
+ */
+function buildDown(root: LineageNode, rootCost: string, rows: readonly LineageLevelRow[]): WalkDown {
   const nodes: RunTreeNode[] = [{ ...root, subtree_cost: 0, children: [] }];
-  // One map of exact amounts: a node's own micro-cents, then, walking back, its subtree's.
-  const byId = new Map<string, RunTreeNode>([[root.run_id, nodes[0] as RunTreeNode]]);
-  const micros = new Map<string, bigint>([[root.run_id, rootMicros]]);
-  let cycle: string[] | null = null;
+  const costs = [rootCost];
+  const parents = [-1];
+  const indexById = new Map([[root.run_id, 0]]);
+  let cycleRun: LineageTuple | null = null;
   let depthExceeded = false;
   let nodesExceeded = false;
-  let level = [root.run_id];
-  for (let depth = 1; level.length > 0; depth += 1) {
-    const room = plan.maxNodes - nodes.length;
-    const stopHere = depth > plan.maxDepth || room === 0;
-    // One more row than there is room for tells whether runs were left out; one more again
-    // leaves room for the root, met again when a cycle closes.
-    const rows = await readChildren(q, level, stopHere ? 2 : room + 2, plan.projects);
-    const next: string[] = [];
-    for (const row of rows) {
-      if (byId.has(row.run_id)) {
-        assert(row.run_id === root.run_id, 'only the root can be met twice: every run has one parent');
-        cycle ??= cycleThrough(byId, row);
-        continue;
+  for (const row of rows) {
+    if (row.level === 0) continue;
+    if (row.mark === 'depth') depthExceeded = true;
+    else if (row.mark === 'nodes') nodesExceeded = true;
+    else if (row.mark === 'cycle') cycleRun ??= row.runs?.[0] ?? null;
+    else {
+      for (const run of row.runs ?? []) {
+        const parentIndex = indexById.get(run[1] ?? '');
+        assert(parentIndex !== undefined, 'a run of a level names a run of the level above');
+        const node = tupleToNode(run, row.level);
+        (nodes[parentIndex] as RunTreeNode).children.push(node.run_id);
+        indexById.set(node.run_id, nodes.length);
+        nodes.push(node);
+        costs.push(run[6]);
+        parents.push(parentIndex);
       }
-      if (stopHere || next.length === room) {
-        if (depth > plan.maxDepth) depthExceeded = true;
-        else nodesExceeded = true;
-        break;
-      }
-      const parent = byId.get(row.parent_run_id ?? '');
-      assert(parent !== undefined, 'a child read for a level names a run of that level');
-      const node = rowToNode(row, depth) as RunTreeNode;
-      node.subtree_cost = 0;
-      node.children = [];
-      parent.children.push(node.run_id);
-      nodes.push(node);
-      byId.set(node.run_id, node);
-      micros.set(node.run_id, rowMicros(row));
-      next.push(node.run_id);
     }
-    if (stopHere) break;
-    level = next;
   }
-  // Children come after their parent in `nodes`, so one pass from the end sums every subtree.
-  for (let index = nodes.length - 1; index >= 0; index -= 1) {
-    const node = nodes[index] as RunTreeNode;
-    const subtree = micros.get(node.run_id) ?? 0n;
-    node.subtree_cost = microsToCents(subtree);
-    if (index === 0 || node.parent_run_id === null) continue;
-    micros.set(node.parent_run_id, (micros.get(node.parent_run_id) ?? 0n) + subtree);
-  }
+  sumSubtrees(nodes, costs, parents);
   const complete = !depthExceeded && !nodesExceeded;
   return {
     nodes,
     node_count: nodes.length,
     total_cost: nodes[0]?.subtree_cost ?? 0,
-    cycle,
+    cycle: cycleRun === null ? null : cycleThrough(nodes, indexById, cycleRun),
     depth_exceeded: depthExceeded,
     nodes_exceeded: nodesExceeded,
     complete,
   };
 }
 
-/** The runs of a cycle closed by `row` (the root met again): its parent, that run's parent, … up to the root. */
-function cycleThrough(byId: Map<string, RunTreeNode>, row: LineageRow): string[] {
+/**
+ * Each node's own cost and its subtree's, exact to the micro-cent. Children come after their
+ * parent, so one pass from the end sums every subtree. Amounts are integers of micro-cents: as
+ * doubles while the whole tree stays below 2^53 (costs are never negative, so no partial sum is
+ * larger than the root's, and a root sum that passed 2^53 cannot round back below it), otherwise
+ * again as bigints. micros / 10^6 is the double nearest the decimal amount, as microsToCents gives.
+ */
+function sumSubtrees(nodes: RunTreeNode[], costs: readonly string[], parents: readonly number[]): void {
+  const fast = new Float64Array(costs.length);
+  let small = true;
+  for (let index = 0; index < costs.length && small; index += 1) {
+    const micros = smallMicros(costs[index] as string);
+    if (micros === null) small = false;
+    else fast[index] = micros;
+  }
+  if (small) {
+    for (let index = 0; index < nodes.length; index += 1)
+      (nodes[index] as RunTreeNode).cost = (fast[index] as number) / 1e6;
+    for (let index = nodes.length - 1; index > 0; index -= 1) {
+      fast[parents[index] as number] = (fast[parents[index] as number] as number) + (fast[index] as number);
+    }
+    if ((fast[0] as number) <= Number.MAX_SAFE_INTEGER) {
+      for (let index = 0; index < nodes.length; index += 1) {
+        (nodes[index] as RunTreeNode).subtree_cost = (fast[index] as number) / 1e6;
+      }
+      return;
+    }
+  }
+  const exact = costs.map(textMicros);
+  for (let index = 0; index < nodes.length; index += 1) {
+    (nodes[index] as RunTreeNode).cost = microsToCents(exact[index] as bigint);
+  }
+  for (let index = nodes.length - 1; index > 0; index -= 1) {
+    exact[parents[index] as number] = (exact[parents[index] as number] as bigint) + (exact[index] as bigint);
+  }
+  for (let index = 0; index < nodes.length; index += 1) {
+    (nodes[index] as RunTreeNode).subtree_cost = microsToCents(exact[index] as bigint);
+  }
+}
+
+/** Micro-cents of a numeric(20, 6) text below 10^9 cents as an exact double, else null. */
+function smallMicros(cost: string): number | null {
+  const dot = cost.indexOf('.');
+  const whole = dot === -1 ? cost : cost.slice(0, dot);
+  const fraction = dot === -1 ? '' : cost.slice(dot + 1);
+  if (whole.length === 0 || whole.length > 9 || fraction.length > 6) return null;
+  const micros = Number(whole) * 1e6 + (fraction === '' ? 0 : Number(fraction) * 10 ** (6 - fraction.length));
+  return Number.isSafeInteger(micros) ? micros : null;
+}
+
+function textMicros(cost: string): bigint {
+  const micros = decimalTextToMicros(cost);
+  assert(micros !== undefined, 'cost_total is numeric(20,6)');
+  return micros;
+}
+
+/** The runs of a cycle closed by `run` (the root met again): its parent, that run's parent, … up to the root. */
+function cycleThrough(
+  nodes: readonly RunTreeNode[],
+  indexById: Map<string, number>,
+  run: LineageTuple,
+): string[] {
   const ids: string[] = [];
-  let current = row.parent_run_id === null ? undefined : byId.get(row.parent_run_id);
+  const nodeOf = (runId: string | null) => {
+    const index = runId === null ? undefined : indexById.get(runId);
+    return index === undefined ? undefined : nodes[index];
+  };
+  let current = nodeOf(run[1]);
   while (current !== undefined) {
     ids.push(current.run_id);
     if (current.depth === 0) break;
-    current = current.parent_run_id === null ? undefined : byId.get(current.parent_run_id);
+    current = nodeOf(current.parent_run_id);
   }
   return ids;
+}
+
+function tupleToNode(run: LineageTuple, depth: number): RunTreeNode {
+  return {
+    run_id: run[0],
+    recorded: true,
+    parent_run_id: run[1],
+    project_id: run[2],
+    agent_id: run[3],
+    user_id: run[4],
+    status: run[5],
+    created_at: new Date(run[7]).toISOString(),
+    depth,
+    // Set with the subtree costs.
+    cost: 0,
+    subtree_cost: 0,
+    children: [],
+  };
 }
 
 function rowToNode(row: LineageRow, depth: number): LineageNode {
@@ -237,9 +301,9 @@ function rowToNode(row: LineageRow, depth: number): LineageNode {
     agent_id: row.agent_id,
     user_id: row.user_id,
     status: row.status,
-    created_at: row.created_at,
+    created_at: new Date(Number(row.created_ms)).toISOString(),
     depth,
-    cost: microsToCents(rowMicros(row)),
+    cost: microsToCents(textMicros(row.cost)),
   };
 }
 
@@ -256,10 +320,4 @@ function placeholder(runId: string): LineageNode {
     depth: 0,
     cost: 0,
   };
-}
-
-function rowMicros(row: LineageRow): bigint {
-  const micros = decimalTextToMicros(row.cost);
-  assert(micros !== undefined, 'cost_total is numeric(20,6)');
-  return micros;
 }

@@ -1,4 +1,11 @@
-import type { ExecutionFilter, ExecutionReader, ExecutionStreamSource, ProjectProof } from 'execution-ledger';
+import type { Readable } from 'node:stream';
+import type {
+  BlobReader,
+  ExecutionFilter,
+  ExecutionReader,
+  ExecutionStreamSource,
+  ProjectProof,
+} from 'execution-ledger';
 import { exportExecutionsToNDJSON } from 'execution-ledger';
 import { type ExportFormatDefinition, exportFormat, exportFormats } from 'execution-ledger/export-formats';
 import { EXPORT_CHUNK_ROWS } from '../bounds.js';
@@ -23,15 +30,28 @@ export function exportContentType(format: ExportFormatDefinition): string {
  * (keyset batches with back-pressure): memory stays bounded however large the export. Progress
  * counts line ends after those of the format's preamble (CSV's header), which is exact for
  * NDJSON and for CSV whose text cells hold no line breaks (progress only; the data itself is
- * never reparsed).
+ * never reparsed; with blobs, their lines count too). With `blobs`, the replay blobs the entries
+ * reference follow them (NDJSON: `{"replay_blob": …}` lines); a format that cannot carry them
+ * is refused here.
  */
-export async function* exportChunks(
+export function exportChunks(
   reader: ExecutionReader,
   filter: ExecutionFilter,
   format: ExportFormat,
   onRecords: (count: number) => void = () => undefined,
+  blobs = false,
 ): AsyncGenerator<string | Buffer> {
-  const stream = reader.exportStream(format, filter);
+  // Called here, not on the first chunk: a bad filter, or blobs a format cannot carry, throws
+  // before a response or a file has its first byte.
+  const stream = reader.exportStream(format, { ...filter, blobs });
+  return countedChunks(stream, format, onRecords);
+}
+
+async function* countedChunks(
+  stream: Readable,
+  format: ExportFormat,
+  onRecords: (count: number) => void,
+): AsyncGenerator<string | Buffer> {
   let uncounted = lineEnds(Buffer.from(exportFormat(format).preamble, 'utf8'));
   for await (const chunk of stream as AsyncIterable<string | Buffer>) {
     const buffer = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
@@ -58,11 +78,13 @@ export async function* provenExportChunks(
   projectId: string,
   proof: ProjectProof,
   onRecords: (count: number) => void = () => undefined,
+  blobs?: BlobReader,
 ): AsyncGenerator<string> {
   let lines: string[] = [];
   // The first line is the proof, not a record: it is not counted.
   let records = -1;
-  for await (const line of exportExecutionsToNDJSON(source, projectId, { proof })) {
+  const options = blobs === undefined ? { proof } : { proof, blobs };
+  for await (const line of exportExecutionsToNDJSON(source, projectId, options)) {
     lines.push(line);
     records += 1;
     if (lines.length >= EXPORT_CHUNK_ROWS) {

@@ -25,7 +25,10 @@ import { type ListQuery, toFilter } from './execution-read-routes.js';
  */
 export function registerExportRoutes(app: FastifyInstance, context: ServerContext): void {
   const formats = exportFormats();
-  app.get<{ Params: { projectId: string }; Querystring: ListQuery & { format?: ExportFormat } }>(
+  app.get<{
+    Params: { projectId: string };
+    Querystring: ListQuery & { format?: ExportFormat; blobs?: boolean };
+  }>(
     '/v1/projects/:projectId/export',
     {
       config: { permission: 'export' },
@@ -34,7 +37,9 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
         tags: ['export'],
         summary: `Export a project's executions (${formatChoices((format) => format.label)}), streamed`,
         description:
-          'CSV has a header and the documented columns; NDJSON has one full record per line, hashes included.',
+          'CSV has a header and the documented columns; NDJSON has one full record per line, hashes included. ' +
+          'With blobs=true (NDJSON only), the captured replay blobs the entries reference follow them as ' +
+          '{"replay_blob": …} lines, each once; by default they are left out.',
         params: projectParams,
         querystring: {
           type: 'object',
@@ -44,6 +49,11 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
               type: 'string',
               enum: formats.map((format) => format.name),
               default: DEFAULT_EXPORT_FORMAT,
+            },
+            blobs: {
+              type: 'boolean',
+              default: false,
+              description: 'Include the replay blobs the exported entries reference (NDJSON only).',
             },
             ...statusFilterProperty,
             ...timeRangeProperties,
@@ -65,7 +75,9 @@ export function registerExportRoutes(app: FastifyInstance, context: ServerContex
       requireProject(callerKey(request), projectId);
       const format = exportFormat(request.query.format ?? DEFAULT_EXPORT_FORMAT);
       const filter = { ...toFilter(request.query), projectId };
-      const stream = Readable.from(exportChunks(context.ledger, filter, format.name));
+      // exportChunks checks before the first byte: blobs with CSV is a 400, not a cut stream.
+      const blobs = request.query.blobs === true;
+      const stream = Readable.from(exportChunks(context.ledger, filter, format.name, () => undefined, blobs));
       // A failure after the first bytes cannot change the status any more: log it, cut the stream.
       stream.on('error', (error) => request.log.error({ err: error }, 'export stream failed'));
       return reply

@@ -23,6 +23,7 @@ interface ExportOptions {
   until?: Date;
   proof?: boolean;
   checkpoint?: number;
+  blobs?: boolean;
 }
 
 export function registerExportCommand(program: Command): void {
@@ -44,6 +45,11 @@ export function registerExportCommand(program: Command): void {
     .option('--since <date>', 'from (inclusive)', isoDate)
     .option('--until <date>', 'to (exclusive)', isoDate)
     .option('--proof', "start with the project's inclusion proof in a checkpoint, for `verify --file`")
+    .option(
+      '--blobs',
+      'include the captured replay blobs the entries reference (NDJSON only; left out by default)',
+    )
+    .option('--no-blobs', 'leave the replay blobs out (the default)')
     .addOption(
       new Option(
         '--checkpoint <seq>',
@@ -73,6 +79,7 @@ export function registerExportCommand(program: Command): void {
     'execution-ledger export --project proj-001 --format csv --output executions.csv',
     'execution-ledger export --project proj-001 > executions.ndjson',
     'execution-ledger export --project proj-001 --proof --checkpoint 1 --output export.ndjson',
+    'execution-ledger export --project proj-001 --proof --blobs --output export.ndjson',
   );
 }
 
@@ -84,13 +91,20 @@ async function exportSource(
   progress: ProgressReporter,
 ): Promise<AsyncGenerator<string | Buffer>> {
   const onRecords = (count: number) => progress.add(count);
-  if (options.proof !== true) return exportChunks(ledger, filter, options.format, onRecords);
+  const blobs = options.blobs === true;
+  if (options.proof !== true) return exportChunks(ledger, filter, options.format, onRecords, blobs);
   const proof = await requireProjectProof(
     ledger,
     options.project,
     options.checkpoint === undefined ? {} : { checkpoint: options.checkpoint },
   );
-  return provenExportChunks(ledger, options.project, proof, onRecords);
+  return provenExportChunks(
+    ledger,
+    options.project,
+    proof,
+    onRecords,
+    blobs ? (hashes) => ledger.blobs.read(hashes) : undefined,
+  );
 }
 
 /** The offline verifier checks a chain from its first entry: a proven export is all of it, as NDJSON. */
