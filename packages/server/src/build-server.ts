@@ -30,6 +30,7 @@ import { registerAllocationRoutes } from './routes/allocation-routes.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerBudgetRoutes } from './routes/budget-routes.js';
 import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
+import { registerCostRankingRoutes } from './routes/cost-ranking-routes.js';
 import { registerReadRoutes } from './routes/execution-read-routes.js';
 import { registerWriteRoutes } from './routes/execution-write-routes.js';
 import { registerExportRoutes } from './routes/export-routes.js';
@@ -116,6 +117,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerStatsRoutes(app, context);
   registerAnalyticsRoutes(app, context);
   registerStepCostRoutes(app, context);
+  registerCostRankingRoutes(app, context);
   registerExportRoutes(app, context);
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);

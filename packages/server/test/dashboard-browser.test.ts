@@ -1,4 +1,4 @@
-import { ApiKeyStore, buildServer } from '@execution-ledger/server';
+import { ApiKeyStore, buildServer, serverBounds } from '@execution-ledger/server';
 import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import type { ExecutionInput } from 'execution-ledger';
@@ -15,6 +15,7 @@ import {
 
 const BROWSER_TEST_MS = 120_000;
 const PAGES = ['/', '/runs', '/agents', '/failures', '/integrity'] as const;
+const TOP_ROWS = serverBounds.DASHBOARD_TOP_ROWS;
 
 /** A run with typed steps placed on a timeline: an LLM call, a tool and a failing external call. */
 function tracedRun(projectId: string, overrides: Partial<ExecutionInput> = {}): ExecutionInput {
@@ -85,7 +86,10 @@ describeWithBrowser('dashboard in Chromium', () => {
         tracedRun(ids.a, { agent_id: 'coder', status: 'aborted', error_message: 'budget exceeded' }),
       );
       for (let index = 0; index < 3; index += 1)
-        await ledger.recordExecution(tracedRun(ids.a, { user_id: `user-${index}` }));
+        // Costs of their own, so the costliest users and runs have an order to get right.
+        await ledger.recordExecution(
+          tracedRun(ids.a, { user_id: `user-${index}`, cost: 900 + index * 250.000001 }),
+        );
       for (let index = 0; index < 3; index += 1) {
         ids.runsOfB.push(
           (
@@ -222,6 +226,25 @@ describeWithBrowser('dashboard in Chromium', () => {
           .locator('#top-tools .amount data')
           .evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('value'))));
         expect(toolCosts).toEqual(byTool.top.map((tool) => tool.cost));
+        const amounts = (list: string) =>
+          page
+            .locator(`#${list} .amount data`)
+            .evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('value'))));
+        const labels = (list: string) => page.locator(`#${list} li > a`).allTextContents();
+        const byUser = (await api(`/v1/projects/${ids.a}/costs/by-user?${range}&limit=${TOP_ROWS}`)) as {
+          data: { user_id: string; total_cost: number }[];
+        };
+        expect(byUser.data.length).toBeGreaterThan(1);
+        expect(await amounts('top-users')).toEqual(byUser.data.map((user) => user.total_cost));
+        expect(await labels('top-users')).toEqual(byUser.data.map((user) => user.user_id));
+        const topRuns = (await api(`/v1/projects/${ids.a}/costs/top-runs?${range}&limit=${TOP_ROWS}`)) as {
+          data: { run_id: string; agent_id: string; cost_json: { total: number } }[];
+        };
+        expect(topRuns.data.length).toBeGreaterThan(1);
+        expect(await amounts('top-runs')).toEqual(topRuns.data.map((run) => run.cost_json.total));
+        expect(await labels('top-runs')).toEqual(
+          topRuns.data.map((run) => `${run.run_id} (${run.agent_id})`),
+        );
 
         await page.goto(inA('/agents'));
         for (const [agent, figures] of Object.entries(stats.by_agent)) {
