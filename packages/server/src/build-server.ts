@@ -41,6 +41,7 @@ import { type OtlpOptions, registerOtlpRoutes } from './routes/otlp-routes.js';
 import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
+import { ProjectVerifier } from './verifications/project-verifier.js';
 import { installWebhookDelivery, type WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 
 export interface ServerOptions {
@@ -89,6 +90,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     keys: store,
     authenticator: new KeyAuthenticator(store, options.keyCacheTtlMs ?? KEY_CACHE_TTL_MS_DEFAULT),
     metrics: new ServerMetrics(),
+    verifier: new ProjectVerifier(options.ledger),
   };
   app.setValidatorCompiler(buildValidatorCompiler());
   installJsonParser(app);

@@ -434,6 +434,10 @@ export const DASHBOARD_EXPECTATIONS: Record<string, OperationExpectation> = {
     permission: 'verify',
     requests: [{ ...inA(), body: (fixture) => ({ project: fixture.projectA }) }],
   },
+  'GET /integrity/progress': {
+    permission: 'verify',
+    requests: [{ ...inA(), query: (fixture) => `project=${fixture.projectA}` }],
+  },
 };
 
 /** The path parameters of dashboard routes that the API has none of. */
