@@ -396,7 +396,10 @@ describeWithBrowser('dashboard in Chromium', () => {
           expect(
             await form
               .locator('progress')
-              .evaluate((bar) => [(bar as HTMLProgressElement).value, (bar as HTMLProgressElement).max]),
+              .evaluate((bar) => [
+                (bar as unknown as { value: number }).value,
+                (bar as unknown as { max: number }).max,
+              ]),
           ).toEqual([0, 9]);
           expect(await form.getByRole('button').isDisabled()).toBe(true);
           paced.release();
