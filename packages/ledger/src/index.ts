@@ -125,6 +125,7 @@ export type {
   LedgerOptions,
   ReaderIdentity,
   VerifyLedgerOptions,
+  VerifyProgress,
 } from './ledger.js';
 export { createLedger, Ledger } from './ledger.js';
 export { LedgerOperations } from './ledger-operations.js';

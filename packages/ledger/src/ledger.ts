@@ -56,6 +56,11 @@ import {
 } from './integrity/checkpoint-prover.js';
 import { writeCheckpoint } from './integrity/checkpoint-writer.js';
 import { checkNewestCheckpoint } from './integrity/live-checkpoint-check.js';
+import {
+  progressReporter,
+  requireProgressCallback,
+  type VerifyProgress,
+} from './integrity/verify-progress.js';
 import { LedgerOperations } from './ledger-operations.js';
 import type { JsonValue } from './plain-json.js';
 import { requireLookupId } from './query/execution-filter.js';
@@ -104,9 +109,16 @@ export interface CreateCheckpointOptions {
   onlyIfChanged?: boolean;
 }
 
+export type { VerifyProgress };
+
 export interface VerifyLedgerOptions {
   /** Public key file text (or keys): the newest checkpoint's signature is checked with it. */
   publicKey?: unknown;
+  /**
+   * Called once the chain's length is known and again after each batch of entries is checked,
+   * in order, the last time with every entry checked. A throw stops the verification with it.
+   */
+  onProgress?: (progress: VerifyProgress) => void;
 }
 
 /** The identity a scoped reader acts as; `userId` is the `sub` of request.jwt.claims. */
@@ -228,8 +240,13 @@ export class Ledger extends ExecutionReader {
   async verifyLedger(projectId: string, options: VerifyLedgerOptions = {}): Promise<VerificationReport> {
     requireLookupId(projectId, 'projectId');
     const keys = options.publicKey === undefined ? null : parsePublicKeys(options.publicKey);
+    const onProgress = requireProgressCallback(options.onProgress);
     const database = await this.ready();
-    const report = await scanProjectChain(database, projectId);
+    const report = await scanProjectChain(
+      database,
+      projectId,
+      onProgress === undefined ? undefined : await progressReporter(database, projectId, onProgress),
+    );
     report.checkpoint = await checkNewestCheckpoint(database, report, keys);
     return report;
   }

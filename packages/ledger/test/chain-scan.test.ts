@@ -4,7 +4,7 @@ import {
   makeExecution,
   present,
 } from '@execution-ledger/test-support';
-import { createLedger, type VerificationReport } from 'execution-ledger';
+import { createLedger, type VerificationReport, type VerifyProgress } from 'execution-ledger';
 import type { Database } from 'execution-ledger/database';
 import fc, { type JsonValue } from 'fast-check';
 import pg from 'pg';
@@ -92,6 +92,71 @@ describeEachEngine('verifyLedger', (context) => {
       head: { seq: 2_500 },
     });
     expect(report.problems).toHaveLength(1);
+  });
+
+  it('reports its progress after each batch, in order, ending with every entry checked', async () => {
+    const projectId = context.project('progress');
+    const runs = Array.from({ length: 2_500 }, (_, index) => ({
+      createdAt: new Date(Date.UTC(2026, 1, 13, 11, 0, 0, index)),
+    }));
+    await insertHistoricalRuns(context, projectId, runs);
+    const seen: VerifyProgress[] = [];
+    const report = await context.ledger.verifyLedger(projectId, { onProgress: (p) => seen.push(p) });
+    expect(report).toMatchObject({ ok: true, entries_checked: 2_500 });
+    // Batches of 1,000 are linked in seq order, whether workers or this thread read them.
+    expect(seen).toEqual(
+      [0, 1_000, 2_000, 2_500].map((checked) => ({
+        project_id: projectId,
+        entries_checked: checked,
+        entries_total: 2_500,
+      })),
+    );
+    // A chain of one batch, and a project without entries, report the start and the end.
+    const short = context.project('progress-short');
+    await context.ledger.recordExecutions([makeExecution(short), makeExecution(short)]);
+    const shortSeen: VerifyProgress[] = [];
+    await context.ledger.verifyLedger(short, { onProgress: (p) => shortSeen.push(p) });
+    expect(shortSeen.map((p) => [p.entries_checked, p.entries_total])).toEqual([
+      [0, 2],
+      [2, 2],
+    ]);
+    const emptySeen: VerifyProgress[] = [];
+    await context.ledger.verifyLedger(context.project('progress-empty'), {
+      onProgress: (p) => emptySeen.push(p),
+    });
+    expect(emptySeen.map((p) => [p.entries_checked, p.entries_total])).toEqual([
+      [0, 0],
+      [0, 0],
+    ]);
+  });
+
+  it('refuses an onProgress that is not a function, and stops with the error a callback throws', async () => {
+    const projectId = context.project('progress-bad');
+    await context.ledger.recordExecution(makeExecution(projectId));
+    const refused = await expectLedgerError(
+      context.ledger.verifyLedger(projectId, { onProgress: 'every batch' as never }),
+      'VALIDATION_FAILED',
+      'onProgress',
+    );
+    expect(refused.message).toMatch(/onProgress must be a function/);
+    const long = context.project('progress-throws');
+    await insertHistoricalRuns(
+      context,
+      long,
+      Array.from({ length: 1_500 }, (_, index) => ({
+        createdAt: new Date(Date.UTC(2026, 1, 13, 12, 0, 0, index)),
+      })),
+    );
+    const stop = new Error('stop here');
+    await expect(
+      context.ledger.verifyLedger(long, {
+        onProgress: (p) => {
+          if (p.entries_checked > 0) throw stop;
+        },
+      }),
+    ).rejects.toBe(stop);
+    // The worker threads were released: the next verification runs as usual.
+    expect(await context.ledger.verifyLedger(long)).toMatchObject({ ok: true, entries_checked: 1_500 });
   });
 
   it('re-derives the hash of any intent and error message, however JSON must escape it', async () => {

@@ -1,6 +1,6 @@
 // The dashboard's client script: only what the server-rendered pages cannot do alone. It draws
 // the cost chart with uPlot, switches the range to "custom" when a date is picked, and runs a
-// verification with visible progress. Every page works without it (tables carry the numbers).
+// verification showing the entries checked so far. Every page works without it (tables carry the numbers).
 (() => {
   const colours = [
     '#0550ae',
@@ -65,19 +65,65 @@
     }
   }
 
-  // Verification can take minutes on a large chain: show that it runs and for how long, then reload.
+  // Verification can take minutes on a large chain: while it runs, ask the server how many
+  // entries it has checked (GET /integrity/progress) and show them; at its end, reload.
+  const PROGRESS_POLL_MS = 400;
+
+  function showProgress(form, running) {
+    const progress = form.querySelector('progress');
+    const status = form.querySelector('.verify-status');
+    progress.hidden = false;
+    if (running.entries_total > 0) {
+      progress.max = running.entries_total;
+      progress.value = running.entries_checked;
+    } else progress.removeAttribute('value');
+    status.textContent = running.text;
+  }
+
+  function followProgress(form) {
+    const project = form.querySelector('input[name="project"]').value;
+    let stopped = false;
+    const poll = async () => {
+      if (stopped) return;
+      try {
+        const response = await fetch(`/integrity/progress?project=${encodeURIComponent(project)}`, {
+          headers: { accept: 'application/json' },
+          credentials: 'same-origin',
+        });
+        if (response.ok) {
+          const running = await response.json();
+          if (stopped) return;
+          if (running.running) showProgress(form, running);
+          else if (form.hasAttribute('data-running')) {
+            // Started elsewhere and now finished: the page shows its result after a reload.
+            stopped = true;
+            window.location.reload();
+            return;
+          }
+        }
+      } catch {
+        // A missed poll is retried; the verification itself is not affected.
+      }
+      setTimeout(poll, PROGRESS_POLL_MS);
+    };
+    void poll();
+    return () => {
+      stopped = true;
+    };
+  }
+
   function verifyWithProgress(form) {
+    if (form.hasAttribute('data-running')) followProgress(form);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const button = form.querySelector('button');
       const progress = form.querySelector('progress');
       const status = form.querySelector('.verify-status');
-      const started = Date.now();
       button.disabled = true;
       progress.hidden = false;
-      const tick = setInterval(() => {
-        status.textContent = `verifying… ${Math.round((Date.now() - started) / 1000)} s`;
-      }, 500);
+      progress.removeAttribute('value');
+      status.textContent = 'verifying: starting';
+      const stop = followProgress(form);
       try {
         const response = await fetch(form.action, {
           method: 'POST',
@@ -85,17 +131,19 @@
           body: new URLSearchParams(new FormData(form)).toString(),
           credentials: 'same-origin',
         });
+        stop();
         if (!response.ok) throw new Error(`the server answered ${response.status}`);
         const entry = await response.json();
+        progress.max = Math.max(entry.report.entries_checked, 1);
+        progress.value = entry.report.entries_checked;
         status.textContent = entry.report.ok
           ? `chain intact: ${entry.report.entries_checked} entries`
           : `broken at seq ${entry.report.first_bad_seq}`;
         window.location.reload();
       } catch (error) {
-        status.textContent = `verification failed: ${error.message}`;
-      } finally {
-        clearInterval(tick);
+        stop();
         progress.hidden = true;
+        status.textContent = `verification failed: ${error.message}`;
         button.disabled = false;
       }
     });

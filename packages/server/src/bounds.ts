@@ -108,6 +108,12 @@ export const DASHBOARD_TOP_ROWS = 10;
 export const DASHBOARD_FAILURES_READ_MAX = 500;
 /** Largest sign-in form body; a real one (a key and a return path) is under a kilobyte. */
 export const DASHBOARD_FORM_BYTES_MAX = 4 * 1024;
+/**
+ * Runs of a run's tree shown on its page (read with getRunTree's maxNodes), and the parent links
+ * followed up and down (maxDepth); a larger tree shows its first levels and says so.
+ */
+export const DASHBOARD_RUN_TREE_NODES_MAX = 200;
+export const DASHBOARD_RUN_TREE_DEPTH_MAX = 50;
 /** Steps drawn in a run's waterfall; a longer trace shows its first ones and says so. */
 export const DASHBOARD_WATERFALL_STEPS_MAX = 500;
 /** Signed-out sessions remembered until they expire; beyond this the oldest is forgotten first. */

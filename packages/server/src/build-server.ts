@@ -30,6 +30,7 @@ import { registerAllocationRoutes } from './routes/allocation-routes.js';
 import { registerAnalyticsRoutes } from './routes/analytics-routes.js';
 import { registerBudgetRoutes } from './routes/budget-routes.js';
 import { registerCheckpointRoutes } from './routes/checkpoint-routes.js';
+import { registerCostRankingRoutes } from './routes/cost-ranking-routes.js';
 import { registerReadRoutes } from './routes/execution-read-routes.js';
 import { registerWriteRoutes } from './routes/execution-write-routes.js';
 import { registerExportRoutes } from './routes/export-routes.js';
@@ -41,6 +42,7 @@ import { registerStatsRoutes } from './routes/stats-routes.js';
 import { registerStepCostRoutes } from './routes/step-cost-routes.js';
 import { registerVerifyRoutes } from './routes/verify-routes.js';
 import { registerWebhookRoutes } from './routes/webhook-routes.js';
+import { ProjectVerifier } from './verifications/project-verifier.js';
 import { installWebhookDelivery, type WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 
 export interface ServerOptions {
@@ -89,6 +91,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     keys: store,
     authenticator: new KeyAuthenticator(store, options.keyCacheTtlMs ?? KEY_CACHE_TTL_MS_DEFAULT),
     metrics: new ServerMetrics(),
+    verifier: new ProjectVerifier(options.ledger),
   };
   app.setValidatorCompiler(buildValidatorCompiler());
   installJsonParser(app);
@@ -117,6 +120,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   registerStatsRoutes(app, context);
   registerAnalyticsRoutes(app, context);
   registerStepCostRoutes(app, context);
+  registerCostRankingRoutes(app, context);
   registerExportRoutes(app, context);
   registerVerifyRoutes(app, context);
   registerCheckpointRoutes(app, context);

@@ -1,4 +1,4 @@
-import { ApiKeyStore, buildServer } from '@execution-ledger/server';
+import { ApiKeyStore, buildServer, serverBounds } from '@execution-ledger/server';
 import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
 import { parse } from 'csv-parse/sync';
 import type { ExecutionInput } from 'execution-ledger';
@@ -12,9 +12,11 @@ import {
   seriousViolations,
   watchPage,
 } from './support/dashboard-browser.js';
+import { paceVerifications } from './support/paced-verification.js';
 
 const BROWSER_TEST_MS = 120_000;
 const PAGES = ['/', '/runs', '/agents', '/failures', '/integrity'] as const;
+const TOP_ROWS = serverBounds.DASHBOARD_TOP_ROWS;
 
 /** A run with typed steps placed on a timeline: an LLM call, a tool and a failing external call. */
 function tracedRun(projectId: string, overrides: Partial<ExecutionInput> = {}): ExecutionInput {
@@ -57,7 +59,16 @@ describeWithBrowser('dashboard in Chromium', () => {
     let adminToken: string;
     let readAToken: string;
     let apiAuthorization: string;
-    const ids = { a: '', b: '', parent: '', child: '', failed: '', runsOfB: [] as string[] };
+    const ids = {
+      a: '',
+      b: '',
+      parent: '',
+      child: '',
+      secondChild: '',
+      grandchild: '',
+      failed: '',
+      runsOfB: [] as string[],
+    };
     /** Today, as the custom range every comparison with the API uses. */
     const today = new Date().toISOString().slice(0, 10);
     const dayRange = () => {
@@ -76,6 +87,15 @@ describeWithBrowser('dashboard in Chromium', () => {
       ids.child = (
         await ledger.recordExecution(tracedRun(ids.a, { agent_id: 'coder', parent_run_id: parent.run_id }))
       ).run_id;
+      // A tree of four runs: parent → child → grandchild, and parent → second child.
+      ids.grandchild = (
+        await ledger.recordExecution(
+          makeExecution(ids.a, { agent_id: 'tester', parent_run_id: ids.child, cost: 125.500001 }),
+        )
+      ).run_id;
+      ids.secondChild = (
+        await ledger.recordExecution(tracedRun(ids.a, { agent_id: 'reviewer', parent_run_id: parent.run_id }))
+      ).run_id;
       ids.failed = (
         await ledger.recordExecution(
           tracedRun(ids.a, { agent_id: 'coder', status: 'failed', error_message: 'tests failed: 3 of 120' }),
@@ -85,7 +105,10 @@ describeWithBrowser('dashboard in Chromium', () => {
         tracedRun(ids.a, { agent_id: 'coder', status: 'aborted', error_message: 'budget exceeded' }),
       );
       for (let index = 0; index < 3; index += 1)
-        await ledger.recordExecution(tracedRun(ids.a, { user_id: `user-${index}` }));
+        // Costs of their own, so the costliest users and runs have an order to get right.
+        await ledger.recordExecution(
+          makeExecution(ids.a, { user_id: `user-${index}`, cost: 900 + index * 250.000001 }),
+        );
       for (let index = 0; index < 3; index += 1) {
         ids.runsOfB.push(
           (
@@ -222,6 +245,25 @@ describeWithBrowser('dashboard in Chromium', () => {
           .locator('#top-tools .amount data')
           .evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('value'))));
         expect(toolCosts).toEqual(byTool.top.map((tool) => tool.cost));
+        const amounts = (list: string) =>
+          page
+            .locator(`#${list} .amount data`)
+            .evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('value'))));
+        const labels = (list: string) => page.locator(`#${list} li > a`).allTextContents();
+        const byUser = (await api(`/v1/projects/${ids.a}/costs/by-user?${range}&limit=${TOP_ROWS}`)) as {
+          data: { user_id: string; total_cost: number }[];
+        };
+        expect(byUser.data.length).toBeGreaterThan(1);
+        expect(await amounts('top-users')).toEqual(byUser.data.map((user) => user.total_cost));
+        expect(await labels('top-users')).toEqual(byUser.data.map((user) => user.user_id));
+        const topRuns = (await api(`/v1/projects/${ids.a}/costs/top-runs?${range}&limit=${TOP_ROWS}`)) as {
+          data: { run_id: string; agent_id: string; cost_json: { total: number } }[];
+        };
+        expect(topRuns.data.length).toBeGreaterThan(1);
+        expect(await amounts('top-runs')).toEqual(topRuns.data.map((run) => run.cost_json.total));
+        expect(await labels('top-runs')).toEqual(
+          topRuns.data.map((run) => `${run.run_id} (${run.agent_id})`),
+        );
 
         await page.goto(inA('/agents'));
         for (const [agent, figures] of Object.entries(stats.by_agent)) {
@@ -282,11 +324,41 @@ describeWithBrowser('dashboard in Chromium', () => {
         );
         await page.getByText('Input (JSON)').click();
         await expect.poll(() => page.locator('#run-input').isVisible()).toBe(true);
-        // Lineage through parent_run_id: the child links its parent, the parent lists its child.
+        // Lineage: the child's page shows the whole task (getRunTree) and its own subtree.
         await page.goto(`${origin}/runs/${ids.child}`);
+        const tree = (await api(`/v1/runs/${ids.child}/tree`)) as {
+          total_cost: number;
+          node_count: number;
+          nodes: { run_id: string; cost: number; subtree_cost: number }[];
+        };
+        expect(tree.node_count).toBe(4);
+        const value = async (selector: string) =>
+          Number(await page.locator(selector).first().getAttribute('value'));
+        const micro = (cents: number) => Math.round(cents * 1_000_000);
+        expect(await value('[data-field="tree_cost"] data')).toBe(tree.total_cost);
+        expect(micro(tree.total_cost)).toBe(tree.nodes.reduce((sum, node) => sum + micro(node.cost), 0));
+        const own = async (runId: string) =>
+          Number(await page.locator(`#run-tree li[data-run-id="${runId}"]`).getAttribute('data-cost'));
+        // This run and the runs below it: its own cost plus its child's, exactly.
+        expect(micro(await value('[data-field="subtree_cost"] data'))).toBe(
+          micro(await own(ids.child)) + micro(await own(ids.grandchild)),
+        );
+        expect(await value('[data-field="subtree_cost"] data')).toBe(
+          tree.nodes.find((node) => node.run_id === ids.child)?.subtree_cost,
+        );
+        expect(await page.locator('#run-tree [aria-current="true"]').textContent()).toBe(ids.child);
+        expect((await page.locator('#run-tree li a').allTextContents()).sort()).toEqual(
+          [ids.parent, ids.secondChild, ids.grandchild].sort(),
+        );
+        // The parent's link, and from the parent's tree the second child's.
         await page.locator('#parent-link').click();
         await page.waitForURL(new RegExp(`/runs/${ids.parent}`));
-        expect(await page.locator('#children a').allTextContents()).toEqual([ids.child]);
+        expect(await page.locator('[data-field="subtree_cost"] data').getAttribute('value')).toBe(
+          String(tree.total_cost),
+        );
+        await page.locator(`#run-tree li[data-run-id="${ids.secondChild}"] > a`).click();
+        await page.waitForURL(new RegExp(`/runs/${ids.secondChild}`));
+        expect(await page.locator('#parent-link').textContent()).toBe(ids.parent);
         expect(problems).toEqual([]);
         await context.close();
       },
@@ -313,11 +385,36 @@ describeWithBrowser('dashboard in Chromium', () => {
 
         await page.goto(`${origin}/integrity`);
         const form = page.locator(`tr[data-project="${ids.a}"] form`);
-        await form.getByRole('button').click();
-        await page.waitForLoadState('load');
-        await expect
-          .poll(() => page.locator(`tr[data-project="${ids.a}"] [data-field="verification"]`).textContent())
-          .toMatch(/chain intact: 7 entries/);
+        // Verification is paced so that the page is seen while it runs: held after each report.
+        const paced = paceVerifications(engine.ledger);
+        try {
+          await form.getByRole('button').click();
+          await paced.held();
+          await expect
+            .poll(() => form.locator('.verify-status').textContent())
+            .toBe('verifying: 0 of 9 entries (0%), started by dash admin');
+          expect(
+            await form
+              .locator('progress')
+              .evaluate((bar) => [
+                (bar as unknown as { value: number }).value,
+                (bar as unknown as { max: number }).max,
+              ]),
+          ).toEqual([0, 9]);
+          expect(await form.getByRole('button').isDisabled()).toBe(true);
+          paced.release();
+          await paced.held();
+          await expect
+            .poll(() => form.locator('.verify-status').textContent())
+            .toBe('verifying: 9 of 9 entries (100%), started by dash admin');
+          paced.release();
+          // Then the result, after the page reloads.
+          await expect
+            .poll(() => page.locator(`tr[data-project="${ids.a}"] [data-field="verification"]`).textContent())
+            .toMatch(/chain intact: 9 entries/);
+        } finally {
+          paced.restore();
+        }
         await page.goto(`${origin}/runs/${ids.parent}`);
         expect(await page.locator('[data-field="chain"]').textContent()).toMatch(
           /verified through this entry/,

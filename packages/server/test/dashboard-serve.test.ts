@@ -58,7 +58,7 @@ describe.each(ENGINES)('serve with the dashboard [%s]', (engine) => {
   });
 
   it(
-    "prints the dashboard's address first, and keeps sessions across a restart with the same EXECUTION_LEDGER_SESSION_SECRET only",
+    "prints the dashboard's address first, keeps sessions across a restart with the same EXECUTION_LEDGER_SESSION_SECRET only, and the last verification whatever the secret",
     async () => {
       const database = await cliDatabase(engine);
       cleanups.push(database.cleanup);
@@ -77,11 +77,37 @@ describe.each(ENGINES)('serve with the dashboard [%s]', (engine) => {
       });
       expect(signIn.status).toBe(303);
       const cookie = present(signIn.headers.get('set-cookie')?.split(';')[0]);
+      const projectId = `served-${randomUUID()}`;
+      const recorded = await fetch(`${first.url}/v1/executions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          run_id: `run-${randomUUID()}`,
+          project_id: projectId,
+          user_id: 'user-1',
+          agent_id: 'agent-1',
+          intent: 'verify across a restart',
+          input: {},
+          cost: 1,
+          execution_trace: { steps: [], duration_ms: 1 },
+          status: 'completed',
+        }),
+      });
+      expect(recorded.status).toBe(201);
+      const verified = await fetch(`${first.url}/integrity/verify`, {
+        method: 'POST',
+        headers: { cookie, accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ project: projectId }).toString(),
+      });
+      expect(verified.status).toBe(200);
       await stop(first);
 
       const again = await serve(database.target, env);
       const kept = await fetch(`${again.url}/integrity`, { headers: { cookie }, redirect: 'manual' });
       expect(kept.status).toBe(200);
+      // The verification run before the restart is still the project's last one.
+      const row = new RegExp(`<tr data-project="${projectId}">[\\s\\S]*?</tr>`).exec(await kept.text())?.[0];
+      expect(row).toMatch(/chain intact<\/span>: 1 entries, .* by from adminKey/);
       await stop(again);
 
       const otherSecret = await serve(database.target, {

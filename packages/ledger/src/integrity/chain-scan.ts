@@ -17,11 +17,16 @@ interface Pending {
 /**
  * verifyLedger on every core: reads a project's chain in keyset batches, checks them on worker
  * threads, and links them in seq order here, with the same checks and report as checkEntry
- * along the whole chain. A chain of one batch or less is checked here, without threads. With
- * its own server connection string, each worker reads its batches itself; otherwise this thread
- * reads (one batch ahead) and hands the rows over. Never throws on bad data.
+ * along the whole chain, telling onProgress the entries checked after each batch it links. A
+ * chain of one batch or less is checked here, without threads. With its own server connection
+ * string, each worker reads its batches itself; otherwise this thread reads (one batch ahead) and
+ * hands the rows over. Never throws on bad data.
  */
-export async function scanProjectChain(database: Database, projectId: string): Promise<VerificationReport> {
+export async function scanProjectChain(
+  database: Database,
+  projectId: string,
+  onProgress?: (entriesChecked: number) => void,
+): Promise<VerificationReport> {
   const state = initialChainState(projectId);
   const report: VerificationReport = {
     ok: true,
@@ -36,10 +41,14 @@ export async function scanProjectChain(database: Database, projectId: string): P
   const last = first[first.length - 1];
   if (first.length < CHAIN_BATCH_ROWS || last === undefined) {
     linkBatch(state, report, checkBatch(first, new EntryRehasher()));
+    onProgress?.(report.entries_checked);
     return report;
   }
   const pool = new RehashPool(database.threadConnection?.());
-  const link: Link = (batch) => linkBatch(state, report, batch);
+  const link: Link = (batch) => {
+    linkBatch(state, report, batch);
+    onProgress?.(report.entries_checked);
+  };
   const pending: Pending[] = [];
   try {
     pending.push(track(null, pool.check(first)));

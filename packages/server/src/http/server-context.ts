@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import type { ApiKeyPrincipal, Permission } from '../keys/access-policy.js';
 import type { ApiKeyStore } from '../keys/api-key-store.js';
 import type { KeyAuthenticator } from '../keys/key-authenticator.js';
+import type { ProjectVerifier } from '../verifications/project-verifier.js';
 import type { ServerMetrics } from './server-metrics.js';
 
 declare module 'fastify' {
@@ -23,6 +24,8 @@ export interface ServerContext {
   keys: ApiKeyStore;
   authenticator: KeyAuthenticator;
   metrics: ServerMetrics;
+  /** Verifies chains, records each result, and tells how far a running one has come. */
+  verifier: ProjectVerifier;
 }
 
 /** The key of a request on a protected route: the auth hook has run, so it is always there. */

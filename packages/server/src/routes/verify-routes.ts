@@ -40,14 +40,18 @@ export function registerVerifyRoutes(app: FastifyInstance, context: ServerContex
         ...securedRoute,
         tags: ['integrity'],
         summary: "Verify a project's hash chain",
-        description: 'A broken chain is an answer (ok: false, first_bad_seq, reason), not an error.',
+        description:
+          'A broken chain is an answer (ok: false, first_bad_seq, reason), not an error. The result is recorded as the ' +
+          "project's last verification, which the dashboard's integrity page shows.",
         params: projectParams,
         response: { 200: verificationSchema, ...errorResponses },
       },
     },
     async (request) => {
-      requireProject(callerKey(request), request.params.projectId);
-      return context.ledger.verifyLedger(request.params.projectId);
+      const key = callerKey(request);
+      requireProject(key, request.params.projectId);
+      const entry = await context.verifier.verify(request.params.projectId, key);
+      return entry.report;
     },
   );
 }

@@ -161,6 +161,8 @@ export const ROUTE_EXPECTATIONS: Record<string, OperationExpectation> = {
   'GET /v1/projects/{projectId}/percentiles': { permission: 'read', requests: [inA()] },
   'GET /v1/projects/{projectId}/costs/by-tool': { permission: 'read', requests: [inA()] },
   'GET /v1/projects/{projectId}/costs/by-model': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/costs/by-user': { permission: 'read', requests: [inA()] },
+  'GET /v1/projects/{projectId}/costs/top-runs': { permission: 'read', requests: [inA()] },
   'GET /v1/projects/{projectId}/costs/timeseries': {
     permission: 'read',
     requests: [{ ...inA(), query: (fixture) => `group_by=tool&bucket=hour&${fixture.timeRange}` }],
@@ -459,6 +461,10 @@ export const DASHBOARD_EXPECTATIONS: Record<string, OperationExpectation> = {
   'POST /integrity/verify': {
     permission: 'verify',
     requests: [{ ...inA(), body: (fixture) => ({ project: fixture.projectA }) }],
+  },
+  'GET /integrity/progress': {
+    permission: 'verify',
+    requests: [{ ...inA(), query: (fixture) => `project=${fixture.projectA}` }],
   },
 };
 

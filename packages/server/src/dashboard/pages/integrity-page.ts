@@ -1,12 +1,13 @@
 import type { Checkpoint, Ledger } from 'execution-ledger';
-import { isLedgerError } from 'execution-ledger';
+import { isLedgerError, LedgerError } from 'execution-ledger';
 import type { NoteVerifierKey } from 'execution-ledger/verify';
 import { hasPermission, requireProject } from '../../keys/access-policy.js';
+import type { RunningVerification } from '../../verifications/project-verifier.js';
+import type { VerificationEntry } from '../../verifications/verification-log.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, time } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
 import { requireTimeZone } from '../time-range.js';
-import type { VerificationEntry } from '../verification-log.js';
 import type { PageRequest } from './page-handler.js';
 
 /** Checkpoints listed, newest first. */
@@ -17,7 +18,6 @@ export async function integrityPage({
   query,
   principal,
   context,
-  verifications,
   directory,
 }: PageRequest<{ tz?: string; project?: string }>): Promise<SafeHtml> {
   const { ledger } = context;
@@ -26,12 +26,15 @@ export async function integrityPage({
   const entries = new Map(
     (await ledger.operations.listProjects()).map((project) => [project.project_id, project.entries]),
   );
-  const checkpoints = await recentCheckpoints(ledger);
+  const [checkpoints, latest] = await Promise.all([
+    recentCheckpoints(ledger),
+    context.verifier.log.latest(projects),
+  ]);
   const canVerify = hasPermission(principal, 'verify');
   const body = html`
 <section aria-labelledby="projects-title"><h2 id="projects-title">Projects</h2>
 <p>Verification re-derives every hash of a project's chain and compares its head with the newest signed checkpoint.
-The last verification shown is the newest one run through this server since it started.</p>
+The last verification shown is the newest one run through this service, from this page or the API.</p>
 ${
   projects.length === 0
     ? html`<p class="notice empty">No project has entries yet.</p>`
@@ -40,16 +43,8 @@ ${
 <tbody>${projects.map(
         (projectId) => html`<tr data-project="${projectId}"><th scope="row">${projectId}</th>
   <td>${count(entries.get(projectId) ?? 0)}</td>
-  <td data-field="verification">${verificationText(verifications.latest(projectId), timeZone)}</td>
-  ${
-    canVerify
-      ? html`<td><form method="post" action="/integrity/verify" class="verify-form">
-    <input type="hidden" name="project" value="${projectId}">
-    <button type="submit">Verify now<span class="visually-hidden"> ${projectId}</span></button>
-    <progress hidden aria-label="Verifying ${projectId}"></progress><span class="verify-status" role="status"></span>
-  </form></td>`
-      : ''
-  }</tr>`,
+  <td data-field="verification">${verificationText(latest.get(projectId), timeZone)}</td>
+  ${canVerify ? verifyForm(projectId, context.verifier.progress(projectId)) : ''}</tr>`,
       )}</tbody></table></div>`
 }
 ${canVerify ? '' : html`<p>Verifying needs a key of role admin.</p>`}
@@ -73,8 +68,30 @@ ${
   );
 }
 
+/**
+ * The verify button, with the progress of a verification of the project running now (the
+ * client script polls /integrity/progress while one runs, and reloads the page at its end).
+ */
+function verifyForm(projectId: string, running: RunningVerification | undefined): SafeHtml {
+  return html`<td><form method="post" action="/integrity/verify" class="verify-form"${running === undefined ? '' : html` data-running="1"`}>
+    <input type="hidden" name="project" value="${projectId}">
+    <button type="submit"${running === undefined ? '' : html` disabled`}>Verify now<span class="visually-hidden"> ${projectId}</span></button>
+    <progress${running === undefined ? html` hidden` : ''} aria-label="Verifying ${projectId}" max="${Math.max(running?.entries_total ?? 1, 1)}" value="${running?.entries_checked ?? 0}"></progress>
+    <span class="verify-status" role="status">${running === undefined ? '' : progressText(running)}</span>
+  </form></td>`;
+}
+
+/** "verifying: 1,000 of 2,500 entries (40%), started by … at …", as the client script also writes it. */
+export function progressText(running: RunningVerification): string {
+  const share =
+    running.entries_total === 0
+      ? ''
+      : ` (${Math.floor((running.entries_checked / running.entries_total) * 100)}%)`;
+  return `verifying: ${running.entries_checked.toLocaleString('en-US')} of ${running.entries_total.toLocaleString('en-US')} entries${share}, started by ${running.by}`;
+}
+
 function verificationText(entry: VerificationEntry | undefined, timeZone: string): SafeHtml {
-  if (entry === undefined) return html`not verified since this server started`;
+  if (entry === undefined) return html`never verified through this service`;
   const { report } = entry;
   const checkpoint = report.checkpoint;
   const against =
@@ -102,18 +119,33 @@ async function recentCheckpoints(ledger: Ledger): Promise<Checkpoint[]> {
   return [newest, ...(await Promise.all(older))];
 }
 
-/** Verifies a project's chain now (admin) and records the result for the pages. */
+/** Verifies a project's chain now (admin), or waits for the verification already running, and records it. */
 export async function verifyProject(
-  { request, principal, context, verifications }: PageRequest,
+  { request, principal, context }: PageRequest,
   publicKeys: NoteVerifierKey[] | undefined,
 ) {
   const projectId = (request.body as { project?: string } | undefined)?.project ?? '';
   requireProject(principal, projectId);
-  const report = await context.ledger.verifyLedger(
-    projectId,
-    publicKeys === undefined ? {} : { publicKey: publicKeys },
-  );
-  return verifications.record(report, principal.name);
+  return context.verifier.verify(projectId, principal, publicKeys);
+}
+
+/** How far the verification of a project running in this process has come (for the client script). */
+export function verificationProgress({ query, principal, context }: PageRequest<{ project?: string }>) {
+  const projectId = query.project ?? '';
+  if (projectId === '') {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'project is required: the project whose verification to follow',
+      {
+        field: 'project',
+      },
+    );
+  }
+  requireProject(principal, projectId);
+  const running = context.verifier.progress(projectId);
+  return running === undefined
+    ? { running: false, project_id: projectId }
+    : { running: true, ...running, text: progressText(running) };
 }
 
 export const integrityHref = (projectId: string) => `/integrity${queryString({ project: projectId })}`;

@@ -3,7 +3,6 @@ import type { ServerContext } from '../../http/server-context.js';
 import type { ApiKeyPrincipal } from '../../keys/access-policy.js';
 import type { SafeHtml } from '../html-template.js';
 import type { ProjectDirectory } from '../page-scope.js';
-import type { VerificationLog } from '../verification-log.js';
 
 /** What a page handler gets: the request, the signed-in key and the server's context. */
 export interface PageRequest<Query = Record<string, string | undefined>> {
@@ -11,7 +10,6 @@ export interface PageRequest<Query = Record<string, string | undefined>> {
   query: Query;
   principal: ApiKeyPrincipal;
   context: ServerContext;
-  verifications: VerificationLog;
   directory: ProjectDirectory;
 }
 

@@ -5,10 +5,9 @@ import type { ServerContext } from '../../http/server-context.js';
 import type { Permission } from '../../keys/access-policy.js';
 import { sendPage } from '../page-layout.js';
 import { ProjectDirectory } from '../page-scope.js';
-import { VerificationLog } from '../verification-log.js';
 import { agentsPage } from './agents-page.js';
 import { failuresPage } from './failures-page.js';
-import { integrityPage, verifyProject } from './integrity-page.js';
+import { integrityPage, verificationProgress, verifyProject } from './integrity-page.js';
 import { overviewPage } from './overview-page.js';
 import type { PageRenderer, PageRequest } from './page-handler.js';
 import { runPage } from './run-page.js';
@@ -27,6 +26,7 @@ export const DASHBOARD_PAGES: Record<string, Permission> = {
   'GET /failures': 'read',
   'GET /integrity': 'read',
   'POST /integrity/verify': 'verify',
+  'GET /integrity/progress': 'verify',
 };
 
 export function registerPages(
@@ -34,7 +34,6 @@ export function registerPages(
   context: ServerContext,
   publicKeys: NoteVerifierKey[] | undefined,
 ): void {
-  const verifications = new VerificationLog();
   const directory = new ProjectDirectory(context.ledger);
   const pageRequest = (request: FastifyRequest): PageRequest => {
     const principal = request.dashboardKey;
@@ -44,7 +43,6 @@ export function registerPages(
       query: (request.query ?? {}) as Record<string, string>,
       principal,
       context,
-      verifications,
       directory,
     };
   };
@@ -61,6 +59,11 @@ export function registerPages(
   page('/integrity', integrityPage as PageRenderer<never>);
   app.get('/export', { schema: { hide: true }, config: { dashboard: 'export' } }, async (request, reply) =>
     sendRunsExport(pageRequest(request), reply),
+  );
+  app.get(
+    '/integrity/progress',
+    { schema: { hide: true }, config: { dashboard: 'verify' } },
+    async (request) => verificationProgress(pageRequest(request)),
   );
   app.post(
     '/integrity/verify',

@@ -1,12 +1,12 @@
-import type { ExecutionRecord, Ledger, ProjectProof } from 'execution-ledger';
+import type { ExecutionRecord, Ledger, ProjectProof, RunTree, RunTreeNode } from 'execution-ledger';
 import { isLedgerError, LedgerError } from 'execution-ledger';
-import { DASHBOARD_PAGE_ROWS } from '../../bounds.js';
+import { DASHBOARD_RUN_TREE_DEPTH_MAX, DASHBOARD_RUN_TREE_NODES_MAX } from '../../bounds.js';
 import { type ApiKeyPrincipal, coversProject } from '../../keys/access-policy.js';
+import type { VerificationEntry } from '../../verifications/verification-log.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { duration, money, statusBadge, time } from '../page-format.js';
 import { pageLayout } from '../page-layout.js';
 import { requireTimeZone } from '../time-range.js';
-import type { VerificationEntry } from '../verification-log.js';
 import type { PageRequest } from './page-handler.js';
 import { waterfall } from './waterfall.js';
 
@@ -44,7 +44,6 @@ export async function runPage({
   query,
   principal,
   context,
-  verifications,
 }: PageRequest<{ tz?: string; project?: string }>): Promise<SafeHtml> {
   const { ledger } = context;
   const timeZone = requireTimeZone(query.tz);
@@ -52,15 +51,22 @@ export async function runPage({
   const run = await visibleRun(ledger, principal, runId);
   const carry = queryString({ project: run.project_id, tz: query.tz });
   const runHref = (id: string) => `/runs/${encodeURIComponent(id)}${carry}`;
-  const [children, parent, proof] = await Promise.all([
-    ledger.listExecutions(
-      { projectId: run.project_id, parentRunId: run.run_id },
-      { limit: DASHBOARD_PAGE_ROWS },
-    ),
-    run.parent_run_id === null ? null : ledger.getExecutionByRunId(run.parent_run_id),
+  const [tree, proof, verifications] = await Promise.all([
+    ledger.getRunTree(run.run_id, {
+      maxNodes: DASHBOARD_RUN_TREE_NODES_MAX,
+      maxDepth: DASHBOARD_RUN_TREE_DEPTH_MAX,
+      // A key bound to some projects sees a parent or child elsewhere as not recorded, as in the API.
+      ...(principal.projects === null ? {} : { projects: principal.projects }),
+    }),
     newestProof(ledger, run.project_id),
+    context.verifier.log.latest([run.project_id]),
   ]);
-  const parentVisible = parent !== null && coversProject(principal, parent.project_id);
+  const lastVerification = verifications.get(run.project_id);
+  const self = tree.nodes.find((node) => node.run_id === run.run_id);
+  const parentVisible =
+    run.parent_run_id !== null &&
+    tree.nodes.some((node) => node.run_id === run.parent_run_id && node.recorded);
+  const childCount = self?.children.length ?? 0;
   const breakdown = Object.entries(run.cost_json.breakdown ?? {}).filter(
     ([, cents]) => typeof cents === 'number',
   );
@@ -97,8 +103,8 @@ ${run.cost_json.pricing === undefined ? '' : html`<div><dt>pricing</dt><dd>${run
         ? html`<a id="parent-link" href="${runHref(run.parent_run_id)}">${run.parent_run_id}</a>`
         : html`${run.parent_run_id} (not recorded in a project this key sees)`
   }</p>
-<p>Children: ${children.total === 0 ? 'none' : html`${children.total} — <a href="/runs${queryString({ project: run.project_id, parent: run.run_id, range: '90d', tz: query.tz })}">list them</a>`}</p>
-${children.data.length === 0 ? '' : html`<ul id="children">${children.data.map((child) => html`<li><a href="${runHref(child.run_id)}">${child.run_id}</a> ${child.agent_id} ${money(child.cost_json.total)}</li>`)}</ul>`}
+<p>Children: ${childCount === 0 ? 'none' : html`${childCount}${tree.complete ? '' : ' or more'} — <a href="/runs${queryString({ project: run.project_id, parent: run.run_id, range: '90d', tz: query.tz })}">list them</a>`}</p>
+${lineageTree(tree, run.run_id, runHref)}
 </section>
 <section aria-labelledby="integrity-title"><h2 id="integrity-title">Integrity</h2>
 <dl class="fields hashes" id="run-integrity">
@@ -106,10 +112,46 @@ ${children.data.length === 0 ? '' : html`<ul id="children">${children.data.map((
   <div><dt>entry hash</dt><dd data-field="entry_hash"><code>${run.entry_hash}</code></dd></div>
   <div><dt>previous hash</dt><dd><code>${run.prev_hash}</code></dd></div>
   <div><dt>payload hash</dt><dd><code>${run.payload_hash}</code> (hash version ${run.hash_version})</dd></div>
-  <div><dt>chain</dt><dd data-field="chain">${chainStatus(run, verifications.latest(run.project_id), timeZone)}</dd></div>
-  <div><dt>checkpoint</dt><dd data-field="checkpoint">${checkpointStatus(run, proof, verifications.latest(run.project_id))}</dd></div>
+  <div><dt>chain</dt><dd data-field="chain">${chainStatus(run, lastVerification, timeZone)}</dd></div>
+  <div><dt>checkpoint</dt><dd data-field="checkpoint">${checkpointStatus(run, proof, lastVerification)}</dd></div>
 </dl></section>`;
   return pageLayout({ title: `Run ${run.run_id}`, current: '/runs', principal, carry }, body);
+}
+
+/**
+ * The whole task the run belongs to (getRunTree): its cost, this run's subtree cost, and the runs
+ * as nested lists, each a link with its own and its subtree's cost; this run marked.
+ */
+function lineageTree(tree: RunTree, runId: string, runHref: (id: string) => string): SafeHtml {
+  if (tree.node_count <= 1) return html`<p>No other run is linked to this one: it is the whole task.</p>`;
+  const byId = new Map(tree.nodes.map((node) => [node.run_id, node]));
+  const self = byId.get(runId);
+  const cut = tree.nodes_exceeded || tree.depth_exceeded;
+  const item = (node: RunTreeNode): SafeHtml => {
+    const children = node.children.flatMap((id) => {
+      const child = byId.get(id);
+      return child === undefined ? [] : [child];
+    });
+    const label =
+      node.run_id === runId
+        ? html`<strong aria-current="true">${node.run_id}</strong> (this run)`
+        : node.recorded
+          ? html`<a href="${runHref(node.run_id)}">${node.run_id}</a>`
+          : html`${node.run_id} <span class="detail">(not recorded, or in a project this key does not see)</span>`;
+    return html`<li data-run-id="${node.run_id}" data-cost="${node.cost}" data-subtree-cost="${node.subtree_cost}">${label}${
+      node.recorded ? html` <span class="detail">${node.agent_id ?? ''} ${node.status ?? ''}</span>` : ''
+    } own ${money(node.cost)}${node.children.length === 0 ? '' : html`, with the runs below ${money(node.subtree_cost)}`}${
+      children.length === 0 ? '' : html`<ul>${children.map(item)}</ul>`
+    }</li>`;
+  };
+  const root = byId.get(tree.root_run_id);
+  return html`<dl class="fields" id="run-tree-figures">
+  <div><dt>Whole task</dt><dd data-field="tree_cost">${money(tree.total_cost)}${cut ? ' or more' : ''} over ${tree.node_count}${cut ? '+' : ''} runs</dd></div>
+  <div><dt>This run and the runs below it</dt><dd data-field="subtree_cost">${money(self?.subtree_cost ?? 0)}</dd></div>
+</dl>
+${cut ? html`<p class="notice">The tree is larger than shown: its first ${tree.node_count} runs are listed, and the costs cover only those. <code>execution-ledger tree</code> or <code>GET /v1/runs/{runId}/tree</code> reads more.</p>` : ''}
+${tree.cycle === null ? '' : html`<p class="notice error">These runs name each other as parents in a circle: ${tree.cycle.join(' → ')}.</p>`}
+<ul class="run-tree" id="run-tree" aria-label="The runs of this task">${root === undefined ? '' : item(root)}</ul>`;
 }
 
 async function newestProof(ledger: Ledger, projectId: string): Promise<ProjectProof | null> {
@@ -124,7 +166,7 @@ async function newestProof(ledger: Ledger, projectId: string): Promise<ProjectPr
 
 function chainStatus(run: ExecutionRecord, last: VerificationEntry | undefined, timeZone: string): SafeHtml {
   const verifyLink = html`<a href="/integrity${queryString({ project: run.project_id })}">verify the project</a>`;
-  if (last === undefined) return html`not verified since this server started — ${verifyLink}`;
+  if (last === undefined) return html`never verified through this service — ${verifyLink}`;
   const { report } = last;
   if (report.first_bad_seq !== null && report.first_bad_seq <= run.seq) {
     return html`<strong class="bad">broken at seq ${report.first_bad_seq}</strong> (${report.reason ?? 'see the integrity page'}), found ${time(last.at, timeZone)}`;
