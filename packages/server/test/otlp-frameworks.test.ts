@@ -12,7 +12,13 @@ import { generateText, jsonSchema, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import type { TypedStep } from 'execution-ledger';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type OtlpHarness, useOtlpServer, waitForCleanedTrace, waitForRun } from './support/otlp-harness.js';
+import {
+  type OtlpHarness,
+  useOtlpServer,
+  waitForCleanedTrace,
+  waitForProjectRuns,
+  waitForRun,
+} from './support/otlp-harness.js';
 
 // Real frameworks emitting spans: the Vercel AI SDK running a tool-calling agent with telemetry
 // on, and two services whose agents call each other with W3C trace context propagation.
@@ -247,19 +253,3 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
     await providerB.shutdown();
   });
 });
-
-async function waitForProjectRuns(
-  context: Parameters<typeof waitForRun>[0],
-  projectId: string,
-  count: number,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = await context.ledger.listExecutions({ projectId }, { limit: 100 });
-    if (page.total >= count) return page.data;
-    if (Date.now() > deadline)
-      throw new Error(`project ${projectId} has ${page.total} runs, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

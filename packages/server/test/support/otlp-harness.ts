@@ -112,6 +112,23 @@ export async function waitForRun(
   }
 }
 
+/** Polls the ledger until the project holds at least `count` runs; returns them (newest first). */
+export async function waitForProjectRuns(
+  context: EngineContext,
+  projectId: string,
+  count: number,
+  timeoutMs = 15_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = await context.ledger.listExecutions({ projectId }, { limit: 100 });
+    if (page.total >= count) return page.data;
+    if (Date.now() > deadline)
+      throw new Error(`project ${projectId} has ${page.total} runs, expected ${count}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Waits until staging holds no span of the trace: its runs are recorded and it was cleaned. */
 export async function waitForCleanedTrace(
   app: FastifyInstance,
