@@ -4,16 +4,13 @@ import { otelRunId, PROJECT_ATTRIBUTE } from '@execution-ledger/server';
 import { describeEachEngine, present } from '@execution-ledger/test-support';
 import { context as otelContext, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { generateText, jsonSchema, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import type { TypedStep } from 'execution-ledger';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
-  type OtlpHarness,
+  nodeProviderFor,
   useOtlpServer,
   waitForCleanedTrace,
   waitForProjectRuns,
@@ -34,21 +31,6 @@ afterAll(async () => {
   await global?.shutdown();
 });
 
-function nodeProvider(harness: OtlpHarness, authorization: string, resource: Record<string, string>) {
-  return new NodeTracerProvider({
-    resource: resourceFromAttributes(resource),
-    spanProcessors: [
-      new SimpleSpanProcessor(
-        new OTLPTraceExporter({
-          url: `${harness.url}/v1/traces`,
-          headers: { authorization },
-          compression: 'gzip' as never,
-        }),
-      ),
-    ],
-  });
-}
-
 const usage = (input: number, cached: number, output: number) => ({
   inputTokens: { total: input, noCache: input - cached, cacheRead: cached, cacheWrite: undefined },
   outputTokens: { total: output, text: output, reasoning: undefined },
@@ -60,7 +42,7 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
   it('records a Vercel AI SDK tool-calling agent: one llm step per model call, the tool, tokens once, exact cost', async () => {
     const project = context.project('otel-vercel');
     const key = await harness.key('ingest', [project]);
-    const provider = nodeProvider(harness, key, {
+    const provider = nodeProviderFor(harness, key, {
       'service.name': 'weather-app',
       [PROJECT_ATTRIBUTE]: project,
     });
@@ -146,8 +128,8 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
     // Keys bound to one project each: the spans need no project attribute.
     const keyA = await harness.key('ingest', [projectA]);
     const keyB = await harness.key('ingest', [projectB]);
-    const providerA = nodeProvider(harness, keyA, { 'service.name': 'planner-service' });
-    const providerB = nodeProvider(harness, keyB, { 'service.name': 'researcher-service' });
+    const providerA = nodeProviderFor(harness, keyA, { 'service.name': 'planner-service' });
+    const providerB = nodeProviderFor(harness, keyB, { 'service.name': 'researcher-service' });
     const propagator = new W3CTraceContextPropagator();
     propagation.setGlobalPropagator(propagator);
 

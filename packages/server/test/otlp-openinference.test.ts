@@ -2,34 +2,28 @@ import { OpenAIInstrumentation } from '@arizeai/openinference-instrumentation-op
 import { PROJECT_ATTRIBUTE } from '@execution-ledger/server';
 import { describeEachEngine, type EngineContext, present } from '@execution-ledger/test-support';
 import { context as otelContext, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { TypedStep } from 'execution-ledger';
-import * as openaiModule from 'openai';
+import OpenAI from 'openai';
 import { expect, it } from 'vitest';
 import { type FakeCompletion, type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
-import { type OtlpHarness, useOtlpServer, waitForProjectRuns } from './support/otlp-harness.js';
+import {
+  nodeProviderFor,
+  type OtlpHarness,
+  useOtlpServer,
+  waitForProjectRuns,
+} from './support/otlp-harness.js';
 
 // OpenInference's OpenAI instrumentation (Phoenix's) on the real `openai` client, talking to a
 // local fake of the chat-completions API: the spans it makes (openinference.span.kind LLM,
 // llm.token_count.*, llm.model_name) are exported by the OTLP exporter and recorded as runs.
 
 function instrumented(harness: OtlpHarness, authorization: string, resource: Record<string, string>) {
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes(resource),
-    spanProcessors: [
-      new SimpleSpanProcessor(
-        new OTLPTraceExporter({ url: `${harness.url}/v1/traces`, headers: { authorization } }),
-      ),
-    ],
-  });
-  // The Node provider's register() installs the AsyncLocalStorage context manager, through
-  // which the instrumentation's spans find an enclosing agent span.
+  const provider = nodeProviderFor(harness, authorization, resource);
   provider.register();
   const instrumentation = new OpenAIInstrumentation({ tracerProvider: provider });
-  instrumentation.manuallyInstrument(openaiModule);
+  // The OpenAI class, which carries itself as `.OpenAI` as the instrumentation expects of the module.
+  instrumentation.manuallyInstrument(OpenAI);
   return { provider, instrumentation };
 }
 
@@ -73,7 +67,7 @@ async function exercise(
   provider: NodeTracerProvider,
   project: string,
 ) {
-  const client = new openaiModule.OpenAI({ apiKey: 'test-key', baseURL: fake.baseURL });
+  const client = new OpenAI({ apiKey: 'test-key', baseURL: fake.baseURL });
 
   // A call with no span around it: the trace's root is the LLM span, which becomes the run.
   const lone = await client.chat.completions.create({

@@ -12,6 +12,7 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExecutionRecord } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
@@ -78,6 +79,30 @@ export function tracerFor(
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
   return { tracer: provider.getTracer('execution-ledger-test', '1.0.0'), provider, exporter };
+}
+
+/**
+ * A Node tracer provider of one service exporting each span as it ends by the OTLP protobuf
+ * exporter (gzip). Its register() installs the AsyncLocalStorage context manager, through which
+ * the spans of instrumented libraries find their parents.
+ */
+export function nodeProviderFor(
+  harness: OtlpHarness,
+  authorization: string,
+  resource: Record<string, string>,
+): NodeTracerProvider {
+  return new NodeTracerProvider({
+    resource: resourceFromAttributes(resource),
+    spanProcessors: [
+      new SimpleSpanProcessor(
+        new ProtoExporter({
+          url: `${harness.url}/v1/traces`,
+          headers: { authorization },
+          compression: 'gzip' as never,
+        }),
+      ),
+    ],
+  });
 }
 
 /** A span started at `startMs` under `parent` (a context or a span), ended by the caller. */
