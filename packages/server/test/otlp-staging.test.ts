@@ -19,7 +19,7 @@ function spanOf(
   project: string,
   traceId: string,
   spanId: string,
-  options: { parent?: string; name?: string; attributes?: ProjectSpan['attributes'] } = {},
+  options: { parent?: string; name?: string; startMs?: number; attributes?: ProjectSpan['attributes'] } = {},
 ): ProjectSpan {
   return {
     project_id: project,
@@ -28,8 +28,8 @@ function spanOf(
     parent_span_id: options.parent ?? null,
     name: options.name ?? 'span',
     kind: 1,
-    start_ns: String(T0_NS),
-    end_ns: String(T0_NS + 1_000_000n),
+    start_ns: String(T0_NS + BigInt(options.startMs ?? 0) * 1_000_000n),
+    end_ns: String(T0_NS + BigInt((options.startMs ?? 0) + 1) * 1_000_000n),
     attributes: options.attributes ?? {},
     status: { code: 0, message: '' },
     events: [],
@@ -117,6 +117,69 @@ describeEachEngine('OTLP staging in groups', (context) => {
       { traceId: traceA, runs: 0 },
       { traceId: traceB, runs: 0 },
     ]);
+  });
+
+  it('takes a trace without invoke_agent once its root arrived and it was quiet for the grace period: one run at the root', async () => {
+    const staging = app.otlpIngest.staging;
+    const project = context.project('otel-rootless');
+    const [traceId, root, chat, tool, late] = [hex(16), hex(8), hex(8), hex(8), hex(8)];
+    const ready = async (graceMs: number) =>
+      (await staging.readyTraces(graceMs, 600_000, 100_000)).includes(traceId);
+    // Children first, as exporters send them (a span is exported when it ends).
+    await staging.stage(
+      [
+        spanOf(project, traceId, chat, {
+          parent: root,
+          name: 'chat gpt-4o',
+          startMs: 1,
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.request.model': 'gpt-4o',
+            'gen_ai.usage.input_tokens': 1_000,
+            'gen_ai.usage.output_tokens': 100,
+          },
+        }),
+        spanOf(project, traceId, tool, {
+          parent: root,
+          name: 'execute_tool search',
+          startMs: 2,
+          attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' },
+        }),
+      ],
+      'key-1',
+    );
+    // No root yet: not ready, whatever the grace period.
+    expect(await ready(0)).toBe(false);
+    await staging.stage([spanOf(project, traceId, root, { name: 'POST /ask' })], 'key-1');
+    // The root's arrival starts the grace period.
+    expect(await ready(60_000)).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // A span arriving after the root (another service's late batch) starts it again.
+    await staging.stage(
+      [spanOf(project, traceId, late, { parent: root, name: 'cache lookup', startMs: 3 })],
+      'key-1',
+    );
+    expect(await ready(1_500)).toBe(false);
+    // Other servers on this database may assemble the trace as soon as it is ready for them.
+    const recordedElsewhere = async () =>
+      (await context.ledger.getExecutionByRunId(otelRunId(traceId, root))) !== null;
+    expect((await ready(0)) || (await recordedElsewhere())).toBe(true);
+    await app.otlpIngest.tick();
+    const run = await waitForRun(context, otelRunId(traceId, root));
+    expect(run).toMatchObject({ project_id: project, agent_id: 'staging-test', intent: 'POST /ask' });
+    expect(
+      (run.execution_trace_json.steps as { kind: string; action: string }[]).map((step) => [
+        step.kind,
+        step.action,
+      ]),
+    ).toEqual([
+      ['llm', 'chat gpt-4o'],
+      ['tool', 'execute_tool search'],
+      ['other', 'cache lookup'],
+    ]);
+    expect(run.cost_json.total).toBe(0.35);
+    const listed = await context.ledger.listExecutions({ projectId: project }, { limit: 10 });
+    expect(listed.total).toBe(1);
   });
 
   it('assembles more traces than one group holds in one tick: every run recorded once, staging cleared', async () => {

@@ -63,7 +63,11 @@ export class OtlpIngest {
   private running: Promise<void> | undefined;
   private stopped = false;
   /** Staging seen empty on the last tick and nothing staged since: ticks skip the database. */
-  private idle = false;
+  /**
+   * Staging statements this process had run when the last tick saw staging empty (undefined
+   * when it was not): nothing staged here since means ticks can skip the database.
+   */
+  private idleAt: number | undefined;
   private idleTicks = 0;
   private stagedSpans = 0;
   private readonly spansCounter: Counter;
@@ -141,7 +145,6 @@ export class OtlpIngest {
     this.spansCounter.inc({ outcome: 'duplicate' }, staged.duplicates);
     this.spansCounter.inc({ outcome: 'late' }, staged.late);
     this.stagedSpans += staged.accepted;
-    this.idle = false;
     return { ...staged, refused };
   }
 
@@ -171,7 +174,8 @@ export class OtlpIngest {
   async tick(): Promise<number> {
     // Idle: staging was empty and nothing was staged here since. Look now and then all the same,
     // for spans another instance staged and did not assemble (it stopped, or assembles nothing).
-    if (this.idle && ++this.idleTicks % OTLP_IDLE_CHECK_TICKS !== 0) return 0;
+    const statements = this.staging.statements;
+    if (this.idleAt === statements && ++this.idleTicks % OTLP_IDLE_CHECK_TICKS !== 0) return 0;
     let recorded = 0;
     for (;;) {
       const traces = await this.staging.readyTraces(this.graceMs, this.maxWaitMs, OTLP_TRACES_PER_TICK);
@@ -191,7 +195,7 @@ export class OtlpIngest {
     this.stagingGauge.set({ measure: 'bytes' }, size.bytes);
     this.stagingGauge.set({ measure: 'oldest_age_seconds' }, size.oldestAgeMs / 1000);
     this.stagingGauge.set({ measure: 'recorded_traces_remembered' }, size.recordedTraces);
-    if (size.spans === 0) this.idle = true;
+    this.idleAt = size.spans === 0 ? statements : undefined;
     return recorded;
   }
 
