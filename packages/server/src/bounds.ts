@@ -79,9 +79,20 @@ export const OTLP_GRACE_MS_DEFAULT = 30_000;
 export const OTLP_MAX_WAIT_MS_DEFAULT = 10 * 60 * 1000;
 /** How often the assembler looks for ready traces while staging holds spans. */
 export const OTLP_TICK_MS_DEFAULT = 1_000;
-/** Traces read per query of ready traces, and how many of them are assembled at once. */
+/** Traces read per query of ready traces. */
 export const OTLP_TRACES_PER_TICK = 100;
-export const OTLP_ASSEMBLY_CONCURRENCY = 8;
+/**
+ * Traces assembled together: their spans read by one query, their runs appended together (the
+ * ledger group-commits them) and their staging cleared by one statement. One group at a time,
+ * so the assembler holds few connections and exports keep theirs.
+ */
+export const OTLP_ASSEMBLY_TRACES_MAX = 25;
+/**
+ * Exports staged by one statement (those that arrived while the previous one was in flight),
+ * and the most JSON text one statement carries; a single larger export still goes alone.
+ */
+export const OTLP_STAGE_GROUP_REQUESTS_MAX = 64;
+export const OTLP_STAGE_GROUP_BYTES_MAX = 8 * 1024 * 1024;
 /** While this process has staged nothing and saw staging empty, it looks only every this many ticks. */
 export const OTLP_IDLE_CHECK_TICKS = 30;
 /**

@@ -266,6 +266,7 @@ describe('the two migration sets in either order (PGlite)', () => {
       'execution_ledger_keys/0001_api_keys.sql',
       'execution_ledger_keys/0002_otlp_staging.sql',
       'execution_ledger_keys/0003_chain_verifications.sql',
+      'execution_ledger_keys/0004_otlp_grouped_staging.sql',
     ]);
     const [tables] = await database.query<{ old: string | null; keys: string | null }>(
       `select to_regclass('execution_ledger.api_keys')::text as old,

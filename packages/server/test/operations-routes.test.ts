@@ -291,6 +291,7 @@ it("answers 503 while the service's own migrations are pending, though the ledge
     'execution_ledger_keys/0001_api_keys.sql',
     'execution_ledger_keys/0002_otlp_staging.sql',
     'execution_ledger_keys/0003_chain_verifications.sql',
+    'execution_ledger_keys/0004_otlp_grouped_staging.sql',
   ]);
   const ready = await app.inject({ method: 'GET', url: '/readyz' });
   expect(ready.statusCode).toBe(200);

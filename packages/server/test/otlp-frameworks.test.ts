@@ -4,15 +4,18 @@ import { otelRunId, PROJECT_ATTRIBUTE } from '@execution-ledger/server';
 import { describeEachEngine, present } from '@execution-ledger/test-support';
 import { context as otelContext, propagation, ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { generateText, jsonSchema, stepCountIs, tool } from 'ai';
 import { MockLanguageModelV3 } from 'ai/test';
 import type { TypedStep } from 'execution-ledger';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type OtlpHarness, useOtlpServer, waitForCleanedTrace, waitForRun } from './support/otlp-harness.js';
+import {
+  nodeProviderFor,
+  useOtlpServer,
+  waitForCleanedTrace,
+  waitForProjectRuns,
+  waitForRun,
+} from './support/otlp-harness.js';
 
 // Real frameworks emitting spans: the Vercel AI SDK running a tool-calling agent with telemetry
 // on, and two services whose agents call each other with W3C trace context propagation.
@@ -28,21 +31,6 @@ afterAll(async () => {
   await global?.shutdown();
 });
 
-function nodeProvider(harness: OtlpHarness, authorization: string, resource: Record<string, string>) {
-  return new NodeTracerProvider({
-    resource: resourceFromAttributes(resource),
-    spanProcessors: [
-      new SimpleSpanProcessor(
-        new OTLPTraceExporter({
-          url: `${harness.url}/v1/traces`,
-          headers: { authorization },
-          compression: 'gzip' as never,
-        }),
-      ),
-    ],
-  });
-}
-
 const usage = (input: number, cached: number, output: number) => ({
   inputTokens: { total: input, noCache: input - cached, cacheRead: cached, cacheWrite: undefined },
   outputTokens: { total: output, text: output, reasoning: undefined },
@@ -54,7 +42,7 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
   it('records a Vercel AI SDK tool-calling agent: one llm step per model call, the tool, tokens once, exact cost', async () => {
     const project = context.project('otel-vercel');
     const key = await harness.key('ingest', [project]);
-    const provider = nodeProvider(harness, key, {
+    const provider = nodeProviderFor(harness, key, {
       'service.name': 'weather-app',
       [PROJECT_ATTRIBUTE]: project,
     });
@@ -140,8 +128,8 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
     // Keys bound to one project each: the spans need no project attribute.
     const keyA = await harness.key('ingest', [projectA]);
     const keyB = await harness.key('ingest', [projectB]);
-    const providerA = nodeProvider(harness, keyA, { 'service.name': 'planner-service' });
-    const providerB = nodeProvider(harness, keyB, { 'service.name': 'researcher-service' });
+    const providerA = nodeProviderFor(harness, keyA, { 'service.name': 'planner-service' });
+    const providerB = nodeProviderFor(harness, keyB, { 'service.name': 'researcher-service' });
     const propagator = new W3CTraceContextPropagator();
     propagation.setGlobalPropagator(propagator);
 
@@ -247,19 +235,3 @@ describeEachEngine('OTLP ingest from agent frameworks', (context) => {
     await providerB.shutdown();
   });
 });
-
-async function waitForProjectRuns(
-  context: Parameters<typeof waitForRun>[0],
-  projectId: string,
-  count: number,
-  timeoutMs = 15_000,
-) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const page = await context.ledger.listExecutions({ projectId }, { limit: 100 });
-    if (page.total >= count) return page.data;
-    if (Date.now() > deadline)
-      throw new Error(`project ${projectId} has ${page.total} runs, expected ${count}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -39,7 +39,14 @@ export const PROVIDER = [
   'ai.model.provider',
 ];
 export const TOOL_NAME = ['gen_ai.tool.name', 'ai.toolCall.name', 'tool.name'];
-export const AGENT = ['gen_ai.agent.name', 'gen_ai.agent.id', 'ai.telemetry.functionId'];
+/** OpenInference's `agent.name`, and `graph.node.id`, which its agent instrumentations set to the agent's name. */
+export const AGENT = [
+  'gen_ai.agent.name',
+  'gen_ai.agent.id',
+  'agent.name',
+  'graph.node.id',
+  'ai.telemetry.functionId',
+];
 export const USER = ['user.id', 'enduser.id', 'ai.telemetry.metadata.userId'];
 /** A cost the producer reports, in cents. */
 export const COST_CENTS = ['execution_ledger.cost_cents'];

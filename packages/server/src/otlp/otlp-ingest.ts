@@ -1,4 +1,4 @@
-import type { PriceTableInput } from 'execution-ledger';
+import type { ExecutionInput, PriceTableInput } from 'execution-ledger';
 import {
   DEFAULT_LIMITS,
   DEFAULT_PRICE_TABLE,
@@ -11,7 +11,7 @@ import { requireId } from 'execution-ledger/validation';
 import type { FastifyBaseLogger } from 'fastify';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import {
-  OTLP_ASSEMBLY_CONCURRENCY,
+  OTLP_ASSEMBLY_TRACES_MAX,
   OTLP_GRACE_MS_DEFAULT,
   OTLP_IDLE_CHECK_TICKS,
   OTLP_MAX_WAIT_MS_DEFAULT,
@@ -63,7 +63,11 @@ export class OtlpIngest {
   private running: Promise<void> | undefined;
   private stopped = false;
   /** Staging seen empty on the last tick and nothing staged since: ticks skip the database. */
-  private idle = false;
+  /**
+   * Staging statements this process had run when the last tick saw staging empty (undefined
+   * when it was not): nothing staged here since means ticks can skip the database.
+   */
+  private idleAt: number | undefined;
   private idleTicks = 0;
   private stagedSpans = 0;
   private readonly spansCounter: Counter;
@@ -141,7 +145,6 @@ export class OtlpIngest {
     this.spansCounter.inc({ outcome: 'duplicate' }, staged.duplicates);
     this.spansCounter.inc({ outcome: 'late' }, staged.late);
     this.stagedSpans += staged.accepted;
-    this.idle = false;
     return { ...staged, refused };
   }
 
@@ -171,20 +174,16 @@ export class OtlpIngest {
   async tick(): Promise<number> {
     // Idle: staging was empty and nothing was staged here since. Look now and then all the same,
     // for spans another instance staged and did not assemble (it stopped, or assembles nothing).
-    if (this.idle && ++this.idleTicks % OTLP_IDLE_CHECK_TICKS !== 0) return 0;
+    const statements = this.staging.statements;
+    if (this.idleAt === statements && ++this.idleTicks % OTLP_IDLE_CHECK_TICKS !== 0) return 0;
     let recorded = 0;
     for (;;) {
       const traces = await this.staging.readyTraces(this.graceMs, this.maxWaitMs, OTLP_TRACES_PER_TICK);
-      // Several traces at once: their appends share the ledger's group commits.
-      let next = 0;
-      const worker = async () => {
-        for (let index = next++; index < traces.length; index = next++) {
-          if (this.stopped && recorded > 0) return;
-          await this.assemble(traces[index] as string);
-          recorded += 1;
-        }
-      };
-      await Promise.all(Array.from({ length: OTLP_ASSEMBLY_CONCURRENCY }, worker));
+      // A group of traces at a time: one read, their appends group-committed, one finish.
+      for (let start = 0; start < traces.length; start += OTLP_ASSEMBLY_TRACES_MAX) {
+        if (this.stopped && recorded > 0) break;
+        recorded += await this.assemble(traces.slice(start, start + OTLP_ASSEMBLY_TRACES_MAX));
+      }
       if (traces.length < OTLP_TRACES_PER_TICK || this.stopped) break;
     }
     const late = await this.staging.clean(OTLP_RECORDED_RETENTION_MS);
@@ -196,24 +195,41 @@ export class OtlpIngest {
     this.stagingGauge.set({ measure: 'bytes' }, size.bytes);
     this.stagingGauge.set({ measure: 'oldest_age_seconds' }, size.oldestAgeMs / 1000);
     this.stagingGauge.set({ measure: 'recorded_traces_remembered' }, size.recordedTraces);
-    if (size.spans === 0) this.idle = true;
+    this.idleAt = size.spans === 0 ? statements : undefined;
     return recorded;
   }
 
   /**
-   * Records the runs of one trace, then forgets its spans. A crash in between assembles the same
-   * spans again into the same runs, which the ledger answers as replays.
+   * Records the runs of a group of traces, then forgets their spans. A crash in between
+   * assembles the same spans again into the same runs, which the ledger answers as replays.
+   * Returns how many traces were finished.
    */
-  private async assemble(traceId: string): Promise<void> {
-    const spans = await this.staging.traceSpans(traceId);
-    let runs: ReturnType<typeof assembleTrace> = [];
-    try {
-      runs = spans.length === 0 ? [] : assembleTrace(spans, this.prices);
-    } catch (error) {
-      if (!(error instanceof LedgerError)) throw error;
-      this.log.warn({ code: error.code, trace_id: traceId }, `OTLP trace not assembled: ${error.message}`);
+  private async assemble(traceIds: readonly string[]): Promise<number> {
+    const spansByTrace = await this.staging.tracesSpans(traceIds);
+    const runs: ExecutionInput[] = [];
+    /** The trace of each run, by the run's index in runs. */
+    const traceOfRun: string[] = [];
+    const traces: { traceId: string; runs: number }[] = [];
+    for (const traceId of traceIds) {
+      const spans = spansByTrace.get(traceId) ?? [];
+      let traceRuns: ExecutionInput[] = [];
+      try {
+        traceRuns = spans.length === 0 ? [] : assembleTrace(spans, this.prices);
+      } catch (error) {
+        if (!(error instanceof LedgerError)) throw error;
+        this.log.warn({ code: error.code, trace_id: traceId }, `OTLP trace not assembled: ${error.message}`);
+      }
+      traces.push({ traceId, runs: traceRuns.length });
+      for (const run of traceRuns) {
+        runs.push(run);
+        traceOfRun.push(traceId);
+      }
     }
     const outcomes = await this.ledger.recordExecutions(runs);
+    // Runs whose append failed for the database's sake: their traces keep their spans and are
+    // assembled again on a later tick; the others are finished.
+    const unfinished = new Set<string>();
+    let failure: unknown;
     for (const outcome of outcomes) {
       if (outcome.ok) {
         this.runsCounter.inc({ outcome: outcome.record.replayed ? 'replayed' : 'created' });
@@ -227,11 +243,15 @@ export class OtlpIngest {
           `OTLP run refused by the ledger: ${outcome.error.message}`,
         );
       } else {
-        // The database is failing: keep the spans and try again on a later tick.
-        throw outcome.error;
+        unfinished.add(traceOfRun[outcome.index] as string);
+        failure ??= outcome.error;
       }
     }
-    await this.staging.finishTrace(traceId, runs.length);
+    const finished = traces.filter((trace) => !unfinished.has(trace.traceId));
+    await this.staging.finishTraces(finished);
+    // The database is failing: the tick reports it, and the kept traces are tried again later.
+    if (failure !== undefined) throw failure;
+    return finished.length;
   }
 }
 

@@ -12,6 +12,7 @@ import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import type { ExecutionRecord } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll } from 'vitest';
@@ -80,6 +81,30 @@ export function tracerFor(
   return { tracer: provider.getTracer('execution-ledger-test', '1.0.0'), provider, exporter };
 }
 
+/**
+ * A Node tracer provider of one service exporting each span as it ends by the OTLP protobuf
+ * exporter (gzip). Its register() installs the AsyncLocalStorage context manager, through which
+ * the spans of instrumented libraries find their parents.
+ */
+export function nodeProviderFor(
+  harness: OtlpHarness,
+  authorization: string,
+  resource: Record<string, string>,
+): NodeTracerProvider {
+  return new NodeTracerProvider({
+    resource: resourceFromAttributes(resource),
+    spanProcessors: [
+      new SimpleSpanProcessor(
+        new ProtoExporter({
+          url: `${harness.url}/v1/traces`,
+          headers: { authorization },
+          compression: 'gzip' as never,
+        }),
+      ),
+    ],
+  });
+}
+
 /** A span started at `startMs` under `parent` (a context or a span), ended by the caller. */
 export function startSpan(
   tracer: Tracer,
@@ -108,6 +133,25 @@ export async function waitForRun(
     const record = await context.ledger.getExecutionByRunId(runId);
     if (record !== null) return record;
     if (Date.now() > deadline) throw new Error(`run ${runId} was not recorded in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Polls the ledger until the project holds at least `count` runs; returns them (newest first). */
+export async function waitForProjectRuns(
+  context: EngineContext,
+  projectId: string,
+  count: number,
+  timeoutMs = 15_000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const page = await context.ledger.listExecutions({ projectId }, { limit: 100 });
+    // The rows, not the total: the two are read by two statements, and a run committed between
+    // them counts in the total without being in the page.
+    if (page.data.length >= count) return page.data;
+    if (Date.now() > deadline)
+      throw new Error(`project ${projectId} has ${page.total} runs, expected ${count}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
