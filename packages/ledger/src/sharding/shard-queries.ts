@@ -1,4 +1,8 @@
 import type { Queryable } from '../db/database.js';
+import { LedgerError } from '../errors.js';
+
+/** What import_entries raises for entries that do not continue the chain or do not verify. */
+const REFUSED_IMPORT_CODES = new Set(['EL003', '22023', '23505']);
 
 /** A project's stored entries after `afterSeq`, oldest first, as JSON text (never parsed here). */
 export async function exportEntries(
@@ -23,11 +27,22 @@ export async function exportEntries(
 
 /** Imports entries after the project's tip on this server; returns the new head seq. */
 export async function importEntries(q: Queryable, projectId: string, entriesText: string): Promise<number> {
-  const rows = await q.query<{ head: string }>(
-    'select execution_ledger.import_entries($1, $2::jsonb)::text as head',
-    [projectId, entriesText],
-  );
-  return Number(rows[0]?.head ?? 0);
+  try {
+    const rows = await q.query<{ head: string }>(
+      'select execution_ledger.import_entries($1, $2::jsonb)::text as head',
+      [projectId, entriesText],
+    );
+    return Number(rows[0]?.head ?? 0);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string' || !REFUSED_IMPORT_CODES.has(code)) throw error;
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `the target refused the entries of ${projectId}: ${(error as Error).message}; nothing of this batch was stored ` +
+        '(copy the entries that follow its stored tip, oldest first, exactly as the source stored them)',
+      { field: 'entries', cause: error, details: { sqlstate: code } },
+    );
+  }
 }
 
 /** The project's newest entry on this server, or null. */

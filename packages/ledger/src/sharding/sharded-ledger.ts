@@ -58,6 +58,7 @@ export const SHARD_CATALOG_MIGRATION_SET: MigrationSet = Object.freeze({
 
 /** Entries copied per statement when a project moves. */
 const MOVE_BATCH_DEFAULT = 2_000;
+const MOVE_BATCH_MAX = 50_000;
 
 export interface ShardedLedgerOptions
   extends Pick<LedgerOptions, 'limits' | 'poolSize' | 'migrate' | 'databaseConnectTimeoutMs'> {
@@ -402,6 +403,15 @@ export class ShardedLedger {
    */
   async moveProject(projectId: string, to: string, options: MoveProjectOptions = {}): Promise<MoveReport> {
     requireLookupId(projectId, 'projectId');
+    const batchSize = options.batchSize ?? MOVE_BATCH_DEFAULT;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MOVE_BATCH_MAX)
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `batchSize must be a whole number from 1 to ${MOVE_BATCH_MAX}`,
+        {
+          field: 'batchSize',
+        },
+      );
     const target = this.shard(to);
     const shards = await this.shardList();
     const targetRow = shards.find((shard) => shard.name === to);
@@ -413,11 +423,6 @@ export class ShardedLedger {
           field: 'to',
         },
       );
-    const batchSize = options.batchSize ?? MOVE_BATCH_DEFAULT;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 50_000)
-      throw new LedgerError('VALIDATION_FAILED', 'batchSize must be a whole number from 1 to 50,000', {
-        field: 'batchSize',
-      });
     const fromName = await this.shardOf(projectId);
     if (fromName === to)
       throw new LedgerError('VALIDATION_FAILED', `project ${projectId} is already on shard ${to}`, {
