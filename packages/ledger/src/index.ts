@@ -154,6 +154,20 @@ export {
   streamExecutions,
   verifyLedger,
 } from './seed-api.js';
+export type {
+  MoveProjectOptions,
+  MoveReport,
+  ShardCheckpoint,
+  ShardCheckpointCheck,
+  ShardedLedgerOptions,
+  ShardedVerification,
+} from './sharding/sharded-ledger.js';
+export {
+  createShardedLedger,
+  migrateShardCatalog,
+  SHARD_CATALOG_MIGRATION_SET,
+  ShardedLedger,
+} from './sharding/sharded-ledger.js';
 export type { StepKind, StepStatus, StepTokens, TypedStep } from './step-shape.js';
 export { isTypedStep, STEP_KINDS, STEP_STATUSES } from './step-shape.js';
 export type {

@@ -1,0 +1,70 @@
+import type { Queryable } from '../db/database.js';
+import { LedgerError } from '../errors.js';
+
+/** What import_entries raises for entries that do not continue the chain or do not verify. */
+const REFUSED_IMPORT_CODES = new Set(['EL003', '22023', '23505']);
+
+/** A project's stored entries after `afterSeq`, oldest first, as JSON text (never parsed here). */
+export async function exportEntries(
+  q: Queryable,
+  projectId: string,
+  afterSeq: number,
+  limit: number,
+): Promise<{ text: string; count: number; lastSeq: number }> {
+  const rows = await q.query<{ text: string; count: string; last_seq: string | null }>(
+    `select t.text, jsonb_array_length(t.text::jsonb)::text as count,
+       (t.text::jsonb -> -1 ->> 'seq') as last_seq
+     from (select execution_ledger.export_entries($1, $2, $3) as text) t`,
+    [projectId, afterSeq, limit],
+  );
+  const row = rows[0];
+  return {
+    text: row?.text ?? '[]',
+    count: Number(row?.count ?? 0),
+    lastSeq: row?.last_seq == null ? afterSeq : Number(row.last_seq),
+  };
+}
+
+/** Imports entries after the project's tip on this server; returns the new head seq. */
+export async function importEntries(q: Queryable, projectId: string, entriesText: string): Promise<number> {
+  try {
+    const rows = await q.query<{ head: string }>(
+      'select execution_ledger.import_entries($1, $2::jsonb)::text as head',
+      [projectId, entriesText],
+    );
+    return Number(rows[0]?.head ?? 0);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== 'string' || !REFUSED_IMPORT_CODES.has(code)) throw error;
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `the target refused the entries of ${projectId}: ${(error as Error).message}; nothing of this batch was stored ` +
+        '(copy the entries that follow its stored tip, oldest first, exactly as the source stored them)',
+      { field: 'entries', cause: error, details: { sqlstate: code } },
+    );
+  }
+}
+
+/** The project's newest entry on this server, or null. */
+export async function projectHead(
+  q: Queryable,
+  projectId: string,
+): Promise<{ seq: number; entry_hash: string } | null> {
+  const rows = await q.query<{ seq: string; entry_hash: string }>(
+    `select e.seq::text as seq, encode(e.entry_hash, 'hex') as entry_hash from execution_ledger.executions e
+     where e.project_id = $1 order by e.seq desc limit 1`,
+    [projectId],
+  );
+  const row = rows[0];
+  return row === undefined ? null : { seq: Number(row.seq), entry_hash: row.entry_hash };
+}
+
+/** The stored hash of one entry, or null when the chain has no such seq. */
+export async function entryHashAt(q: Queryable, projectId: string, seq: number): Promise<string | null> {
+  const rows = await q.query<{ entry_hash: string }>(
+    `select encode(e.entry_hash, 'hex') as entry_hash from execution_ledger.executions e
+     where e.project_id = $1 and e.seq = $2`,
+    [projectId, seq],
+  );
+  return rows[0]?.entry_hash ?? null;
+}

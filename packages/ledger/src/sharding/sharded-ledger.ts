@@ -1,0 +1,702 @@
+import { createHash } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import type { CostByPart } from '../analytics/analytics-types.js';
+import type { Database } from '../db/database.js';
+import { type MigrationReport, type MigrationSet, migrateDatabase } from '../db/migrator.js';
+import { openDatabase } from '../db/open-database.js';
+import type { ProjectSummary } from '../db/project-queries.js';
+import { LedgerError } from '../errors.js';
+import type { VerificationReport } from '../format/chain-verifier.js';
+import {
+  compareProjectIds,
+  encodeCheckpointLeaf,
+  encodeHeadLeaf,
+  FIRST_PREV_HASH,
+  formatCheckpointBody,
+} from '../format/checkpoint-encoding.js';
+import { hashLeaf, merkleRoot } from '../format/merkle-tree.js';
+import { openNote, signNote } from '../format/signed-note.js';
+import { parsePublicKeys, resolveSigningKey, type SigningKey } from '../format/signing-key.js';
+import {
+  type BatchItemResult,
+  createLedger,
+  type Ledger,
+  type LedgerOptions,
+  type VerifyLedgerOptions,
+} from '../ledger.js';
+import { requireLookupId } from '../query/execution-filter.js';
+import type {
+  CostStats,
+  ExecutionInput,
+  ExecutionRecord,
+  ExecutionStats,
+  RecordedExecution,
+} from '../types.js';
+import {
+  insertShard,
+  insertShardCheckpoint,
+  lockPlacement,
+  lockShardCheckpoints,
+  type PlacementRow,
+  type ShardCheckpointRow,
+  type ShardHead,
+  type ShardRow,
+  selectLeftCopyShards,
+  selectPlacement,
+  selectPlacements,
+  selectShardCheckpoints,
+  selectShards,
+  switchPlacement,
+} from './catalog-queries.js';
+import { entryHashAt, exportEntries, importEntries, projectHead } from './shard-queries.js';
+
+/** The catalog's own migration set (applied by a superuser: PL/Proxy is an untrusted language). */
+export const SHARD_CATALOG_MIGRATION_SET: MigrationSet = Object.freeze({
+  schema: 'execution_ledger_shards',
+  folder: fileURLToPath(new URL('../../sql/shards/', import.meta.url)),
+});
+
+/** Entries copied per statement when a project moves. */
+const MOVE_BATCH_DEFAULT = 2_000;
+const MOVE_BATCH_MAX = 50_000;
+
+export interface ShardedLedgerOptions
+  extends Pick<LedgerOptions, 'limits' | 'poolSize' | 'migrate' | 'databaseConnectTimeoutMs'> {
+  /** The catalog database: placement, shards, sharded checkpoints, and the routed append_batch. */
+  catalog: string | URL;
+  /** Every shard's ledger by the name the catalog gives it (a postgres:// URL each). */
+  shards: Readonly<Record<string, string | URL>>;
+}
+
+export interface ShardedVerification {
+  ok: boolean;
+  projects: number;
+  entries: number;
+  /** Per project, only those that failed. */
+  failures: { project_id: string; shard: string; report: VerificationReport }[];
+}
+
+export interface MoveProjectOptions {
+  /** Entries per copy statement (default 2,000). */
+  batchSize?: number;
+  /** Called after each copied batch. */
+  onProgress?: (copied: number) => void;
+}
+
+export interface MoveReport {
+  project_id: string;
+  from: string;
+  to: string;
+  /** Entries copied to the target (0 when the project had none). */
+  entries: number;
+  /** How long appends to the project waited: the final copy and the switch, in ms. */
+  paused_ms: number;
+}
+
+export interface ShardCheckpoint {
+  seq: number;
+  created_at: string;
+  tree_size: number;
+  root: string;
+  prev_hash: string;
+  log_root: string;
+  checkpoint_hash: string;
+  origin: string;
+  key_id: string;
+  note: string;
+  heads: ShardHead[];
+}
+
+export interface ShardCheckpointCheck {
+  ok: boolean;
+  seq: number;
+  /** What failed, when not ok. */
+  problems: string[];
+}
+
+/**
+ * A ledger sharded by project over several PostgreSQL servers (docs/scaling.md). Appends go
+ * through the catalog's PL/Proxy `append_batch`, which places a new project on a shard and runs
+ * the shard's own append function there, with this library's group commit in front of it.
+ * Project-scoped reads go to the shard that holds the project (`forProject`); cross-project
+ * statistics ask every shard and merge (counts, sums, min and max exactly); checkpoints are signed
+ * over every shard's heads and kept in the catalog; a project moves with `moveProject`.
+ */
+export class ShardedLedger {
+  private readonly writer: Ledger;
+  private readonly ledgers = new Map<string, Ledger>();
+  private readonly catalog: Promise<Database>;
+  private checked: Promise<ShardRow[]> | undefined;
+
+  constructor(options: ShardedLedgerOptions) {
+    if (options === null || typeof options !== 'object')
+      throw new LedgerError('VALIDATION_FAILED', 'options must be an object with catalog and shards', {
+        field: 'options',
+      });
+    if (typeof options.catalog !== 'string' && !(options.catalog instanceof URL))
+      throw new LedgerError('VALIDATION_FAILED', 'catalog must be the postgres:// URL of the shard catalog', {
+        field: 'catalog',
+      });
+    const names =
+      options.shards === null || typeof options.shards !== 'object' ? [] : Object.keys(options.shards);
+    if (names.length === 0)
+      throw new LedgerError('VALIDATION_FAILED', 'shards must name at least one shard: { name: url }', {
+        field: 'shards',
+      });
+    const common: LedgerOptions = {
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+      ...(options.databaseConnectTimeoutMs === undefined
+        ? {}
+        : { databaseConnectTimeoutMs: options.databaseConnectTimeoutMs }),
+    };
+    for (const name of names) {
+      const url = options.shards[name];
+      if (typeof url !== 'string' && !(url instanceof URL))
+        throw new LedgerError(
+          'VALIDATION_FAILED',
+          `shards.${name} must be the postgres:// URL of that shard`,
+          {
+            field: `shards.${name}`,
+          },
+        );
+      this.ledgers.set(
+        name,
+        createLedger({ ...common, database: url, ...(options.migrate === false ? { migrate: false } : {}) }),
+      );
+    }
+    // The catalog is no ledger: its append_batch is the routed one, and nothing is migrated there.
+    this.writer = createLedger({ ...common, database: options.catalog, migrate: false });
+    this.catalog = openDatabase(options.catalog, {
+      ...(options.databaseConnectTimeoutMs === undefined
+        ? {}
+        : { connectTimeoutMs: options.databaseConnectTimeoutMs }),
+      poolSize: 4,
+    });
+    this.catalog.catch(() => undefined);
+  }
+
+  /** Checks the catalog's shards against `options.shards` and prepares every shard. */
+  async ready(): Promise<void> {
+    await this.shardList();
+    await Promise.all([...this.ledgers.values()].map((ledger) => ledger.ready()));
+  }
+
+  /** The shards the catalog knows, in order; each must be in `options.shards`. */
+  async shardList(): Promise<ShardRow[]> {
+    this.checked ??= (async () => {
+      const rows = await selectShards(await this.catalog);
+      const missing = rows.filter((row) => !this.ledgers.has(row.name)).map((row) => row.name);
+      if (missing.length > 0)
+        throw new LedgerError(
+          'VALIDATION_FAILED',
+          `the catalog has shard(s) ${missing.join(', ')} that shards does not name; give each its URL`,
+          { field: 'shards' },
+        );
+      return rows;
+    })();
+    this.checked.catch(() => {
+      this.checked = undefined;
+    });
+    return this.checked;
+  }
+
+  /** The shard ledger by name (migrations, operations, every read of its own projects). */
+  shard(name: string): Ledger {
+    const ledger = this.ledgers.get(name);
+    if (ledger === undefined)
+      throw new LedgerError('VALIDATION_FAILED', `there is no shard ${JSON.stringify(name)} in shards`, {
+        field: 'shard',
+      });
+    return ledger;
+  }
+
+  /** Appends one execution through the router: it lands on its project's shard. */
+  recordExecution(execution: ExecutionInput): Promise<RecordedExecution> {
+    return this.writer.recordExecution(execution);
+  }
+
+  recordExecutions(executions: ExecutionInput[]): Promise<BatchItemResult[]> {
+    return this.writer.recordExecutions(executions);
+  }
+
+  /** The name of the shard that holds the project, or null if it was never appended to. */
+  async shardOf(projectId: string): Promise<string | null> {
+    requireLookupId(projectId, 'projectId');
+    const position = await selectPlacement(await this.catalog, projectId);
+    if (position === null) return null;
+    return this.nameOf(position, await this.shardList());
+  }
+
+  /**
+   * The ledger of the shard that holds the project, for every read of that project
+   * (lists, pages, streams, exports, statistics, percentiles, lineage, verification).
+   * A project never appended to reads as empty from the first shard.
+   */
+  async forProject(projectId: string): Promise<Ledger> {
+    const name = (await this.shardOf(projectId)) ?? (await this.shardList())[0]?.name;
+    if (name === undefined)
+      throw new LedgerError('VALIDATION_FAILED', 'the catalog has no shard', { field: 'shards' });
+    return this.shard(name);
+  }
+
+  /** By project (one shard), or without one asked of every shard. */
+  async getExecutionByRunId(
+    runId: string,
+    options: { projectId?: string } = {},
+  ): Promise<ExecutionRecord | null> {
+    if (options.projectId !== undefined) {
+      return (await this.forProject(options.projectId)).getExecutionByRunId(runId, {
+        projectId: options.projectId,
+      });
+    }
+    const owned = await this.ownership();
+    const found = await Promise.all(
+      owned.shards.map(async (shard) => {
+        const record = await this.shard(shard.name).getExecutionByRunId(runId);
+        return record !== null && owned.placed.get(record.project_id) === shard.position ? record : null;
+      }),
+    );
+    return found.find((record) => record !== null) ?? null;
+  }
+
+  async getProjectExecutionStats(
+    projectId: string,
+    startDate?: Date,
+    endDate?: Date,
+  ): Promise<ExecutionStats> {
+    return (await this.forProject(projectId)).getProjectExecutionStats(projectId, startDate, endDate);
+  }
+
+  async verifyLedger(projectId: string, options: VerifyLedgerOptions = {}): Promise<VerificationReport> {
+    return (await this.forProject(projectId)).verifyLedger(projectId, options);
+  }
+
+  /** Every placed project with its entries, each counted on the shard that holds it. */
+  async listProjects(): Promise<(ProjectSummary & { shard: string })[]> {
+    const owned = await this.ownership();
+    const lists = await Promise.all(
+      owned.shards.map(async (shard) =>
+        (await this.shard(shard.name).operations.listProjects())
+          .filter((project) => owned.placed.get(project.project_id) === shard.position)
+          .map((project) => ({ ...project, shard: shard.name })),
+      ),
+    );
+    return lists.flat().sort((a, b) => compareProjectIds(a.project_id, b.project_id));
+  }
+
+  /** Re-derives every chain on the shard that holds it (`verify --all` across shards). */
+  async verifyAll(options: VerifyLedgerOptions = {}): Promise<ShardedVerification> {
+    const projects = await this.listProjects();
+    const result: ShardedVerification = { ok: true, projects: 0, entries: 0, failures: [] };
+    for (const project of projects) {
+      const report = await this.shard(project.shard).verifyLedger(project.project_id, options);
+      result.projects += 1;
+      result.entries += report.entries_checked;
+      if (!report.ok) {
+        result.ok = false;
+        result.failures.push({ project_id: project.project_id, shard: project.shard, report });
+      }
+    }
+    return result;
+  }
+
+  /**
+   * count, total, average, minimum and maximum cost of an agent's runs over every shard (or one
+   * project's shard): counts and sums add up, min and max of the shards that had runs, and the
+   * average is the merged total over the merged count, rounded to 6 places as one server rounds.
+   */
+  async getAgentCostStats(
+    agentId: string,
+    projectId?: string,
+    startDate?: Date,
+    endDate?: Date,
+  ): Promise<CostStats> {
+    if (projectId !== undefined)
+      return (await this.forProject(projectId)).getAgentCostStats(agentId, projectId, startDate, endDate);
+    const parts = await this.acrossShards((ledger, project) =>
+      ledger.getAgentCostStats(agentId, project, startDate, endDate),
+    );
+    const withRuns = parts.filter((part) => part.count > 0);
+    const count = withRuns.reduce((sum, part) => sum + part.count, 0);
+    const total = sumMicros(withRuns.map((part) => part.total_cost));
+    return {
+      agent_id: agentId,
+      project_id: null,
+      count,
+      total_cost: fromMicros(total),
+      avg_cost: count === 0 ? 0 : fromMicros(divideRounded(total, BigInt(count))),
+      min_cost: withRuns.length === 0 ? 0 : Math.min(...withRuns.map((part) => part.min_cost)),
+      max_cost: withRuns.length === 0 ? 0 : Math.max(...withRuns.map((part) => part.max_cost)),
+    };
+  }
+
+  /** Cost by breakdown part over every shard (exact sums), or over one project's shard. */
+  async getCostByPart(
+    filter: { projectId?: string; agentId?: string; startDate?: Date; endDate?: Date } = {},
+  ): Promise<CostByPart> {
+    if (filter.projectId !== undefined)
+      return (await this.forProject(filter.projectId)).getCostByPart(filter);
+    const parts = await this.acrossShards((ledger, projectId) =>
+      ledger.getCostByPart(projectId === undefined ? filter : { ...filter, projectId }),
+    );
+    const names = new Set(parts.flatMap((part) => Object.keys(part.parts)));
+    const merged: Record<string, number> = {};
+    for (const name of [...names].sort())
+      merged[name] = fromMicros(sumMicros(parts.map((part) => part.parts[name] ?? 0)));
+    return {
+      count: parts.reduce((sum, part) => sum + part.count, 0),
+      total_cost: fromMicros(sumMicros(parts.map((part) => part.total_cost))),
+      parts: merged,
+      unattributed_cost: fromMicros(sumMicros(parts.map((part) => part.unattributed_cost))),
+    };
+  }
+
+  /** Failed and aborted runs over every shard, newest first (each shard's newest, merged). */
+  async getFailedExecutions(projectId?: string, limit = 50): Promise<ExecutionRecord[]> {
+    if (projectId !== undefined)
+      return (await this.forProject(projectId)).getFailedExecutions(projectId, limit);
+    const parts = await this.acrossShards((ledger, project) => ledger.getFailedExecutions(project, limit));
+    return parts
+      .flat()
+      .sort((a, b) =>
+        a.created_at === b.created_at
+          ? compareProjectIds(a.run_id, b.run_id)
+          : a.created_at < b.created_at
+            ? 1
+            : -1,
+      )
+      .slice(0, limit);
+  }
+
+  /**
+   * Adds a shard to the catalog (administrator): `connstr` is what PL/Proxy opens (libpq
+   * key=value form with the shard's runtime role); `options.shards` must already name it.
+   * Placed projects stay where they are; new projects are spread over every shard that takes them.
+   */
+  async addShard(
+    name: string,
+    connstr: string,
+    options: { takesNewProjects?: boolean } = {},
+  ): Promise<number> {
+    this.shard(name);
+    if (typeof connstr !== 'string' || connstr.trim() === '')
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        'connstr must be the libpq connect string PL/Proxy opens for the shard',
+        {
+          field: 'connstr',
+        },
+      );
+    const position = await insertShard(await this.catalog, name, connstr, options.takesNewProjects !== false);
+    this.checked = undefined;
+    return position;
+  }
+
+  /**
+   * Moves a project to another shard: copies its entries while appends go on (the target's
+   * import re-derives every hash and link), verifies the copied chain on the target, then holds
+   * the project's placement row (appends to this project wait, others do not), copies what was
+   * appended meanwhile, checks both heads agree and switches. The source keeps its copy (entries
+   * are never deleted); cross-project reads leave it out. The connecting role on the target needs
+   * `execution_ledger_importer`, on the catalog `execution_ledger_shard_admin`.
+   */
+  async moveProject(projectId: string, to: string, options: MoveProjectOptions = {}): Promise<MoveReport> {
+    requireLookupId(projectId, 'projectId');
+    const batchSize = options.batchSize ?? MOVE_BATCH_DEFAULT;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > MOVE_BATCH_MAX)
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `batchSize must be a whole number from 1 to ${MOVE_BATCH_MAX}`,
+        {
+          field: 'batchSize',
+        },
+      );
+    const target = this.shard(to);
+    const shards = await this.shardList();
+    const targetRow = shards.find((shard) => shard.name === to);
+    if (targetRow === undefined)
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `shard ${to} is not in the catalog; add it with addShard first`,
+        {
+          field: 'to',
+        },
+      );
+    const fromName = await this.shardOf(projectId);
+    if (fromName === to)
+      throw new LedgerError('VALIDATION_FAILED', `project ${projectId} is already on shard ${to}`, {
+        field: 'to',
+      });
+    const targetDb = await target.database();
+    let copied = 0;
+    const copy = async (sourceDb: Database): Promise<void> => {
+      const head = await projectHead(targetDb, projectId);
+      let after = head?.seq ?? 0;
+      for (;;) {
+        const batch = await exportEntries(sourceDb, projectId, after, batchSize);
+        if (batch.count === 0) return;
+        await importEntries(targetDb, projectId, batch.text);
+        after = batch.lastSeq;
+        copied += batch.count;
+        options.onProgress?.(copied);
+      }
+    };
+    if (fromName !== null) {
+      await copy(await this.shard(fromName).database());
+      const report = await target.verifyLedger(projectId);
+      if (!report.ok)
+        throw new LedgerError(
+          'VALIDATION_FAILED',
+          `the copy of ${projectId} on ${to} does not verify at seq ${report.first_bad_seq}: ${report.reason}; placement unchanged`,
+          { field: 'projectId' },
+        );
+    }
+    const catalog = await this.catalog;
+    const started = Date.now();
+    const from = await catalog.transaction(async (tx) => {
+      const position = await lockPlacement(tx, projectId);
+      const name = this.nameOf(position, shards);
+      if (name === to) return name;
+      const sourceDb = await this.shard(name).database();
+      await copy(sourceDb);
+      const [sourceHead, targetHead] = await Promise.all([
+        projectHead(sourceDb, projectId),
+        projectHead(targetDb, projectId),
+      ]);
+      if (sourceHead?.seq !== targetHead?.seq || sourceHead?.entry_hash !== targetHead?.entry_hash)
+        throw new LedgerError(
+          'VALIDATION_FAILED',
+          `the heads of ${projectId} differ after the copy (${name}: ${sourceHead?.seq ?? 0}, ${to}: ${targetHead?.seq ?? 0}); placement unchanged`,
+          { field: 'projectId' },
+        );
+      await switchPlacement(tx, projectId, position, targetRow.position);
+      return name;
+    });
+    return { project_id: projectId, from, to, entries: copied, paused_ms: Date.now() - started };
+  }
+
+  /**
+   * Signs the next checkpoint over every placed project's head on its shard, kept in the catalog.
+   * A head that moved since the previous checkpoint must still hold the previous head at its seq.
+   */
+  async createCheckpoint(options: {
+    privateKey: SigningKey | string;
+    onlyIfChanged?: boolean;
+  }): Promise<{ created: boolean; checkpoint: ShardCheckpoint }> {
+    const signingKey = resolveSigningKey(options?.privateKey);
+    const owned = await this.ownership();
+    const heads = (
+      await Promise.all(
+        owned.shards.map(async (shard) => {
+          const list = await this.shard(shard.name).operations.listProjects();
+          const db = await this.shard(shard.name).database();
+          const mine = list.filter((project) => owned.placed.get(project.project_id) === shard.position);
+          return Promise.all(
+            mine.map(async (project) => {
+              const head = await projectHead(db, project.project_id);
+              return {
+                project_id: project.project_id,
+                seq: head?.seq ?? 0,
+                entry_hash: head?.entry_hash ?? '',
+                shard: shard.name,
+              };
+            }),
+          );
+        }),
+      )
+    )
+      .flat()
+      .filter((head) => head.seq > 0)
+      .sort((a, b) => compareProjectIds(a.project_id, b.project_id));
+    const catalog = await this.catalog;
+    return catalog.transaction(async (tx) => {
+      await lockShardCheckpoints(tx);
+      const history = await selectShardCheckpoints(tx);
+      const last = history[history.length - 1];
+      if (options.onlyIfChanged === true && last !== undefined && sameHeads(last.heads, heads))
+        return { created: false, checkpoint: toShardCheckpoint(last) };
+      const root = merkleRoot(heads.map((head) => hashLeaf(encodeHeadLeaf(head))));
+      const seq = (last?.seq ?? 0) + 1;
+      const createdAtMs = Math.max(Date.now(), last?.created_at_ms ?? 0);
+      const prevHash = last === undefined ? FIRST_PREV_HASH : Buffer.from(last.checkpoint_hash, 'hex');
+      const leaf = { seq, createdAtMs, treeSize: heads.length, root, prevHash };
+      const logRoot = merkleRoot([...history.map(historyLeafHash), hashLeaf(encodeCheckpointLeaf(leaf))]);
+      const body = formatCheckpointBody({
+        origin: signingKey.name,
+        tree_size: heads.length,
+        root,
+        seq,
+        created_at_ms: createdAtMs,
+        prev_hash: prevHash,
+        log_root: logRoot,
+      });
+      const note = signNote(body, signingKey);
+      const row: ShardCheckpointRow = {
+        seq,
+        created_at_ms: createdAtMs,
+        tree_size: heads.length,
+        root: root.toString('hex'),
+        prev_hash: prevHash.toString('hex'),
+        log_root: logRoot.toString('hex'),
+        checkpoint_hash: createHash('sha256').update(note, 'utf8').digest('hex'),
+        origin: signingKey.name,
+        key_id: signingKey.keyId,
+        note,
+        heads,
+      };
+      await insertShardCheckpoint(tx, row);
+      return { created: true, checkpoint: toShardCheckpoint(row) };
+    });
+  }
+
+  /**
+   * Checks a sharded checkpoint (default the newest): its signature, that its root is the tree
+   * of its heads, and that every head is still stored, with that hash, on the shard holding the
+   * project now (a moved project's chain is the same entries).
+   */
+  async verifyCheckpoint(publicKey: unknown, seq?: number): Promise<ShardCheckpointCheck> {
+    const keys = parsePublicKeys(publicKey);
+    const history = await selectShardCheckpoints(await this.catalog);
+    const row = seq === undefined ? history[history.length - 1] : history.find((item) => item.seq === seq);
+    if (row === undefined)
+      throw new LedgerError(
+        'CHECKPOINT_NOT_FOUND',
+        seq === undefined ? 'the catalog has no checkpoint yet' : `no sharded checkpoint ${seq}`,
+      );
+    const problems: string[] = [];
+    const opened = openNote(row.note, keys);
+    if (!opened.ok) problems.push(`signature: ${opened.reason}`);
+    const root = merkleRoot(row.heads.map((head) => hashLeaf(encodeHeadLeaf(head)))).toString('hex');
+    if (root !== row.root) problems.push('the heads do not make the signed root');
+    if (opened.ok && !opened.body.includes(Buffer.from(row.root, 'hex').toString('base64')))
+      problems.push('the signed note names another root');
+    for (const head of row.heads) {
+      const stored = await entryHashAt(
+        await (await this.forProject(head.project_id)).database(),
+        head.project_id,
+        head.seq,
+      );
+      if (stored !== head.entry_hash)
+        problems.push(
+          `${head.project_id}: seq ${head.seq} ${stored === null ? 'is gone' : 'has another hash'}`,
+        );
+    }
+    return { ok: problems.length === 0, seq: row.seq, problems };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([
+      this.writer.close(),
+      ...[...this.ledgers.values()].map((ledger) => ledger.close()),
+      this.catalog.then((db) => db.close()),
+    ]);
+  }
+
+  /** Shards in order with the placement of every project. */
+  private async ownership(): Promise<{ shards: ShardRow[]; placed: Map<string, number>; left: Set<number> }> {
+    const catalog = await this.catalog;
+    const [shards, placements, left] = await Promise.all([
+      this.shardList(),
+      selectPlacements(catalog),
+      selectLeftCopyShards(catalog),
+    ]);
+    return {
+      shards,
+      placed: new Map(placements.map((row: PlacementRow) => [row.project_id, row.shard])),
+      left,
+    };
+  }
+
+  /**
+   * Runs a cross-project read on every shard: once over the whole shard, or, on a shard that
+   * keeps copies of projects moved away, once per project it holds (the copies are left out).
+   */
+  private async acrossShards<T>(
+    read: (ledger: Ledger, projectId: string | undefined) => Promise<T>,
+  ): Promise<T[]> {
+    const owned = await this.ownership();
+    const parts = await Promise.all(
+      owned.shards.map(async (shard) => {
+        const ledger = this.shard(shard.name);
+        if (!owned.left.has(shard.position)) return [await read(ledger, undefined)];
+        const mine = [...owned.placed]
+          .filter(([, position]) => position === shard.position)
+          .map(([project]) => project);
+        return Promise.all(mine.map((project) => read(ledger, project)));
+      }),
+    );
+    return parts.flat();
+  }
+
+  private nameOf(position: number, shards: ShardRow[]): string {
+    const found = shards.find((shard) => shard.position === position);
+    if (found !== undefined) return found.name;
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `the catalog places a project on shard ${position}, which it does not list`,
+      {
+        field: 'shards',
+      },
+    );
+  }
+}
+
+export function createShardedLedger(options: ShardedLedgerOptions): ShardedLedger {
+  return new ShardedLedger(options);
+}
+
+/** Applies the catalog's migration set (connect as a superuser: PL/Proxy is untrusted). */
+export async function migrateShardCatalog(catalog: string | URL): Promise<MigrationReport> {
+  const database = await openDatabase(catalog, { poolSize: 1 });
+  try {
+    return await migrateDatabase(database, undefined, SHARD_CATALOG_MIGRATION_SET);
+  } finally {
+    await database.close();
+  }
+}
+
+function toShardCheckpoint(row: ShardCheckpointRow): ShardCheckpoint {
+  const { created_at_ms, ...rest } = row;
+  return { ...rest, created_at: new Date(created_at_ms).toISOString() };
+}
+
+function historyLeafHash(row: ShardCheckpointRow): Buffer {
+  return hashLeaf(
+    encodeCheckpointLeaf({
+      seq: row.seq,
+      createdAtMs: row.created_at_ms,
+      treeSize: row.tree_size,
+      root: Buffer.from(row.root, 'hex'),
+      prevHash: Buffer.from(row.prev_hash, 'hex'),
+    }),
+  );
+}
+
+function sameHeads(left: ShardHead[], right: ShardHead[]): boolean {
+  return (
+    left.length === right.length &&
+    left.every(
+      (head, index) =>
+        head.project_id === right[index]?.project_id &&
+        head.seq === right[index]?.seq &&
+        head.entry_hash === right[index]?.entry_hash,
+    )
+  );
+}
+
+/** Cents with up to 6 decimals as whole micro-cents, so sums over shards are exact. */
+function sumMicros(values: number[]): bigint {
+  return values.reduce((sum, value) => sum + BigInt(Math.round(value * 1_000_000)), 0n);
+}
+
+function fromMicros(micros: bigint): number {
+  return Number(micros) / 1_000_000;
+}
+
+/** Rounded half away from zero, as PostgreSQL's round(numeric). */
+function divideRounded(total: bigint, count: bigint): bigint {
+  const quotient = total / count;
+  const remainder = total % count;
+  return remainder * 2n >= count ? quotient + 1n : quotient;
+}
