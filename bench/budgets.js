@@ -5,6 +5,7 @@
 //   npm run bench:budgets                          # PostgreSQL (BENCH_DATABASE_URL)
 //   BENCH_ENGINES=pglite npm run bench:budgets     # the embedded engine
 //   BENCH_SECONDS=10 npm run bench:budgets         # longer measurements (default 4 s each)
+//   BENCH_ROUNDS=5 npm run bench:budgets           # more rounds of the appends comparison (default 3)
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@lo
 const engines = (process.env.BENCH_ENGINES ?? 'postgres').split(',');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CALLERS = 16;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 function execution(project, agent, cents) {
   return {
@@ -115,7 +117,9 @@ for (const engine of engines) {
       });
     }
 
-    // Appends with an active budget and anomaly detection beside the same appends without.
+    // Appends with an active budget and anomaly detection beside the same appends without, in
+    // ROUNDS rounds whose order rotates: each ratio is taken within a round (the same minutes of
+    // a shared machine), and the median of the rounds is reported.
     const quietProject = `bench-quiet-${tag}`;
     const watchedProject = `bench-watched-${tag}`;
     await ledger.budgets.set({
@@ -124,44 +128,66 @@ for (const engine of engines) {
       period: 'day',
       limit_cents: 1e9,
     });
-    const without1 = await measure((caller) =>
-      ledger.recordExecution(execution(quietProject, `a${caller}`, 1 + (caller % 5))),
-    );
-    const budgetOnly = await measure((caller) =>
-      ledger.recordExecution(execution(watchedProject, `b${caller}`, 1 + (caller % 5))),
-    );
-    await ledger.anomalies.configure({ enabled: true });
-    const detectionOnly = await measure((caller) =>
-      ledger.recordExecution(execution(quietProject, `d${caller}`, 1 + (caller % 5))),
-    );
-    const withBoth = await measure((caller) =>
-      ledger.recordExecution(execution(watchedProject, `a${caller}`, 1 + (caller % 5))),
-    );
+    const scenarios = [
+      {
+        key: 'off',
+        name: 'appends, no budget, detection off',
+        detection: false,
+        project: quietProject,
+        agent: 'a',
+      },
+      {
+        key: 'budget',
+        name: 'appends, active budget only',
+        detection: false,
+        project: watchedProject,
+        agent: 'b',
+      },
+      {
+        key: 'detection',
+        name: 'appends, anomaly detection only',
+        detection: true,
+        project: quietProject,
+        agent: 'd',
+      },
+      {
+        key: 'both',
+        name: 'appends, active budget + anomaly detection',
+        detection: true,
+        project: watchedProject,
+        agent: 'a',
+      },
+    ];
+    const rounds = Object.fromEntries(scenarios.map((scenario) => [scenario.key, []]));
+    for (let round = 0; round < ROUNDS; round += 1) {
+      for (let step = 0; step < scenarios.length; step += 1) {
+        const scenario = scenarios[(step + round) % scenarios.length];
+        await ledger.anomalies.configure({ enabled: scenario.detection });
+        rounds[scenario.key].push(
+          await measure((caller) =>
+            ledger.recordExecution(
+              execution(scenario.project, `${scenario.agent}${caller}`, 1 + (caller % 5)),
+            ),
+          ),
+        );
+      }
+    }
     await ledger.anomalies.configure({ enabled: false });
-    const without2 = await measure((caller) =>
-      ledger.recordExecution(execution(quietProject, `a${caller}`, 1 + (caller % 5))),
-    );
-    const baseline = (without1.per_s + without2.per_s) / 2;
-    results.push({ engine, scenario: 'appends, no budget, detection off', ...without1 });
-    results.push({
-      engine,
-      scenario: 'appends, active budget only',
-      ...budgetOnly,
-      ratio: Number((budgetOnly.per_s / baseline).toFixed(2)),
-    });
-    results.push({
-      engine,
-      scenario: 'appends, anomaly detection only',
-      ...detectionOnly,
-      ratio: Number((detectionOnly.per_s / baseline).toFixed(2)),
-    });
-    results.push({
-      engine,
-      scenario: 'appends, active budget + anomaly detection',
-      ...withBoth,
-      ratio: Number((withBoth.per_s / baseline).toFixed(2)),
-    });
-    results.push({ engine, scenario: 'appends, no budget, detection off (again)', ...without2 });
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    for (const scenario of scenarios) {
+      const measured = rounds[scenario.key];
+      const ratios = measured.map((result, round) => result.per_s / rounds.off[round].per_s);
+      results.push({
+        engine,
+        scenario: `${scenario.name} (median of ${ROUNDS})`,
+        per_s: median(measured.map((result) => result.per_s)),
+        p50_ms: median(measured.map((result) => result.p50_ms)),
+        p99_ms: median(measured.map((result) => result.p99_ms)),
+        ...(scenario.key === 'off'
+          ? {}
+          : { ratio: Number(median(ratios).toFixed(2)), ratios: ratios.map((r) => r.toFixed(2)).join(' ') }),
+      });
+    }
   } finally {
     await ledger.anomalies.configure({ enabled: false }).catch(() => undefined);
     await ledger.close();
@@ -169,8 +195,11 @@ for (const engine of engines) {
   }
 }
 
-console.log(formatTable(results));
+const columns = [...new Set(results.flatMap((row) => Object.keys(row)))];
+console.log(
+  formatTable(results.map((row) => Object.fromEntries(columns.map((key) => [key, row[key] ?? ''])))),
+);
 writeFileSync(
   new URL('./results/budgets.json', import.meta.url),
-  `${JSON.stringify({ machine: machineFacts(), seconds: SECONDS, callers: CALLERS, results }, null, 2)}\n`,
+  `${JSON.stringify({ machine: machineFacts(), seconds: SECONDS, callers: CALLERS, rounds: ROUNDS, results }, null, 2)}\n`,
 );

@@ -82,7 +82,13 @@ export type { ClaimedWebhook, WebhookDefinition, WebhookEndpoint } from './budge
 export { LedgerWebhooks } from './budgets/webhooks.js';
 export type { BudgetExceededDetails } from './costs/budget-exceeded-error.js';
 export { BudgetExceededError } from './costs/budget-exceeded-error.js';
-export type { CostManagerOptions, CreateExecutionOptions, TokenChargeOptions } from './costs/cost-manager.js';
+export type {
+  CostManagerOptions,
+  CreateExecutionOptions,
+  DatabaseBudgets,
+  ReservedExecutionOptions,
+  TokenChargeOptions,
+} from './costs/cost-manager.js';
 export { CostManager, getCostManager, initializeCostManager } from './costs/cost-manager.js';
 export type { CostMetrics } from './costs/cost-metrics.js';
 export { DEFAULT_PRICE_TABLE, DEFAULT_PRICES } from './costs/default-prices.js';

@@ -162,6 +162,59 @@ describeEachEngine('anomaly detection', (context) => {
     expect(daily[0]?.payload).toMatchObject({ metric: 'daily_spend', baseline_days: 14 });
   });
 
+  it('keeps each window sorted and reads the median and MAD off it exactly as percentile_cont does', async () => {
+    // Seeded windows of every size up to 60, half of them drawn from a few values (ties, MAD 0).
+    const z = normals(5);
+    const windows = Array.from({ length: 240 }, (_, index) =>
+      Array.from({ length: 1 + (index % 60) }, () =>
+        index % 2 === 0 ? Math.log(1 + Math.round(Math.abs(z()) * 2)) : Math.log(1 + Math.exp(3 + z())),
+      ),
+    );
+    const [row] = await context.admin(
+      `with input as (
+         select t.k, array(select e.value::text::double precision from jsonb_array_elements(t.a) as e) as vals
+         from jsonb_array_elements($1::jsonb) with ordinality as t(a, k))
+       select count(*)::int as windows,
+         count(*) filter (where (s.r_median, s.r_mad) is distinct from (p.median, p.mad))::int as differ,
+         count(*) filter (where execution_ledger.sorted_window(
+             array(select v from unnest(i.vals) as v order by v), i.vals[1:1], 1.5::double precision)
+           is distinct from array(select v from unnest(i.vals[2:] || 1.5::double precision) as v order by v))::int
+           as unsorted
+       from input i
+       cross join lateral execution_ledger.sorted_median_mad(array(select v from unnest(i.vals) as v order by v)) s
+       cross join lateral (
+         select m.median, percentile_cont(0.5) within group (order by abs(u.v - m.median)) as mad
+         from (select percentile_cont(0.5) within group (order by v) as median from unnest(i.vals) as v) m
+         cross join unnest(i.vals) as u(v) group by m.median) p`,
+      [JSON.stringify(windows)],
+    );
+    expect(row).toEqual({ windows: 240, differ: 0, unsorted: 0 });
+  });
+
+  it("writes a day's spend to anomaly_daily once the next day begins for its agent", async () => {
+    const project = context.project('rollover');
+    await context.ledger.recordExecution(run(project, 'night', 7, 100));
+    // The state as the last run of yesterday would have left it.
+    await context.admin(
+      `update execution_ledger.anomaly_windows set day = day - 1, day_spent_micros = 123000000
+       where project_id = $1 and agent_id = 'night'`,
+      [project],
+    );
+    await context.ledger.recordExecution(run(project, 'night', 5, 100));
+    const days = await context.admin(
+      `select (day = (now() at time zone 'UTC')::date - 1) as yesterday, spent_micros::text as spent
+       from execution_ledger.anomaly_daily where project_id = $1 and agent_id = 'night' order by day`,
+      [project],
+    );
+    expect(days).toEqual([{ yesterday: true, spent: '123000000' }]);
+    const [state] = await context.admin(
+      `select (day = (now() at time zone 'UTC')::date) as today, day_spent_micros::text as spent
+       from execution_ledger.anomaly_windows where project_id = $1 and agent_id = 'night'`,
+      [project],
+    );
+    expect(state).toEqual({ today: true, spent: '5000000' });
+  });
+
   it('refuses bad settings and keeps the old ones', async () => {
     await expectLedgerError(
       context.ledger.anomalies.configure({ threshold: 0 }),
