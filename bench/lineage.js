@@ -97,7 +97,7 @@ const RECURSIVE = `with recursive tree as (
 // The same walk as statements sent one level at a time over run_links (what a sharded deployment
 // would run on each shard): the round trips the lineage_down function saves.
 const LEVEL = `select l.run_id, l.parent_run_id, l.project_id, l.agent_id, l.user_id, l.status,
-    l.cost_total::text as cost, floor(extract(epoch from l.created_at) * 1000)::bigint as created_ms
+    l.cost_total::text as cost, l.created_ms
   from execution_ledger.run_links l where l.parent_run_id = any($1::text[])`;
 
 async function levelByLevel(database, root) {

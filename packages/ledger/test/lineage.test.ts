@@ -1,11 +1,13 @@
+import { PGlite } from '@electric-sql/pglite';
 import {
   describeEachEngine,
   expectLedgerError,
   makeExecution,
   present,
 } from '@execution-ledger/test-support';
-import type { ExecutionInput, Ledger, RunTree } from 'execution-ledger';
-import { expect, it } from 'vitest';
+import { createLedger, type ExecutionInput, type Ledger, type RunTree } from 'execution-ledger';
+import { loadMigrations, migrateDatabase } from 'execution-ledger/database';
+import { describe, expect, it } from 'vitest';
 
 /** A small seeded generator, so a failing forest can be rebuilt from the seed in the message. */
 function seededRandom(seed: number): () => number {
@@ -99,6 +101,41 @@ describeEachEngine('run lineage', (context) => {
     const below = await context.ledger.getDescendants(id('mid'));
     expect(below.nodes.map((node) => node.run_id)).toEqual([id('mid'), id('leaf-a'), id('leaf-b')]);
     expect(below.total_cost).toBe(102.500002);
+
+    // Every run that names a parent has its link, written by the append transaction; the links
+    // are as append-only as the entries.
+    const links = await context.admin(
+      `select run_id, parent_run_id, cost_total::text as cost from execution_ledger.run_links
+       where project_id = $1 order by run_id`,
+      [projectId],
+    );
+    expect(links).toEqual([
+      { run_id: id('leaf-a'), parent_run_id: id('mid'), cost: '0.000001' },
+      { run_id: id('leaf-b'), parent_run_id: id('mid'), cost: '100.000001' },
+      { run_id: id('mid'), parent_run_id: id('root'), cost: '2.500000' },
+    ]);
+    await expect(
+      context.admin('delete from execution_ledger.run_links where project_id = $1', [projectId]),
+    ).rejects.toThrow(/append-only/);
+  });
+
+  it('sums trees beyond 2^53 micro-cents exactly', async () => {
+    const projectId = context.project();
+    const id = (name: string) => `${projectId}-${name}`;
+    // 999,999,999,999.999999 cents is one run's largest cost; three of them pass 2^53 micro-cents.
+    const big = 999_999_999_999_999_999n;
+    await recordAll(context.ledger, [
+      run(projectId, id('root'), null, big),
+      run(projectId, id('a'), id('root'), big - 1n),
+      run(projectId, id('b'), id('root'), 7n),
+      run(projectId, id('c'), id('a'), big - 2n),
+    ]);
+    const tree = await context.ledger.getRunTree(id('c'));
+    const nodes = byRunId(tree);
+    expect(tree.total_cost).toBe(centsOf(big * 3n + 4n));
+    expect(present(nodes.get(id('a'))).subtree_cost).toBe(centsOf(big * 2n - 3n));
+    expect(present(nodes.get(id('b')))).toMatchObject({ cost: centsOf(7n), subtree_cost: centsOf(7n) });
+    expect(present(nodes.get(id('c'))).cost).toBe(centsOf(big - 2n));
   });
 
   it('reports cycles and never loops on them', async () => {
@@ -331,4 +368,40 @@ describeEachEngine('run lineage', (context) => {
       }
     }
   }, 240_000);
+});
+
+describe('run links of runs recorded before migration 0020', () => {
+  it('are backfilled by the migration, so their trees read as before', async () => {
+    const ledger = createLedger({ database: new PGlite(), migrate: false });
+    try {
+      const database = await ledger.database();
+      const migrations = await loadMigrations();
+      await migrateDatabase(
+        database,
+        migrations.filter((migration) => migration.id < 20),
+      );
+      await recordAll(ledger, [
+        run('old', 'old-child', 'old-root', 2_000_000n),
+        run('old', 'old-root', null, 1_000_000n),
+        run('old', 'old-grandchild', 'old-child', 3n),
+      ]);
+      await migrateDatabase(database, migrations);
+      const links = await database.query(
+        'select run_id, parent_run_id from execution_ledger.run_links order by run_id',
+      );
+      expect(links).toEqual([
+        { run_id: 'old-child', parent_run_id: 'old-root' },
+        { run_id: 'old-grandchild', parent_run_id: 'old-child' },
+      ]);
+      const tree = await ledger.getRunTree('old-grandchild');
+      expect(tree.nodes.map((node) => [node.run_id, node.depth])).toEqual([
+        ['old-root', 0],
+        ['old-child', 1],
+        ['old-grandchild', 2],
+      ]);
+      expect(tree.total_cost).toBe(3.000003);
+    } finally {
+      await ledger.close();
+    }
+  }, 120_000);
 });

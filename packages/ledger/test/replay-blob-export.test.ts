@@ -125,6 +125,8 @@ describeEachEngine('replay blobs in exports', (context) => {
     expect(without.ok).toBe(true);
     expect(without.blobs_checked).toBe(0);
     expect(without.blobs_referenced).toBe(referenced.length);
+    expect(without.blobs_not_included).toBe(referenced.length);
+    expect(report.blobs_not_included).toBe(0);
 
     // The JS-built export (the one `export --proof` writes) carries the same blobs.
     let built = '';
@@ -181,6 +183,8 @@ describeEachEngine('replay blobs in exports', (context) => {
     const changed = await verifyExport({ ndjson: changedByte });
     expect(changed.ok).toBe(false);
     expect(changed.first_bad_seq).toBe(first.seq);
+    expect(changed.first_bad_line).not.toBeNull();
+    expect(changed.blobs_not_included).toBe(0);
     expect(changed.reason).toMatch(
       /replay blob [0-9a-f]{64}: its content hashes to [0-9a-f]{64}; the blob was changed/,
     );

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ENGINES, type EngineName, makeExecution, present } from '@execution-ledger/test-support';
@@ -147,5 +147,51 @@ describe.each(CLI_ENGINES)('execution-ledger replay [%s]', (engine) => {
     expect(json.steps[1].response.value).toEqual({ answer: 42 });
     expect((await cli(['replay', runId])).code).toBe(3);
     expect((await cli(['replay', 'no-such-run', '--show'])).code).toBe(4);
+  });
+
+  it('exports the blobs only with --blobs, and verify --file proves or refuses each', async () => {
+    const files = await mkdtemp(path.join(tmpdir(), 'execution-ledger-blobs-'));
+    try {
+      const withBlobs = path.join(files, 'with.ndjson');
+      const without = path.join(files, 'without.ndjson');
+      expect((await cli(['export', '--project', project, '--blobs', '--output', withBlobs])).code).toBe(0);
+      expect((await cli(['export', '--project', project, '--output', without])).code).toBe(0);
+      const lines = (await readFile(withBlobs, 'utf8')).split('\n').filter((line) => line !== '');
+      const blobs = lines.filter((line) => line.startsWith('{"replay_blob":'));
+      expect(blobs).toHaveLength(2);
+      expect(await readFile(without, 'utf8')).not.toContain('replay_blob');
+
+      const verified = await cli(['verify', '--file', withBlobs]);
+      expect(verified.code).toBe(0);
+      expect(verified.stdout).toContain('blobs:       2 checked against their entries\n');
+      expect(verified.stdout).toContain('result:      verified');
+      const bare = await cli(['verify', '--file', without]);
+      expect(bare.code).toBe(0);
+      expect(bare.stdout).toContain('0 checked against their entries, 2 referenced but not in the file');
+
+      // One byte of the response changed: {"answer":42} becomes {"answer":43}.
+      const tampered = path.join(files, 'tampered.ndjson');
+      const changed = lines.map((line) => {
+        if (!line.startsWith('{"replay_blob":')) return line;
+        const value = JSON.parse(line) as { replay_blob: { content_base64: string } };
+        const content = Buffer.from(value.replay_blob.content_base64, 'base64').toString('utf8');
+        if (content !== '{"answer":42}') return line;
+        value.replay_blob.content_base64 = Buffer.from('{"answer":43}').toString('base64');
+        return JSON.stringify(value);
+      });
+      expect(changed).not.toEqual(lines);
+      await writeFile(tampered, `${changed.join('\n')}\n`);
+      const refused = await cli(['verify', '--file', tampered]);
+      expect(refused.code).toBe(5);
+      expect(refused.stdout).toMatch(
+        /result: {6}BROKEN at entry seq 1 \(line \d\): replay blob [0-9a-f]{64}: its content hashes to [0-9a-f]{64}; the blob was changed/,
+      );
+
+      const csv = await cli(['export', '--project', project, '--format', 'csv', '--blobs']);
+      expect(csv.code).toBe(3);
+      expect(csv.stderr).toContain('format csv cannot carry replay blobs');
+    } finally {
+      await rm(files, { recursive: true, force: true });
+    }
   });
 });

@@ -106,4 +106,37 @@ describeEachEngine('HTTP export formats from the registry', (context) => {
     expect(unknown.statusCode).toBe(400);
     expect(unknown.json().code).toBe('VALIDATION_FAILED');
   });
+
+  it('carries replay blobs with blobs=true (NDJSON only), and leaves them out by default', async () => {
+    const captured = context.project('blobs');
+    const { record } = await context.ledger.run(
+      { project_id: captured, user_id: 'u', agent_id: 'a', intent: 'lookup', input: {}, capture: true },
+      (ctx) => ctx.call('tool', 'lookup', { q: 'blobs' }, () => ({ found: true })),
+    );
+    const key = await server.key('admin', [captured]);
+    const get = (query: string) =>
+      server.send({
+        method: 'GET',
+        url: `/v1/projects/${captured}/export?${query}`,
+        headers: { authorization: key.authorization },
+      });
+    const plain = await get('format=ndjson');
+    expect(plain.statusCode).toBe(200);
+    expect(plain.body).not.toContain('replay_blob');
+    const withBlobs = await get('format=ndjson&blobs=true');
+    expect(withBlobs.statusCode).toBe(200);
+    const blobs = withBlobs.body
+      .split('\n')
+      .filter((line) => line.startsWith('{"replay_blob":'))
+      .map((line) => JSON.parse(line).replay_blob);
+    expect(blobs.map((blob: { run_id: string }) => blob.run_id)).toEqual([record?.run_id, record?.run_id]);
+    const refused = await get('format=csv&blobs=true');
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ code: 'VALIDATION_FAILED', field: 'blobs' });
+    const spec = (await server.send({ method: 'GET', url: '/openapi.json' })).json();
+    const parameter = spec.paths['/v1/projects/{projectId}/export'].get.parameters.find(
+      (candidate: { name: string }) => candidate.name === 'blobs',
+    );
+    expect(parameter.schema).toMatchObject({ type: 'boolean', default: false });
+  });
 });

@@ -50,6 +50,8 @@ export interface ExportVerificationReport extends VerificationReport {
   blobs_checked: number;
   /** Distinct blob hashes the entries' steps reference (the export may or may not carry them). */
   blobs_referenced: number;
+  /** Of those, how many no blob line carries (an export made without blobs carries none). */
+  blobs_not_included: number;
 }
 
 /** What a blob line is checked against: an entry read earlier that references blobs. */
@@ -72,6 +74,8 @@ interface Walk {
   /** Entries that reference blobs, by seq: only these are kept, for the blob lines after them. */
   blobEntries: Map<number, BlobEntry>;
   referenced: Set<string>;
+  /** The hashes blob lines claim to carry, good or bad. */
+  carried: Set<string>;
 }
 
 /**
@@ -97,6 +101,7 @@ export async function verifyExport(input: ExportVerificationInput): Promise<Expo
       checkpoint: null,
       blobs_checked: 0,
       blobs_referenced: 0,
+      blobs_not_included: 0,
     },
     state: null,
     proof: input.proof,
@@ -105,12 +110,14 @@ export async function verifyExport(input: ExportVerificationInput): Promise<Expo
     hashAtCommitted: null,
     blobEntries: new Map(),
     referenced: new Set(),
+    carried: new Set(),
   };
   for await (const line of splitExportLines(input.ndjson)) {
     walk.report.lines_read += 1;
     readLine(walk, line);
   }
   walk.report.blobs_referenced = walk.referenced.size;
+  for (const hash of walk.referenced) if (!walk.carried.has(hash)) walk.report.blobs_not_included += 1;
   if (note !== null) walk.report.checkpoint = finishCheckpoint(walk, note);
   return walk.report;
 }
@@ -139,7 +146,11 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
     return null;
   }
   if (typeof value === 'object' && value !== null && REPLAY_BLOB_LINE_KEY in value) {
-    return checkBlobLine(walk, (value as Record<string, unknown>)[REPLAY_BLOB_LINE_KEY], expectedSeq);
+    const problem = checkBlobLine(walk, (value as Record<string, unknown>)[REPLAY_BLOB_LINE_KEY]);
+    // Like an entry's own problems, a blob's is reported without the line prefix (the report
+    // names the line); a line that does not read as a blob is reported like any bad line.
+    if (problem !== null && problem.own) lineProblem(walk, problem.seq, problem.reason);
+    return problem === null || problem.own ? null : problem;
   }
   const record = readRecord(value);
   if (typeof record === 'string') return { seq: expectedSeq, reason: record };
@@ -176,34 +187,30 @@ function readLineOrProblem(walk: Walk, line: string): { seq: number; reason: str
  * verified in the chain) must reference that hash in its steps. Then the chain, and the signed
  * checkpoint over it, cover the blob too.
  */
-function checkBlobLine(
-  walk: Walk,
-  value: unknown,
-  expectedSeq: number,
-): { seq: number; reason: string } | null {
+function checkBlobLine(walk: Walk, value: unknown): { seq: number; reason: string; own: boolean } | null {
   const blob = readReplayBlobLine(value);
-  if (typeof blob === 'string') return { seq: expectedSeq, reason: blob };
+  if (typeof blob === 'string') return { seq: walk.lastSeq + 1, reason: blob, own: false };
+  walk.carried.add(blob.hash);
+  const failed = (reason: string) => ({ seq: blob.seq, reason, own: true });
   const entry = walk.blobEntries.get(blob.seq);
   if (entry === undefined) {
     const reason =
       blob.seq <= walk.lastSeq
         ? `replay blob ${blob.hash}: entry seq ${blob.seq} references no blob in its steps; the blob belongs to another entry`
         : `replay blob ${blob.hash} names entry seq ${blob.seq}, which does not come before it in the export`;
-    return { seq: blob.seq, reason };
+    return failed(reason);
   }
   if (entry.run_id !== blob.run_id) {
-    return {
-      seq: blob.seq,
-      reason: `replay blob ${blob.hash} names run ${blob.run_id}, but entry seq ${blob.seq} is run ${entry.run_id}`,
-    };
+    return failed(
+      `replay blob ${blob.hash} names run ${blob.run_id}, but entry seq ${blob.seq} is run ${entry.run_id}`,
+    );
   }
   const problem = blobProblem(entry, blob);
-  if (problem !== null) return { seq: blob.seq, reason: problem };
+  if (problem !== null) return failed(problem);
   if (!entry.verified) {
-    return {
-      seq: blob.seq,
-      reason: `replay blob ${blob.hash}: entry seq ${blob.seq} did not verify, so nothing proves the blob`,
-    };
+    return failed(
+      `replay blob ${blob.hash}: entry seq ${blob.seq} did not verify, so nothing proves the blob`,
+    );
   }
   walk.report.blobs_checked += 1;
   return null;

@@ -81,7 +81,7 @@ function describeReport(file: string, report: ExportVerificationReport): string 
     `entries:     ${report.entries_checked}${report.head === null ? '' : `, head seq ${report.head.seq} ${report.head.entry_hash.slice(0, 16)}`}`,
   ];
   if (report.blobs_referenced > 0 || report.blobs_checked > 0) {
-    const left = report.blobs_referenced - report.blobs_checked;
+    const left = report.blobs_not_included;
     lines.push(
       `blobs:       ${report.blobs_checked} checked against their entries` +
         (left > 0 ? `, ${left} referenced but not in the file (export with --blobs to include them)` : ''),
