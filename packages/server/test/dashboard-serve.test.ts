@@ -58,7 +58,7 @@ describe.each(ENGINES)('serve with the dashboard [%s]', (engine) => {
   });
 
   it(
-    "prints the dashboard's address first, keeps sessions across a restart with the same EXECUTION_LEDGER_SESSION_SECRET only, and the last verification whatever the secret",
+    "prints the dashboard's address first, keeps sessions across a restart with the same EXECUTION_LEDGER_SESSION_SECRET only, and shows the last verification after it",
     async () => {
       const database = await cliDatabase(engine);
       cleanups.push(database.cleanup);

@@ -81,7 +81,7 @@ function verifyForm(projectId: string, running: RunningVerification | undefined)
   </form></td>`;
 }
 
-/** "verifying: 1,000 of 2,500 entries (40%), started by … at …", as the client script also writes it. */
+/** "verifying: 1,000 of 2,500 entries (40%), started by <key name>": what the page and the client script show. */
 export function progressText(running: RunningVerification): string {
   const share =
     running.entries_total === 0
