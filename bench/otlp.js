@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, trace } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -187,6 +188,11 @@ async function measureOtlp(url) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const recordedS = (performance.now() - startedAt) / 1000;
+  // How many exports each staging statement (and commit) carried: the group commit at work.
+  const metrics = await fetch(`${url}/metrics`).then((response) => response.text());
+  const statements = Number(
+    /^execution_ledger_otlp_staging_statements_total (\d+)/m.exec(metrics)?.[1] ?? NaN,
+  );
   latencies.sort((a, b) => a - b);
   return {
     runs,
@@ -197,6 +203,8 @@ async function measureOtlp(url) {
     p99_ms: percentile(latencies, 0.99),
     recorded,
     recorded_runs_per_s: recorded / recordedS,
+    staging_statements: statements,
+    exports_per_statement: (runs + failures) / statements,
   };
 }
 
@@ -270,7 +278,11 @@ const ratio = otlp.runs_per_s / direct.runs_per_s;
 const recordedRatio = otlp.recorded_runs_per_s / direct.runs_per_s;
 console.log(
   `\naccepted runs/s OTLP/direct ${fixed(ratio, 2)}x, recorded ${fixed(recordedRatio, 2)}x ` +
-    `(${otlp.recorded} of ${otlp.runs} runs recorded); export p99 ${fixed(otlp.p99_ms, 1)} ms`,
+    `(${otlp.recorded} of ${otlp.runs} runs recorded); export p99 ${fixed(otlp.p99_ms, 1)} ms; ` +
+    `${fixed(otlp.exports_per_statement, 1)} exports per staging statement; ` +
+    `load average ${loadavg()
+      .map((value) => value.toFixed(1))
+      .join(' ')}`,
 );
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 const file = new URL(

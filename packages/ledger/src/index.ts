@@ -104,6 +104,7 @@ export type { StepLabels } from './costs/step-attribution.js';
 export { OUTSIDE_STEPS_ACTION } from './costs/step-attribution.js';
 export type { PGliteLike, PoolLike } from './db/database.js';
 export type { DatabaseTarget } from './db/open-database.js';
+export type { ReadLag } from './db/read-lag-queries.js';
 export type { LedgerErrorCode, LedgerErrorOptions } from './errors.js';
 export { ERROR_CODES, isLedgerError, LedgerError } from './errors.js';
 export { ExecutionReader } from './execution-reader.js';

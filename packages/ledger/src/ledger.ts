@@ -30,11 +30,12 @@ import { LedgerWebhooks } from './budgets/webhooks.js';
 import type { RunContext } from './costs/run-context.js';
 import { type RunOptions, type RunResult, runExecution } from './costs/run-helper.js';
 import type { AppendResultRow } from './db/append-queries.js';
-import type { Database } from './db/database.js';
+import { type Database, isPGliteLike } from './db/database.js';
 import { MigrationSets } from './db/migration-sets.js';
 import type { MigrationReport, MigrationSet } from './db/migrator.js';
 import { type DatabaseTarget, openDatabase } from './db/open-database.js';
 import { OwnedSchema } from './db/owned-schema.js';
+import { measureReadLag, type ReadLag } from './db/read-lag-queries.js';
 import { refuseSupabaseClient } from './db/supabase-client.js';
 import { LedgerError } from './errors.js';
 import { ExecutionReader, type ReadRunner } from './execution-reader.js';
@@ -69,6 +70,59 @@ import { BlobStore, readReplayBlobs } from './replay/blob-store.js';
 import { type ReplayOptions, type ReplayResult, replayExecution } from './replay/replay-run.js';
 import type { EntryPayload, ExecutionInput, RecordedExecution } from './types.js';
 
+/** A postgres:// URL, or an object other than a PGlite instance (a pg.Pool). */
+function isServerTarget(target: DatabaseTarget | undefined): boolean {
+  if (typeof target === 'string') return /^postgres(ql)?:\/\//i.test(target.trim());
+  if (target instanceof URL) return /^postgres(ql)?:$/i.test(target.protocol);
+  return target !== undefined && !isPGliteLike(target);
+}
+
+/** Refuses a read database that cannot be a standby of the ledger's database, before anything opens. */
+function requireReadTarget(options: LedgerOptions): void {
+  if (options.readDatabase === undefined) return;
+  if (!isServerTarget(options.readDatabase)) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'readDatabase must be a postgres:// URL or a pg.Pool of a PostgreSQL server (a standby of database, or ' +
+        'database itself); an embedded database has no standby to read from',
+      { field: 'readDatabase' },
+    );
+  }
+  if (!isServerTarget(options.database)) {
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'readDatabase needs database to be a PostgreSQL server too (a postgres:// URL or a pg.Pool): ' +
+        'a standby follows a server, not an embedded database; drop readDatabase or point database at the primary',
+      { field: 'readDatabase' },
+    );
+  }
+}
+
+/** Opens `readDatabase` with the ledger's pool and timeout options; it is never migrated. */
+async function openReadDatabase(target: DatabaseTarget, options: LedgerOptions): Promise<Database> {
+  const database = await openDatabase(target, {
+    ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
+    ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
+    ...(options.databaseReplyTimeoutMs === undefined
+      ? {}
+      : { replyTimeoutMs: options.databaseReplyTimeoutMs }),
+    ...(options.databaseConnectTimeoutMs === undefined
+      ? {}
+      : { connectTimeoutMs: options.databaseConnectTimeoutMs }),
+  });
+  if (database.engine !== 'postgres') {
+    await database.close();
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      'readDatabase must be a PostgreSQL server, not an embedded database',
+      {
+        field: 'readDatabase',
+      },
+    );
+  }
+  return database;
+}
+
 export interface LedgerOptions {
   /** Where the ledger lives; default the embedded folder `./.execution-ledger`. */
   database?: DatabaseTarget;
@@ -96,6 +150,12 @@ export interface LedgerOptions {
   databaseReplyTimeoutMs?: number;
   /** PostgreSQL server only: the longest a connection may take to open or to come free, in ms (default 5,000). */
   databaseConnectTimeoutMs?: number;
+  /**
+   * A PostgreSQL server for reads that may lag the primary (`ledger.reads`: statistics, lists,
+   * exports), usually a streaming standby of `database`; `readLag()` says how far behind it is.
+   * It is never migrated or written to. Without it, `ledger.reads` reads `database`.
+   */
+  readDatabase?: DatabaseTarget;
 }
 
 export type BatchItemResult =
@@ -145,6 +205,15 @@ export class Ledger extends ExecutionReader {
   /** The content-addressed store of captured requests and responses (docs/replay.md). */
   readonly blobs: BlobStore = new BlobStore(() => this.ready());
   private readonly opening: Promise<Database>;
+  /** The read database, when one was given. */
+  private readonly readOpening: Promise<Database> | undefined;
+  /**
+   * Reads that may lag the primary, on `readDatabase` when one was given (a standby), else on
+   * the primary: statistics, lists, exports and time series. Reads that must see the caller's
+   * own appends (a run just recorded, verification, lineage after an append) use the ledger's
+   * own methods, which always read the primary. `readLag()` states how far behind these are.
+   */
+  readonly reads: ExecutionReader;
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
   private committer: GroupCommitter | undefined;
@@ -162,6 +231,7 @@ export class Ledger extends ExecutionReader {
     this.limits = resolveLimits(options.limits);
     // At once, not on first use: the call that passed the client is the one to correct.
     refuseSupabaseClient(options.database);
+    requireReadTarget(options);
     // Checked before the database is opened: a refused set must not leave a pool or a lock behind.
     for (const set of options.migrationSets ?? []) this.migrations.add(set);
     this.opening = openDatabase(options.database, {
@@ -176,6 +246,16 @@ export class Ledger extends ExecutionReader {
     });
     // Open errors surface on first use; keep Node from reporting them as unhandled meanwhile.
     this.opening.catch(() => undefined);
+    this.readOpening =
+      options.readDatabase === undefined ? undefined : openReadDatabase(options.readDatabase, options);
+    this.readOpening?.catch(() => undefined);
+    this.reads =
+      this.readOpening === undefined
+        ? this
+        : new ExecutionReader(
+            async (fn) => fn(await this.readReady()),
+            async () => CHAIN_READS_IN_FLIGHT_MAX,
+          );
     this.budgets = new LedgerBudgets(() => this.ready());
     this.events = new LedgerEvents(() => this.ready());
     this.webhooks = new LedgerWebhooks(() => this.ready());
@@ -192,6 +272,23 @@ export class Ledger extends ExecutionReader {
     const database = await this.opened();
     if (this.options.migrate !== false) await this.migrations.prepare(database);
     return database;
+  }
+
+  /**
+   * Where `reads` are served from and how far they lag the primary, measured now: 0 on the
+   * primary (also when no read database was given), and on a standby the age of the newest
+   * commit it has not caught up with (0 when it has replayed all it received).
+   */
+  async readLag(): Promise<ReadLag> {
+    if (this.readOpening === undefined) {
+      return { source: 'primary', lag_ms: 0, measured_at: new Date().toISOString() };
+    }
+    return measureReadLag(await this.readReady());
+  }
+
+  private async readReady(): Promise<Database> {
+    await this.opened();
+    return this.readOpening ?? this.ready();
   }
 
   /** Applies pending migrations now, the ledger's then every added set's, and says what it did. */
@@ -382,6 +479,8 @@ export class Ledger extends ExecutionReader {
     this.closed = true;
     const database = await this.opening.catch(() => undefined);
     await database?.close();
+    const readDatabase = await this.readOpening?.catch(() => undefined);
+    await readDatabase?.close();
   }
 
   /**

@@ -134,3 +134,8 @@ export const DASHBOARD_SIGNED_OUT_MAX = 100_000;
  * shows in the project menu of keys bound to every project within this time.
  */
 export const DASHBOARD_PROJECT_LIST_TTL_MS = 30_000;
+/**
+ * How long a measurement of the read database's lag (`--read-url`) is reused: read answers state
+ * it, and one measurement per second serves them all.
+ */
+export const READ_LAG_MEASURE_MS = 1_000;

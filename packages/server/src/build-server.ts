@@ -15,6 +15,7 @@ import {
 } from './checkpoints/periodic-checkpoints.js';
 import { type DashboardOptions, registerDashboard } from './dashboard/dashboard-routes.js';
 import { sendError, toErrorBody } from './http/error-reply.js';
+import { ReadLagMonitor } from './http/read-lag.js';
 import type { ServerContext } from './http/server-context.js';
 import { ServerMetrics } from './http/server-metrics.js';
 import { type SocketTimeoutOptions, socketTimeoutOptions } from './http/socket-timeouts.js';
@@ -86,11 +87,14 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     routerOptions: { maxParamLength: URL_PARAM_CHARS_MAX },
   });
   const store = new ApiKeyStore(options.ledger);
+  const metrics = new ServerMetrics();
   const context: ServerContext = {
     ledger: options.ledger,
+    reads: options.ledger.reads,
+    readLag: new ReadLagMonitor(options.ledger, metrics.registry),
     keys: store,
     authenticator: new KeyAuthenticator(store, options.keyCacheTtlMs ?? KEY_CACHE_TTL_MS_DEFAULT),
-    metrics: new ServerMetrics(),
+    metrics,
     verifier: new ProjectVerifier(options.ledger),
   };
   app.setValidatorCompiler(buildValidatorCompiler());
@@ -110,6 +114,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     ),
   );
   context.metrics.attach(app);
+  context.readLag.install(app);
   installAuthentication(app, context);
   installUrlIdGuard(app, options.ledger.limits);
   await installRateLimit(app, options.rateLimit);

@@ -71,6 +71,8 @@ describeEachEngine('OTLP staging in groups', (context) => {
       staging.stage([spanOf(project, traceA, a1), spanOf(project, traceA, a1)], 'key-4'),
     ]);
     expect(staging.statements - before).toBe(1);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain(`execution_ledger_otlp_staging_statements_total ${staging.statements}`);
     expect(answers).toEqual([
       { accepted: 2, duplicates: 0, late: 0 },
       { accepted: 1, duplicates: 1, late: 0 },

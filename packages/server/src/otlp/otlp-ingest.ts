@@ -103,6 +103,18 @@ export class OtlpIngest {
       labelNames: ['outcome'],
       registers: [registry],
     });
+    const staging = this.staging;
+    new Counter({
+      name: 'execution_ledger_otlp_staging_statements_total',
+      help:
+        'Staging statements run by this process; each stages the group of exports that arrived while the ' +
+        'previous one was in flight (exports / statements = exports per commit).',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(staging.statements);
+      },
+    });
     this.stagingGauge = new Gauge({
       name: 'execution_ledger_otlp_staging',
       help: 'What OTLP staging holds, as of the last assembler tick: spans, traces, bytes, oldest_age_seconds.',

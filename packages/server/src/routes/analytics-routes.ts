@@ -56,12 +56,13 @@ const seriesSchema = {
 
 /** A project's cost over time and its cost and duration percentiles, over [start, end). */
 export function registerAnalyticsRoutes(app: FastifyInstance, context: ServerContext): void {
-  const { ledger } = context;
+  // Statistics may lag the primary: they read the read database (--read-url) when there is one.
+  const ledger = context.reads;
 
   app.get<{ Params: { projectId: string }; Querystring: SeriesQuery }>(
     '/v1/projects/:projectId/timeseries',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', readsMayLag: true },
       schema: {
         ...securedRoute,
         tags: ['statistics'],
@@ -105,7 +106,7 @@ export function registerAnalyticsRoutes(app: FastifyInstance, context: ServerCon
   app.get<{ Params: { projectId: string }; Querystring: PercentileQuery }>(
     '/v1/projects/:projectId/percentiles',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', readsMayLag: true },
       schema: {
         ...securedRoute,
         tags: ['statistics'],

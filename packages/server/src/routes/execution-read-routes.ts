@@ -86,8 +86,9 @@ function registerGetRoute(app: FastifyInstance, context: ServerContext): void {
 }
 
 function registerProjectListRoute(app: FastifyInstance, context: ServerContext): void {
-  const { ledger } = context;
-  const readRoute = { config: { permission: 'read' as const } };
+  // Lists may lag the primary: they read the read database (--read-url) when there is one.
+  const ledger = context.reads;
+  const readRoute = { config: { permission: 'read' as const, readsMayLag: true } };
   app.get<{ Params: { projectId: string }; Querystring: ListQuery }>(
     '/v1/projects/:projectId/executions',
     {
@@ -115,8 +116,9 @@ function registerProjectListRoute(app: FastifyInstance, context: ServerContext):
 }
 
 function registerAgentListRoute(app: FastifyInstance, context: ServerContext): void {
-  const { ledger } = context;
-  const readRoute = { config: { permission: 'read' as const } };
+  // Lists may lag the primary: they read the read database (--read-url) when there is one.
+  const ledger = context.reads;
+  const readRoute = { config: { permission: 'read' as const, readsMayLag: true } };
   app.get<{ Params: { agentId: string }; Querystring: ListQuery }>(
     '/v1/agents/:agentId/executions',
     {
@@ -150,8 +152,9 @@ function registerAgentListRoute(app: FastifyInstance, context: ServerContext): v
 }
 
 function registerFailedRoute(app: FastifyInstance, context: ServerContext): void {
-  const { ledger } = context;
-  const readRoute = { config: { permission: 'read' as const } };
+  // Lists may lag the primary: they read the read database (--read-url) when there is one.
+  const ledger = context.reads;
+  const readRoute = { config: { permission: 'read' as const, readsMayLag: true } };
   app.get<{ Params: { projectId: string }; Querystring: { limit?: number } }>(
     '/v1/projects/:projectId/failed',
     {

@@ -59,12 +59,13 @@ const agentStatsSchema = {
 
 /** Statistics over [start, end): a project's counts and costs, an agent's cost figures. */
 export function registerStatsRoutes(app: FastifyInstance, context: ServerContext): void {
-  const { ledger } = context;
+  // Statistics may lag the primary: they read the read database (--read-url) when there is one.
+  const ledger = context.reads;
 
   app.get<{ Params: { projectId: string }; Querystring: RangeQuery }>(
     '/v1/projects/:projectId/stats',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', readsMayLag: true },
       schema: {
         ...securedRoute,
         tags: ['statistics'],
@@ -88,7 +89,7 @@ export function registerStatsRoutes(app: FastifyInstance, context: ServerContext
   app.get<{ Params: { agentId: string }; Querystring: RangeQuery }>(
     '/v1/agents/:agentId/stats',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', readsMayLag: true },
       schema: {
         ...securedRoute,
         tags: ['statistics'],

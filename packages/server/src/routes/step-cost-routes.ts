@@ -128,13 +128,14 @@ function stepCostOptions(projectId: string, query: StepCostQuery): StepCostOptio
 
 /** A project's step costs by tool and by model, as totals over [start, end) and as time series. */
 export function registerStepCostRoutes(app: FastifyInstance, context: ServerContext): void {
-  const { ledger } = context;
+  // Statistics may lag the primary: they read the read database (--read-url) when there is one.
+  const ledger = context.reads;
 
   for (const groupBy of ['tool', 'model'] as const) {
     app.get<{ Params: { projectId: string }; Querystring: StepCostQuery }>(
       `/v1/projects/:projectId/costs/by-${groupBy}`,
       {
-        config: { permission: 'read' },
+        config: { permission: 'read', readsMayLag: true },
         schema: {
           ...securedRoute,
           tags: ['statistics'],
@@ -158,7 +159,7 @@ export function registerStepCostRoutes(app: FastifyInstance, context: ServerCont
   app.get<{ Params: { projectId: string }; Querystring: StepSeriesQuery }>(
     '/v1/projects/:projectId/costs/timeseries',
     {
-      config: { permission: 'read' },
+      config: { permission: 'read', readsMayLag: true },
       schema: {
         ...securedRoute,
         tags: ['statistics'],

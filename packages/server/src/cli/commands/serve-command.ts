@@ -33,6 +33,7 @@ interface ServeOptions {
   keepAliveTimeout?: number;
   otlpGrace?: number;
   otlpMaxWait?: number;
+  readUrl?: string;
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
@@ -93,6 +94,11 @@ export function registerServeCommand(program: Command): void {
       positiveInteger,
     )
     .option(
+      '--read-url <url>',
+      'a PostgreSQL standby (or the primary) that serves statistics, lists, exports and dashboard figures; ' +
+        'their answers state its lag (x-read-lag-ms), as /metrics does (default: the database)',
+    )
+    .option(
       '--allow-privileged-role',
       'serve even when the database role is the owner, a superuser or BYPASSRLS (the guards then do not hold it)',
     )
@@ -142,7 +148,7 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
   const checkpoints = await checkpointOptions(options);
   const sessionSecret = process.env[SESSION_SECRET_VARIABLE];
-  const ledger = await openServiceLedger(global, options.allowPrivilegedRole === true);
+  const ledger = await openServiceLedger(global, options.allowPrivilegedRole === true, options.readUrl);
   const app = await buildServer({
     ledger,
     closeLedger: true,
@@ -165,6 +171,13 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   const address = await app.listen({ host: options.host, port: options.port });
   process.stdout.write(`Dashboard: ${address}/ (sign in with an API key of role read or admin)\n`);
   process.stdout.write(`Execution Ledger is listening on ${address} (database: ${describe(global)})\n`);
+  if (options.readUrl !== undefined) {
+    const lag = await ledger.readLag();
+    process.stdout.write(
+      `Reads that may lag (statistics, lists, exports): ${redacted(options.readUrl)}, a ${lag.source}, ` +
+        `${lag.lag_ms === null ? 'lag unknown' : `${lag.lag_ms} ms behind`}\n`,
+    );
+  }
   if (checkpoints !== undefined) process.stdout.write(describeCheckpoints(checkpoints));
   process.stdout.write(nextStep(address, firstKey));
   let stopping = false;
@@ -207,8 +220,13 @@ function timeoutOptions(options: ServeOptions): SocketTimeoutOptions {
 async function openServiceLedger(
   global: ReturnType<typeof globalOptions>,
   allowPrivileged: boolean,
+  readUrl: string | undefined,
 ): Promise<Ledger> {
-  const ledger = createLedger({ ...ledgerOptions(global), migrate: false });
+  const ledger = createLedger({
+    ...ledgerOptions(global),
+    migrate: false,
+    ...(readUrl === undefined ? {} : { readDatabase: readUrl }),
+  });
   try {
     if (!allowPrivileged) await ledger.operations.assertRuntimeRole();
     else {
@@ -220,6 +238,8 @@ async function openServiceLedger(
         );
     }
     await ledger.migrate();
+    // A read URL that does not answer stops serve now rather than failing every statistics request.
+    if (readUrl !== undefined) await ledger.readLag();
     return ledger;
   } catch (error) {
     await ledger.close();
@@ -265,6 +285,9 @@ function describeCheckpoints({ privateKey, intervalMs }: ServeCheckpoints): stri
 }
 
 function describe(global: ReturnType<typeof globalOptions>): string {
-  const target = databaseTarget(global);
+  return redacted(databaseTarget(global));
+}
+
+function redacted(target: string): string {
   return /^postgres(ql)?:\/\//i.test(target) ? target.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@') : target;
 }

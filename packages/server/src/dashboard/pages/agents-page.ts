@@ -1,4 +1,4 @@
-import type { Ledger } from 'execution-ledger';
+import type { ExecutionReader } from 'execution-ledger';
 import { DASHBOARD_TOP_ROWS } from '../../bounds.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { count, duration, money, percent } from '../page-format.js';
@@ -15,7 +15,8 @@ export async function agentsPage({
   context,
   directory,
 }: PageRequest<ScopeQuery>): Promise<SafeHtml> {
-  const { ledger } = context;
+  // Figures that may lag the primary: the read database (--read-url) when there is one.
+  const ledger = context.reads;
   const range = parseRange(query);
   const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);
@@ -50,7 +51,7 @@ ${
   return pageLayout(layout, body);
 }
 
-async function agentFigures(ledger: Ledger, projectId: string, agentId: string, range: PageRange) {
+async function agentFigures(ledger: ExecutionReader, projectId: string, agentId: string, range: PageRange) {
   const filter = { projectId, agentId, start: range.start, end: range.end };
   const [percentiles, failed, series] = await Promise.all([
     ledger.getExecutionPercentiles(filter),

@@ -18,7 +18,8 @@ export async function failuresPage({
   context,
   directory,
 }: PageRequest<ScopeQuery>): Promise<SafeHtml> {
-  const { ledger } = context;
+  // Figures that may lag the primary: the read database (--read-url) when there is one.
+  const ledger = context.reads;
   const range = parseRange(query);
   const projects = await directory.visible(principal);
   const projectId = chooseProject(principal, query.project, projects);

@@ -1,4 +1,4 @@
-import type { ExecutionRecord, Ledger } from 'execution-ledger';
+import type { ExecutionReader, ExecutionRecord } from 'execution-ledger';
 import { LedgerError } from 'execution-ledger';
 import { DASHBOARD_TOP_ROWS } from '../../bounds.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
@@ -24,7 +24,8 @@ export async function overviewPage({
   context,
   directory,
 }: PageRequest<OverviewQuery>): Promise<SafeHtml> {
-  const { ledger } = context;
+  // Figures that may lag the primary: the read database (--read-url) when there is one.
+  const ledger = context.reads;
   const range = parseRange(query);
   const group = (query.group ?? 'agent') as Group;
   if (!GROUPS.includes(group)) {
@@ -167,7 +168,7 @@ function topList(title: string, id: string, rows: TopRow[]): SafeHtml {
 }
 
 async function seriesPoints(
-  ledger: Ledger,
+  ledger: ExecutionReader,
   projectId: string,
   group: Group,
   range: PageRange,
@@ -188,7 +189,11 @@ async function seriesPoints(
 }
 
 /** Spend today, over 7 and over 30 days, each against the period just before it. */
-async function periodTiles(ledger: Ledger, projectId: string, timeZone: string): Promise<SafeHtml[]> {
+async function periodTiles(
+  ledger: ExecutionReader,
+  projectId: string,
+  timeZone: string,
+): Promise<SafeHtml[]> {
   const now = new Date();
   const today = dayStart(now, timeZone);
   const periods = [
