@@ -83,14 +83,13 @@ function dropCluster(cluster) {
 const url = (role, port, database) => `postgres://${role}:${role}@localhost:${port}/${database}`;
 
 /**
- * Creates the catalog on `basePort` and `shardCount` shards on the next ports, migrates every
- * shard as its owner (granting the runtime role), migrates the catalog as the superuser and
- * registers the first `registered` shards there (default all). Returns the URLs the library
- * takes: `router` (the runtime role, as a service connects) and `admin` (owners: moves, shards,
- * checkpoints).
+ * Creates the catalog cluster on `basePort` (database `catalog`) and `shardCount` shard clusters
+ * on the next ports, migrates every shard as its owner (granting the runtime role), migrates the
+ * catalog as the superuser and registers every shard there. Returns what `shardedOptions` turns
+ * into the library's options.
  */
-export async function createShardSet({ prefix, basePort, shardCount, registered = shardCount, progress }) {
-  const set = { clusters: [], shards: [], catalogPort: basePort };
+export async function createShardSet({ prefix, basePort, shardCount, progress }) {
+  const set = { clusters: [], shards: [], catalogPort: basePort, catalog: 'catalog' };
   try {
     progress?.(`creating the catalog cluster on port ${basePort} and ${shardCount} shard clusters`);
     set.clusters.push(createCluster(`${prefix}_catalog`, basePort, 'catalog'));
@@ -99,23 +98,8 @@ export async function createShardSet({ prefix, basePort, shardCount, registered 
       set.clusters.push(createCluster(`${prefix}_s${index}`, port, 'ledger'));
       set.shards.push({ name: `s${index}`, port });
     }
-    for (const shard of set.shards) {
-      const owner = createLedger({ database: url('ledger', shard.port, 'ledger'), poolSize: 2 });
-      try {
-        await owner.migrate();
-        await owner.operations.grantRuntimeRole('ledger_runtime');
-      } finally {
-        await owner.close();
-      }
-    }
-    await migrateShardCatalog(url('postgres', basePort, 'catalog'));
-    psql(
-      basePort,
-      'catalog',
-      `grant execution_ledger_router to ledger_runtime;
-       grant execution_ledger_shard_admin to ledger;`,
-    );
-    for (const shard of set.shards.slice(0, registered)) registerShard(set, shard);
+    for (const shard of set.shards) await migrateLedger(shard.port, 'ledger');
+    await prepareCatalog(set, 'catalog', set.shards);
     return set;
   } catch (error) {
     destroyShardSet(set);
@@ -123,30 +107,62 @@ export async function createShardSet({ prefix, basePort, shardCount, registered 
   }
 }
 
-/** Adds a shard to the catalog (what `addShard` does, as the superuser, for the set-up). */
-export function registerShard(set, shard) {
+/** Migrates a ledger database as its owner and grants the runtime role. */
+export async function migrateLedger(port, database) {
+  const owner = createLedger({ database: url('ledger', port, database), poolSize: 2 });
+  try {
+    await owner.migrate();
+    await owner.operations.grantRuntimeRole('ledger_runtime');
+  } finally {
+    await owner.close();
+  }
+}
+
+/** A database on a cluster of the set (the single-server baseline of the benchmark). */
+export function createDatabase(port, database) {
+  psql(port, 'postgres', `create database ${database} owner ledger;`);
+}
+
+/**
+ * Migrates a catalog database (created first unless it is the set's own) as the superuser,
+ * grants the roles and registers the given shards, in order.
+ */
+export async function prepareCatalog(set, database, shards) {
+  if (database !== 'catalog') createDatabase(set.catalogPort, database);
+  await migrateShardCatalog(url('postgres', set.catalogPort, database));
+  psql(
+    set.catalogPort,
+    database,
+    `grant execution_ledger_router to ledger_runtime;
+     grant execution_ledger_shard_admin to ledger;`,
+  );
+  for (const shard of shards) registerShard(set, shard, database);
+}
+
+/** Adds a shard to a catalog (what `addShard` does, as the superuser, for the set-up). */
+export function registerShard(set, shard, database = 'catalog') {
   const connstr = `host=localhost port=${shard.port} dbname=ledger user=ledger_runtime password=ledger_runtime`;
   psql(
     set.catalogPort,
-    'catalog',
+    database,
     `insert into execution_ledger_shards.shards (position, name, connstr)
      select coalesce(max(position) + 1, 0), '${shard.name}', '${connstr}' from execution_ledger_shards.shards;`,
   );
 }
 
 /** The options of createShardedLedger for the runtime role (`admin`: the owners). */
-export function shardedOptions(set, { admin = false, shards = set.shards } = {}) {
+export function shardedOptions(set, { admin = false, shards = set.shards, catalog = 'catalog' } = {}) {
   const role = admin ? 'ledger' : 'ledger_runtime';
   return {
-    catalog: url(role, set.catalogPort, 'catalog'),
+    catalog: url(role, set.catalogPort, catalog),
     shards: Object.fromEntries(shards.map((shard) => [shard.name, url(role, shard.port, 'ledger')])),
     migrate: false,
   };
 }
 
 /** A shard's URL for a direct connection (checks read each shard as its owner). */
-export function shardUrl(shard, role = 'ledger') {
-  return url(role, shard.port, 'ledger');
+export function shardUrl(shard, role = 'ledger', database = 'ledger') {
+  return url(role, shard.port, database);
 }
 
 /** Stops and removes every cluster of the set; safe to call twice. */

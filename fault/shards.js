@@ -9,8 +9,9 @@
 //   npm run fault:shards                 # 60 s of appends
 //   npm run fault:shards -- --short      # CI: 15 s
 //   npm run fault:shards -- --seconds 120 --port 5500 --projects 48
+import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { createLedger, createShardedLedger } from 'execution-ledger';
 import { generateSigningKey } from 'execution-ledger/verify';
 import { contentHash, makeRun } from './acknowledgements.js';
@@ -43,6 +44,7 @@ function count(text, fallback, name) {
 const seconds = count(values.seconds, values.short ? 15 : 60, 'seconds');
 const projectCount = count(values.projects, 48, 'projects');
 const basePort = count(values.port, PORT_DEFAULT, 'port');
+const execFileAsync = promisify(execFile);
 const progress = (line) => process.stderr.write(`${line}\n`);
 const PROJECTS = Array.from({ length: projectCount }, (_, index) => `shard-test-${index}`);
 
@@ -92,6 +94,18 @@ function signingKeys() {
   return { privateKey: key.privateKeyText, publicKey: key.publicKeyText };
 }
 
+const CLI = new URL('../packages/server/dist/cli/main.js', import.meta.url).pathname;
+
+/** `execution-ledger shards … move <project> --to <shard> --json`, as the owners. */
+async function moveWithCli(project, to) {
+  const options = shardedOptions(set, { admin: true });
+  const args = [CLI, '--json', 'shards', '--catalog', options.catalog];
+  for (const [name, url] of Object.entries(options.shards)) args.push('--shard', `${name}=${url}`);
+  args.push('move', project, '--to', to);
+  const { stdout } = await execFileAsync(process.execPath, args, { encoding: 'utf8' });
+  return JSON.parse(stdout);
+}
+
 requireShardTools();
 const started = Date.now();
 let set = { clusters: [] };
@@ -133,7 +147,8 @@ try {
     const from = await admin.shardOf(project);
     const shards = await admin.shardList();
     const to = shards[(shards.findIndex((shard) => shard.name === from) + 1 + index) % shards.length].name;
-    const report = await admin.moveProject(project, to);
+    // The first through the library, the second through the CLI, as an operator would.
+    const report = index === 0 ? await admin.moveProject(project, to) : await moveWithCli(project, to);
     progress(
       `moved ${project} from ${report.from} to ${report.to}: ${report.entries} entries, appends paused ${report.paused_ms} ms`,
     );

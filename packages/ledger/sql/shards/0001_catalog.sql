@@ -86,9 +86,11 @@ create trigger checkpoints_append_only before update or delete on execution_ledg
 create trigger checkpoints_append_only_truncate before truncate on execution_ledger_shards.checkpoints
   for each statement execute function execution_ledger_shards.reject_change();
 
--- The shard of a project, placing it first if it is new. FOR SHARE: a move holds the row FOR
--- UPDATE while it copies the last entries and switches, so appends to that project (and only
--- to it) wait for the switch and then go to the new shard.
+-- The shard of a project, placing it first if it is new. It holds the project's advisory lock
+-- in shared mode until the append's transaction ends (the shard has committed by then); a move
+-- takes it exclusively while it copies the last entries and switches, so appends to that project
+-- (and only to it) wait for the switch and then read the new placement. An advisory lock, not a
+-- row lock: nothing is written to the catalog per append.
 create function execution_ledger_shards.shard_for(p_project_id text) returns integer
 language plpgsql
 volatile
@@ -99,7 +101,9 @@ declare
   v_shard integer;
   v_count integer;
 begin
-  select p.shard into v_shard from placement p where p.project_id = p_project_id for share;
+  -- "ELED", then the project's hash: the key append_batch uses on the shards, on another server.
+  perform pg_advisory_xact_lock_shared(1162626372, hashtext(p_project_id));
+  select p.shard into v_shard from placement p where p.project_id = p_project_id;
   if found then return v_shard; end if;
   select count(*) into v_count from shards s where s.takes_new_projects;
   if v_count = 0 then
@@ -109,8 +113,21 @@ begin
   select s.position into v_shard from shards s where s.takes_new_projects order by s.position
     offset (hashtext(p_project_id)::bigint & 2147483647) % v_count limit 1;
   insert into placement (project_id, shard) values (p_project_id, v_shard) on conflict (project_id) do nothing;
-  select p.shard into v_shard from placement p where p.project_id = p_project_id for share;
+  select p.shard into v_shard from placement p where p.project_id = p_project_id;
   return v_shard;
+end
+$$;
+
+-- Holds a project's placement for a move until the transaction ends: appends to it wait.
+create function execution_ledger_shards.hold_project(p_project_id text) returns integer
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, execution_ledger_shards, pg_temp
+as $$
+begin
+  perform pg_advisory_xact_lock(1162626372, hashtext(p_project_id));
+  return (select p.shard from placement p where p.project_id = p_project_id);
 end
 $$;
 
@@ -167,6 +184,7 @@ grant usage on schema execution_ledger_shards, plproxy, execution_ledger
   to execution_ledger_router, execution_ledger_shard_admin;
 grant execute on function execution_ledger.append_batch(text, jsonb) to execution_ledger_router;
 grant execute on function execution_ledger_shards.shard_for(text) to execution_ledger_router;
+grant execute on function execution_ledger_shards.hold_project(text) to execution_ledger_shard_admin;
 grant execute on function plproxy.get_cluster_version(text), plproxy.get_cluster_partitions(text),
   plproxy.get_cluster_config(text) to execution_ledger_router;
 grant select (position, name, takes_new_projects, added_at) on execution_ledger_shards.shards

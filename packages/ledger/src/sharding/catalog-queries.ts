@@ -81,19 +81,17 @@ export async function insertShard(
 }
 
 /**
- * Places a project (for a move of a project not appended to yet) and locks its row until the
- * transaction ends: appends to it wait in shard_for() meanwhile.
+ * Takes the project's move lock until the transaction ends (appends to it wait in shard_for()
+ * meanwhile) and returns its shard, placing a project never appended to first.
  */
 export async function lockPlacement(tx: Queryable, projectId: string): Promise<number> {
-  const rows = await tx.query<{ shard: number }>(
-    `select p.shard from execution_ledger_shards.placement p where p.project_id = $1 for update`,
+  const rows = await tx.query<{ shard: number | null }>(
+    'select execution_ledger_shards.hold_project($1) as shard',
     [projectId],
   );
-  if (rows[0] !== undefined) return Number(rows[0].shard);
+  const held = rows[0]?.shard;
+  if (held !== null && held !== undefined) return Number(held);
   const placed = await tx.query<{ shard: number }>('select execution_ledger_shards.shard_for($1) as shard', [
-    projectId,
-  ]);
-  await tx.query('select 1 from execution_ledger_shards.placement p where p.project_id = $1 for update', [
     projectId,
   ]);
   return Number(placed[0]?.shard);

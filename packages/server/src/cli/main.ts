@@ -13,6 +13,7 @@ import { registerReadCommands } from './commands/read-commands.js';
 import { registerRecordCommand } from './commands/record-command.js';
 import { registerReplayCommand } from './commands/replay-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
+import { registerShardsCommand } from './commands/shards-command.js';
 import { registerSigningKeyCommand } from './commands/signing-key-command.js';
 import { registerTreeCommand } from './commands/tree-command.js';
 import { registerVerifyCommand } from './commands/verify-command.js';
@@ -63,6 +64,7 @@ export function buildProgram(): Command {
   registerTreeCommand(program);
   registerAllocateCommand(program);
   registerReplayCommand(program);
+  registerShardsCommand(program);
   return program;
 }
 
