@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { CostByPart } from '../analytics/analytics-types.js';
+import type { AnalyticsFilter, CostByPart } from '../analytics/analytics-types.js';
 import type { Database } from '../db/database.js';
 import { type MigrationReport, type MigrationSet, migrateDatabase } from '../db/migrator.js';
 import { openDatabase } from '../db/open-database.js';
@@ -332,9 +332,7 @@ export class ShardedLedger {
   }
 
   /** Cost by breakdown part over every shard (exact sums), or over one project's shard. */
-  async getCostByPart(
-    filter: { projectId?: string; agentId?: string; startDate?: Date; endDate?: Date } = {},
-  ): Promise<CostByPart> {
+  async getCostByPart(filter: AnalyticsFilter = {}): Promise<CostByPart> {
     if (filter.projectId !== undefined)
       return (await this.forProject(filter.projectId)).getCostByPart(filter);
     const parts = await this.acrossShards((ledger, projectId) =>
