@@ -17,6 +17,11 @@ export type ExecutionRecord = Json<ReadRoute['responses'][200]>;
 export type BatchResult = Json<BatchRoute['responses'][200]>;
 export type ExecutionPage = Json<ListRoute['responses'][200]>;
 export type ListQuery = NonNullable<ListRoute['parameters']['query']>;
+type WebhookRoute = paths['/v1/webhooks/{webhookId}'];
+/** A webhook endpoint as `PUT /v1/webhooks/{webhookId}` answers it: with its secret, this once. */
+export type CreatedWebhook = Json<WebhookRoute['put']['responses'][200]>;
+/** A webhook endpoint as every later answer shows it: its delivery state, never its secret. */
+export type WebhookEndpoint = Json<WebhookRoute['get']['responses'][200]>;
 /** The service's error body: the library's error codes. */
 export type ErrorBody = Json<RecordRoute['responses']['4XX']>;
 /** The library's error codes, and two of the client's own for a request that got no answer. */

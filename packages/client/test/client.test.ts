@@ -1,10 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  type CreatedWebhook,
   type ExecutionInput,
   ExecutionLedgerClient,
   LedgerClientError,
   retryAfterMs,
+  type WebhookEndpoint,
 } from '@execution-ledger/client';
 import { ApiKeyStore, buildServer } from '@execution-ledger/server';
 import { describeEachEngine, makeExecution } from '@execution-ledger/test-support';
@@ -56,6 +58,31 @@ describeEachEngine('@execution-ledger/client', (context) => {
     expect(page.data.map((run) => run.run_id)).toContain(input.run_id);
     const batch = await client.recordExecutions([run(), run({ cost: -1 })]);
     expect(batch).toMatchObject({ created: 1, failed: 1 });
+  });
+
+  it('manages webhook endpoints through the typed routes, the secret answered only on creation', async () => {
+    const client = new ExecutionLedgerClient({ baseUrl: url, apiKey: token });
+    const webhookId = `hook-${project}`;
+    const put = await client.api.PUT('/v1/webhooks/{webhookId}', {
+      params: { path: { webhookId } },
+      body: { url: 'http://127.0.0.1:9/client-hook', project_id: project },
+    });
+    const created: CreatedWebhook | undefined = put.data;
+    expect(created).toMatchObject({
+      id: webhookId,
+      project_id: project,
+      secret: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    const read = await client.api.GET('/v1/webhooks/{webhookId}', { params: { path: { webhookId } } });
+    const endpoint: WebhookEndpoint | undefined = read.data;
+    expect(endpoint).toEqual({ ...created, secret: undefined });
+    expect(Object.keys(endpoint ?? {})).not.toContain('secret');
+    const listed = await client.api.GET('/v1/webhooks');
+    expect(listed.data?.webhooks.map((hook) => hook.id)).toEqual([webhookId]);
+    const deleted = await client.api.DELETE('/v1/webhooks/{webhookId}', { params: { path: { webhookId } } });
+    expect(deleted.data).toEqual({ id: webhookId, deleted: true });
+    const gone = await client.api.GET('/v1/webhooks/{webhookId}', { params: { path: { webhookId } } });
+    expect([gone.response.status, gone.error?.code]).toEqual([404, 'NOT_FOUND']);
   });
 
   it('throws the service error codes with status, field and message', async () => {
