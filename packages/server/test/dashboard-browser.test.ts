@@ -107,7 +107,10 @@ describeWithBrowser('dashboard in Chromium', () => {
       for (let index = 0; index < 3; index += 1)
         // Costs of their own, so the costliest users and runs have an order to get right.
         await ledger.recordExecution(
-          makeExecution(ids.a, { user_id: `user-${index}`, cost: [900, 1150.000001, 1400.000002][index] }),
+          makeExecution(ids.a, {
+            user_id: `user-${index}`,
+            cost: present([900, 1150.000001, 1400.000002][index]),
+          }),
         );
       for (let index = 0; index < 3; index += 1) {
         ids.runsOfB.push(
