@@ -62,7 +62,6 @@ export class OtlpIngest {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
-  /** Staging seen empty on the last tick and nothing staged since: ticks skip the database. */
   /**
    * Staging statements this process had run when the last tick saw staging empty (undefined
    * when it was not): nothing staged here since means ticks can skip the database.
