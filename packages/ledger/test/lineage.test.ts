@@ -370,7 +370,7 @@ describeEachEngine('run lineage', (context) => {
   }, 240_000);
 });
 
-describe('run links of runs recorded before migration 0020', () => {
+describe('run links of runs recorded before migration 0019', () => {
   it('are backfilled by the migration, so their trees read as before', async () => {
     const ledger = createLedger({ database: new PGlite(), migrate: false });
     try {
@@ -378,7 +378,7 @@ describe('run links of runs recorded before migration 0020', () => {
       const migrations = await loadMigrations();
       await migrateDatabase(
         database,
-        migrations.filter((migration) => migration.id < 20),
+        migrations.filter((migration) => migration.id < 19),
       );
       await recordAll(ledger, [
         run('old', 'old-child', 'old-root', 2_000_000n),

@@ -27,7 +27,7 @@ export interface LineageLevelRow {
   runs: LineageTuple[] | null;
 }
 
-// Both walks run in the database, one round trip each (sql/0020_run_links.sql): the walk up is a
+// Both walks run in the database, one round trip each (sql/0019_run_links.sql): the walk up is a
 // loop of lookups by run id over the entries, the walk down one statement per level over
 // run_links, a narrow copy of the parent links with a covering index. Neither is a recursive
 // query over the entries, which a deployment sharded by project could not run.
@@ -50,7 +50,7 @@ export async function readPath(
 
 /**
  * The runs under `rootId` by level (0 is the root itself when recorded and visible), with the
- * marks of sql/0020_run_links.sql's lineage_down. With `requireRoot` and no visible root, empty.
+ * marks of sql/0019_run_links.sql's lineage_down. With `requireRoot` and no visible root, empty.
  */
 export async function readLevels(
   q: Queryable,
