@@ -93,12 +93,16 @@ revoke insert, update, delete, truncate on execution_ledger.run_links from curre
 -- applies to the caller, and p_projects (null for every project) hides other projects' runs.
 -- A loop of statements, not a recursive query over the entries: a deployment sharded by project
 -- runs the same steps on every shard, which a recursive query cannot.
+-- Both walks run with jit off: a level's statement planned before a young table has statistics
+-- can be estimated costly enough for JIT, which then compiles every level (over a second for a
+-- 6,705-run tree in bench:lineage).
 create function execution_ledger.lineage_up(p_run_id text, p_max_depth integer, p_projects text[])
 returns table (run_id text, parent_run_id text, project_id text, agent_id text, user_id text,
   status text, cost text, created_ms bigint)
 language plpgsql
 stable
 set search_path = pg_catalog, execution_ledger, pg_temp
+set jit = off
 as $$
 #variable_conflict use_column
 declare
@@ -147,6 +151,7 @@ returns table (level integer, mark text, runs json)
 language plpgsql
 stable
 set search_path = pg_catalog, execution_ledger, pg_temp
+set jit = off
 as $$
 #variable_conflict use_column
 declare
