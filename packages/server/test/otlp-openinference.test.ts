@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { OpenAIInstrumentation } from '@arizeai/openinference-instrumentation-openai';
 import { PROJECT_ATTRIBUTE } from '@execution-ledger/server';
 import { describeEachEngine, type EngineContext, present } from '@execution-ledger/test-support';
@@ -13,6 +14,8 @@ import {
   useOtlpServer,
   waitForProjectRuns,
 } from './support/otlp-harness.js';
+
+const SPAN_GAP_MS = 100;
 
 // OpenInference's OpenAI instrumentation (Phoenix's) on the real `openai` client, talking to a
 // local fake of the chat-completions API: the spans it makes (openinference.span.kind LLM,
@@ -96,10 +99,15 @@ async function exercise(
       ],
     });
     const call = present(first.choices[0]?.message.tool_calls?.[0]);
+    // The instrumentation times its spans on its own clock, which can stand some milliseconds
+    // from the SDK's clock for the manual span: the tool takes time, as a real one does, so the
+    // steps' order is the order they ran in whatever the clocks' offset.
+    await delay(SPAN_GAP_MS);
     const toolSpan = tracer.startSpan('lookup_order', {
       attributes: { 'openinference.span.kind': 'TOOL', 'tool.name': 'lookup_order' },
     });
     toolSpan.end();
+    await delay(SPAN_GAP_MS);
     await client.chat.completions.create({
       model: 'gpt-4o',
       messages: [

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { PROJECT_ATTRIBUTE } from '@execution-ledger/server';
 import { describeEachEngine, type EngineContext, present } from '@execution-ledger/test-support';
 import { context as otelContext, trace } from '@opentelemetry/api';
@@ -8,6 +9,8 @@ import OpenAI from 'openai';
 import { expect, it } from 'vitest';
 import { type FakeCompletion, type FakeOpenAI, startFakeOpenAI } from './support/fake-openai.js';
 import { nodeProviderFor, useOtlpServer, waitForProjectRuns } from './support/otlp-harness.js';
+
+const SPAN_GAP_MS = 100;
 
 // OpenLLMetry's OpenAI instrumentation (the one Traceloop's node-server-sdk registers) on the
 // real `openai` client, talking to a local fake of the chat-completions API. Its spans carry the
@@ -86,11 +89,16 @@ async function exercise(
       ],
     });
     const call = present(first.choices[0]?.message.tool_calls?.[0]);
+    // The instrumentation times its spans on its own clock, which can stand some milliseconds
+    // from the SDK's clock for the manual span: the tool takes time, as a real one does, so the
+    // steps' order is the order they ran in whatever the clocks' offset.
+    await delay(SPAN_GAP_MS);
     tracer
       .startSpan('execute_tool lookup_order', {
         attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'lookup_order' },
       })
       .end();
+    await delay(SPAN_GAP_MS);
     await client.chat.completions.create({
       model: 'gpt-4o',
       messages: [
