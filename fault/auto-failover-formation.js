@@ -205,8 +205,12 @@ function nodeNamed(formation, name) {
   return node;
 }
 
-/** A primary with its synchronous standby streaming: the state a kill should start from. */
-export async function waitForSteadyState(formation, timeoutMs = 120_000) {
+/**
+ * A primary with its synchronous standby streaming: the state a kill should start from. A node
+ * that rejoins after a kill has once taken over two minutes to be reported secondary again (the
+ * monitor's state, not the data: nothing was lost in that run), so the wait allows five.
+ */
+export async function waitForSteadyState(formation, timeoutMs = 300_000) {
   await waitFor(
     () => {
       const list = states(formation);
