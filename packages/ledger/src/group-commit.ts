@@ -2,6 +2,7 @@ import { AssertionError } from 'node:assert';
 import { GROUP_COMMIT_BYTES_MAX, GROUP_COMMIT_ENTRIES_MAX } from './bounds.js';
 import { type AppendResultRow, appendBatch } from './db/append-queries.js';
 import type { Database } from './db/database.js';
+import { PROJECT_SEALED } from './db/database-errors.js';
 
 interface Pending {
   /** The entry's JSON (AppendEntry), serialised when it was submitted. */
@@ -66,12 +67,13 @@ export class GroupCommitter {
         batch.map((pending) => pending.text),
       );
     } catch (error) {
-      if (batch.length > 1) {
+      // A project sealed on this shard (moved away) refuses every entry alike: no retry one by one.
+      if (batch.length > 1 && !isProjectSealed(error)) {
         for (const pending of batch) await this.commit(projectId, [pending]);
         return;
       }
-      batch[0]?.reject(error);
-      this.settle(1);
+      for (const pending of batch) pending.reject(error);
+      this.settle(batch.length);
       return;
     }
     batch.forEach((pending, index) => {
@@ -101,4 +103,10 @@ function takeBatch(queue: Pending[]): Pending[] {
     count += 1;
   }
   return queue.splice(0, count);
+}
+
+function isProjectSealed(error: unknown): boolean {
+  const details = (error as { details?: { sqlstate?: unknown } } | null)?.details;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === PROJECT_SEALED || details?.sqlstate === PROJECT_SEALED;
 }

@@ -14,6 +14,8 @@ const UNAVAILABLE_NODE_CODES = new Set([
 const PERMISSION_CODES = new Set(['42501', 'EL001']);
 /** A write reached a server that takes none: a standby, or a primary being demoted. */
 const READ_ONLY_SQL_TRANSACTION = '25006';
+/** An append reached the shard a project was moved away from (migration 0024). */
+export const PROJECT_SEALED = 'EL005';
 
 /**
  * Turns a driver error into a LedgerError when its meaning is known (unreachable server,
@@ -46,6 +48,14 @@ export function translateDatabaseError(error: unknown, where: string): unknown {
       `the database at ${where} takes no writes now (${message}): it is a standby, or a primary being ` +
         'demoted in a failover; send the call again (an append replays by run_id), and to follow a ' +
         'failover give every server with target_session_attrs=read-write (docs/scaling.md)',
+      { cause: error, details: { sqlstate: code } },
+    );
+  }
+  if (code === PROJECT_SEALED) {
+    return new LedgerError(
+      'DATABASE_UNAVAILABLE',
+      `the database at ${where} refused the append: ${message}; append through the sharded ledger ` +
+        '(createShardedLedger), which reads the new placement from the shard catalog and sends it there',
       { cause: error, details: { sqlstate: code } },
     );
   }

@@ -57,6 +57,14 @@ export async function selectPlacement(q: Queryable, projectId: string): Promise<
   return rows[0] === undefined ? null : Number(rows[0].shard);
 }
 
+/** The project's shard, placing it first if it was never appended to (catalog's shard_for). */
+export async function shardFor(q: Queryable, projectId: string): Promise<number> {
+  const rows = await q.query<{ shard: number }>('select execution_ledger_shards.shard_for($1) as shard', [
+    projectId,
+  ]);
+  return Number(rows[0]?.shard);
+}
+
 /** Shards that still hold entries of a project placed elsewhere (left behind by a move). */
 export async function selectLeftCopyShards(q: Queryable): Promise<Set<number>> {
   const rows = await q.query<{ shard: number }>(

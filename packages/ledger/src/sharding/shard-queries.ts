@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.js';
+import type { Database, Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 
 /** What import_entries raises for entries that do not continue the chain or do not verify. */
@@ -25,13 +25,20 @@ export async function exportEntries(
   };
 }
 
-/** Imports entries after the project's tip on this server; returns the new head seq. */
-export async function importEntries(q: Queryable, projectId: string, entriesText: string): Promise<number> {
+/**
+ * Imports entries after the project's tip on this server; returns the new head seq. The
+ * transaction names the project as imported, so a shard that sealed it (it moved away earlier
+ * and now moves back) takes the copy (migration 0024).
+ */
+export async function importEntries(db: Database, projectId: string, entriesText: string): Promise<number> {
   try {
-    const rows = await q.query<{ head: string }>(
-      'select execution_ledger.import_entries($1, $2::jsonb)::text as head',
-      [projectId, entriesText],
-    );
+    const rows = await db.transaction(async (tx) => {
+      await tx.query("select set_config('execution_ledger.import_project', $1, true)", [projectId]);
+      return tx.query<{ head: string }>(
+        'select execution_ledger.import_entries($1, $2::jsonb)::text as head',
+        [projectId, entriesText],
+      );
+    });
     return Number(rows[0]?.head ?? 0);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
@@ -67,4 +74,30 @@ export async function entryHashAt(q: Queryable, projectId: string, seq: number):
     [projectId, seq],
   );
   return rows[0]?.entry_hash ?? null;
+}
+
+/**
+ * Seals the project on this shard under its append lock (held until `tx` ends) and returns its
+ * head here: appends already running finish first, later ones are refused once `tx` commits.
+ */
+export async function sealProject(
+  tx: Queryable,
+  projectId: string,
+  movedTo: string,
+): Promise<{ seq: number; entry_hash: string } | null> {
+  const rows = await tx.query<{ r_seq: string; r_entry_hash: string }>(
+    'select r_seq::text as r_seq, r_entry_hash from execution_ledger.seal_project($1, $2)',
+    [projectId, movedTo],
+  );
+  const row = rows[0];
+  return row === undefined ? null : { seq: Number(row.r_seq), entry_hash: row.r_entry_hash };
+}
+
+/** Lifts a seal left by an earlier move away (the project comes back); true if there was one. */
+export async function unsealProject(q: Queryable, projectId: string): Promise<boolean> {
+  const rows = await q.query<{ unsealed: boolean }>(
+    'select execution_ledger.unseal_project($1) as unsealed',
+    [projectId],
+  );
+  return rows[0]?.unsealed === true;
 }

@@ -1,7 +1,18 @@
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import type { AnalyticsFilter, CostByPart } from '../analytics/analytics-types.js';
-import type { Database } from '../db/database.js';
+import type {
+  AnalyticsFilter,
+  CostByPart,
+  CostTimeSeries,
+  CostTimeSeriesOptions,
+  CostTimeSeriesPoint,
+  ExecutionPercentiles,
+  UserCost,
+  UserCostOptions,
+} from '../analytics/analytics-types.js';
+import { PAGE_ROWS_MAX, resolveLimits, TIME_SERIES_POINTS_MAX, USER_COSTS_DEFAULT } from '../bounds.js';
+import type { Database, Queryable } from '../db/database.js';
+import { PROJECT_SEALED } from '../db/database-errors.js';
 import { type MigrationReport, type MigrationSet, migrateDatabase } from '../db/migrator.js';
 import { openDatabase } from '../db/open-database.js';
 import type { ProjectSummary } from '../db/project-queries.js';
@@ -24,7 +35,8 @@ import {
   type LedgerOptions,
   type VerifyLedgerOptions,
 } from '../ledger.js';
-import { requireLookupId } from '../query/execution-filter.js';
+import { requireLimit, requireLookupId } from '../query/execution-filter.js';
+import { prepareExecution } from '../record.js';
 import type {
   CostStats,
   ExecutionInput,
@@ -46,9 +58,17 @@ import {
   selectPlacements,
   selectShardCheckpoints,
   selectShards,
+  shardFor,
   switchPlacement,
 } from './catalog-queries.js';
-import { entryHashAt, exportEntries, importEntries, projectHead } from './shard-queries.js';
+import {
+  entryHashAt,
+  exportEntries,
+  importEntries,
+  projectHead,
+  sealProject,
+  unsealProject,
+} from './shard-queries.js';
 
 /** The catalog's own migration set (applied by a superuser: PL/Proxy is an untrusted language). */
 export const SHARD_CATALOG_MIGRATION_SET: MigrationSet = Object.freeze({
@@ -59,6 +79,11 @@ export const SHARD_CATALOG_MIGRATION_SET: MigrationSet = Object.freeze({
 /** Entries copied per statement when a project moves. */
 const MOVE_BATCH_DEFAULT = 2_000;
 const MOVE_BATCH_MAX = 50_000;
+/**
+ * How long an append refused by a sealed shard keeps re-reading the placement: a move holds the
+ * catalog's placement of the project only for its last copy and switch (well under a second).
+ */
+const MOVED_RETRY_MS = 30_000;
 
 export interface ShardedLedgerOptions
   extends Pick<LedgerOptions, 'limits' | 'poolSize' | 'migrate' | 'databaseConnectTimeoutMs'> {
@@ -123,9 +148,11 @@ export interface ShardCheckpointCheck {
  * over every shard's heads and kept in the catalog; a project moves with `moveProject`.
  */
 export class ShardedLedger {
-  private readonly writer: Ledger;
   private readonly ledgers = new Map<string, Ledger>();
   private readonly catalog: Promise<Database>;
+  private readonly limits: ReturnType<typeof resolveLimits>;
+  /** project → the name of its shard, read from the catalog once per project (placing it if new). */
+  private readonly placements = new Map<string, Promise<string>>();
   private checked: Promise<ShardRow[]> | undefined;
 
   constructor(options: ShardedLedgerOptions) {
@@ -165,8 +192,7 @@ export class ShardedLedger {
         createLedger({ ...common, database: url, ...(options.migrate === false ? { migrate: false } : {}) }),
       );
     }
-    // The catalog is no ledger: its append_batch is the routed one, and nothing is migrated there.
-    this.writer = createLedger({ ...common, database: options.catalog, migrate: false });
+    this.limits = resolveLimits(options.limits);
     this.catalog = openDatabase(options.catalog, {
       ...(options.databaseConnectTimeoutMs === undefined
         ? {}
@@ -211,19 +237,81 @@ export class ShardedLedger {
     return ledger;
   }
 
-  /** Appends one execution through the router: it lands on its project's shard. */
-  recordExecution(execution: ExecutionInput): Promise<RecordedExecution> {
-    return this.writer.recordExecution(execution);
+  /**
+   * Appends one execution on its project's shard, straight to that shard's append function with
+   * its group commit. The placement is read from the catalog once per project (placing a new
+   * project there) and cached; a shard the project was moved away from refuses the append, and
+   * then the placement is read again and the append sent to the shard that holds the project now.
+   */
+  async recordExecution(execution: ExecutionInput): Promise<RecordedExecution> {
+    const projectId = this.projectOf(execution);
+    const deadline = Date.now() + MOVED_RETRY_MS;
+    for (let attempt = 0; ; attempt += 1) {
+      const placement = this.placementOf(projectId);
+      const name = await placement;
+      try {
+        return await this.shard(name).recordExecution(execution);
+      } catch (error) {
+        if (!isProjectSealed(error)) throw namedShardError(error, name);
+        if (Date.now() >= deadline)
+          throw new LedgerError(
+            'DATABASE_UNAVAILABLE',
+            `shard ${name} refused the append because project ${projectId} moved away, and the catalog ` +
+              `still placed it there after ${MOVED_RETRY_MS / 1000} s; finish the move (run it again) and send the run again`,
+            { cause: error, details: { shard: name, project_id: projectId } },
+          );
+        // A stale placement: read it again (every caller of this project shares the one read).
+        if (this.placements.get(projectId) === placement) this.placements.delete(projectId);
+        if (attempt > 0) await sleep(Math.min(5 * 2 ** attempt, 200));
+      }
+    }
   }
 
-  recordExecutions(executions: ExecutionInput[]): Promise<BatchItemResult[]> {
-    return this.writer.recordExecutions(executions);
+  /** Appends many executions; each gets its own result, and a bad one does not stop the rest. */
+  async recordExecutions(executions: ExecutionInput[]): Promise<BatchItemResult[]> {
+    const settled = await Promise.allSettled(executions.map((execution) => this.recordExecution(execution)));
+    return settled.map((outcome, index) => {
+      if (outcome.status === 'fulfilled') return { index, ok: true, record: outcome.value };
+      if (outcome.reason instanceof LedgerError) return { index, ok: false, error: outcome.reason };
+      throw outcome.reason;
+    });
+  }
+
+  /**
+   * The project of an execution about to be appended. The first append of a project in this
+   * process is validated whole before the catalog places the project (no placement for a run
+   * the ledger would refuse); later ones are validated by the shard's ledger, as always.
+   */
+  private projectOf(execution: ExecutionInput): string {
+    const projectId = (execution as { project_id?: unknown } | null)?.project_id;
+    if (typeof projectId === 'string' && this.placements.has(projectId)) return projectId;
+    return prepareExecution(execution, this.limits).payload.project_id;
+  }
+
+  private placementOf(projectId: string): Promise<string> {
+    let placement = this.placements.get(projectId);
+    if (placement === undefined) {
+      placement = (async () => {
+        const position = await catalogCall(async () => shardFor(await this.catalog, projectId));
+        const shards = await this.shardList();
+        if (shards.some((shard) => shard.position === position)) return this.nameOf(position, shards);
+        // A shard added since the list was read.
+        this.checked = undefined;
+        return this.nameOf(position, await this.shardList());
+      })();
+      this.placements.set(projectId, placement);
+      const current = placement;
+      placement.catch(() => {
+        if (this.placements.get(projectId) === current) this.placements.delete(projectId);
+      });
+    }
+    return placement;
   }
 
   /** The name of the shard that holds the project, or null if it was never appended to. */
   async shardOf(projectId: string): Promise<string | null> {
     requireLookupId(projectId, 'projectId');
-    const position = await selectPlacement(await this.catalog, projectId);
+    const position = await catalogCall(async () => selectPlacement(await this.catalog, projectId));
     if (position === null) return null;
     return this.nameOf(position, await this.shardList());
   }
@@ -240,22 +328,30 @@ export class ShardedLedger {
     return this.shard(name);
   }
 
+  /** Runs a read on the shard that holds the project, naming that shard if it is unreachable. */
+  private async onProject<T>(projectId: string, read: (ledger: Ledger) => Promise<T>): Promise<T> {
+    const ledger = await this.forProject(projectId);
+    const name = [...this.ledgers].find(([, candidate]) => candidate === ledger)?.[0] ?? 'unknown';
+    return onShard(name, () => read(ledger));
+  }
+
   /** By project (one shard), or without one asked of every shard. */
   async getExecutionByRunId(
     runId: string,
     options: { projectId?: string } = {},
   ): Promise<ExecutionRecord | null> {
-    if (options.projectId !== undefined) {
-      return (await this.forProject(options.projectId)).getExecutionByRunId(runId, {
-        projectId: options.projectId,
-      });
+    const projectId = options.projectId;
+    if (projectId !== undefined) {
+      return this.onProject(projectId, (ledger) => ledger.getExecutionByRunId(runId, { projectId }));
     }
     const owned = await this.ownership();
     const found = await Promise.all(
-      owned.shards.map(async (shard) => {
-        const record = await this.shard(shard.name).getExecutionByRunId(runId);
-        return record !== null && owned.placed.get(record.project_id) === shard.position ? record : null;
-      }),
+      owned.shards.map((shard) =>
+        onShard(shard.name, async () => {
+          const record = await this.shard(shard.name).getExecutionByRunId(runId);
+          return record !== null && owned.placed.get(record.project_id) === shard.position ? record : null;
+        }),
+      ),
     );
     return found.find((record) => record !== null) ?? null;
   }
@@ -265,21 +361,25 @@ export class ShardedLedger {
     startDate?: Date,
     endDate?: Date,
   ): Promise<ExecutionStats> {
-    return (await this.forProject(projectId)).getProjectExecutionStats(projectId, startDate, endDate);
+    return this.onProject(projectId, (ledger) =>
+      ledger.getProjectExecutionStats(projectId, startDate, endDate),
+    );
   }
 
   async verifyLedger(projectId: string, options: VerifyLedgerOptions = {}): Promise<VerificationReport> {
-    return (await this.forProject(projectId)).verifyLedger(projectId, options);
+    return this.onProject(projectId, (ledger) => ledger.verifyLedger(projectId, options));
   }
 
   /** Every placed project with its entries, each counted on the shard that holds it. */
   async listProjects(): Promise<(ProjectSummary & { shard: string })[]> {
     const owned = await this.ownership();
     const lists = await Promise.all(
-      owned.shards.map(async (shard) =>
-        (await this.shard(shard.name).operations.listProjects())
-          .filter((project) => owned.placed.get(project.project_id) === shard.position)
-          .map((project) => ({ ...project, shard: shard.name })),
+      owned.shards.map((shard) =>
+        onShard(shard.name, async () =>
+          (await this.shard(shard.name).operations.listProjects())
+            .filter((project) => owned.placed.get(project.project_id) === shard.position)
+            .map((project) => ({ ...project, shard: shard.name })),
+        ),
       ),
     );
     return lists.flat().sort((a, b) => compareProjectIds(a.project_id, b.project_id));
@@ -290,7 +390,9 @@ export class ShardedLedger {
     const projects = await this.listProjects();
     const result: ShardedVerification = { ok: true, projects: 0, entries: 0, failures: [] };
     for (const project of projects) {
-      const report = await this.shard(project.shard).verifyLedger(project.project_id, options);
+      const report = await onShard(project.shard, () =>
+        this.shard(project.shard).verifyLedger(project.project_id, options),
+      );
       result.projects += 1;
       result.entries += report.entries_checked;
       if (!report.ok) {
@@ -313,7 +415,9 @@ export class ShardedLedger {
     endDate?: Date,
   ): Promise<CostStats> {
     if (projectId !== undefined)
-      return (await this.forProject(projectId)).getAgentCostStats(agentId, projectId, startDate, endDate);
+      return this.onProject(projectId, (ledger) =>
+        ledger.getAgentCostStats(agentId, projectId, startDate, endDate),
+      );
     const parts = await this.acrossShards((ledger, project) =>
       ledger.getAgentCostStats(agentId, project, startDate, endDate),
     );
@@ -334,7 +438,7 @@ export class ShardedLedger {
   /** Cost by breakdown part over every shard (exact sums), or over one project's shard. */
   async getCostByPart(filter: AnalyticsFilter = {}): Promise<CostByPart> {
     if (filter.projectId !== undefined)
-      return (await this.forProject(filter.projectId)).getCostByPart(filter);
+      return this.onProject(filter.projectId, (ledger) => ledger.getCostByPart(filter));
     const parts = await this.acrossShards((ledger, projectId) =>
       ledger.getCostByPart(projectId === undefined ? filter : { ...filter, projectId }),
     );
@@ -350,10 +454,134 @@ export class ShardedLedger {
     };
   }
 
+  /**
+   * Users by cost over every shard (or one project's shard), highest first, ties by user id:
+   * each user's counts and costs added over the shards exactly, the average the merged total
+   * over the merged count. Exact while no shard has more than PAGE_ROWS_MAX (1,000) users in the
+   * scope; past that the merge would miss amounts, so it is refused (filter by project).
+   */
+  async getCostByUser(options: UserCostOptions = {}): Promise<UserCost[]> {
+    if (options.projectId !== undefined)
+      return this.onProject(options.projectId, (ledger) => ledger.getCostByUser(options));
+    const limit = requireLimit(options.limit, 'limit', USER_COSTS_DEFAULT, PAGE_ROWS_MAX);
+    const parts = await this.acrossShards((ledger, projectId) =>
+      ledger.getCostByUser({
+        ...options,
+        ...(projectId === undefined ? {} : { projectId }),
+        limit: PAGE_ROWS_MAX,
+      }),
+    );
+    if (parts.some((part) => part.length >= PAGE_ROWS_MAX))
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `a shard has ${PAGE_ROWS_MAX} or more users in this scope, so cost by user cannot be merged exactly ` +
+          'across shards; give projectId (one shard) or a narrower range',
+        { field: 'projectId' },
+      );
+    const users = new Map<string, { count: number; total: bigint }>();
+    for (const row of parts.flat()) {
+      const user = users.get(row.user_id) ?? { count: 0, total: 0n };
+      user.count += row.count;
+      user.total += toMicros(row.total_cost);
+      users.set(row.user_id, user);
+    }
+    return [...users]
+      .map(([user_id, user]) => ({ user_id, ...user }))
+      .sort((a, b) =>
+        a.total === b.total ? compareProjectIds(a.user_id, b.user_id) : a.total > b.total ? -1 : 1,
+      )
+      .slice(0, limit)
+      .map((user) => ({
+        user_id: user.user_id,
+        count: user.count,
+        total_cost: fromMicros(user.total),
+        avg_cost: fromMicros(divideRounded(user.total, BigInt(user.count))),
+      }));
+  }
+
+  /**
+   * A cost time series over every shard (or one project's shard): every shard answers the same
+   * buckets, and each bucket and series is merged exactly (counts and costs added, min of the
+   * shards' minimums and max of their maximums among those with runs, the average the merged
+   * total over the merged count, rounded to 6 places as one server rounds).
+   */
+  async getCostTimeSeries(options: CostTimeSeriesOptions): Promise<CostTimeSeries> {
+    if (options?.projectId !== undefined)
+      return this.onProject(options.projectId, (ledger) => ledger.getCostTimeSeries(options));
+    const parts = await this.acrossShards((ledger, projectId) =>
+      ledger.getCostTimeSeries(projectId === undefined ? options : { ...options, projectId }),
+    );
+    const first = parts[0];
+    if (first === undefined)
+      throw new LedgerError('VALIDATION_FAILED', 'the catalog has no shard', { field: 'shards' });
+    const merged = new Map<
+      string,
+      { point: CostTimeSeriesPoint; total: bigint; min?: number; max?: number }
+    >();
+    const buckets = new Map<string, string>();
+    const keys = new Set<string | null>();
+    for (const point of parts.flatMap((part) => part.points)) {
+      buckets.set(point.bucket_local, point.bucket_start);
+      keys.add(point.key);
+      const id = `${point.bucket_local}\u0000${point.key ?? ''}`;
+      const entry = merged.get(id) ?? { point: { ...point, count: 0 }, total: 0n };
+      entry.point.count += point.count;
+      entry.total += toMicros(point.total_cost);
+      if (point.count > 0) {
+        entry.min = Math.min(entry.min ?? point.min_cost, point.min_cost);
+        entry.max = Math.max(entry.max ?? point.max_cost, point.max_cost);
+      }
+      merged.set(id, entry);
+    }
+    const keyList = [...keys].sort((a, b) => (a === null || b === null ? 0 : compareProjectIds(a, b)));
+    if (buckets.size * keyList.length > TIME_SERIES_POINTS_MAX)
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        `the merged series would have ${buckets.size * keyList.length} points, more than ${TIME_SERIES_POINTS_MAX}; ` +
+          'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
+        { field: 'groupBy' },
+      );
+    const points: CostTimeSeriesPoint[] = [];
+    for (const [local, start] of [...buckets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      for (const key of keyList) {
+        const entry = merged.get(`${local}\u0000${key ?? ''}`);
+        const count = entry?.point.count ?? 0;
+        const total = entry?.total ?? 0n;
+        points.push({
+          bucket_start: start,
+          bucket_local: local,
+          key,
+          count,
+          total_cost: fromMicros(total),
+          avg_cost: count === 0 ? 0 : fromMicros(divideRounded(total, BigInt(count))),
+          min_cost: entry?.min ?? 0,
+          max_cost: entry?.max ?? 0,
+        });
+      }
+    }
+    return { bucket: first.bucket, group_by: first.group_by, time_zone: first.time_zone, points };
+  }
+
+  /**
+   * Nearest-rank percentiles of one project, exact, from its shard. Across projects they are
+   * not merged (a nearest-rank percentile needs every value, which no shard's answer carries):
+   * without `projectId` this is refused.
+   */
+  async getExecutionPercentiles(filter: AnalyticsFilter): Promise<ExecutionPercentiles> {
+    if (filter?.projectId === undefined)
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        'percentiles are not merged across shards (a nearest-rank percentile needs every value); ' +
+          'give projectId: the percentiles of one project are exact, read on its shard',
+        { field: 'projectId' },
+      );
+    return this.onProject(filter.projectId, (ledger) => ledger.getExecutionPercentiles(filter));
+  }
+
   /** Failed and aborted runs over every shard, newest first (each shard's newest, merged). */
   async getFailedExecutions(projectId?: string, limit = 50): Promise<ExecutionRecord[]> {
     if (projectId !== undefined)
-      return (await this.forProject(projectId)).getFailedExecutions(projectId, limit);
+      return this.onProject(projectId, (ledger) => ledger.getFailedExecutions(projectId, limit));
     const parts = await this.acrossShards((ledger, project) => ledger.getFailedExecutions(project, limit));
     return parts
       .flat()
@@ -428,7 +656,7 @@ export class ShardedLedger {
       });
     const targetDb = await target.database();
     let copied = 0;
-    const copy = async (sourceDb: Database): Promise<void> => {
+    const copy = async (sourceDb: Queryable): Promise<void> => {
       const head = await projectHead(targetDb, projectId);
       let after = head?.seq ?? 0;
       for (;;) {
@@ -453,24 +681,31 @@ export class ShardedLedger {
     const catalog = await this.catalog;
     const started = Date.now();
     const from = await catalog.transaction(async (tx) => {
+      // Appends routed through the catalog's PL/Proxy append_batch wait here for the switch.
       const position = await lockPlacement(tx, projectId);
       const name = this.nameOf(position, shards);
       if (name === to) return name;
       const sourceDb = await this.shard(name).database();
-      await copy(sourceDb);
-      const [sourceHead, targetHead] = await Promise.all([
-        projectHead(sourceDb, projectId),
-        projectHead(targetDb, projectId),
-      ]);
-      if (sourceHead?.seq !== targetHead?.seq || sourceHead?.entry_hash !== targetHead?.entry_hash)
-        throw new LedgerError(
-          'VALIDATION_FAILED',
-          `the heads of ${projectId} differ after the copy (${name}: ${sourceHead?.seq ?? 0}, ${to}: ${targetHead?.seq ?? 0}); placement unchanged`,
-          { field: 'projectId' },
-        );
+      // Sealed under the project's append lock on the source: running appends finish first,
+      // later ones wait, and once this commits the source refuses them (they re-read the
+      // placement, which waits for this catalog transaction).
+      await sourceDb.transaction(async (sourceTx) => {
+        const sourceHead = await sealProject(sourceTx, projectId, to);
+        await copy(sourceTx);
+        const targetHead = await projectHead(targetDb, projectId);
+        if (sourceHead?.seq !== targetHead?.seq || sourceHead?.entry_hash !== targetHead?.entry_hash)
+          throw new LedgerError(
+            'VALIDATION_FAILED',
+            `the heads of ${projectId} differ after the copy (${name}: ${sourceHead?.seq ?? 0}, ${to}: ${targetHead?.seq ?? 0}); placement unchanged`,
+            { field: 'projectId' },
+          );
+      });
+      // A project coming back to a shard it left earlier was sealed there.
+      await unsealProject(targetDb, projectId);
       await switchPlacement(tx, projectId, position, targetRow.position);
       return name;
     });
+    this.placements.set(projectId, Promise.resolve(to));
     return { project_id: projectId, from, to, entries: copied, paused_ms: Date.now() - started };
   }
 
@@ -486,22 +721,24 @@ export class ShardedLedger {
     const owned = await this.ownership();
     const heads = (
       await Promise.all(
-        owned.shards.map(async (shard) => {
-          const list = await this.shard(shard.name).operations.listProjects();
-          const db = await this.shard(shard.name).database();
-          const mine = list.filter((project) => owned.placed.get(project.project_id) === shard.position);
-          return Promise.all(
-            mine.map(async (project) => {
-              const head = await projectHead(db, project.project_id);
-              return {
-                project_id: project.project_id,
-                seq: head?.seq ?? 0,
-                entry_hash: head?.entry_hash ?? '',
-                shard: shard.name,
-              };
-            }),
-          );
-        }),
+        owned.shards.map((shard) =>
+          onShard(shard.name, async () => {
+            const list = await this.shard(shard.name).operations.listProjects();
+            const db = await this.shard(shard.name).database();
+            const mine = list.filter((project) => owned.placed.get(project.project_id) === shard.position);
+            return Promise.all(
+              mine.map(async (project) => {
+                const head = await projectHead(db, project.project_id);
+                return {
+                  project_id: project.project_id,
+                  seq: head?.seq ?? 0,
+                  entry_hash: head?.entry_hash ?? '',
+                  shard: shard.name,
+                };
+              }),
+            );
+          }),
+        ),
       )
     )
       .flat()
@@ -585,7 +822,6 @@ export class ShardedLedger {
 
   async close(): Promise<void> {
     await Promise.allSettled([
-      this.writer.close(),
       ...[...this.ledgers.values()].map((ledger) => ledger.close()),
       this.catalog.then((db) => db.close()),
     ]);
@@ -593,12 +829,10 @@ export class ShardedLedger {
 
   /** Shards in order with the placement of every project. */
   private async ownership(): Promise<{ shards: ShardRow[]; placed: Map<string, number>; left: Set<number> }> {
-    const catalog = await this.catalog;
-    const [shards, placements, left] = await Promise.all([
-      this.shardList(),
-      selectPlacements(catalog),
-      selectLeftCopyShards(catalog),
-    ]);
+    const [shards, placements, left] = await catalogCall(async () => {
+      const catalog = await this.catalog;
+      return Promise.all([this.shardList(), selectPlacements(catalog), selectLeftCopyShards(catalog)]);
+    });
     return {
       shards,
       placed: new Map(placements.map((row: PlacementRow) => [row.project_id, row.shard])),
@@ -615,14 +849,16 @@ export class ShardedLedger {
   ): Promise<T[]> {
     const owned = await this.ownership();
     const parts = await Promise.all(
-      owned.shards.map(async (shard) => {
-        const ledger = this.shard(shard.name);
-        if (!owned.left.has(shard.position)) return [await read(ledger, undefined)];
-        const mine = [...owned.placed]
-          .filter(([, position]) => position === shard.position)
-          .map(([project]) => project);
-        return Promise.all(mine.map((project) => read(ledger, project)));
-      }),
+      owned.shards.map((shard) =>
+        onShard(shard.name, async () => {
+          const ledger = this.shard(shard.name);
+          if (!owned.left.has(shard.position)) return [await read(ledger, undefined)];
+          const mine = [...owned.placed]
+            .filter(([, position]) => position === shard.position)
+            .map(([project]) => project);
+          return Promise.all(mine.map((project) => read(ledger, project)));
+        }),
+      ),
     );
     return parts.flat();
   }
@@ -685,7 +921,11 @@ function sameHeads(left: ShardHead[], right: ShardHead[]): boolean {
 
 /** Cents with up to 6 decimals as whole micro-cents, so sums over shards are exact. */
 function sumMicros(values: number[]): bigint {
-  return values.reduce((sum, value) => sum + BigInt(Math.round(value * 1_000_000)), 0n);
+  return values.reduce((sum, value) => sum + toMicros(value), 0n);
+}
+
+function toMicros(value: number): bigint {
+  return BigInt(Math.round(value * 1_000_000));
 }
 
 function fromMicros(micros: bigint): number {
@@ -697,4 +937,46 @@ function divideRounded(total: bigint, count: bigint): bigint {
   const quotient = total / count;
   const remainder = total % count;
   return remainder * 2n >= count ? quotient + 1n : quotient;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function isProjectSealed(error: unknown): boolean {
+  return error instanceof LedgerError && error.details?.sqlstate === PROJECT_SEALED;
+}
+
+/** An unreachable shard, named: the caller learns which server is down (others keep working). */
+function namedShardError(error: unknown, shard: string): unknown {
+  if (!(error instanceof LedgerError) || error.code !== 'DATABASE_UNAVAILABLE') return error;
+  if (error.details?.shard !== undefined) return error;
+  return new LedgerError(
+    'DATABASE_UNAVAILABLE',
+    `shard ${shard} is unavailable: ${error.message}; projects placed on other shards are not affected`,
+    { cause: error, details: { ...error.details, shard } },
+  );
+}
+
+/** Runs a call on one shard, naming the shard if its server cannot be reached. */
+async function onShard<T>(shard: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw namedShardError(error, shard);
+  }
+}
+
+/** The catalog's own failures, named as the catalog's. */
+async function catalogCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (!(error instanceof LedgerError) || error.code !== 'DATABASE_UNAVAILABLE') throw error;
+    throw new LedgerError(
+      'DATABASE_UNAVAILABLE',
+      `the shard catalog is unavailable: ${error.message}; no project can be placed or moved until it answers`,
+      { cause: error, details: { ...error.details, shard: 'catalog' } },
+    );
+  }
 }
