@@ -1,8 +1,9 @@
-// Sharding benchmark: appends through the PL/Proxy catalog to 1, 2 and 3 shards beside the same
-// appends straight to one server, in the same run on throwaway clusters of its own (catalog on
-// port 5500, shards on 5501-5503; the single server is a database on the first shard's cluster,
-// idle while the sharded runs go). Same machine: the figure is the router's overhead and the WAL
-// and lock parallelism of separate servers, not CPU scale-out. Every chain is verified after.
+// Sharding benchmark: appends of createShardedLedger (straight to each project's shard from the
+// placement it read once from the catalog) to 1, 2 and 3 shards beside the same appends to one
+// server, in the same run on throwaway clusters of its own (catalog on port 5500, shards on
+// 5501-5503; the single server is a database on the first shard's cluster, idle while the
+// sharded runs go). Same machine: the figure is the sharded library's overhead and the WAL and
+// lock parallelism of separate servers, not CPU scale-out. Every chain is verified after.
 //
 //   npm run bench:shards                        # 2 rounds
 //   npm run bench:shards -- --rounds 3 --records 8000 --projects 32
@@ -134,7 +135,7 @@ try {
     })),
   ];
   for (const configuration of configurations) opened.push(configuration.ledger);
-  // Warm every connection pool and the catalogs' PL/Proxy connections.
+  // Warm every connection pool (the placements of the measured projects are read during the runs).
   for (const configuration of configurations) await measure(configuration.ledger, 400, 1);
 
   for (let round = 1; round <= ROUNDS; round += 1) {
@@ -144,11 +145,19 @@ try {
       [`batches of ${BATCH_ROWS}, 16 callers`, BATCH_ROWS, RECORDS * 4],
     ]) {
       const measured = [];
-      for (const configuration of configurations) {
+      // Each round starts with another configuration, so none is always measured first (the
+      // load of a shared machine drifts within a round); the table keeps the configurations' order.
+      const offset = (round - 1) % configurations.length;
+      for (const configuration of [...configurations.slice(offset), ...configurations.slice(0, offset)]) {
         const result = await measure(configuration.ledger, records, batchRows);
         measured.push({ configuration: configuration.name, ...result });
         progress(`round ${round}, ${workload}, ${configuration.name}: ${Math.round(result.rate)} rows/s`);
       }
+      measured.sort(
+        (a, b) =>
+          configurations.findIndex((item) => item.name === a.configuration) -
+          configurations.findIndex((item) => item.name === b.configuration),
+      );
       const base = measured[0].rate;
       for (const item of measured) {
         results.push({
@@ -182,13 +191,29 @@ try {
     singleOk += 1;
   }
   console.log(formatTable(results));
+  // The median ratio of each configuration and workload over the rounds.
+  const medians = [];
+  for (const workload of new Set(results.map((row) => row.workload)))
+    for (const configuration of configurations.slice(1)) {
+      const ratios = results
+        .filter((row) => row.workload === workload && row.configuration === configuration.name)
+        .map((row) => row.vs_one_server)
+        .sort((a, b) => a - b);
+      medians.push({
+        workload,
+        configuration: configuration.name,
+        median_vs_one_server: percentile(ratios, 0.5),
+        range: `${ratios[0]}–${ratios[ratios.length - 1]}`,
+      });
+    }
+  console.log(formatTable(medians));
   console.log(
     `load average (1 min) ${load.map((value) => value.toFixed(1)).join(' → ')}; chains verified: ` +
       `${sharded.projects} on the shards (${sharded.entries} entries), ${singleOk} on the single server`,
   );
   writeFileSync(
     new URL(`./results/shards-${Date.now()}.json`, import.meta.url),
-    `${JSON.stringify({ machine: machineFacts(), load, records: RECORDS, projects: PROJECTS, results }, null, 2)}\n`,
+    `${JSON.stringify({ machine: machineFacts(), load, records: RECORDS, projects: PROJECTS, results, medians }, null, 2)}\n`,
   );
   exitCode = 0;
 } catch (error) {
