@@ -380,6 +380,22 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     // Reads of every shard say which one is down.
     const across = await expectLedgerError(withDead.getAgentCostStats('planner'), 'DATABASE_UNAVAILABLE');
     expect(across.details?.shard).toBe('dead');
+    // With no shard taking new projects, a new project cannot be placed: a clear refusal, nothing placed.
+    const closed = new pg.Client({ connectionString: withDatabase(present(adminUrl), names.catalog) });
+    await closed.connect();
+    try {
+      await closed.query('update execution_ledger_shards.shards set takes_new_projects = false');
+      const homeless = project('homeless');
+      const refused = await expectLedgerError(
+        withDead.recordExecution(makeExecution(homeless)),
+        'VALIDATION_FAILED',
+      );
+      expect(refused.field).toBe('shards');
+      expect(refused.message).toMatch(/no shard takes new projects/);
+      expect(await withDead.shardOf(homeless)).toBeNull();
+    } finally {
+      await closed.end();
+    }
     // A ledger not given the dead shard's URL refuses the catalog's shard list, naming the field.
     const blind = open(present(runtimeUrl));
     expect((await expectLedgerError(blind.ready(), 'VALIDATION_FAILED')).field).toBe('shards');

@@ -972,6 +972,12 @@ async function catalogCall<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === 'EL004')
+      throw new LedgerError(
+        'VALIDATION_FAILED',
+        'no shard takes new projects, so a new project cannot be placed; add a shard (addShard) or let one take new projects again',
+        { field: 'shards', cause: error },
+      );
     if (!(error instanceof LedgerError) || error.code !== 'DATABASE_UNAVAILABLE') throw error;
     throw new LedgerError(
       'DATABASE_UNAVAILABLE',
