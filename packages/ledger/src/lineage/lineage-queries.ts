@@ -15,22 +15,31 @@ export interface LineageRow {
   created_ms: string;
 }
 
-/** A run as a walk down returns it: [run_id, parent_run_id, project_id, agent_id, user_id, status, cost, created_ms]. */
+/** A run as a JSON level returns it: [run_id, parent_run_id, project_id, agent_id, user_id, status, cost, created_ms]. */
 export type LineageTuple = [string, string | null, string, string, string, ExecutionStatus, string, number];
 
-/** A level of a walk down: its runs, the root met again, or a bound that cut runs off. */
+/**
+ * A level of a walk down (sql/0024_lineage_down_text.sql): its runs, the root met again, or a
+ * bound that cut runs off.
+ */
 export interface LineageLevelRow {
   level: number;
-  /** null for the runs kept at the level; 'cycle' for the root met again; 'depth'/'nodes' for a bound. */
-  mark: null | 'cycle' | 'depth' | 'nodes';
-  /** The level's runs, oldest first (then by run id); null for a bound. */
-  runs: LineageTuple[] | null;
+  /**
+   * null: `runs` is one line per run, fields separated by tabs in LineageTuple's order; 'json':
+   * `runs` is LineageTuples separated by commas (the root's level, and a level whose texts hold a
+   * tab or a newline); 'cycle': the root met again, `runs` the run above it; 'depth'/'nodes': a
+   * bound left runs of the level unread.
+   */
+  mark: null | 'json' | 'cycle' | 'depth' | 'nodes';
+  /** The level's runs, oldest first (then by run id in byte order); null for a bound. */
+  runs: string | null;
 }
 
-// Both walks run in the database, one round trip each (sql/0019_run_links.sql): the walk up is a
-// loop of lookups by run id over the entries, the walk down one statement per level over
-// run_links, a narrow copy of the parent links with a covering index. Neither is a recursive
-// query over the entries, which a deployment sharded by project could not run.
+// Both walks run in the database, one round trip each (sql/0019_run_links.sql, lineage_down as
+// replaced by sql/0024_lineage_down_text.sql): the walk up is a loop of lookups by run id over
+// the entries, the walk down one statement per level over run_links, a narrow copy of the parent
+// links with a covering index, each level returned as one text. Neither is a recursive query
+// over the entries, which a deployment sharded by project could not run.
 const WALK_UP = namedSql('select * from execution_ledger.lineage_up($1, $2, $3::text[])');
 const WALK_DOWN = namedSql('select * from execution_ledger.lineage_down($1, $2, $3, $4::text[], $5)');
 
@@ -50,7 +59,7 @@ export async function readPath(
 
 /**
  * The runs under `rootId` by level (0 is the root itself when recorded and visible), with the
- * marks of sql/0019_run_links.sql's lineage_down. With `requireRoot` and no visible root, empty.
+ * marks of sql/0024_lineage_down_text.sql's lineage_down. With `requireRoot` and no visible root, empty.
  */
 export async function readLevels(
   q: Queryable,
