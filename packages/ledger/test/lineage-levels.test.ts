@@ -12,7 +12,7 @@ function run(projectId: string, runId: string, parent: string | null, cents: num
 
 const WALK_DOWN = 'select level, mark, runs from execution_ledger.lineage_down($1, $2, $3, null, $4)';
 
-// lineage_down's rows are an internal format between sql/0024_lineage_down_text.sql and
+// lineage_down's rows are an internal format between sql/0025_lineage_down_text.sql and
 // src/lineage/tree-builder.ts: these tests pin it, and the text levels' fallback to JSON.
 describeEachEngine('lineage levels', (context) => {
   it('returns the root as JSON and each level as tab-separated lines, oldest first, then by run id in byte order', async () => {

@@ -19,7 +19,7 @@ export interface LineageRow {
 export type LineageTuple = [string, string | null, string, string, string, ExecutionStatus, string, number];
 
 /**
- * A level of a walk down (sql/0024_lineage_down_text.sql): its runs, the root met again, or a
+ * A level of a walk down (sql/0025_lineage_down_text.sql): its runs, the root met again, or a
  * bound that cut runs off.
  */
 export interface LineageLevelRow {
@@ -36,7 +36,7 @@ export interface LineageLevelRow {
 }
 
 // Both walks run in the database, one round trip each (sql/0019_run_links.sql, lineage_down as
-// replaced by sql/0024_lineage_down_text.sql): the walk up is a loop of lookups by run id over
+// replaced by sql/0025_lineage_down_text.sql): the walk up is a loop of lookups by run id over
 // the entries, the walk down one statement per level over run_links, a narrow copy of the parent
 // links with a covering index, each level returned as one text. Neither is a recursive query
 // over the entries, which a deployment sharded by project could not run.
@@ -59,7 +59,7 @@ export async function readPath(
 
 /**
  * The runs under `rootId` by level (0 is the root itself when recorded and visible), with the
- * marks of sql/0024_lineage_down_text.sql's lineage_down. With `requireRoot` and no visible root, empty.
+ * marks of sql/0025_lineage_down_text.sql's lineage_down. With `requireRoot` and no visible root, empty.
  */
 export async function readLevels(
   q: Queryable,
