@@ -162,6 +162,53 @@ describeEachEngine('anomaly detection', (context) => {
     expect(daily[0]?.payload).toMatchObject({ metric: 'daily_spend', baseline_days: 14 });
   });
 
+  it('flags exactly the runs whose score over the previous 50 runs, sorted afresh, passes the threshold', async () => {
+    // Heavy tails put many runs near the threshold, where the trigger's shortcut (a run proven
+    // unflaggable without its MAD) must agree with the full computation; batches of 1 to 40 runs.
+    const project = context.project('exact');
+    const z = normals(17);
+    const runs = Array.from({ length: 400 }, (_, index) => {
+      const spread = index % 3 === 0 ? 2.4 : 1;
+      return run(
+        project,
+        'exact',
+        round6(Math.exp(Math.log(50) + 0.5 * spread * z())),
+        Math.round(Math.exp(Math.log(2000) + 0.4 * spread * z())),
+      );
+    });
+    // A lower threshold flags more runs, and more lie near it.
+    await context.ledger.anomalies.configure({ threshold: 2.5 });
+    try {
+      for (let index = 0, size = 1; index < runs.length; index += size, size = (size * 7) % 40 || 1)
+        await context.ledger.recordExecutions(runs.slice(index, index + size));
+    } finally {
+      await context.ledger.anomalies.configure({ threshold: 3.5 });
+    }
+    const flagged = await anomaliesOf(context, project);
+    const expected = await context.admin(
+      `with runs as (
+         select e.run_id, e.seq, ln(1 + e.cost_total::double precision) as cost,
+           ln(1 + e.duration_ms::double precision) as duration, row_number() over (order by e.seq) as n
+         from execution_ledger.executions e where e.project_id = $1),
+       scored as (
+         select r.run_id, r.seq, m.metric,
+           execution_ledger.robust_score(m.x, st.r_median, st.r_mad, st.r_mean_ad) as score
+         from runs r
+         cross join lateral (values ('cost', r.cost), ('duration', r.duration)) as m(metric, x)
+         cross join lateral execution_ledger.robust_stats((
+           select array_agg(case when m.metric = 'cost' then p.cost else p.duration end order by p.seq)
+           from runs p where p.n between r.n - 50 and r.n - 1)) as st
+         where r.n > 20)
+       select 'anomaly.' || s.metric as type, s.run_id, round(s.score::numeric, 3)::float8 as score
+       from scored s where s.score > 2.5 order by s.seq, s.metric`,
+      [project],
+    );
+    expect(expected.length).toBeGreaterThan(20);
+    expect(
+      flagged.map((event) => ({ type: event.type, run_id: event.run_id, score: event.payload.score })),
+    ).toEqual(expected);
+  });
+
   it('keeps each window sorted and reads the median and MAD off it exactly as percentile_cont does', async () => {
     // Seeded windows of every size up to 60, half of them drawn from a few values (ties, MAD 0).
     const z = normals(5);
