@@ -4,7 +4,63 @@
 -- The replay lookup of append_batch names the project: when an entry's run_id is already
 -- stored, the function finds it among the project's own rows (project_id, run_id), never by
 -- run_id alone, which a sharded deployment would have to ask of every shard.
--- The body is 0006's otherwise, unchanged.
+-- The heads table (one row per project) replaces every recursive skip scan over the entries,
+-- and the tip lookups of append_batch and import_entries. Their bodies are 0006's and 0020's
+-- otherwise, unchanged.
+
+-- The heads: one row per project, its newest entry (seq, entry_hash, created_at), kept by
+-- append_batch and import_entries in the transaction that appends, under the project's lock.
+-- Listing every project's head (checkpoints, rollup rebuilds) reads this table instead of a
+-- recursive skip scan over the entries, which a distributed engine cannot run, and the append
+-- reads its tip here instead of from the entries' index.
+create table execution_ledger.heads (
+  project_id text primary key,
+  seq bigint not null,
+  entry_hash bytea not null,
+  created_at timestamptz not null,
+  constraint heads_seq_check check (seq >= 1),
+  constraint heads_hash_check check (octet_length(entry_hash) = 32)
+);
+
+-- Every project's head as stored now, and no append may commit meanwhile. The owner holds no
+-- write privilege on the entries, which LOCK TABLE in SHARE mode would ask for; re-stating a guard
+-- (a no-op) takes a SHARE ROW EXCLUSIVE lock, which blocks inserts until this migration commits.
+alter table execution_ledger.executions enable always trigger executions_append_only_row;
+insert into execution_ledger.heads (project_id, seq, entry_hash, created_at)
+select e.project_id, e.seq, e.entry_hash, e.created_at
+from (select project_id, max(seq) as seq from execution_ledger.executions group by project_id) m
+join execution_ledger.executions e on e.project_id = m.project_id and e.seq = m.seq;
+
+-- A head only moves forward: never removed, never back, never to another project.
+create function execution_ledger.reject_head_change() returns trigger
+language plpgsql
+as $$
+begin
+  if tg_op = 'UPDATE' and new.project_id = old.project_id and new.seq > old.seq then
+    return new;
+  end if;
+  raise exception 'execution_ledger.heads only moves forward: % is not allowed', tg_op
+    using errcode = 'EL001', hint = 'Heads follow the entries; append entries instead.';
+end
+$$;
+create trigger heads_forward_only before update or delete on execution_ledger.heads
+  for each row execute function execution_ledger.reject_head_change();
+create trigger heads_no_truncate before truncate on execution_ledger.heads
+  for each statement execute function execution_ledger.reject_head_change();
+alter table execution_ledger.heads enable always trigger heads_forward_only;
+alter table execution_ledger.heads enable always trigger heads_no_truncate;
+
+alter table execution_ledger.heads enable row level security;
+alter table execution_ledger.heads force row level security;
+create policy heads_service_read on execution_ledger.heads for select
+  to execution_ledger_service using (true);
+create policy heads_appender on execution_ledger.heads for all
+  to execution_ledger_appender using (true) with check (true);
+revoke all on execution_ledger.heads from public;
+grant select on execution_ledger.heads to execution_ledger_service;
+grant select, insert, update on execution_ledger.heads to execution_ledger_appender;
+
+revoke insert, update, delete, truncate on execution_ledger.heads from current_user;
 
 -- CREATE OR REPLACE keeps the owner (the appender role) and the grants; only a member of the
 -- owning role may replace it.
@@ -67,8 +123,9 @@ begin
   -- of advisory locks in the same database.
   perform pg_advisory_xact_lock(1162626372, hashtext(p_project_id));
 
-  select e.seq, e.entry_hash, e.created_at into v_tip_seq, v_tip_hash, v_tip_at
-  from executions e where e.project_id = p_project_id order by e.seq desc limit 1;
+  -- The project's tip from its heads row (kept below, in this transaction, under this lock).
+  select h.seq, h.entry_hash, h.created_at into v_tip_seq, v_tip_hash, v_tip_at
+  from heads h where h.project_id = p_project_id;
   if not found then
     v_tip_seq := 0;
     v_tip_hash := genesis_hash_v1(p_project_id);
@@ -203,6 +260,122 @@ begin
     as c(ordinal, id, seq, payload_hash, prev_hash, entry_hash)
   join jsonb_array_elements(p_entries) with ordinality as t on t.ordinality = c.ordinal
   order by c.seq;
+
+  -- The new tip, in the same transaction: one row per project, never read from the entries.
+  if cardinality(v_seqs) > 0 then
+    insert into heads as h (project_id, seq, entry_hash, created_at)
+    values (p_project_id, v_tip_seq, v_tip_hash, v_now)
+    on conflict (project_id) do update
+      set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at;
+  end if;
+end
+$$;
+
+create or replace function execution_ledger.import_entries(p_project_id text, p_entries jsonb)
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = pg_catalog, execution_ledger, pg_temp
+as $$
+declare
+  v_entry jsonb;
+  v_ordinal integer;
+  v_tip_seq bigint;
+  v_tip_hash bytea;
+  v_tip_at timestamptz;
+  v_at timestamptz;
+  v_version smallint;
+  v_payload_hash bytea;
+  v_prev_hash bytea;
+  v_entry_hash bytea;
+  v_derived bytea;
+begin
+  if current_setting('transaction_isolation') <> 'read committed' then
+    raise exception 'execution_ledger.import_entries must run at READ COMMITTED, not %',
+      current_setting('transaction_isolation') using errcode = 'EL002';
+  end if;
+  if jsonb_typeof(p_entries) <> 'array' then
+    raise exception 'p_entries must be a JSON array' using errcode = '22023';
+  end if;
+  -- The same lock as append_batch: no append of this project can interleave.
+  perform pg_advisory_xact_lock(1162626372, hashtext(p_project_id));
+  select h.seq, h.entry_hash, h.created_at into v_tip_seq, v_tip_hash, v_tip_at
+  from heads h where h.project_id = p_project_id;
+  if not found then
+    v_tip_seq := 0;
+    v_tip_hash := genesis_hash_v1(p_project_id);
+    v_tip_at := '-infinity';
+  end if;
+
+  for v_ordinal, v_entry in select t.ordinality::integer, t.value
+    from jsonb_array_elements(p_entries) with ordinality as t loop
+    if v_entry ->> 'project_id' is distinct from p_project_id then
+      raise exception 'entry % belongs to project %, not %', v_ordinal, v_entry ->> 'project_id', p_project_id
+        using errcode = '22023';
+    end if;
+    if (v_entry ->> 'seq')::bigint is distinct from v_tip_seq + 1 then
+      raise exception 'entry % has seq %, but the chain of % on this server ends at seq %',
+        v_ordinal, v_entry ->> 'seq', p_project_id, v_tip_seq
+        using errcode = 'EL003', hint = 'Import the entries that follow the stored tip, oldest first.';
+    end if;
+    v_version := (v_entry ->> 'hash_version')::smallint;
+    v_payload_hash := decode(v_entry ->> 'payload_hash', 'hex');
+    v_prev_hash := decode(v_entry ->> 'prev_hash', 'hex');
+    v_entry_hash := decode(v_entry ->> 'entry_hash', 'hex');
+    v_at := (v_entry ->> 'created_at')::timestamptz;
+    if v_prev_hash is distinct from v_tip_hash then
+      raise exception 'entry % (seq %) does not link to the entry before it', v_ordinal, v_entry ->> 'seq'
+        using errcode = 'EL003';
+    end if;
+    if v_at is null or v_at < v_tip_at then
+      raise exception 'entry % (seq %) is older than the entry before it', v_ordinal, v_entry ->> 'seq'
+        using errcode = 'EL003';
+    end if;
+    if v_version = 2 then
+      v_derived := sha256(convert_to(payload_v2(v_entry ->> 'run_id', p_project_id, v_entry ->> 'user_id',
+        v_entry ->> 'agent_id', v_entry ->> 'parent_run_id', v_entry ->> 'intent', v_entry -> 'input',
+        nullif(v_entry -> 'output', 'null'::jsonb), v_entry -> 'cost_json', v_entry -> 'execution_trace_json',
+        v_entry ->> 'status', v_entry ->> 'error_message')::text, 'UTF8'));
+      if v_derived is distinct from v_payload_hash then
+        raise exception 'entry % (seq %): its payload_hash does not match its content', v_ordinal, v_entry ->> 'seq'
+          using errcode = 'EL003';
+      end if;
+      v_derived := entry_hash_v2(p_project_id, v_tip_seq + 1,
+        (extract(epoch from v_at) * 1000)::bigint, v_payload_hash, v_prev_hash);
+    elsif v_version = 1 then
+      -- Version 1's payload hash is canonical JSON derived by the library; verifyLedger checks it.
+      v_derived := entry_hash_v1(p_project_id, v_tip_seq + 1,
+        (extract(epoch from v_at) * 1000)::bigint, v_payload_hash, v_prev_hash);
+    else
+      raise exception 'entry % has hash_version %, which this server does not know', v_ordinal, v_version
+        using errcode = '22023';
+    end if;
+    if v_derived is distinct from v_entry_hash then
+      raise exception 'entry % (seq %): its entry_hash does not match the derived one', v_ordinal, v_entry ->> 'seq'
+        using errcode = 'EL003';
+    end if;
+
+    insert into executions (
+      id, run_id, project_id, user_id, agent_id, parent_run_id, intent, input, output, cost_json,
+      execution_trace_json, status, error_message, created_at, seq, hash_version, payload_hash,
+      prev_hash, entry_hash)
+    values ((v_entry ->> 'id')::uuid, v_entry ->> 'run_id', p_project_id, v_entry ->> 'user_id',
+      v_entry ->> 'agent_id', v_entry ->> 'parent_run_id', v_entry ->> 'intent', v_entry -> 'input',
+      nullif(v_entry -> 'output', 'null'::jsonb), v_entry -> 'cost_json', v_entry -> 'execution_trace_json',
+      v_entry ->> 'status', v_entry ->> 'error_message', v_at, v_tip_seq + 1, v_version, v_payload_hash,
+      v_prev_hash, v_entry_hash);
+    v_tip_seq := v_tip_seq + 1;
+    v_tip_hash := v_entry_hash;
+    v_tip_at := v_at;
+  end loop;
+  if v_tip_seq > 0 then
+    insert into heads as h (project_id, seq, entry_hash, created_at)
+    values (p_project_id, v_tip_seq, v_tip_hash, v_tip_at)
+    on conflict (project_id) do update
+      set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at;
+  end if;
+  return v_tip_seq;
 end
 $$;
 
