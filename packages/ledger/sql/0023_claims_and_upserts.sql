@@ -239,3 +239,59 @@ begin
   return null;
 end
 $$;
+
+
+-- Policies that read only the claims: no policy runs a subquery against project_members. The
+-- membership is resolved before the query, by the library as the service, and passed in the
+-- transaction-local claims (request.jwt.claims, set with set_config(..., true)) as
+-- ledger_projects, an array of project ids; a distributed engine can then check a row where it
+-- lives, with nothing to join. Anything but an array of strings grants nothing.
+create function execution_ledger.claimed_projects() returns text[]
+language sql stable
+as $$
+  select coalesce(array(
+    select p.value #>> '{}'
+    from jsonb_array_elements(case
+      when jsonb_typeof(nullif(current_setting('request.jwt.claims', true), '')::jsonb -> 'ledger_projects') = 'array'
+      then nullif(current_setting('request.jwt.claims', true), '')::jsonb -> 'ledger_projects'
+      else '[]'::jsonb end) as p(value)
+    where jsonb_typeof(p.value) = 'string'), '{}'::text[])
+$$;
+grant execute on function execution_ledger.claimed_projects() to execution_ledger_reader;
+
+drop policy executions_member_read on execution_ledger.executions;
+create policy executions_member_read on execution_ledger.executions for select to execution_ledger_reader using (
+  user_id = execution_ledger.current_user_id()
+  or project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy execution_rollups_member_read on execution_ledger.execution_rollups;
+create policy execution_rollups_member_read on execution_ledger.execution_rollups for select to execution_ledger_reader using (
+  user_id = execution_ledger.current_user_id()
+  or project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy execution_rollups_day_user_member_read on execution_ledger.execution_rollups_day_user;
+create policy execution_rollups_day_user_member_read on execution_ledger.execution_rollups_day_user for select to execution_ledger_reader using (
+  user_id = execution_ledger.current_user_id()
+  or project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy execution_rollups_month_user_member_read on execution_ledger.execution_rollups_month_user;
+create policy execution_rollups_month_user_member_read on execution_ledger.execution_rollups_month_user for select to execution_ledger_reader using (
+  user_id = execution_ledger.current_user_id()
+  or project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy run_links_member_read on execution_ledger.run_links;
+create policy run_links_member_read on execution_ledger.run_links for select to execution_ledger_reader using (
+  user_id = execution_ledger.current_user_id()
+  or project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy step_rollups_member_read on execution_ledger.step_rollups;
+create policy step_rollups_member_read on execution_ledger.step_rollups for select to execution_ledger_reader using (
+  user_id = execution_ledger.current_user_id()
+  or project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy execution_rollups_hour_member_read on execution_ledger.execution_rollups_hour;
+create policy execution_rollups_hour_member_read on execution_ledger.execution_rollups_hour for select to execution_ledger_reader using (
+  project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy execution_rollups_day_member_read on execution_ledger.execution_rollups_day;
+create policy execution_rollups_day_member_read on execution_ledger.execution_rollups_day for select to execution_ledger_reader using (
+  project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy execution_rollups_month_member_read on execution_ledger.execution_rollups_month;
+create policy execution_rollups_month_member_read on execution_ledger.execution_rollups_month for select to execution_ledger_reader using (
+  project_id = any ((select execution_ledger.claimed_projects())::text[]));
+drop policy step_rollups_by_project_member_read on execution_ledger.step_rollups_by_project;
+create policy step_rollups_by_project_member_read on execution_ledger.step_rollups_by_project for select to execution_ledger_reader using (
+  project_id = any ((select execution_ledger.claimed_projects())::text[]));
