@@ -262,11 +262,16 @@ begin
   order by c.seq;
 
   -- The new tip, in the same transaction: one row per project, never read from the entries.
+  -- A plain update when the project has a head (a speculative insert costs more); the first
+  -- entry of a project inserts it.
   if cardinality(v_seqs) > 0 then
-    insert into heads as h (project_id, seq, entry_hash, created_at)
-    values (p_project_id, v_tip_seq, v_tip_hash, v_now)
-    on conflict (project_id) do update
-      set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at;
+    if v_seqs[1] = 1 then
+      insert into heads (project_id, seq, entry_hash, created_at)
+      values (p_project_id, v_tip_seq, v_tip_hash, v_now);
+    else
+      update heads h set seq = v_tip_seq, entry_hash = v_tip_hash, created_at = v_now
+      where h.project_id = p_project_id;
+    end if;
   end if;
 end
 $$;
