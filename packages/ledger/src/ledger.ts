@@ -421,15 +421,21 @@ export class Ledger extends ExecutionReader {
   /** A reader that sees only what `userId` may see: their own runs and their projects' runs. */
   as(identity: ReaderIdentity): ExecutionReader {
     const userId = requireLookupId(identity?.userId, 'userId');
-    const claims = JSON.stringify({ sub: userId, role: 'authenticated' });
     // Blobs are read with the service identity, but only those the entries this reader sees
     // reference: the reader role itself has no access to the blob store.
     return new ExecutionReader(
       async (fn) => {
         const database = await this.ready();
         return database.transaction(async (tx) => {
+          // The policies read only the claims: the user's projects are resolved here, as the
+          // service, in the same transaction, and passed in them (ledger_projects).
+          await tx.query(
+            `select set_config('request.jwt.claims', jsonb_build_object('sub', $1::text, 'role', 'authenticated',
+               'ledger_projects', coalesce((select jsonb_agg(m.project_id order by m.project_id)
+                 from execution_ledger.project_members m where m.user_id = $1::text), '[]'::jsonb))::text, true)`,
+            [userId],
+          );
           await tx.query('set local role execution_ledger_reader');
-          await tx.query(`select set_config('request.jwt.claims', $1, true)`, [claims]);
           return fn(markRowSecured(tx));
         });
       },

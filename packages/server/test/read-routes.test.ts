@@ -1,6 +1,6 @@
 import { describeEachEngine, makeExecution, present } from '@execution-ledger/test-support';
-import type { ExecutionRecord } from 'execution-ledger';
-import { beforeAll, expect, it } from 'vitest';
+import { ExecutionReader, type ExecutionRecord } from 'execution-ledger';
+import { beforeAll, expect, it, vi } from 'vitest';
 import { useServer } from './support/server-harness.js';
 
 describeEachEngine('HTTP reads, statistics, export and verification', (context) => {
@@ -54,6 +54,21 @@ describeEachEngine('HTTP reads, statistics, export and verification', (context) 
     const bad = await get(`/v1/executions/${runId}?project_id=${encodeURIComponent('a\u0007b')}`);
     expect(bad.statusCode).toBe(400);
     expect(bad.json().message).toContain('project_id');
+  });
+
+  it('looks a run up within the one project a key is bound to, so a sharded deployment asks one shard', async () => {
+    const runId = present(runIds[2]);
+    const lookup = vi.spyOn(ExecutionReader.prototype, 'getExecutionByRunId');
+    try {
+      expect((await get(`/v1/executions/${runId}`)).statusCode).toBe(200);
+      expect(lookup).toHaveBeenLastCalledWith(runId, { projectId: project });
+      // A key bound to every project names none: the lookup is by run id alone.
+      const everywhere = await server.key('read', null);
+      expect((await get(`/v1/executions/${runId}`, everywhere.authorization)).statusCode).toBe(200);
+      expect(lookup).toHaveBeenLastCalledWith(runId, {});
+    } finally {
+      lookup.mockRestore();
+    }
   });
 
   it("lists a project's runs newest first by cursor, with status, agent, user and time filters", async () => {

@@ -49,22 +49,15 @@ export async function rebuildProjectRollups(
 }
 
 /**
- * Every project with entries or rollups at any level, by a loose index scan (one index probe per
- * project) instead of reading every row: rollups without entries behind them must go too.
+ * Every project with entries (the heads table, one row per project) or rollups at any level:
+ * rollups without entries behind them must go too. The rollup tables are read in full, which a
+ * rebuild of every project, reading every entry, outweighs many times over.
  */
 async function listRollupProjects(q: Queryable): Promise<string[]> {
-  const tables = ['executions', ...new Set(ROLLUP_LEVELS.map((level) => level.table))];
-  const scans = tables.map(
-    (table, index) => `t${index}(project_id) as (
-       select min(project_id) from execution_ledger.${table}
-       union all
-       select (select min(x.project_id) from execution_ledger.${table} x where x.project_id > p.project_id)
-       from t${index} p where p.project_id is not null
-     )`,
-  );
+  const tables = [...new Set(ROLLUP_LEVELS.map((level) => level.table))];
   const rows = await q.query<{ project_id: string }>(
-    `with recursive ${scans.join(',\n     ')}
-     ${tables.map((_, index) => `select project_id from t${index} where project_id is not null`).join('\n     union\n     ')}
+    `select project_id from execution_ledger.heads
+     ${tables.map((table) => `union select distinct project_id from execution_ledger.${table}`).join('\n     ')}
      order by 1`,
   );
   return rows.map((row) => row.project_id);

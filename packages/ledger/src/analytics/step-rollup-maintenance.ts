@@ -74,23 +74,11 @@ export async function rebuildProjectStepRollups(
   return { projects: projects.length, groups };
 }
 
-/** Every project with entries or step rollups, by a loose index scan of each table. */
+/** Every project with entries (the heads table) or step rollups. */
 async function listStepRollupProjects(q: Queryable): Promise<string[]> {
   const rows = await q.query<{ project_id: string }>(
-    `with recursive entries(project_id) as (
-       select min(project_id) from execution_ledger.executions
-       union all
-       select (select min(e.project_id) from execution_ledger.executions e where e.project_id > p.project_id)
-       from entries p where p.project_id is not null
-     ), rollups(project_id) as (
-       select min(project_id) from execution_ledger.step_rollups
-       union all
-       select (select min(r.project_id) from execution_ledger.step_rollups r where r.project_id > p.project_id)
-       from rollups p where p.project_id is not null
-     )
-     select project_id from entries where project_id is not null
-     union
-     select project_id from rollups where project_id is not null
+    `select project_id from execution_ledger.heads
+     union select distinct project_id from execution_ledger.step_rollups
      order by 1`,
   );
   return rows.map((row) => row.project_id);

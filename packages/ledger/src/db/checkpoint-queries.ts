@@ -74,22 +74,13 @@ function toHead(row: RawHead): ProjectHead {
 }
 
 /**
- * The newest entry of every project, found with one index probe per project (a loose index
- * scan over (project_id, seq)) instead of reading every row.
+ * The newest entry of every project, from the heads table the append keeps (one row per
+ * project): no scan of the entries, and nothing a distributed engine cannot run.
  */
 export async function queryCurrentHeads(q: Queryable): Promise<ProjectHead[]> {
   const rows = await q.query<RawHead>(
-    `with recursive projects as (
-       (select e.project_id from execution_ledger.executions e order by e.project_id limit 1)
-       union all
-       select (select e.project_id from execution_ledger.executions e
-               where e.project_id > p.project_id order by e.project_id limit 1)
-       from projects p where p.project_id is not null)
-     select p.project_id, h.seq::text as seq, encode(h.entry_hash, 'hex') as entry_hash
-     from projects p
-     cross join lateral (select e.seq, e.entry_hash from execution_ledger.executions e
-       where e.project_id = p.project_id order by e.seq desc limit 1) h
-     where p.project_id is not null`,
+    `select h.project_id, h.seq::text as seq, encode(h.entry_hash, 'hex') as entry_hash
+     from execution_ledger.heads h order by h.project_id`,
   );
   return rows.map(toHead);
 }

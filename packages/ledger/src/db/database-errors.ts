@@ -59,6 +59,16 @@ export function translateDatabaseError(error: unknown, where: string): unknown {
       { cause: error, details: { sqlstate: code } },
     );
   }
+  if (code === '23505' && constraintOf(error) === 'executions_run_id_key') {
+    // append_batch looks for a stored run_id among its own project's rows only; the same run_id
+    // stored by another project is caught here, by the unique constraint, at the insert.
+    return new LedgerError(
+      'RUN_ID_CONFLICT',
+      'this run_id is already recorded with different content (in another project); run ids are unique ' +
+        'across the ledger and entries are never changed: use a new run_id (a UUID)',
+      { field: 'run_id', cause: error, details: { sqlstate: code } },
+    );
+  }
   if (code === '23514' || code === '23502' || code === '22P05' || code === '22001') {
     // Input that passed configurable limits raised above the table's fixed backstops.
     return new LedgerError(
@@ -76,6 +86,12 @@ export function translateDatabaseError(error: unknown, where: string): unknown {
     });
   }
   return error;
+}
+
+/** The constraint a violation names: node-postgres and PGlite both carry it on the error. */
+function constraintOf(error: unknown): string | undefined {
+  const constraint = (error as { constraint?: unknown } | null)?.constraint;
+  return typeof constraint === 'string' ? constraint : undefined;
 }
 
 function unavailable(where: string, message: string, cause: unknown): LedgerError {

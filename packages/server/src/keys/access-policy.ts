@@ -44,6 +44,14 @@ export function coversProject(key: ApiKeyPrincipal, projectId: string): boolean 
   return key.projects === null || key.projects.includes(projectId);
 }
 
+/**
+ * The one project a key is bound to, or undefined (a key bound to every project or to several):
+ * a lookup by run id then names it, and a deployment sharded by project asks one shard.
+ */
+export function soleProject(key: ApiKeyPrincipal): string | undefined {
+  return key.projects !== null && key.projects.length === 1 ? key.projects[0] : undefined;
+}
+
 /** For writes and project-level reads: naming the project is the caller's own input, not a leak. */
 export function requireProject(key: ApiKeyPrincipal, projectId: string): void {
   if (!coversProject(key, projectId)) throw projectDenied(key, projectId);

@@ -2,7 +2,7 @@ import type { ExecutionFilter, ExecutionStatus } from 'execution-ledger';
 import { LedgerError } from 'execution-ledger';
 import type { FastifyInstance } from 'fastify';
 import { callerKey, dateOrUndefined, type ServerContext } from '../http/server-context.js';
-import { coversProject, requireAllProjects, requireProject } from '../keys/access-policy.js';
+import { coversProject, requireAllProjects, requireProject, soleProject } from '../keys/access-policy.js';
 import {
   errorResponses,
   idSchema,
@@ -68,7 +68,8 @@ function registerGetRoute(app: FastifyInstance, context: ServerContext): void {
       },
     },
     async (request) => {
-      const projectId = request.query.project_id;
+      // A key bound to one project can see no run of another: the lookup names that project.
+      const projectId = request.query.project_id ?? soleProject(callerKey(request));
       const record = await ledger.getExecutionByRunId(
         request.params.runId,
         projectId === undefined ? {} : { projectId },

@@ -1,7 +1,7 @@
 import type { ExecutionRecord, Ledger, ProjectProof, RunTree, RunTreeNode } from 'execution-ledger';
 import { isLedgerError, LedgerError } from 'execution-ledger';
 import { DASHBOARD_RUN_TREE_DEPTH_MAX, DASHBOARD_RUN_TREE_NODES_MAX } from '../../bounds.js';
-import { type ApiKeyPrincipal, coversProject } from '../../keys/access-policy.js';
+import { type ApiKeyPrincipal, coversProject, soleProject } from '../../keys/access-policy.js';
 import type { VerificationEntry } from '../../verifications/verification-log.js';
 import { html, queryString, type SafeHtml } from '../html-template.js';
 import { duration, money, statusBadge, time } from '../page-format.js';
@@ -29,7 +29,8 @@ export async function visibleRun(
   principal: ApiKeyPrincipal,
   runId: string,
 ): Promise<ExecutionRecord> {
-  const run = await ledger.getExecutionByRunId(runId);
+  const projectId = soleProject(principal);
+  const run = await ledger.getExecutionByRunId(runId, projectId === undefined ? {} : { projectId });
   if (run === null || !coversProject(principal, run.project_id)) {
     throw new LedgerError('NOT_FOUND', `no run with run_id ${JSON.stringify(runId)} is visible to this key`, {
       field: 'run_id',
