@@ -31,16 +31,8 @@ const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
   none: [],
 };
 
-interface PointRow {
-  bucket_start: string;
-  bucket_local: string;
-  key: string | null;
-  count: string;
-  total_cost: string;
-  avg_cost: string;
-  min_cost: string;
-  max_cost: string;
-}
+/** bucket_start, bucket_local, key, count, total_cost, avg_cost, min_cost, max_cost, as text. */
+type PointRow = [string, string, string | null, string, string, string, string, string];
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
@@ -66,7 +58,10 @@ export async function queryCostTimeSeries(
     'a source built with a bucket has its placeholders',
   );
   params.push(TIME_SERIES_POINTS_MAX + 1);
-  const rows = await runSeriesQuery<PointRow>(
+  // Every point in one row, a JSON array of arrays of text values (exact as the rows): PGlite hands
+  // each result row to Node at a cost that outgrew the query itself (30 days by 40 agents is 1,200
+  // points), and a server sends one value instead of 1,200 rows.
+  const result = await runSeriesQuery<{ points: string }>(
     q,
     `${source.sql},
     agg as (
@@ -91,19 +86,23 @@ export async function queryCostTimeSeries(
           'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start
       from label_list l
     ),
-    keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
-    select l.bucket_start,
-      to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
-      coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
-      coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
-      coalesce(a.min_cost, 0)::text as min_cost, coalesce(a.max_cost, 0)::text as max_cost
-    from labels l cross join keys k
-    -- coalesce, not IS NOT DISTINCT FROM, so the join can hash: no id or status is empty.
-    left join agg a on a.label = l.label and coalesce(a.key, '') = coalesce(k.key, '')
-    order by l.label, k.key
-    limit $${params.length}`,
+    keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'}),
+    points as (
+      select l.label, k.key, json_build_array(l.bucket_start,
+        to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS'), k.key,
+        coalesce(a.n, 0)::text, coalesce(a.cost, 0)::text,
+        coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text,
+        coalesce(a.min_cost, 0)::text, coalesce(a.max_cost, 0)::text) as point
+      from labels l cross join keys k
+      -- coalesce, not IS NOT DISTINCT FROM, so the join can hash: no id or status is empty.
+      left join agg a on a.label = l.label and coalesce(a.key, '') = coalesce(k.key, '')
+      order by l.label, k.key
+      limit $${params.length}
+    )
+    select coalesce(json_agg(p.point order by p.label, p.key), '[]')::text as points from points p`,
     params,
   );
+  const rows = JSON.parse(result[0]?.points ?? '[]') as PointRow[];
   requireSeriesPoints(
     rows.length,
     'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
@@ -112,16 +111,25 @@ export async function queryCostTimeSeries(
   return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
 }
 
-function toPoint(row: PointRow): CostTimeSeriesPoint {
+function toPoint([
+  bucketStart,
+  bucketLocal,
+  key,
+  count,
+  totalCost,
+  avgCost,
+  minCost,
+  maxCost,
+]: PointRow): CostTimeSeriesPoint {
   return {
-    bucket_start: row.bucket_start,
-    bucket_local: row.bucket_local,
-    key: row.key,
-    count: Number(row.count),
-    total_cost: Number(row.total_cost),
-    avg_cost: Number(row.avg_cost),
-    min_cost: Number(row.min_cost),
-    max_cost: Number(row.max_cost),
+    bucket_start: bucketStart,
+    bucket_local: bucketLocal,
+    key,
+    count: Number(count),
+    total_cost: Number(totalCost),
+    avg_cost: Number(avgCost),
+    min_cost: Number(minCost),
+    max_cost: Number(maxCost),
   };
 }
 
