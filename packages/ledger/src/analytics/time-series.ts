@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
+import { namedSql } from '../db/named-sql.js';
 import type {
   CostTimeSeries,
   CostTimeSeriesOptions,
@@ -61,9 +62,10 @@ export async function queryCostTimeSeries(
   // Every point in one row, a JSON array of arrays of text values (exact as the rows): PGlite hands
   // each result row to Node at a cost that outgrew the query itself (30 days by 40 agents is 1,200
   // points), and a server sends one value instead of 1,200 rows.
+  // Named: the text depends only on the grouping and the filters given, never on their values.
   const result = await runSeriesQuery<{ points: string }>(
     q,
-    `${source.sql},
+    namedSql(`${source.sql},
     agg as (
       select s.label, ${GROUP_COLUMNS[groupBy]} as key,
         sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
@@ -99,7 +101,7 @@ export async function queryCostTimeSeries(
       order by l.label, k.key
       limit $${params.length}
     )
-    select coalesce(json_agg(p.point order by p.label, p.key), '[]')::text as points from points p`,
+    select coalesce(json_agg(p.point order by p.label, p.key), '[]')::text as points from points p`),
     params,
   );
   const rows = JSON.parse(result[0]?.points ?? '[]') as PointRow[];
