@@ -14,10 +14,7 @@ describeEachEngine('named statements', (context) => {
 
   it('answer what the same text answers, call after call, and PGlite keeps them prepared', async () => {
     const projectId = project();
-    await context.ledger.recordExecutions([
-      makeExecution(projectId),
-      makeExecution(projectId),
-    ]);
+    await context.ledger.recordExecutions([makeExecution(projectId), makeExecution(projectId)]);
     const db = await context.ledger.database();
     const sql = count('repeat');
     const params = [projectId, ['completed', 'failed']];
