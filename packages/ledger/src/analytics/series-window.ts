@@ -93,7 +93,7 @@ export function requireSeriesPoints(points: number, shorten: string, field: stri
   if (points <= TIME_SERIES_POINTS_MAX) return;
   throw new LedgerError(
     'VALIDATION_FAILED',
-    `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; ${shorten}`,
+    `${field}: the time series would have more than ${TIME_SERIES_POINTS_MAX} points; ${shorten}`,
     { field },
   );
 }
