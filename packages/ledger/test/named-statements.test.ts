@@ -67,4 +67,18 @@ describeEachEngine('named statements', (context) => {
     await expect(db.query(unknown)).rejects.toMatchObject({ code: '42P01' });
     await expect(db.query(unknown)).rejects.toMatchObject({ code: '42P01' });
   });
+
+  // node-postgres leaves this to its caller on a server (the statement fails once the columns
+  // change); the PGlite session prepares the statement again.
+  it.runIf(engine === 'pglite')('prepare again when a schema change altered the result columns', async () => {
+    const db = await context.ledger.database();
+    await admin(
+      'create table public.named_statement_shape (a integer); insert into public.named_statement_shape values (1)',
+    );
+    const sql = namedSql('select * from public.named_statement_shape');
+    expect(await db.query(sql)).toEqual([{ a: 1 }]);
+    await admin('alter table public.named_statement_shape add column b text default $$x$$');
+    expect(await db.query(sql)).toEqual([{ a: 1, b: 'x' }]);
+    await admin('drop table public.named_statement_shape');
+  });
 });

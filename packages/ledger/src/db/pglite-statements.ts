@@ -98,14 +98,16 @@ export class PGliteStatements {
     let types = this.prepared.get(sql.name);
     if (types === undefined) {
       if (this.prepared.size >= NAMED_STATEMENTS_MAX) await this.closeAll(pglite, module);
-      try {
-        await send(serialize.parse({ name: sql.name, text: sql.text }));
-        types = module.parse.parseDescribeStatementResults(
-          await send(serialize.describe({ type: 'S', name: sql.name })),
-        );
-      } finally {
-        await send(serialize.sync());
-      }
+      // Parse, describe and sync in one call: an error still ends at the sync, leaving nothing open.
+      types = module.parse.parseDescribeStatementResults(
+        await send(
+          joined([
+            serialize.parse({ name: sql.name, text: sql.text }),
+            serialize.describe({ type: 'S', name: sql.name }),
+            serialize.sync(),
+          ]),
+        ),
+      );
       this.prepared.set(sql.name, types);
     }
     const parameterTypes = types;
@@ -115,13 +117,18 @@ export class PGliteStatements {
       const serializer = pglite.serializers[parameterTypes[index] ?? 0];
       return serializer === undefined ? String(value) : serializer(value);
     });
-    const messages: unknown[] = [];
+    let messages: unknown[];
     try {
-      messages.push(...(await send(serialize.bind({ statement: sql.name, values }))));
-      messages.push(...(await send(serialize.describe({ type: 'P' }))));
-      messages.push(...(await send(serialize.execute({}))));
+      // Bind, describe, execute and sync in one call, as one round trip.
+      messages = await send(
+        joined([
+          serialize.bind({ statement: sql.name, values }),
+          serialize.describe({ type: 'P' }),
+          serialize.execute({}),
+          serialize.sync(),
+        ]),
+      );
     } catch (error) {
-      await send(serialize.sync());
       if (retry && RESULT_TYPE_CHANGED.test(String(error))) {
         // Prepared before a migration changed its columns: prepare it again, once.
         await this.close(pglite, module, sql.name);
@@ -129,18 +136,29 @@ export class PGliteStatements {
       }
       throw error;
     }
-    messages.push(...(await send(serialize.sync())));
     return (module.parse.parseResults(messages, pglite.parsers)[0]?.rows ?? []) as Row[];
   }
 
   private async close(pglite: ProtocolPGlite, module: ProtocolModule, name: string): Promise<void> {
     const { serialize } = module.protocol;
-    await pglite.execProtocol(serialize.close({ type: 'S', name }), { syncToFs: false });
-    await pglite.execProtocol(serialize.sync(), { syncToFs: false });
+    await pglite.execProtocol(joined([serialize.close({ type: 'S', name }), serialize.sync()]), {
+      syncToFs: false,
+    });
     this.prepared.delete(name);
   }
 
   private async closeAll(pglite: ProtocolPGlite, module: ProtocolModule): Promise<void> {
     for (const name of [...this.prepared.keys()]) await this.close(pglite, module, name);
   }
+}
+
+/** Protocol messages back to back, for one call. */
+function joined(messages: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(messages.reduce((length, message) => length + message.length, 0));
+  let offset = 0;
+  for (const message of messages) {
+    out.set(message, offset);
+    offset += message.length;
+  }
+  return out;
 }
