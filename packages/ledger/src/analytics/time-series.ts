@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
+import { TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import { namedSql } from '../db/named-sql.js';
 import type {
   CostTimeSeries,
   CostTimeSeriesOptions,
@@ -31,8 +31,16 @@ const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
   none: [],
 };
 
-/** A bucket with runs: bucket_local, key, count, total_cost, avg_cost, min_cost, max_cost, as text. */
-type PointRow = [string, string | null, string, string, string, string, string];
+interface PointRow {
+  bucket_start: string;
+  bucket_local: string;
+  key: string | null;
+  count: string;
+  total_cost: string;
+  avg_cost: string;
+  min_cost: string;
+  max_cost: string;
+}
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
@@ -57,14 +65,10 @@ export async function queryCostTimeSeries(
     unit !== undefined && zone !== undefined && start !== undefined && end !== undefined,
     'a source built with a bucket has its placeholders',
   );
-  // One row: the buckets, the series keys and the non-empty points, each a JSON array of text
-  // values (exact as rows would be); the zero points of the grid are filled in here. PGlite hands
-  // each result row to Node at a cost that outgrew the query (30 days by 40 agents is 1,200
-  // points), and building, sorting and joining the whole grid in SQL cost more than the read.
-  // Named: the text depends only on the grouping and the filters given, never on their values.
-  const result = await runSeriesQuery<{ labels: string; keys: string; points: string }>(
+  params.push(TIME_SERIES_POINTS_MAX + 1);
+  const rows = await runSeriesQuery<PointRow>(
     q,
-    namedSql(`${source.sql},
+    `${source.sql},
     agg as (
       select s.label, ${GROUP_COLUMNS[groupBy]} as key,
         sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
@@ -80,56 +84,45 @@ export async function queryCostTimeSeries(
         where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label
       union
       select a.label from agg a
-    )
-    select
-      -- Each bucket's first instant and wall-clock start, in order.
-      (select coalesce(json_agg(array[to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC',
-          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS')] order by l.label), '[]')
-        from label_list l)::text as labels,
-      (${
-        groupBy === 'none'
-          ? `select '[null]'`
-          : `select coalesce(json_agg(k.key order by k.key), '[]') from (select distinct a.key from agg a) k`
-      })::text as keys,
-      (select coalesce(json_agg(array[to_char(a.label, 'YYYY-MM-DD"T"HH24:MI:SS'), a.key,
-          a.n::text, coalesce(a.cost, 0)::text, coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text,
-          coalesce(a.min_cost, 0)::text, coalesce(a.max_cost, 0)::text]), '[]')
-        from agg a)::text as points`),
+    ),
+    -- Each bucket's first instant once per bucket, not once per bucket and series.
+    labels as materialized (
+      select l.label, to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC',
+          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start
+      from label_list l
+    ),
+    keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
+    select l.bucket_start,
+      to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
+      coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
+      coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
+      coalesce(a.min_cost, 0)::text as min_cost, coalesce(a.max_cost, 0)::text as max_cost
+    from labels l cross join keys k
+    -- coalesce, not IS NOT DISTINCT FROM, so the join can hash: no id or status is empty.
+    left join agg a on a.label = l.label and coalesce(a.key, '') = coalesce(k.key, '')
+    order by l.label, k.key
+    limit $${params.length}`,
     params,
   );
-  const row = result[0];
-  assert(row !== undefined, 'a series query answers one row');
-  const labels = JSON.parse(row.labels) as [string, string][];
-  const keys = JSON.parse(row.keys) as (string | null)[];
   requireSeriesPoints(
-    labels.length * keys.length,
+    rows.length,
     'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
     'groupBy',
   );
-  const filled = new Map<string, PointRow>();
-  for (const point of JSON.parse(row.points) as PointRow[]) filled.set(gridKey(point[0], point[1]), point);
-  const points: CostTimeSeriesPoint[] = [];
-  for (const [bucketStart, bucketLocal] of labels) {
-    for (const key of keys) {
-      const point = filled.get(gridKey(bucketLocal, key));
-      points.push({
-        bucket_start: bucketStart,
-        bucket_local: bucketLocal,
-        key,
-        count: Number(point?.[2] ?? 0),
-        total_cost: Number(point?.[3] ?? 0),
-        avg_cost: Number(point?.[4] ?? 0),
-        min_cost: Number(point?.[5] ?? 0),
-        max_cost: Number(point?.[6] ?? 0),
-      });
-    }
-  }
-  return { bucket, group_by: groupBy, time_zone: timeZone, points };
+  return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
 }
 
-/** A point of the grid by bucket and series key; keys are never empty, so '' stands for none. */
-function gridKey(bucketLocal: string, key: string | null): string {
-  return `${bucketLocal}\u0000${key ?? ''}`;
+function toPoint(row: PointRow): CostTimeSeriesPoint {
+  return {
+    bucket_start: row.bucket_start,
+    bucket_local: row.bucket_local,
+    key: row.key,
+    count: Number(row.count),
+    total_cost: Number(row.total_cost),
+    avg_cost: Number(row.avg_cost),
+    min_cost: Number(row.min_cost),
+    max_cost: Number(row.max_cost),
+  };
 }
 
 function validateSeriesOptions(options: CostTimeSeriesOptions): SeriesWindow & { groupBy: SeriesGroupBy } {
