@@ -1,4 +1,4 @@
-import { describeEachEngine } from '@execution-ledger/test-support';
+import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
 import { type AnalyticsFilter, type CostTimeSeriesOptions, isLedgerError } from 'execution-ledger';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { insertHistoricalRuns } from './support/historical-runs.js';
@@ -190,6 +190,30 @@ describeEachEngine('analytics', (context) => {
       );
       expect(page.total).toBe(1);
     });
+  });
+
+  it('refuse a time series of more points than the bound, naming groupBy', async () => {
+    const projectId = context.project('points');
+    // 21 users over 5,000 hourly buckets: 105,000 points, past TIME_SERIES_POINTS_MAX.
+    await context.ledger.recordExecutions(
+      Array.from({ length: 21 }, (_, user) => makeExecution(projectId, { user_id: `user-${user}` })),
+    );
+    const end = new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + 3_600_000);
+    const start = new Date(end.getTime() - 5_000 * 3_600_000);
+    const error = await expectLedgerError(
+      context.ledger.getCostTimeSeries({ projectId, bucket: 'hour', groupBy: 'user', start, end }),
+      'VALIDATION_FAILED',
+      'groupBy',
+    );
+    expect(error.message).toContain('would have more than 100000 points');
+    const fewer = await context.ledger.getCostTimeSeries({
+      projectId,
+      bucket: 'day',
+      groupBy: 'user',
+      start,
+      end,
+    });
+    expect(fewer.points.reduce((sum, point) => sum + point.count, 0)).toBe(21);
   });
 
   describe('refuse bad input with VALIDATION_FAILED', () => {

@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.js';
+import type { NamedSql, Queryable } from '../db/database.js';
 
 interface Transactional extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
@@ -27,7 +27,7 @@ export interface LocalSettings {
 export async function queryWithSettings<Row>(
   q: Queryable,
   settings: LocalSettings,
-  sql: string,
+  sql: string | NamedSql,
   params: unknown[],
 ): Promise<Row[]> {
   const run = async (tx: Queryable) => {

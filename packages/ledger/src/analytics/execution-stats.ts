@@ -68,24 +68,29 @@ export async function queryProjectStats(
     additive: true,
     rowSecured: isRowSecured(q),
   });
-  // One round trip: the grand total and the per-agent rows through grouping sets.
-  const rows = await q.query<ProjectStatsRow>(
-    namedSql(`${source.sql}
-     select grouping(s.agent_id) = 1 as whole, s.agent_id,
-       coalesce(sum(s.run_count), 0)::text as total,
-       coalesce(sum(s.completed_count), 0)::text as successful,
-       coalesce(sum(s.failed_count), 0)::text as failed,
-       coalesce(sum(s.aborted_count), 0)::text as aborted,
-       coalesce(sum(s.cost_sum), 0)::text as total_cost,
-       coalesce(round(sum(s.cost_sum) / nullif(sum(s.run_count), 0), 6), 0)::text as avg_cost,
-       coalesce(round(sum(s.duration_ms_sum) / nullif(sum(s.duration_count), 0)), 0)::text as avg_duration_ms
-     from source s
-     group by grouping sets ((), (s.agent_id))
-     -- Pieces may be subtracted (additive): an agent whose runs all lie outside the range sums to zero.
-     having grouping(s.agent_id) = 1 or sum(s.run_count) > 0
-     order by s.agent_id`),
+  // One round trip and one row: the grand total and the per-agent rows (grouping sets) as a JSON
+  // array of text values, exact as the rows. PGlite hands each result row to Node at a cost that
+  // grows with the rows, more than the query costs: 41 rows took longer than reading them.
+  const result = await q.query<{ rows: string }>(
+    namedSql(`${source.sql},
+     stats as (
+       select grouping(s.agent_id) = 1 as whole, s.agent_id,
+         coalesce(sum(s.run_count), 0)::text as total,
+         coalesce(sum(s.completed_count), 0)::text as successful,
+         coalesce(sum(s.failed_count), 0)::text as failed,
+         coalesce(sum(s.aborted_count), 0)::text as aborted,
+         coalesce(sum(s.cost_sum), 0)::text as total_cost,
+         coalesce(round(sum(s.cost_sum) / nullif(sum(s.run_count), 0), 6), 0)::text as avg_cost,
+         coalesce(round(sum(s.duration_ms_sum) / nullif(sum(s.duration_count), 0)), 0)::text as avg_duration_ms
+       from source s
+       group by grouping sets ((), (s.agent_id))
+       -- Pieces may be subtracted (additive): an agent whose runs all lie outside the range sums to zero.
+       having grouping(s.agent_id) = 1 or sum(s.run_count) > 0
+     )
+     select coalesce(json_agg(st order by st.agent_id), '[]')::text as rows from stats st`),
     params,
   );
+  const rows = JSON.parse(result[0]?.rows ?? '[]') as ProjectStatsRow[];
   const byAgent: ExecutionStats['by_agent'] = {};
   let total: ProjectStatsRow | undefined;
   for (const row of rows) {

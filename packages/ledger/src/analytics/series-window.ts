@@ -1,5 +1,5 @@
 import { TIME_SERIES_BUCKETS_MAX, TIME_SERIES_POINTS_MAX } from '../bounds.js';
-import type { Queryable } from '../db/database.js';
+import type { NamedSql, Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import { queryWithSettings } from './analytics-query.js';
 import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
@@ -66,7 +66,11 @@ export function bucketStartSql(label: string, unit: string, zone: string): strin
 }
 
 /** Runs a series query; a zone that passed the name check but this server does not know is the caller's. */
-export async function runSeriesQuery<Row>(q: Queryable, sql: string, params: unknown[]): Promise<Row[]> {
+export async function runSeriesQuery<Row>(
+  q: Queryable,
+  sql: string | NamedSql,
+  params: unknown[],
+): Promise<Row[]> {
   try {
     return await queryWithSettings<Row>(q, { jit: 'off' }, sql, params);
   } catch (error) {
@@ -89,7 +93,7 @@ export function requireSeriesPoints(points: number, shorten: string, field: stri
   if (points <= TIME_SERIES_POINTS_MAX) return;
   throw new LedgerError(
     'VALIDATION_FAILED',
-    `the time series would have more than ${TIME_SERIES_POINTS_MAX} points; ${shorten}`,
+    `${field}: the time series would have more than ${TIME_SERIES_POINTS_MAX} points; ${shorten}`,
     { field },
   );
 }

@@ -1,6 +1,7 @@
 import type { Database, NamedSql, PGliteLike, Queryable, Session } from './database.js';
 import { translateDatabaseError } from './database-errors.js';
 import { sqlText } from './named-sql.js';
+import { PGliteStatements } from './pglite-statements.js';
 
 /**
  * The PGlite adapter. PGlite has one connection: its own transaction() serialises callers, and
@@ -8,15 +9,22 @@ import { sqlText } from './named-sql.js';
  */
 export class PGliteDatabase implements Database {
   readonly engine = 'pglite' as const;
+  /** Hot reads (NamedSql) prepared once per session instead of planned on every call. */
+  private readonly statements: PGliteStatements;
 
   constructor(
     private readonly pglite: PGliteLike,
     private readonly onClose: (() => Promise<void>) | undefined,
     private readonly where: string,
-  ) {}
+  ) {
+    this.statements = new PGliteStatements(pglite);
+  }
 
   async query<Row>(sql: string | NamedSql, params: readonly unknown[] = []): Promise<Row[]> {
     try {
+      if (typeof sql !== 'string' && this.statements.available) {
+        return await this.statements.query<Row>(sql, params, false);
+      }
       return (await this.pglite.query<Row>(sqlText(sql), params as unknown[])).rows;
     } catch (error) {
       throw translateDatabaseError(error, this.where);
@@ -29,7 +37,9 @@ export class PGliteDatabase implements Database {
         await tx.query('set transaction isolation level read committed');
         return fn({
           query: async <Row>(sql: string | NamedSql, params: readonly unknown[] = []) =>
-            (await tx.query<Row>(sqlText(sql), params as unknown[])).rows,
+            typeof sql !== 'string' && this.statements.available
+              ? this.statements.query<Row>(sql, params, true)
+              : (await tx.query<Row>(sqlText(sql), params as unknown[])).rows,
         });
       });
     } catch (error) {
