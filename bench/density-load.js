@@ -82,6 +82,12 @@ export async function loadDenseRuns(admin, { total, projects, days, endMs, progr
       firstUser += users[project];
     }
     await Promise.all(inFlight);
+    // The rows went around append_batch: set every project's head (0022) as the append keeps it.
+    await admin(`insert into execution_ledger.heads as h (project_id, seq, entry_hash, created_at)
+      select distinct on (e.project_id) e.project_id, e.seq, e.entry_hash, e.created_at
+      from execution_ledger.executions e order by e.project_id, e.seq desc
+      on conflict (project_id) do update
+        set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at`);
   } finally {
     await admin('alter table execution_ledger.executions enable always trigger executions_rollup');
     await admin('alter table execution_ledger.executions enable always trigger executions_step_rollup');

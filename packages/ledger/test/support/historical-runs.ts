@@ -63,6 +63,8 @@ export async function insertHistoricalRuns(
   if (rows.length === 0) return tip;
   const data = JSON.stringify(rows);
   if (data.includes('$data$')) throw new Error('test data must not contain the quoting tag $data$');
+  if (projectId.includes('$project$'))
+    throw new Error('a project id must not contain the quoting tag $project$');
   // One statement without parameters (a DO block), so SET LOCAL and the insert share a transaction
   // on both engines, and the data travels as a dollar-quoted literal.
   await context.admin(`do $do$ begin
@@ -79,6 +81,13 @@ export async function insertHistoricalRuns(
       execution_trace_json jsonb, status text, error_message text, created_at timestamptz, seq bigint,
       payload_hash text, prev_hash text, entry_hash text)
     order by x.seq;
+    -- The append reads a project's tip from its heads row (0022), which append_batch keeps; rows
+    -- written around it must move the head too, as the migration's backfill did for history.
+    insert into execution_ledger.heads as h (project_id, seq, entry_hash, created_at)
+    select e.project_id, e.seq, e.entry_hash, e.created_at from execution_ledger.executions e
+    where e.project_id = $project$${projectId}$project$ order by e.seq desc limit 1
+    on conflict (project_id) do update
+      set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at;
   end $do$`);
   return { seq, entryHash };
 }
