@@ -1,3 +1,4 @@
+import assert from 'node:assert';
 import { NAMED_STATEMENTS_MAX } from '../bounds.js';
 import type { NamedSql, PGliteLike } from './database.js';
 
@@ -76,7 +77,7 @@ export class PGliteStatements {
    */
   async query<Row>(sql: NamedSql, params: readonly unknown[], inTransaction: boolean): Promise<Row[]> {
     const pglite = this.pglite;
-    if (pglite === undefined) throw new Error('PGlite protocol API missing: check available first');
+    assert(pglite !== undefined, 'PGlite protocol API missing: check available first');
     this.module ??= import('@electric-sql/pglite') as unknown as Promise<ProtocolModule>;
     const module = await this.module;
     const run = () => pglite._runExclusiveQuery(() => this.run<Row>(pglite, module, sql, params, true));
