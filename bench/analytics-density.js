@@ -7,6 +7,7 @@
 //   BENCH_ENGINES=postgres BENCH_RUNS=10000000 BENCH_DAYS=365 npm run bench:analytics
 //   BENCH_REUSE=1 npm run bench:analytics                    # keep the server's runs from the last time
 //   BENCH_REUSE=1 BENCH_REBUILD=1 npm run bench:analytics    # keep the runs, migrate, rebuild the rollups
+//   BENCH_DENSITY_ROUNDS=3 BENCH_VERIFY_ROLLUPS=0 …           # fewer plain rounds, no verifyRollups (10M)
 //
 // PostgreSQL needs BENCH_DATABASE_URL (the owner of a database whose name contains "bench": its
 // execution_ledger schema is dropped and recreated) and BENCH_ADMIN_DATABASE_URL (a superuser on
