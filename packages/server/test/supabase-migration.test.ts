@@ -46,19 +46,40 @@ async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>)
 
 type ApiRole = 'anon' | 'authenticated' | 'service_role';
 
-/** One data API request: a transaction as authenticator, switched to `role` with `claims`. */
+/**
+ * One data API request: a transaction as authenticator, switched to `role` with `claims`, then,
+ * as PostgREST does, a call of the function its db-pre-request setting names, read from the
+ * authenticator's role settings (`alter role authenticator set pgrst.db_pre_request = …`, which
+ * apply to each new authenticator session) before the request's query. `before` runs ahead of
+ * that call, inside the transaction.
+ */
 async function asApiRole<T = unknown>(
   role: ApiRole,
   claims: Record<string, unknown>,
   fn: (client: pg.Client) => Promise<T>,
+  before?: (client: pg.Client) => Promise<unknown>,
 ): Promise<{ ok: true; value: T } | { ok: false; code: string; message: string }> {
   return withClient(urlFor('authenticator', 'authenticator'), async (client) => {
+    const [setting] = (
+      await client.query<{ name: string | null }>(
+        `select nullif(current_setting('pgrst.db_pre_request', true), '') as name`,
+      )
+    ).rows;
+    const preRequest = setting?.name ?? null;
     await client.query('begin');
     try {
       await client.query(`set local role ${role}`);
       await client.query(`select set_config('request.jwt.claims', $1, true)`, [
         JSON.stringify({ role, ...claims }),
       ]);
+      await before?.(client);
+      if (preRequest !== null)
+        await client.query(
+          `select ${preRequest
+            .split('.')
+            .map((part) => client.escapeIdentifier(part))
+            .join('.')}()`,
+        );
       return { ok: true as const, value: await fn(client) };
     } catch (error) {
       const failure = error as { code: string; message: string };
@@ -187,6 +208,14 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
       )
       .then((result) => result.rows.map((row) => row.run_id).sort());
   const runIds = (...keys: string[]) => keys.map((key) => present(runs[key])).sort();
+  /** Every run of a project, as postgres reads them (bob's project gains runs appended by the API). */
+  const runsOf = (projectId: string) =>
+    withClient(urlFor('postgres', 'postgres'), (client) =>
+      client.query<{ run_id: string }>(
+        'select run_id from execution_ledger.executions where project_id = $1',
+        [projectId],
+      ),
+    ).then((result) => result.rows.map((row) => row.run_id));
   const append = (client: pg.Client) =>
     client
       .query<{ r_outcome: string }>('select r_outcome from execution_ledger.append_batch($1, $2)', [
@@ -223,10 +252,12 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
     }
   });
 
-  it('authenticated reads exactly its own runs and its projects runs, and writes nothing', async () => {
+  it('authenticated reads its own runs and its JWT-named projects runs, and writes nothing', async () => {
+    // No pre-request function is configured yet: the membership (alice in projects.member) is not
+    // resolved, and the policy, which reads no table, shows nothing of that project (fail closed).
     expect(await asApiRole('authenticated', aliceClaims, read)).toEqual({
       ok: true,
-      value: runIds('aliceShared', 'carolClaimed', 'carolMember'),
+      value: runIds('aliceShared', 'carolClaimed'),
     });
     expect(await asApiRole('authenticated', { sub: bob }, read)).toEqual({
       ok: true,
@@ -299,6 +330,167 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
     } finally {
       await runtime.close();
     }
+  });
+
+  it('reads only the request claims and settings in its policies, never a table', async () => {
+    await withClient(urlFor('postgres', 'postgres'), async (client) => {
+      const policies = (
+        await client.query<{ policyname: string; qual: string }>(
+          `select policyname, qual from pg_policies
+           where schemaname = 'execution_ledger' and 'authenticated' = any(roles) order by policyname`,
+        )
+      ).rows;
+      expect(policies.map((policy) => policy.policyname)).toEqual([
+        'executions_supabase_read',
+        'project_members_supabase_own',
+      ]);
+      for (const policy of policies) {
+        expect(policy.qual).not.toMatch(/\bfrom\b/i);
+        expect(policy.qual).not.toContain('project_members');
+      }
+      const [preRequest] = (
+        await client.query(
+          `select p.prosecdef as security_definer, p.proconfig as settings, pg_get_userbyid(p.proowner) as owner,
+             has_function_privilege('anon', p.oid, 'execute') as anon,
+             has_function_privilege('authenticated', p.oid, 'execute') as authenticated,
+             has_function_privilege('service_role', p.oid, 'execute') as service_role,
+             has_function_privilege('public', p.oid, 'execute') as public,
+             has_schema_privilege('anon', 'execution_ledger', 'usage') as anon_ledger_usage,
+             has_schema_privilege('execution_ledger_service', 'execution_ledger_api', 'create') as owner_create
+           from pg_proc p where p.oid = 'execution_ledger_api.pre_request()'::regprocedure`,
+        )
+      ).rows;
+      expect(preRequest).toEqual({
+        security_definer: true,
+        settings: ['search_path=""'],
+        owner: 'execution_ledger_service',
+        anon: true,
+        authenticated: true,
+        service_role: true,
+        public: false,
+        anon_ledger_usage: false,
+        owner_create: false,
+      });
+    });
+  });
+
+  it('resolves nothing for anon, service_role or a request without a user, and survives a sub that is not a uuid', async () => {
+    const call = (client: pg.Client) =>
+      client
+        .query<{ setting: string }>(
+          `select execution_ledger_api.pre_request(),
+             current_setting('execution_ledger.member_projects', true) as setting`,
+        )
+        .then((result) => result.rows[0]?.setting);
+    expect(await asApiRole('anon', {}, call)).toEqual({ ok: true, value: '' });
+    expect(await asApiRole('anon', { sub: alice }, call)).toEqual({ ok: true, value: '' });
+    expect(await asApiRole('service_role', { sub: alice }, call)).toEqual({ ok: true, value: '' });
+    expect(await asApiRole('authenticated', {}, call)).toEqual({ ok: true, value: '' });
+    expect(await asApiRole('authenticated', { sub: 'not-a-uuid' }, call)).toEqual({
+      ok: true,
+      value: '{"sub": "not-a-uuid", "projects": []}',
+    });
+    // Whatever anon's claims say, it still reads nothing: no usage on the ledger's schema.
+    const anon = await asApiRole('anon', { sub: alice }, (client) =>
+      client.query('select execution_ledger_api.pre_request()').then(() => read(client)),
+    );
+    expect(anon).toMatchObject({ ok: false, code: '42501' });
+  });
+
+  it("takes PostgREST's db-pre-request setting as docs/supabase.md sets it", async () => {
+    await withClient(urlFor('postgres', 'postgres'), async (client) => {
+      // The documented statements, scoped to this test's database (the roles are the cluster's).
+      await client.query(
+        `alter role authenticator in database ${DATABASE} set pgrst.db_pre_request = 'execution_ledger_api.pre_request'`,
+      );
+      await client.query(`notify pgrst, 'reload config'`);
+    });
+    const configured = await withClient(urlFor('authenticator', 'authenticator'), (client) =>
+      client.query(`select current_setting('pgrst.db_pre_request', true) as name`),
+    );
+    expect(configured.rows).toEqual([{ name: 'execution_ledger_api.pre_request' }]);
+  });
+
+  it('with the pre-request function, a member reads its projects runs; others see no more than before', async () => {
+    expect(await asApiRole('authenticated', aliceClaims, read)).toEqual({
+      ok: true,
+      value: runIds('aliceShared', 'carolClaimed', 'carolMember'),
+    });
+    // A member whose JWT names no project: its own runs and its membership's.
+    expect(await asApiRole('authenticated', { sub: alice }, read)).toEqual({
+      ok: true,
+      value: runIds('aliceShared', 'carolMember'),
+    });
+    // Non-members: exactly what they read without the pre-request function.
+    expect(await asApiRole('authenticated', { sub: bob }, read)).toEqual({
+      ok: true,
+      value: [...runIds('bobShared'), ...(await runsOf(projects.bobs))].sort(),
+    });
+    expect(await asApiRole('authenticated', { sub: randomUUID() }, read)).toEqual({ ok: true, value: [] });
+    expect(await asApiRole('anon', {}, read)).toMatchObject({ ok: false, code: '42501' });
+    // The pre-request function overwrites whatever the transaction held before it, and a setting
+    // resolved for another user grants nothing: bob, holding alice's resolution, sees no more.
+    const forged = (sub: string) => (client: pg.Client) =>
+      client.query(`select set_config('execution_ledger.member_projects', $1, true)`, [
+        JSON.stringify({ sub, projects: [projects.member] }),
+      ]);
+    expect(await asApiRole('authenticated', { sub: bob }, read, forged(bob))).toEqual({
+      ok: true,
+      value: [...runIds('bobShared'), ...(await runsOf(projects.bobs))].sort(),
+    });
+    expect(
+      await asApiRole('authenticated', { sub: bob }, async (client) => {
+        await client.query(`select set_config('execution_ledger.member_projects', $1, true)`, [
+          JSON.stringify({ sub: alice, projects: [projects.member] }),
+        ]);
+        return read(client);
+      }),
+    ).toEqual({ ok: true, value: [...runIds('bobShared'), ...(await runsOf(projects.bobs))].sort() });
+    // Still no writes for a member.
+    expect(await asApiRole('authenticated', aliceClaims, append)).toMatchObject({ ok: false, code: '42501' });
+  });
+
+  it('shows a membership from the next request on, and hides it from the next request on once removed', async () => {
+    await ledger.addProjectMember(projects.bobs, carol);
+    expect(await asApiRole('authenticated', { sub: carol }, read)).toEqual({
+      ok: true,
+      value: [
+        ...runIds('carolClaimed', 'carolMember', 'carolUserClaimed'),
+        ...(await runsOf(projects.bobs)),
+      ].sort(),
+    });
+    await ledger.removeProjectMember(projects.bobs, carol);
+    await ledger.removeProjectMember(projects.member, alice);
+    expect(await asApiRole('authenticated', { sub: carol }, read)).toEqual({
+      ok: true,
+      value: runIds('carolClaimed', 'carolMember', 'carolUserClaimed'),
+    });
+    expect(await asApiRole('authenticated', { sub: alice }, read)).toEqual({
+      ok: true,
+      value: runIds('aliceShared'),
+    });
+  });
+
+  it('re-applies its Supabase part on an upgrade without changing who owns or reads what', async () => {
+    const part = printed.slice(printed.indexOf("-- Supabase's API roles"));
+    expect(part).toMatch(/^-- Supabase's API roles/);
+    await withClient(urlFor('postgres', 'postgres'), async (client) => {
+      await client.query(part);
+      await client.query(part);
+      const [state] = (
+        await client.query(
+          `select pg_get_userbyid(p.proowner) as owner,
+             pg_has_role('postgres', 'execution_ledger_service', 'member') as owner_is_service
+           from pg_proc p where p.oid = 'execution_ledger_api.pre_request()'::regprocedure`,
+        )
+      ).rows;
+      expect(state).toEqual({ owner: 'execution_ledger_service', owner_is_service: true });
+    });
+    await ledger.addProjectMember(projects.member, alice);
+    expect(await asApiRole('authenticated', { sub: alice }, read)).toEqual({
+      ok: true,
+      value: runIds('aliceShared', 'carolMember'),
+    });
   });
 
   it('keeps every chain intact after the matrix', async () => {

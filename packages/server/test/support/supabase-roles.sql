@@ -13,6 +13,10 @@
 --   authenticator  LOGIN NOINHERIT, granted the three: the data API connects as it and runs
 --                  each request as `set local role <role>` with `set local request.jwt.claims`.
 --   auth.uid(), auth.role(), auth.jwt(): read request.jwt.claims as Supabase's do.
+--   pgrst.db_pre_request: postgres may set it on authenticator (`alter role authenticator set
+--                  pgrst.db_pre_request = …`), as on Supabase, whose supautils extension lets it
+--                  set PostgREST's settings there; PostgreSQL 15's SET privilege on the parameter
+--                  stands in for that here.
 --   Default privileges: ALL on every new table, function and sequence in public to anon,
 --   authenticated and service_role (which is why the ledger creates nothing in public).
 
@@ -29,6 +33,8 @@ select 'create role authenticator login noinherit password ''authenticator'''
 grant anon, authenticated, service_role to authenticator;
 -- Supabase lets postgres act as the API roles (it administers them).
 grant anon, authenticated, service_role to postgres with admin option;
+-- ... and name the data API's pre-request function in authenticator's settings.
+grant set on parameter pgrst.db_pre_request to postgres;
 
 -- The project database: postgres may create schemas in it but does not own it.
 grant connect, create, temporary on database :"DBNAME" to postgres;
