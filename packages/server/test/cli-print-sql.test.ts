@@ -5,8 +5,9 @@ import { loadMigrations } from 'execution-ledger/database';
 import { describe, expect, it } from 'vitest';
 import { runCli, SERVE_PROCESS_TEST_MS } from './support/cli-process.js';
 
-// `migrate --print-sql` without Supabase: the plain script, applied by a tool of the caller's
-// own (here PGlite's exec, one implicit transaction), leaves a schema the library takes as is.
+// `migrate --print-sql`: the script, applied by a tool of the caller's own (here PGlite's exec,
+// one implicit transaction), leaves a schema the library takes as is; with --supabase, beside the
+// few Supabase objects it names (supabase-migration.test.ts applies it on Supabase's full role set).
 // A fresh PGlite and a CLI process each take seconds on a busy machine: the longer limit.
 describe('execution-ledger migrate --print-sql', () => {
   it(
@@ -53,6 +54,69 @@ describe('execution-ledger migrate --print-sql', () => {
         expect((await pglite.query(`select to_regclass('execution_ledger.migrations') as t`)).rows).toEqual([
           { t: null },
         ]);
+      } finally {
+        await pglite.close();
+      }
+    },
+    SERVE_PROCESS_TEST_MS,
+  );
+
+  it(
+    'prints with --supabase a script that applies beside Supabase roles, whose Supabase part runs again unchanged',
+    async () => {
+      const cli = await runCli(['migrate', '--print-sql', '--supabase']);
+      expect(cli).toMatchObject({ code: 0, stderr: '' });
+      const part = cli.stdout.slice(cli.stdout.indexOf("-- Supabase's API roles"));
+      expect(part).toMatch(/^-- Supabase's API roles/);
+      expect(part).toContain('create or replace function execution_ledger_api.pre_request()');
+      const pglite = await PGlite.create();
+      try {
+        // The little of Supabase the script refers to (test/support/supabase-roles.sql has it all).
+        await pglite.exec(`
+          create role anon nologin noinherit;
+          create role authenticated nologin noinherit;
+          create role service_role nologin noinherit bypassrls;
+          create schema auth;
+          grant usage on schema auth to anon, authenticated, service_role;
+          create function auth.uid() returns uuid language sql stable
+            as $$ select (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')::uuid $$;
+          create function auth.jwt() returns jsonb language sql stable
+            as $$ select nullif(current_setting('request.jwt.claims', true), '')::jsonb $$;`);
+        await pglite.exec(cli.stdout);
+        // An upgrade prints the Supabase part again after its migrations: it must apply twice.
+        await pglite.exec(part);
+        await pglite.exec(part);
+        const ledger = createLedger({ database: pglite });
+        expect((await ledger.migrate()).applied).toEqual([]);
+        const member = '6f1c1d2e-0000-4000-8000-000000000001';
+        const run = await ledger.recordExecution(
+          makeExecution('proj-printed-supabase', { user_id: '6f1c1d2e-0000-4000-8000-000000000002' }),
+        );
+        await ledger.addProjectMember('proj-printed-supabase', member);
+        const read = async (preRequest: boolean) => {
+          await pglite.exec('begin');
+          try {
+            await pglite.exec('set local role authenticated');
+            await pglite.query(`select set_config('request.jwt.claims', $1, true)`, [
+              JSON.stringify({ role: 'authenticated', sub: member }),
+            ]);
+            if (preRequest) await pglite.query('select execution_ledger_api.pre_request()');
+            return (await pglite.query<{ run_id: string }>('select run_id from execution_ledger.executions'))
+              .rows;
+          } finally {
+            await pglite.exec('rollback');
+          }
+        };
+        expect(await read(false)).toEqual([]);
+        expect(await read(true)).toEqual([{ run_id: run.run_id }]);
+        expect(
+          (
+            await pglite.query(
+              `select pg_get_userbyid(proowner) as owner, prosecdef as definer from pg_proc
+               where oid = 'execution_ledger_api.pre_request()'::regprocedure`,
+            )
+          ).rows,
+        ).toEqual([{ owner: 'execution_ledger_service', definer: true }]);
       } finally {
         await pglite.close();
       }
