@@ -171,13 +171,14 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   // Checked before the database is opened, so the message names the variable the user set.
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
   const shards = serveShards(options);
-  const checkpoints = await checkpointOptions(options);
-  if (shards !== undefined && checkpoints !== undefined)
+  const keyFile = options.checkpointKey ?? process.env[CHECKPOINT_KEY_VARIABLE];
+  if (shards !== undefined && keyFile !== undefined && keyFile !== '')
     throw new LedgerError(
       'VALIDATION_FAILED',
-      'a sharded service signs no checkpoints of its own: sign them over every shard with `execution-ledger shards checkpoint`; leave out --checkpoint-key',
+      `a sharded service signs no checkpoints of its own: sign them over every shard with \`execution-ledger shards checkpoint\`; leave out --checkpoint-key (and ${CHECKPOINT_KEY_VARIABLE})`,
       { field: '--checkpoint-key' },
     );
+  const checkpoints = await checkpointOptions(options);
   const sessionSecret = process.env[SESSION_SECRET_VARIABLE];
   const home = await openServiceLedger(global, options.allowPrivilegedRole === true, options.readUrl);
   const ledger = shards === undefined ? home : await openShardedService(home, shards);
