@@ -359,6 +359,14 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     const late = present(acknowledged[acknowledged.length - 1]);
     expect(await scoped.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
     expect(await scoped.reads.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
+    // Without a project every shard is asked; the copy the move left is sealed and not counted.
+    const early = present(acknowledged.find((record) => record.project_id === projectId));
+    expect(await reader.getExecutionByRunId(early.run_id)).toMatchObject({
+      run_id: early.run_id,
+      seq: early.seq,
+    });
+    expect(await reader.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
+    expect(await reader.getExecutionByRunId(`${projectId}-never-recorded`)).toBeNull();
     let exported = '';
     for await (const chunk of scoped.exportNdjsonStream({ projectId })) exported += String(chunk);
     expect(exported.trim().split('\n').length).toBe(count());

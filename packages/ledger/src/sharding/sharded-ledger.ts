@@ -438,7 +438,10 @@ export class ShardedLedger {
     return name;
   }
 
-  /** By project (one shard), or without one asked of every shard. */
+  /**
+   * By project (one shard, by the cached placement), or without one asked of every shard, each
+   * answer kept only from a shard that has not sealed the run's project (the one that holds it).
+   */
   async getExecutionByRunId(
     runId: string,
     options: { projectId?: string } = {},
@@ -447,12 +450,15 @@ export class ShardedLedger {
     if (projectId !== undefined) {
       return this.onProject(projectId, (ledger) => ledger.getExecutionByRunId(runId, { projectId }));
     }
-    const owned = await this.ownership();
+    // Without the catalog: a run found on a shard counts if that shard has not sealed its
+    // project (a copy a move left behind is sealed; the shard that holds it is not).
     const found = await Promise.all(
-      owned.shards.map((shard) =>
+      (await this.shardList()).map((shard) =>
         onShard(shard.name, async () => {
-          const record = await this.shard(shard.name).getExecutionByRunId(runId);
-          return record !== null && owned.placed.get(record.project_id) === shard.position ? record : null;
+          const ledger = this.shard(shard.name);
+          const record = await ledger.getExecutionByRunId(runId);
+          if (record === null) return null;
+          return (await projectSeal(await ledger.database(), record.project_id)) === null ? record : null;
         }),
       ),
     );
