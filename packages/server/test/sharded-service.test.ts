@@ -300,6 +300,58 @@ describe.skipIf(reason !== null)('a sharded HTTP service (serve --catalog --shar
     expect(out.byAgent.error.message).toMatch(/give project_id/);
   }, 180_000);
 
+  it('keeps serving a project moved to another shard while it runs: appends and reads go to the new shard', async () => {
+    const projectId = present(projects[4]);
+    const from = present(await sharded.shardOf(projectId));
+    const to = present(shardNames.find((name) => name !== from));
+    // The service read this project before the move, so its cached placement names the old shard.
+    expect((await get(`/v1/projects/${projectId}/stats`)).body.total_executions).toBe(RUNS);
+    const owner = createShardedLedger({
+      catalog: withDatabase(present(ownerUrl), names.catalog),
+      shards: Object.fromEntries(
+        shardNames.map((name, index) => [
+          name,
+          withDatabase(present(ownerUrl), present(names.shards[index])),
+        ]),
+      ),
+      migrate: false,
+    });
+    try {
+      expect(await owner.moveProject(projectId, to)).toMatchObject({ from, to, entries: RUNS });
+    } finally {
+      await owner.close();
+    }
+    const appended = await get('/v1/executions', {
+      method: 'POST',
+      body: JSON.stringify({
+        run_id: `svc-${projectId}-after-move`,
+        project_id: projectId,
+        user_id: 'user-0',
+        agent_id: 'planner',
+        intent: 'Deploy',
+        input: {},
+        cost: 5,
+        execution_trace: { steps: [], duration_ms: 1 },
+        status: 'completed',
+      }),
+    });
+    expect(appended).toMatchObject({ status: 201, body: { seq: RUNS + 1 } });
+    expect((await get(`/v1/projects/${projectId}/stats`)).body.total_executions).toBe(RUNS + 1);
+    const listed = await get(`/v1/projects/${projectId}/executions?limit=100`);
+    expect(listed.body.data.length).toBe(RUNS + 1);
+    expect(
+      (await get(`/v1/projects/${projectId}/verify`, { method: 'POST', body: '{}' })).body,
+    ).toMatchObject({
+      ok: true,
+      entries_checked: RUNS + 1,
+    });
+    // The new run is on the new shard only; the old one keeps its copy, frozen at the switch.
+    const onShard = async (name: string) =>
+      (await sharded.shard(name).listExecutions({ projectId }, { limit: 100 })).data.length;
+    expect(await onShard(to)).toBe(RUNS + 1);
+    expect(await onShard(from)).toBe(RUNS);
+  }, 120_000);
+
   it('answers every route either from the shards or with NOT_SHARDED, never from the empty home database', async () => {
     const spec = (await get('/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const values: Record<string, string> = {
