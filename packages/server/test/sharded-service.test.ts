@@ -434,4 +434,38 @@ describe.skipIf(reason !== null)('a sharded HTTP service (serve --catalog --shar
     expect(scoped.status).toBe(200);
     expect(((await scoped.json()) as { total_executions: number }).total_executions).toBe(RUNS);
   }, 180_000);
+
+  it('serves the dashboard: pages of one project from its shard, and no page fails with a server error', async () => {
+    const signIn = await fetch(`${present(server).url}/sign-in`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ key: adminKey }).toString(),
+      redirect: 'manual',
+    });
+    expect(signIn.status).toBe(303);
+    const cookie = present(signIn.headers.get('set-cookie')?.split(';')[0]);
+    const projectId = present(projects[5]);
+    const statuses: Record<string, number> = {};
+    for (const page of ['/', '/agents', '/failures', '/runs', '/integrity'])
+      for (const query of ['', `?project=${projectId}`]) {
+        const response = await fetch(`${present(server).url}${page}${query}`, {
+          headers: { cookie },
+          redirect: 'manual',
+        });
+        statuses[`${page}${query}`] = response.status;
+        const text = await response.text();
+        if (query !== '' && response.status === 200 && page === '/runs')
+          expect(text, page).toContain(`svc-${projectId}-0`);
+        if (page === '/integrity') {
+          // Every project with its entries, counted on its shard; checkpoints are the catalog's.
+          expect(text).toMatch(
+            new RegExp(
+              `<tr data-project="${projectId}"><th scope="row">${projectId}</th>\\s*<td><data value="${RUNS}">`,
+            ),
+          );
+          expect(text).toContain('kept in the shard catalog');
+        }
+      }
+    expect(Object.values(statuses)).toEqual(Object.values(statuses).map(() => 200));
+  }, 120_000);
 });
