@@ -416,8 +416,9 @@ export class ShardedLedger {
         const value = await onShard(hold.name, () => read(hold.ledger, hold.name));
         if (await hold.stillHeld()) answer = { value };
       } catch (error) {
-        // A write through the project's ledger that a sealed shard refused goes the same way.
-        if (!isProjectSealed(error)) throw error;
+        // A write through the project's ledger that a sealed shard refused goes the same way, and
+        // so does an error (NOT_FOUND…) from a shard the project left while it was asked.
+        if (!isProjectSealed(error) && (await hold.stillHeld().catch(() => true))) throw error;
       }
       if (answer !== undefined) return answer.value;
       this.forgetPlacement(projectId, hold.entry);
