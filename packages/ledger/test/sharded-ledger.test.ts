@@ -370,6 +370,8 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     let exported = '';
     for await (const chunk of scoped.exportNdjsonStream({ projectId })) exported += String(chunk);
     expect(exported.trim().split('\n').length).toBe(count());
+    // A bad export is refused at the call, before a stream exists, as on one server.
+    expect(() => scoped.exportStream('no-such-format', { projectId })).toThrow(LedgerError);
     // The placement it cached now names the new shard.
     expect(await reader.shardOf(projectId)).toBe(to);
     const stale = await (await open(present(runtimeUrl)).forProject(projectId)).listExecutionsByProject(
