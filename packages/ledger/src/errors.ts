@@ -96,6 +96,11 @@ export const ERROR_CODES = {
     status: 503,
     meaning: 'OTLP staging holds its maximum of spans while runs are assembled; retry after Retry-After.',
   },
+  NOT_SHARDED: {
+    status: 501,
+    meaning:
+      'A sharded service does not serve this: it needs one server holding every project, or a merge the shards cannot give exactly.',
+  },
   INTERNAL_ERROR: {
     status: 500,
     meaning:

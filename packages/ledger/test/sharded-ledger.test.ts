@@ -315,6 +315,92 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     );
   }, 120_000);
 
+  it('reads a project from the cached placement; a stale one never answers from the copy the project left', async () => {
+    const projectId = present(projects[4]);
+    for (let index = 0; index < 6; index += 1) await append(projectId, 600 + index);
+    const count = () => acknowledged.filter((record) => record.project_id === projectId).length;
+    // A second process that read the project before the move, and a project-scoped ledger it kept.
+    const reader = open(present(runtimeUrl));
+    const scoped = await reader.forProject(projectId);
+    expect((await scoped.listExecutionsByProject(projectId, 1000)).data.length).toBe(count());
+    const from = present(await router.shardOf(projectId));
+    const to = present(shardNames.find((name) => name !== from));
+
+    // The catalog is asked once: a placement row changed behind the reader's back is not read again.
+    const catalog = new pg.Client({ connectionString: withDatabase(present(adminUrl), names.catalog) });
+    await catalog.connect();
+    const placeOn = (name: string) =>
+      catalog.query(
+        `update execution_ledger_shards.placement p set shard = s.position
+         from execution_ledger_shards.shards s where s.name = $2 and p.project_id = $1`,
+        [projectId, name],
+      );
+    try {
+      await placeOn(to);
+      expect(await reader.shardOf(projectId)).toBe(to);
+      expect((await scoped.getProjectExecutionStats(projectId)).total_executions).toBe(count());
+      expect((await reader.getProjectExecutionStats(projectId)).total_executions).toBe(count());
+    } finally {
+      await placeOn(from);
+      await catalog.end();
+    }
+
+    // A stream that began before the move, one run per batch.
+    const stream = scoped.streamExecutions({ projectId, batchSize: 1 });
+    expect((await stream.next()).done).toBe(false);
+
+    await owner.moveProject(projectId, to);
+    await append(projectId, 700);
+    // Every read of the process that cached the old shard answers the whole chain, from the new one.
+    expect((await scoped.listExecutionsByProject(projectId, 1000)).data.length).toBe(count());
+    expect((await reader.getProjectExecutionStats(projectId)).total_executions).toBe(count());
+    const verified = await reader.verifyLedger(projectId);
+    expect(verified).toMatchObject({ ok: true, entries_checked: count() });
+    const late = present(acknowledged[acknowledged.length - 1]);
+    expect(await scoped.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
+    expect(await scoped.reads.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
+    // Without a project every shard is asked; the copy the move left is sealed and not counted.
+    const early = present(acknowledged.find((record) => record.project_id === projectId));
+    expect(await reader.getExecutionByRunId(early.run_id)).toMatchObject({
+      run_id: early.run_id,
+      seq: early.seq,
+    });
+    expect(await reader.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
+    expect(await reader.getExecutionByRunId(`${projectId}-never-recorded`)).toBeNull();
+    let exported = '';
+    for await (const chunk of scoped.exportNdjsonStream({ projectId })) exported += String(chunk);
+    expect(exported.trim().split('\n').length).toBe(count());
+    // A bad export is refused at the call, before a stream exists, as on one server.
+    expect(() => scoped.exportStream('no-such-format', { projectId })).toThrow(LedgerError);
+    // The placement it cached now names the new shard.
+    expect(await reader.shardOf(projectId)).toBe(to);
+    const stale = await (await open(present(runtimeUrl)).forProject(projectId)).listExecutionsByProject(
+      projectId,
+      1000,
+    );
+    expect(stale.data.length).toBe(count());
+
+    // The stream the move overtook reads the old shard's frozen copy to its end, then fails
+    // rather than end short.
+    const error = await (async () => {
+      try {
+        for (let next = await stream.next(); next.done !== true; next = await stream.next());
+        return null;
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('DATABASE_UNAVAILABLE');
+    expect((error as LedgerError).message).toMatch(
+      new RegExp(`moved off shard ${from} while it was streamed`),
+    );
+    // A stream begun after the move reads the new shard whole.
+    let streamed = 0;
+    for await (const _ of scoped.streamExecutions({ projectId, batchSize: 3 })) streamed += 1;
+    expect(streamed).toBe(count());
+  }, 120_000);
+
   it('refuses a move to a shard it does not know, or to the shard that holds the project', async () => {
     const projectId = present(projects[2]);
     expect(

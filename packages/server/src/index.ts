@@ -18,5 +18,6 @@ export type { OtlpOptions } from './otlp/otlp-ingest.js';
 export { OtlpIngest } from './otlp/otlp-ingest.js';
 export { PROJECT_ATTRIBUTE } from './otlp/otlp-span.js';
 export { otelRunId } from './otlp/run-assembly.js';
+export { shardedServiceLedger } from './sharding/sharded-service-ledger.js';
 export type { WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 export { SIGNATURE_HEADER, signWebhook, WebhookDelivery } from './webhooks/webhook-delivery.js';

@@ -53,3 +53,31 @@ describe('execution-ledger shards: refused input', () => {
     expect(result.stderr).toMatch(/there is no shard "s9" in shards/);
   });
 });
+
+// serve's sharded flags are checked before any database is opened, as the shards command's are.
+describe('execution-ledger serve --shard: refused input', () => {
+  const SHARD = 's0=postgres://a@127.0.0.1:1/l';
+  const REFUSALS: [string, string[], RegExp][] = [
+    ['--catalog without a shard', ['--catalog', 'postgres://a@127.0.0.1:1/c'], /--catalog needs every shard/],
+    ['a shard without the catalog', ['--shard', SHARD], /--shard needs the shard catalog: pass --catalog/],
+    [
+      'a --shard that is no URL',
+      ['--catalog', 'postgres://a@127.0.0.1:1/c', '--shard', 's0=db0'],
+      /is not name=postgres/,
+    ],
+    [
+      'a checkpoint key (sharded checkpoints are signed by shards checkpoint)',
+      ['--catalog', 'postgres://a@127.0.0.1:1/c', '--shard', SHARD, '--checkpoint-key', 'missing.key'],
+      /a sharded service signs no checkpoints of its own/,
+    ],
+  ];
+
+  it.each(REFUSALS)('refuses %s with VALIDATION_FAILED, exit 3', async (_what, args, message) => {
+    const result = await runCli(['--database', 'postgres://a@127.0.0.1:1/home', 'serve', ...args], {
+      env: { EXECUTION_LEDGER_CATALOG_URL: undefined, EXECUTION_LEDGER_CHECKPOINT_KEY: undefined },
+    });
+    expect(result.stderr).toMatch(/VALIDATION_FAILED/);
+    expect(result.stderr).toMatch(message);
+    expect(result.code).toBe(3);
+  });
+});

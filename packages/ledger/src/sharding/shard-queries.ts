@@ -101,3 +101,15 @@ export async function unsealProject(q: Queryable, projectId: string): Promise<bo
   );
   return rows[0]?.unsealed === true;
 }
+
+/**
+ * The shard a project moved to if this server sealed it (it moved away), or null while this
+ * server holds it: the check a read on a cached placement makes before and after it runs.
+ */
+export async function projectSeal(q: Queryable, projectId: string): Promise<string | null> {
+  const rows = await q.query<{ moved_to: string }>(
+    'select s.moved_to from execution_ledger.project_seals s where s.project_id = $1',
+    [projectId],
+  );
+  return rows[0]?.moved_to ?? null;
+}

@@ -61,11 +61,13 @@ import {
   shardFor,
   switchPlacement,
 } from './catalog-queries.js';
+import { type ProjectHold, type ProjectRouting, projectLedger } from './project-ledger.js';
 import {
   entryHashAt,
   exportEntries,
   importEntries,
   projectHead,
+  projectSeal,
   sealProject,
   unsealProject,
 } from './shard-queries.js';
@@ -318,24 +320,129 @@ export class ShardedLedger {
 
   /**
    * The ledger of the shard that holds the project, for every read of that project
-   * (lists, pages, streams, exports, statistics, percentiles, lineage, verification).
+   * (lists, pages, streams, exports, statistics, percentiles, lineage, verification), routed by
+   * the cached placement the appends use: the catalog is asked once per project and process.
+   * Each call checks the shard's seal of the project before and after it runs; a project moved
+   * away since is read again from the catalog and the call runs on its new shard, so a stale
+   * placement never answers a partial chain (a stream that a move overtakes fails: read it again).
    * A project never appended to reads as empty from the first shard.
    */
   async forProject(projectId: string): Promise<Ledger> {
-    const name = (await this.shardOf(projectId)) ?? (await this.shardList())[0]?.name;
+    requireLookupId(projectId, 'projectId');
+    let current = (await this.holdProject(projectId)).name;
+    const routing: ProjectRouting = {
+      projectId,
+      current: () => this.shard(current),
+      hold: async () => {
+        const hold = await this.holdProject(projectId);
+        current = hold.name;
+        return hold;
+      },
+      run: async (call) =>
+        this.onProject(projectId, (ledger, name) => {
+          current = name;
+          return call(ledger);
+        }),
+    };
+    return projectLedger(routing);
+  }
+
+  /**
+   * The placement a read uses: the one cached for appends, or else the catalog's (then cached);
+   * null for a project never placed (not cached: it may be placed any time).
+   */
+  private async readPlacement(
+    projectId: string,
+  ): Promise<{ name: string | null; entry: Promise<string> | undefined }> {
+    const cached = this.placements.get(projectId);
+    if (cached !== undefined) return { name: await cached, entry: cached };
+    const position = await catalogCall(async () => selectPlacement(await this.catalog, projectId));
+    if (position === null) return { name: null, entry: undefined };
+    let shards = await this.shardList();
+    if (!shards.some((shard) => shard.position === position)) {
+      // A shard added since the list was read.
+      this.checked = undefined;
+      shards = await this.shardList();
+    }
+    const name = this.nameOf(position, shards);
+    if (!this.placements.has(projectId)) this.placements.set(projectId, Promise.resolve(name));
+    return { name, entry: this.placements.get(projectId) };
+  }
+
+  /**
+   * A shard that holds the project now, from the cached placement: its seal of the project is
+   * checked (one index probe), and a sealed shard (the project moved away) sends the read to
+   * the catalog's placement again, waiting out a move's switch.
+   */
+  private async holdProject(
+    projectId: string,
+  ): Promise<ProjectHold & { entry: Promise<string> | undefined }> {
+    const deadline = Date.now() + MOVED_RETRY_MS;
+    for (let attempt = 0; ; attempt += 1) {
+      const placed = await this.readPlacement(projectId);
+      const name = placed.name ?? (await this.firstShard());
+      const ledger = this.shard(name);
+      const db = await onShard(name, () => ledger.database());
+      const sealed = await onShard(name, () => projectSeal(db, projectId));
+      if (sealed === null)
+        return {
+          name,
+          ledger,
+          entry: placed.entry,
+          stillHeld: async () => (await onShard(name, () => projectSeal(db, projectId))) === null,
+        };
+      this.forgetPlacement(projectId, placed.entry);
+      if (Date.now() >= deadline) throw movedTooLong(name, projectId);
+      if (attempt > 0) await sleep(Math.min(5 * 2 ** attempt, 200));
+    }
+  }
+
+  /**
+   * Runs a read of one project on the shard that holds it (naming that shard if it is
+   * unreachable). The shard's seal of the project is checked before and after the read: a read
+   * that a move overtook is run again on the project's new shard, so it never answers from a
+   * copy the project left.
+   */
+  private async onProject<T>(
+    projectId: string,
+    read: (ledger: Ledger, shard: string) => Promise<T>,
+  ): Promise<T> {
+    requireLookupId(projectId, 'projectId');
+    const deadline = Date.now() + MOVED_RETRY_MS;
+    for (let attempt = 0; ; attempt += 1) {
+      const hold = await this.holdProject(projectId);
+      let answer: { value: T } | undefined;
+      try {
+        const value = await onShard(hold.name, () => read(hold.ledger, hold.name));
+        if (await hold.stillHeld()) answer = { value };
+      } catch (error) {
+        // A write through the project's ledger that a sealed shard refused goes the same way, and
+        // so does an error (NOT_FOUND…) from a shard the project left while it was asked.
+        if (!isProjectSealed(error) && (await hold.stillHeld().catch(() => true))) throw error;
+      }
+      if (answer !== undefined) return answer.value;
+      this.forgetPlacement(projectId, hold.entry);
+      if (Date.now() >= deadline) throw movedTooLong(hold.name, projectId);
+      if (attempt > 0) await sleep(Math.min(5 * 2 ** attempt, 200));
+    }
+  }
+
+  /** Drops a cached placement found stale (unless another read already replaced it). */
+  private forgetPlacement(projectId: string, entry: Promise<string> | undefined): void {
+    if (entry !== undefined && this.placements.get(projectId) === entry) this.placements.delete(projectId);
+  }
+
+  private async firstShard(): Promise<string> {
+    const name = (await this.shardList())[0]?.name;
     if (name === undefined)
       throw new LedgerError('VALIDATION_FAILED', 'the catalog has no shard', { field: 'shards' });
-    return this.shard(name);
+    return name;
   }
 
-  /** Runs a read on the shard that holds the project, naming that shard if it is unreachable. */
-  private async onProject<T>(projectId: string, read: (ledger: Ledger) => Promise<T>): Promise<T> {
-    const ledger = await this.forProject(projectId);
-    const name = [...this.ledgers].find(([, candidate]) => candidate === ledger)?.[0] ?? 'unknown';
-    return onShard(name, () => read(ledger));
-  }
-
-  /** By project (one shard), or without one asked of every shard. */
+  /**
+   * By project (one shard, by the cached placement), or without one asked of every shard, each
+   * answer kept only from a shard that has not sealed the run's project (the one that holds it).
+   */
   async getExecutionByRunId(
     runId: string,
     options: { projectId?: string } = {},
@@ -344,12 +451,15 @@ export class ShardedLedger {
     if (projectId !== undefined) {
       return this.onProject(projectId, (ledger) => ledger.getExecutionByRunId(runId, { projectId }));
     }
-    const owned = await this.ownership();
+    // Without the catalog: a run found on a shard counts if that shard has not sealed its
+    // project (a copy a move left behind is sealed; the shard that holds it is not).
     const found = await Promise.all(
-      owned.shards.map((shard) =>
+      (await this.shardList()).map((shard) =>
         onShard(shard.name, async () => {
-          const record = await this.shard(shard.name).getExecutionByRunId(runId);
-          return record !== null && owned.placed.get(record.project_id) === shard.position ? record : null;
+          const ledger = this.shard(shard.name);
+          const record = await ledger.getExecutionByRunId(runId);
+          if (record === null) return null;
+          return (await projectSeal(await ledger.database(), record.project_id)) === null ? record : null;
         }),
       ),
     );
@@ -807,10 +917,8 @@ export class ShardedLedger {
     if (opened.ok && !opened.body.includes(Buffer.from(row.root, 'hex').toString('base64')))
       problems.push('the signed note names another root');
     for (const head of row.heads) {
-      const stored = await entryHashAt(
-        await (await this.forProject(head.project_id)).database(),
-        head.project_id,
-        head.seq,
+      const stored = await this.onProject(head.project_id, async (ledger) =>
+        entryHashAt(await ledger.database(), head.project_id, head.seq),
       );
       if (stored !== head.entry_hash)
         problems.push(
@@ -937,6 +1045,15 @@ function divideRounded(total: bigint, count: bigint): bigint {
   const quotient = total / count;
   const remainder = total % count;
   return remainder * 2n >= count ? quotient + 1n : quotient;
+}
+
+function movedTooLong(shard: string, projectId: string): LedgerError {
+  return new LedgerError(
+    'DATABASE_UNAVAILABLE',
+    `shard ${shard} sealed project ${projectId} (it moved away), and the catalog still placed it there after ` +
+      `${MOVED_RETRY_MS / 1000} s; finish the move (run it again) and read again`,
+    { details: { shard, project_id: projectId } },
+  );
 }
 
 function sleep(ms: number): Promise<void> {

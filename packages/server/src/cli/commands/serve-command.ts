@@ -1,5 +1,11 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { createLedger, type Ledger, LedgerError, type SigningKey } from 'execution-ledger';
+import {
+  createLedger,
+  createShardedLedger,
+  type Ledger,
+  LedgerError,
+  type SigningKey,
+} from 'execution-ledger';
 import {
   CHECKPOINT_INTERVAL_MS_DEFAULT,
   CHECKPOINT_INTERVAL_MS_MAX,
@@ -13,10 +19,12 @@ import { buildServer } from '../../build-server.js';
 import type { SocketTimeoutOptions } from '../../http/socket-timeouts.js';
 import { ApiKeyStore } from '../../keys/api-key-store.js';
 import { requireOperatorToken } from '../../keys/api-key-token.js';
+import { shardedServiceLedger } from '../../sharding/sharded-service-ledger.js';
 import { readSigningKeyFile } from '../key-file-input.js';
 import { databaseTarget, ledgerOptions } from '../open-ledger.js';
 import { CHECKPOINT_KEY_VARIABLE } from './checkpoint-command.js';
-import { globalOptions, positiveInteger, withExample } from './command-options.js';
+import { collect, globalOptions, positiveInteger, withExample } from './command-options.js';
+import { CATALOG_URL_VARIABLE, parseShardFlags } from './shards-command.js';
 
 interface ServeOptions {
   host: string;
@@ -34,6 +42,14 @@ interface ServeOptions {
   otlpGrace?: number;
   otlpMaxWait?: number;
   readUrl?: string;
+  catalog?: string;
+  shard?: string[];
+}
+
+/** The shards a sharded service routes to: the catalog and every shard's URL. */
+interface ServeShards {
+  catalog: string;
+  shards: Record<string, string>;
 }
 
 const ADMIN_KEY_VARIABLE = 'EXECUTION_LEDGER_ADMIN_KEY';
@@ -99,6 +115,13 @@ export function registerServeCommand(program: Command): void {
         'their answers state its lag (x-read-lag-ms), as /metrics does (default: the database)',
     )
     .option(
+      '--shard <name=url>',
+      "serve projects sharded over several servers (docs/scaling.md): a shard's ledger, once per shard; " +
+        'appends and reads of a project go to its shard, and --database keeps the service’s own tables',
+      collect,
+    )
+    .option('--catalog <url>', `the shard catalog, with --shard (default: ${CATALOG_URL_VARIABLE})`)
+    .option(
       '--allow-privileged-role',
       'serve even when the database role is the owner, a superuser or BYPASSRLS (the guards then do not hold it)',
     )
@@ -110,6 +133,7 @@ export function registerServeCommand(program: Command): void {
     'execution-ledger serve --port 3000',
     `${ADMIN_KEY_VARIABLE}=… execution-ledger serve --database postgres://…`,
     'execution-ledger serve --checkpoint-key checkpoint.key --checkpoint-interval 60',
+    'execution-ledger serve --database postgres://…/catalog --catalog postgres://…/catalog --shard s0=postgres://… --shard s1=postgres://…',
   );
 }
 
@@ -146,9 +170,18 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   const adminKey = process.env[ADMIN_KEY_VARIABLE];
   // Checked before the database is opened, so the message names the variable the user set.
   if (adminKey !== undefined && adminKey !== '') requireOperatorToken(adminKey, ADMIN_KEY_VARIABLE);
+  const shards = serveShards(options);
+  const keyFile = options.checkpointKey ?? process.env[CHECKPOINT_KEY_VARIABLE];
+  if (shards !== undefined && keyFile !== undefined && keyFile !== '')
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `a sharded service signs no checkpoints of its own: sign them over every shard with \`execution-ledger shards checkpoint\`; leave out --checkpoint-key (and ${CHECKPOINT_KEY_VARIABLE})`,
+      { field: '--checkpoint-key' },
+    );
   const checkpoints = await checkpointOptions(options);
   const sessionSecret = process.env[SESSION_SECRET_VARIABLE];
-  const ledger = await openServiceLedger(global, options.allowPrivilegedRole === true, options.readUrl);
+  const home = await openServiceLedger(global, options.allowPrivilegedRole === true, options.readUrl);
+  const ledger = shards === undefined ? home : await openShardedService(home, shards);
   const app = await buildServer({
     ledger,
     closeLedger: true,
@@ -165,12 +198,17 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
       ...(sessionSecret === undefined || sessionSecret === '' ? {} : { sessionSecret }),
       ...(checkpoints === undefined ? {} : { publicKey: checkpoints.privateKey }),
     },
-    webhooks: {},
+    // Webhooks read the events of one server; a sharded service delivers none (NOT_SHARDED).
+    ...(shards === undefined ? { webhooks: {} } : {}),
   });
   const firstKey = adminKey ? undefined : await firstAdminKey(ledger);
   const address = await app.listen({ host: options.host, port: options.port });
   process.stdout.write(`Dashboard: ${address}/ (sign in with an API key of role read or admin)\n`);
   process.stdout.write(`Execution Ledger is listening on ${address} (database: ${describe(global)})\n`);
+  if (shards !== undefined)
+    process.stdout.write(
+      `Projects sharded over ${Object.keys(shards.shards).join(', ')} (catalog: ${redacted(shards.catalog)})\n`,
+    );
   if (options.readUrl !== undefined) {
     const lag = await ledger.readLag();
     process.stdout.write(
@@ -200,6 +238,41 @@ async function serve(global: ReturnType<typeof globalOptions>, options: ServeOpt
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
+}
+
+function serveShards(options: ServeOptions): ServeShards | undefined {
+  const shards = parseShardFlags(options.shard);
+  if (Object.keys(shards).length === 0) {
+    if (options.catalog === undefined) return undefined;
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      '--catalog needs every shard: add --shard name=postgres://… for each shard the catalog lists',
+      { field: '--shard' },
+    );
+  }
+  const catalog = options.catalog ?? process.env[CATALOG_URL_VARIABLE];
+  if (catalog === undefined || catalog === '')
+    throw new LedgerError(
+      'VALIDATION_FAILED',
+      `--shard needs the shard catalog: pass --catalog postgres://… or set ${CATALOG_URL_VARIABLE}`,
+      { field: '--catalog' },
+    );
+  return { catalog, shards };
+}
+
+/**
+ * The sharded service's ledger over the home one (API keys and the service's tables): the
+ * catalog must list exactly shards it was given URLs for, and every shard must answer.
+ */
+async function openShardedService(home: Ledger, shards: ServeShards): Promise<Ledger> {
+  const sharded = createShardedLedger({ catalog: shards.catalog, shards: shards.shards, migrate: false });
+  try {
+    await sharded.ready();
+  } catch (error) {
+    await Promise.allSettled([sharded.close(), home.close()]);
+    throw error;
+  }
+  return shardedServiceLedger(home, sharded);
 }
 
 function timeoutOptions(options: ServeOptions): SocketTimeoutOptions {

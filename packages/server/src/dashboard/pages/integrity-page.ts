@@ -51,16 +51,18 @@ ${canVerify ? '' : html`<p>Verifying needs a key of role admin.</p>`}
 </section>
 <section aria-labelledby="checkpoints-title"><h2 id="checkpoints-title">Signed checkpoints</h2>
 ${
-  checkpoints.length === 0
-    ? html`<p class="notice empty">No checkpoint has been signed yet: run <code>execution-ledger checkpoint</code>, or serve with <code>--checkpoint-key</code>.</p>`
-    : html`<div class="table-wrap"><table id="checkpoints-table"><caption>Newest first</caption>
+  checkpoints === 'sharded'
+    ? html`<p class="notice">This service serves projects sharded over several servers: their checkpoints are signed over every shard's heads and kept in the shard catalog (<code>execution-ledger shards … checkpoint</code>), not listed here.</p>`
+    : checkpoints.length === 0
+      ? html`<p class="notice empty">No checkpoint has been signed yet: run <code>execution-ledger checkpoint</code>, or serve with <code>--checkpoint-key</code>.</p>`
+      : html`<div class="table-wrap"><table id="checkpoints-table"><caption>Newest first</caption>
 <thead><tr><th scope="col">Seq</th><th scope="col">Signed</th><th scope="col">Project heads</th><th scope="col">Key</th><th scope="col">Root</th></tr></thead>
 <tbody>${checkpoints.map(
-        (
-          checkpoint,
-        ) => html`<tr id="checkpoint-${checkpoint.seq}"><th scope="row">${checkpoint.seq}</th><td>${time(checkpoint.created_at, timeZone)}</td>
+          (
+            checkpoint,
+          ) => html`<tr id="checkpoint-${checkpoint.seq}"><th scope="row">${checkpoint.seq}</th><td>${time(checkpoint.created_at, timeZone)}</td>
   <td>${checkpoint.tree_size}</td><td>${checkpoint.origin} (${checkpoint.key_id})</td><td><code>${checkpoint.root.slice(0, 16)}…</code></td></tr>`,
-      )}</tbody></table></div>`
+        )}</tbody></table></div>`
 }</section>`;
   return pageLayout(
     { title: 'Integrity', current: '/integrity', principal, carry: queryString({ tz: query.tz }) },
@@ -105,12 +107,14 @@ function verificationText(entry: VerificationEntry | undefined, timeZone: string
     : html`<strong class="bad">broken at seq ${report.first_bad_seq ?? '?'}</strong>: ${report.reason ?? ''}; ${time(entry.at, timeZone)} by ${entry.by}`;
 }
 
-async function recentCheckpoints(ledger: Ledger): Promise<Checkpoint[]> {
+/** The newest checkpoints, or 'sharded' on a sharded service (its checkpoints are in the shard catalog). */
+async function recentCheckpoints(ledger: Ledger): Promise<Checkpoint[] | 'sharded'> {
   let newest: Checkpoint;
   try {
     newest = await ledger.getCheckpoint();
   } catch (error) {
     if (isLedgerError(error) && error.code === 'CHECKPOINT_NOT_FOUND') return [];
+    if (isLedgerError(error) && error.code === 'NOT_SHARDED') return 'sharded';
     throw error;
   }
   const older = [];
