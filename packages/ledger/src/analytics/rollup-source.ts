@@ -103,6 +103,7 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   const narrow = project !== undefined || scope.agentId !== undefined;
   const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
+  if (needs.bucket.timeZone === 'UTC') return utcBucketedSource(scope, parts, needs.bucket);
   return bucketedSource(scope, parts, needs.bucket);
 }
 
@@ -204,8 +205,22 @@ const PERIODS: readonly RollupPeriod[] = ['month', 'day', 'hour'];
  */
 function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
   const periods = PERIODS.filter((period) => levelFor(period, parts.needed) !== undefined);
+  return {
+    sql: `with source as (\n      ${pieceBranches(scope, parts, periods).join('\n      union all\n      ')}\n    )`,
+    levels: periods.map((period) => requireLevel(period, parts.needed)),
+  };
+}
+
+/**
+ * The branches (one index range scan each) that cover [start, end) with whole periods of the
+ * given sizes and the entries of the cut hours; at least one, typed as `source`.
+ */
+function pieceBranches(
+  scope: AnalyticsScope,
+  parts: SourceParts,
+  periods: readonly RollupPeriod[],
+): string[] {
   const { pieces } = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive);
-  const levels = periods.map((period) => requireLevel(period, parts.needed));
   const time = (ms: number) => `${parts.add(instantText(ms))}::timestamptz`;
   const branches = pieces.map((piece) => {
     let branch: string;
@@ -224,7 +239,38 @@ function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
   });
   // An empty range reads nothing; one typed branch that returns no row keeps the outer query valid.
   if (branches.length === 0) branches.push(entryRows([...parts.where('t'), 'false']));
-  return { sql: `with source as (\n      ${branches.join('\n      union all\n      ')}\n    )`, levels };
+  return branches;
+}
+
+/**
+ * Buckets on the UTC wall clock: every UTC hour inside the range lies inside one bucket, and so
+ * does every UTC day for day and week buckets (weeks start on a UTC Monday midnight), with no
+ * offset change anywhere. The range is then covered as statistics cover it (edgesSource): whole
+ * days inside it from the day level (none for hour buckets), whole hours at its edges from the
+ * hour level, and the entries of the at most two hours it cuts; no calendar of days and hours is
+ * built and classified, and each piece is one index range scan. Each row's bucket is the bucket
+ * of its period's start (or of the entry's instant). Months never lie inside a day or a week.
+ */
+function utcBucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
+  const periods: RollupPeriod[] = bucket.unit === 'hour' ? ['hour'] : ['day', 'hour'];
+  const branches = pieceBranches(scope, parts, periods);
+  const start = `${parts.add(scope.start)}::timestamptz`;
+  const end = `${parts.add(scope.end)}::timestamptz`;
+  const unit = `${parts.add(bucket.unit)}::text`;
+  const zone = `${parts.add(bucket.timeZone)}::text`;
+  const sql = `with source as (
+      select b.*, date_trunc(${unit}, b.at at time zone ${zone}) as label from (
+        ${branches.join('\n      union all\n      ')}
+      ) b
+    )`;
+  return {
+    sql,
+    start,
+    end,
+    unit,
+    timeZone: zone,
+    levels: periods.map((period) => requireLevel(period, parts.needed)),
+  };
 }
 
 /** Pieces that cover a range exactly, and an estimate of the rows they read. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { TIME_SERIES_POINTS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
+import { namedSql } from '../db/named-sql.js';
 import type {
   CostTimeSeries,
   CostTimeSeriesOptions,
@@ -31,23 +31,25 @@ const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
   none: [],
 };
 
-interface PointRow {
-  bucket_start: string;
-  bucket_local: string;
-  key: string | null;
-  count: string;
-  total_cost: string;
-  avg_cost: string;
-  min_cost: string;
-  max_cost: string;
+/** The series as one row of JSON texts: PGlite hands each result row to Node at a cost of its own. */
+interface SeriesRow {
+  /** [[bucket_local, bucket_start], …] in bucket order. */
+  labels: string;
+  /** Every series' key, in the database's order (nulls last). */
+  keys: string;
+  /** [[bucket_local, key, count, total_cost, avg_cost, min_cost, max_cost], …]: the buckets with runs. */
+  groups: string;
 }
+
+type GroupRow = [string, string | null, string, string, string, string, string];
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
  * over [start, end). UTC days and hours that lie inside one bucket come from the rollup levels;
  * hours a bucket edge cuts (zones whose offset is not a whole hour, daylight-saving changes, the
- * range's ends) from the entries. Every
- * series lists every bucket of the range, with zeros where nothing ran.
+ * range's ends) from the entries. Every series lists every bucket of the range, with zeros where
+ * nothing ran: the database sums the groups that have runs and lists the buckets and the series
+ * (their labels and order are its own), and the points are filled in here.
  */
 export async function queryCostTimeSeries(
   q: Queryable,
@@ -65,10 +67,8 @@ export async function queryCostTimeSeries(
     unit !== undefined && zone !== undefined && start !== undefined && end !== undefined,
     'a source built with a bucket has its placeholders',
   );
-  params.push(TIME_SERIES_POINTS_MAX + 1);
-  const rows = await runSeriesQuery<PointRow>(
-    q,
-    `${source.sql},
+  const local = (label: string) => `to_char(${label}, 'YYYY-MM-DD"T"HH24:MI:SS')`;
+  const sql = `${source.sql},
     agg as (
       select s.label, ${GROUP_COLUMNS[groupBy]} as key,
         sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
@@ -84,45 +84,56 @@ export async function queryCostTimeSeries(
         where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label
       union
       select a.label from agg a
-    ),
-    -- Each bucket's first instant once per bucket, not once per bucket and series.
-    labels as materialized (
-      select l.label, to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC',
-          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as bucket_start
-      from label_list l
-    ),
-    keys as (${groupBy === 'none' ? 'select null::text as key' : 'select distinct a.key from agg a'})
-    select l.bucket_start,
-      to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS') as bucket_local, k.key,
-      coalesce(a.n, 0)::text as count, coalesce(a.cost, 0)::text as total_cost,
-      coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text as avg_cost,
-      coalesce(a.min_cost, 0)::text as min_cost, coalesce(a.max_cost, 0)::text as max_cost
-    from labels l cross join keys k
-    -- coalesce, not IS NOT DISTINCT FROM, so the join can hash: no id or status is empty.
-    left join agg a on a.label = l.label and coalesce(a.key, '') = coalesce(k.key, '')
-    order by l.label, k.key
-    limit $${params.length}`,
-    params,
-  );
+    )
+    select
+      (select coalesce(json_agg(json_build_array(${local('l.label')},
+          to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+          order by l.label), '[]')
+        from label_list l)::text as labels,
+      (${groupBy === 'none' ? `select '[null]'` : `select coalesce(json_agg(k.key order by k.key), '[]') from (select distinct a.key from agg a) k`})::text as keys,
+      (select coalesce(json_agg(json_build_array(${local('a.label')}, a.key, a.n::text, a.cost::text,
+          coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text, coalesce(a.min_cost, 0)::text,
+          coalesce(a.max_cost, 0)::text)), '[]')
+        from agg a)::text as groups`;
+  // In UTC the text depends only on the pieces the range needs and on the filters given: named,
+  // it is planned once per connection. Other zones classify days and hours of their own.
+  const rows = await runSeriesQuery<SeriesRow>(q, timeZone === 'UTC' ? namedSql(sql) : sql, params);
+  const row = rows[0];
+  assert(row !== undefined, 'an aggregate query answers one row');
+  const labels = JSON.parse(row.labels) as [string, string][];
+  const keys = JSON.parse(row.keys) as (string | null)[];
   requireSeriesPoints(
-    rows.length,
+    labels.length * keys.length,
     'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
     'groupBy',
   );
-  return { bucket, group_by: groupBy, time_zone: timeZone, points: rows.map(toPoint) };
-}
-
-function toPoint(row: PointRow): CostTimeSeriesPoint {
-  return {
-    bucket_start: row.bucket_start,
-    bucket_local: row.bucket_local,
-    key: row.key,
-    count: Number(row.count),
-    total_cost: Number(row.total_cost),
-    avg_cost: Number(row.avg_cost),
-    min_cost: Number(row.min_cost),
-    max_cost: Number(row.max_cost),
-  };
+  const groups = new Map<string, Map<string | null, GroupRow>>();
+  for (const group of JSON.parse(row.groups) as GroupRow[]) {
+    let byKey = groups.get(group[0]);
+    if (byKey === undefined) {
+      byKey = new Map();
+      groups.set(group[0], byKey);
+    }
+    byKey.set(group[1], group);
+  }
+  const points: CostTimeSeriesPoint[] = [];
+  for (const [bucketLocal, bucketStart] of labels) {
+    const byKey = groups.get(bucketLocal);
+    for (const key of keys) {
+      const group = byKey?.get(key);
+      points.push({
+        bucket_start: bucketStart,
+        bucket_local: bucketLocal,
+        key,
+        count: Number(group?.[2] ?? 0),
+        total_cost: Number(group?.[3] ?? 0),
+        avg_cost: Number(group?.[4] ?? 0),
+        min_cost: Number(group?.[5] ?? 0),
+        max_cost: Number(group?.[6] ?? 0),
+      });
+    }
+  }
+  return { bucket, group_by: groupBy, time_zone: timeZone, points };
 }
 
 function validateSeriesOptions(options: CostTimeSeriesOptions): SeriesWindow & { groupBy: SeriesGroupBy } {
