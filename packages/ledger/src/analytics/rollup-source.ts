@@ -220,7 +220,7 @@ function pieceBranches(
   parts: SourceParts,
   periods: readonly RollupPeriod[],
 ): string[] {
-  const { pieces } = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive);
+  const pieces = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive).pieces();
   const time = (ms: number) => `${parts.add(instantText(ms))}::timestamptz`;
   const branches = pieces.map((piece) => {
     let branch: string;
@@ -275,7 +275,7 @@ function utcBucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bu
 
 /** Pieces that cover a range exactly, and an estimate of the rows they read. */
 interface Cover {
-  pieces: Piece[];
+  pieces: () => Piece[];
   cost: number;
 }
 
@@ -293,16 +293,22 @@ function span(from: number, to: number): number {
   return Number.isFinite(to - from) ? to - from : HORIZON_MS;
 }
 
+// Covers are compared by cost; only the chosen one lists its pieces.
 function joined(covers: Cover[]): Cover {
   return {
-    pieces: covers.flatMap((cover) => cover.pieces),
+    pieces: () => covers.flatMap((cover) => cover.pieces()),
     cost: covers.reduce((sum, cover) => sum + cover.cost, 0),
   };
 }
 
 function negated(cover: Cover): Cover {
-  return { ...cover, pieces: cover.pieces.map((piece) => ({ ...piece, sign: piece.sign === 1 ? -1 : 1 })) };
+  return {
+    cost: cover.cost,
+    pieces: () => cover.pieces().map((piece) => ({ ...piece, sign: piece.sign === 1 ? -1 : 1 })),
+  };
 }
+
+const NOTHING: Cover = { pieces: () => [], cost: 0 };
 
 /**
  * The cheapest exact cover of [from, to): whole periods of the coarsest size inside it, the edges
@@ -312,12 +318,44 @@ function negated(cover: Cover): Cover {
  * subtracts those minutes' entries instead of reading its days and hours. Every instant of the
  * range is counted exactly once in total, every instant outside it zero times.
  */
-function coverRange(from: number, to: number, periods: readonly RollupPeriod[], additive: boolean): Cover {
-  if (!(from < to)) return { pieces: [], cost: 0 };
+function coverRange(
+  from: number,
+  to: number,
+  periods: readonly RollupPeriod[],
+  additive: boolean,
+  known: KnownCovers = [],
+): Cover {
+  if (!(from < to)) return NOTHING;
+  // The search meets the same edge ranges again and again (each end is tried at the period
+  // boundaries on both sides of it): each is solved once per call, by the number of period
+  // sizes left (periods are always a suffix of the same list), its start and its end.
+  const byFrom = (known[periods.length] ??= new Map());
+  let byTo = byFrom.get(from);
+  if (byTo === undefined) {
+    byTo = new Map();
+    byFrom.set(from, byTo);
+  }
+  let cover = byTo.get(to);
+  if (cover === undefined) {
+    cover = searchCover(from, to, periods, additive, known);
+    byTo.set(to, cover);
+  }
+  return cover;
+}
+
+type KnownCovers = Map<number, Map<number, Cover>>[];
+
+function searchCover(
+  from: number,
+  to: number,
+  periods: readonly RollupPeriod[],
+  additive: boolean,
+  known: KnownCovers,
+): Cover {
   const [period, ...finer] = periods;
   if (period === undefined) {
     return {
-      pieces: [{ period: 'entries', from, to, sign: 1 }],
+      pieces: () => [{ period: 'entries', from, to, sign: 1 }],
       cost: PIECE_COST + (ENTRY_HOUR_COST * span(from, to)) / HOUR_MS,
     };
   }
@@ -332,16 +370,20 @@ function coverRange(from: number, to: number, periods: readonly RollupPeriod[], 
       if (!(low < high)) continue;
       const candidate = joined([
         {
-          pieces: [{ period, from: low, to: high, sign: 1 }],
+          pieces: () => [{ period, from: low, to: high, sign: 1 }],
           cost: PIECE_COST + span(low, high) / PERIOD_MS[period],
         },
-        low < from ? negated(coverRange(low, from, finer, additive)) : coverRange(from, low, finer, additive),
-        high > to ? negated(coverRange(to, high, finer, additive)) : coverRange(high, to, finer, additive),
+        low < from
+          ? negated(coverRange(low, from, finer, additive, known))
+          : coverRange(from, low, finer, additive, known),
+        high > to
+          ? negated(coverRange(to, high, finer, additive, known))
+          : coverRange(high, to, finer, additive, known),
       ]);
       if (best === undefined || candidate.cost < best.cost) best = candidate;
     }
   }
-  const finerOnly = coverRange(from, to, finer, additive);
+  const finerOnly = coverRange(from, to, finer, additive, known);
   return best === undefined || finerOnly.cost < best.cost ? finerOnly : best;
 }
 
