@@ -329,7 +329,11 @@ function coverRange(
   // The search meets the same edge ranges again and again (each end is tried at the period
   // boundaries on both sides of it): each is solved once per call, by the number of period
   // sizes left (periods are always a suffix of the same list), its start and its end.
-  const byFrom = (known[periods.length] ??= new Map());
+  let byFrom = known[periods.length];
+  if (byFrom === undefined) {
+    byFrom = new Map();
+    known[periods.length] = byFrom;
+  }
   let byTo = byFrom.get(from);
   if (byTo === undefined) {
     byTo = new Map();
