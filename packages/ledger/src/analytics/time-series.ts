@@ -31,17 +31,20 @@ const GROUP_KEYS: Record<SeriesGroupBy, RollupKey[]> = {
   none: [],
 };
 
-/** The series as one row of JSON texts: PGlite hands each result row to Node at a cost of its own. */
+/** The series as one row: PGlite hands each result row to Node at a cost of its own. */
 interface SeriesRow {
-  /** [[bucket_local, bucket_start], …] in bucket order. */
+  /** JSON [[label epoch, bucket_local, bucket_start], …] in bucket order. */
   labels: string;
-  /** Every series' key, in the database's order (nulls last). */
+  /** JSON: every series' key, in the database's order (nulls last). */
   keys: string;
-  /** [[bucket_local, key, count, total_cost, avg_cost, min_cost, max_cost], …]: the buckets with runs. */
-  groups: string;
+  /** JSON: the key of each group that has runs, in the order of `sums`. */
+  group_keys: string;
+  /**
+   * "label epoch,count,total_cost,avg_cost,min_cost,max_cost" of each group that has runs,
+   * joined by ";" (null when none has): plain numbers, no JSON to build for each group.
+   */
+  sums: string | null;
 }
-
-type GroupRow = [string, string | null, string, string, string, string, string];
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
@@ -67,7 +70,7 @@ export async function queryCostTimeSeries(
     unit !== undefined && zone !== undefined && start !== undefined && end !== undefined,
     'a source built with a bucket has its placeholders',
   );
-  const local = (label: string) => `to_char(${label}, 'YYYY-MM-DD"T"HH24:MI:SS')`;
+  const epoch = (label: string) => `extract(epoch from ${label})::bigint`;
   const sql = `${source.sql},
     agg as (
       select s.label, ${GROUP_COLUMNS[groupBy]} as key,
@@ -86,50 +89,61 @@ export async function queryCostTimeSeries(
       select a.label from agg a
     )
     select
-      (select coalesce(json_agg(json_build_array(${local('l.label')},
+      (select coalesce(json_agg(json_build_array(${epoch('l.label')},
+          to_char(l.label, 'YYYY-MM-DD"T"HH24:MI:SS'),
           to_char(${bucketStartSql('l.label', unit, zone)} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
           order by l.label), '[]')
         from label_list l)::text as labels,
       (${groupBy === 'none' ? `select '[null]'` : `select coalesce(json_agg(k.key order by k.key), '[]') from (select distinct a.key from agg a) k`})::text as keys,
-      (select coalesce(json_agg(json_build_array(${local('a.label')}, a.key, a.n::text, a.cost::text,
-          coalesce(round(a.cost / nullif(a.n, 0), 6), 0)::text, coalesce(a.min_cost, 0)::text,
-          coalesce(a.max_cost, 0)::text)), '[]')
-        from agg a)::text as groups`;
+      -- Two aggregates of one query level read the same rows in the same order: the n-th key
+      -- belongs to the n-th sums.
+      g.group_keys, g.sums
+    from (
+      select coalesce(json_agg(a.key), '[]')::text as group_keys,
+        string_agg(${epoch('a.label')} || ',' || a.n || ',' || a.cost || ','
+          || coalesce(round(a.cost / nullif(a.n, 0), 6), 0) || ',' || coalesce(a.min_cost, 0) || ','
+          || coalesce(a.max_cost, 0), ';') as sums
+      from agg a
+    ) g`;
   // In UTC the text depends only on the pieces the range needs and on the filters given: named,
   // it is planned once per connection. Other zones classify days and hours of their own.
   const rows = await runSeriesQuery<SeriesRow>(q, timeZone === 'UTC' ? namedSql(sql) : sql, params);
   const row = rows[0];
   assert(row !== undefined, 'an aggregate query answers one row');
-  const labels = JSON.parse(row.labels) as [string, string][];
+  const labels = JSON.parse(row.labels) as [number, string, string][];
   const keys = JSON.parse(row.keys) as (string | null)[];
   requireSeriesPoints(
     labels.length * keys.length,
     'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
     'groupBy',
   );
-  const groups = new Map<string, Map<string | null, GroupRow>>();
-  for (const group of JSON.parse(row.groups) as GroupRow[]) {
-    let byKey = groups.get(group[0]);
+  const groupKeys = JSON.parse(row.group_keys) as (string | null)[];
+  const sums = row.sums === null ? [] : row.sums.split(';');
+  assert(sums.length === groupKeys.length, 'one key for each group');
+  const groups = new Map<string, Map<string | null, string[]>>();
+  sums.forEach((text, index) => {
+    const [label = '', ...numbers] = text.split(',');
+    let byKey = groups.get(label);
     if (byKey === undefined) {
       byKey = new Map();
-      groups.set(group[0], byKey);
+      groups.set(label, byKey);
     }
-    byKey.set(group[1], group);
-  }
+    byKey.set(groupKeys[index] ?? null, numbers);
+  });
   const points: CostTimeSeriesPoint[] = [];
-  for (const [bucketLocal, bucketStart] of labels) {
-    const byKey = groups.get(bucketLocal);
+  for (const [label, bucketLocal, bucketStart] of labels) {
+    const byKey = groups.get(String(label));
     for (const key of keys) {
-      const group = byKey?.get(key);
+      const [count = 0, totalCost = 0, avgCost = 0, minCost = 0, maxCost = 0] = byKey?.get(key) ?? [];
       points.push({
         bucket_start: bucketStart,
         bucket_local: bucketLocal,
         key,
-        count: Number(group?.[2] ?? 0),
-        total_cost: Number(group?.[3] ?? 0),
-        avg_cost: Number(group?.[4] ?? 0),
-        min_cost: Number(group?.[5] ?? 0),
-        max_cost: Number(group?.[6] ?? 0),
+        count: Number(count),
+        total_cost: Number(totalCost),
+        avg_cost: Number(avgCost),
+        min_cost: Number(minCost),
+        max_cost: Number(maxCost),
       });
     }
   }
