@@ -263,6 +263,57 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
 
+  it('reads a UTC series as whole days, the edge hours from the hour level and the cut hours from the entries', async () => {
+    const projectId = context.project('utc-series');
+    // One run in each piece a range from 1 March 22:30 to 3 March 01:15 splits into.
+    const runs = [
+      { at: '2026-03-01T22:40:00Z', cost: 1 }, // the cut hour at the start: entries
+      { at: '2026-03-01T23:10:00Z', cost: 2 }, // a whole hour at the start: hour level
+      { at: '2026-03-02T12:00:00Z', cost: 4 }, // the whole day 2 March: day level
+      { at: '2026-03-03T00:30:00Z', cost: 8 }, // a whole hour at the end: hour level
+      { at: '2026-03-03T01:05:00Z', cost: 16 }, // the cut hour at the end: entries
+      { at: '2026-03-03T01:20:00Z', cost: 32 }, // after the range
+    ].map(({ at, cost }) => ({ createdAt: new Date(at), cost }));
+    await insertHistoricalRuns(context, projectId, runs);
+    const range = { start: new Date('2026-03-01T22:30:00Z'), end: new Date('2026-03-03T01:15:00Z') };
+    const read = () =>
+      context.ledger.getCostTimeSeries({ projectId, bucket: 'day', timeZone: 'UTC', ...range });
+    const exact = await read();
+    expect(exact.points).toEqual(await plainTimeSeries(context, projectId, range, 'day', 'none', 'UTC'));
+    expect(exact.points.map((point) => [point.bucket_local, point.bucket_start, point.count])).toEqual([
+      ['2026-03-01T00:00:00', '2026-03-01T00:00:00.000Z', 2],
+      ['2026-03-02T00:00:00', '2026-03-02T00:00:00.000Z', 1],
+      ['2026-03-03T00:00:00', '2026-03-03T00:00:00.000Z', 2],
+    ]);
+    // Change each level's copy: the answer shows which level each piece came from.
+    for (const [table, amount] of [
+      ['execution_rollups_day', 100_000],
+      ['execution_rollups_hour', 10_000_000],
+    ] as const) {
+      await context.admin(
+        `update execution_ledger.${table} set cost_sum = cost_sum + ${amount} where project_id = $1`,
+        [projectId],
+      );
+    }
+    expect((await read()).points.map((point) => point.total_cost)).toEqual([
+      1 + 2 + 10_000_000,
+      4 + 100_000,
+      8 + 10_000_000 + 16,
+    ]);
+    // Hour buckets read no day: 2 March's run comes from its hour.
+    const hours = await context.ledger.getCostTimeSeries({
+      projectId,
+      bucket: 'hour',
+      timeZone: 'UTC',
+      ...range,
+    });
+    expect(hours.points.find((point) => point.bucket_local === '2026-03-02T12:00:00')?.total_cost).toBe(
+      4 + 10_000_000,
+    );
+    await context.ledger.rebuildRollups(projectId);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
+
   it('reads a range ending just before a month ends as the month less what lies outside it', async () => {
     const projectId = context.project('complement');
     const runs = [

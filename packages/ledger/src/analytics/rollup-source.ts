@@ -103,6 +103,7 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   const narrow = project !== undefined || scope.agentId !== undefined;
   const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
+  if (needs.bucket.timeZone === 'UTC') return utcBucketedSource(scope, parts, needs.bucket);
   return bucketedSource(scope, parts, needs.bucket);
 }
 
@@ -204,8 +205,22 @@ const PERIODS: readonly RollupPeriod[] = ['month', 'day', 'hour'];
  */
 function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
   const periods = PERIODS.filter((period) => levelFor(period, parts.needed) !== undefined);
-  const { pieces } = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive);
-  const levels = periods.map((period) => requireLevel(period, parts.needed));
+  return {
+    sql: `with source as (\n      ${pieceBranches(scope, parts, periods).join('\n      union all\n      ')}\n    )`,
+    levels: periods.map((period) => requireLevel(period, parts.needed)),
+  };
+}
+
+/**
+ * The branches (one index range scan each) that cover [start, end) with whole periods of the
+ * given sizes and the entries of the cut hours; at least one, typed as `source`.
+ */
+function pieceBranches(
+  scope: AnalyticsScope,
+  parts: SourceParts,
+  periods: readonly RollupPeriod[],
+): string[] {
+  const pieces = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive).pieces();
   const time = (ms: number) => `${parts.add(instantText(ms))}::timestamptz`;
   const branches = pieces.map((piece) => {
     let branch: string;
@@ -224,12 +239,43 @@ function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
   });
   // An empty range reads nothing; one typed branch that returns no row keeps the outer query valid.
   if (branches.length === 0) branches.push(entryRows([...parts.where('t'), 'false']));
-  return { sql: `with source as (\n      ${branches.join('\n      union all\n      ')}\n    )`, levels };
+  return branches;
+}
+
+/**
+ * Buckets on the UTC wall clock: every UTC hour inside the range lies inside one bucket, and so
+ * does every UTC day for day and week buckets (weeks start on a UTC Monday midnight), with no
+ * offset change anywhere. The range is then covered as statistics cover it (edgesSource): whole
+ * days inside it from the day level (none for hour buckets), whole hours at its edges from the
+ * hour level, and the entries of the at most two hours it cuts; no calendar of days and hours is
+ * built and classified, and each piece is one index range scan. Each row's bucket is the bucket
+ * of its period's start (or of the entry's instant). Months never lie inside a day or a week.
+ */
+function utcBucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
+  const periods: RollupPeriod[] = bucket.unit === 'hour' ? ['hour'] : ['day', 'hour'];
+  const branches = pieceBranches(scope, parts, periods);
+  const start = `${parts.add(scope.start)}::timestamptz`;
+  const end = `${parts.add(scope.end)}::timestamptz`;
+  const unit = `${parts.add(bucket.unit)}::text`;
+  const zone = `${parts.add(bucket.timeZone)}::text`;
+  const sql = `with source as (
+      select b.*, date_trunc(${unit}, b.at at time zone ${zone}) as label from (
+        ${branches.join('\n      union all\n      ')}
+      ) b
+    )`;
+  return {
+    sql,
+    start,
+    end,
+    unit,
+    timeZone: zone,
+    levels: periods.map((period) => requireLevel(period, parts.needed)),
+  };
 }
 
 /** Pieces that cover a range exactly, and an estimate of the rows they read. */
 interface Cover {
-  pieces: Piece[];
+  pieces: () => Piece[];
   cost: number;
 }
 
@@ -247,16 +293,22 @@ function span(from: number, to: number): number {
   return Number.isFinite(to - from) ? to - from : HORIZON_MS;
 }
 
+// Covers are compared by cost; only the chosen one lists its pieces.
 function joined(covers: Cover[]): Cover {
   return {
-    pieces: covers.flatMap((cover) => cover.pieces),
+    pieces: () => covers.flatMap((cover) => cover.pieces()),
     cost: covers.reduce((sum, cover) => sum + cover.cost, 0),
   };
 }
 
 function negated(cover: Cover): Cover {
-  return { ...cover, pieces: cover.pieces.map((piece) => ({ ...piece, sign: piece.sign === 1 ? -1 : 1 })) };
+  return {
+    cost: cover.cost,
+    pieces: () => cover.pieces().map((piece) => ({ ...piece, sign: piece.sign === 1 ? -1 : 1 })),
+  };
 }
+
+const NOTHING: Cover = { pieces: () => [], cost: 0 };
 
 /**
  * The cheapest exact cover of [from, to): whole periods of the coarsest size inside it, the edges
@@ -266,12 +318,48 @@ function negated(cover: Cover): Cover {
  * subtracts those minutes' entries instead of reading its days and hours. Every instant of the
  * range is counted exactly once in total, every instant outside it zero times.
  */
-function coverRange(from: number, to: number, periods: readonly RollupPeriod[], additive: boolean): Cover {
-  if (!(from < to)) return { pieces: [], cost: 0 };
+function coverRange(
+  from: number,
+  to: number,
+  periods: readonly RollupPeriod[],
+  additive: boolean,
+  known: KnownCovers = [],
+): Cover {
+  if (!(from < to)) return NOTHING;
+  // The search meets the same edge ranges again and again (each end is tried at the period
+  // boundaries on both sides of it): each is solved once per call, by the number of period
+  // sizes left (periods are always a suffix of the same list), its start and its end.
+  let byFrom = known[periods.length];
+  if (byFrom === undefined) {
+    byFrom = new Map();
+    known[periods.length] = byFrom;
+  }
+  let byTo = byFrom.get(from);
+  if (byTo === undefined) {
+    byTo = new Map();
+    byFrom.set(from, byTo);
+  }
+  let cover = byTo.get(to);
+  if (cover === undefined) {
+    cover = searchCover(from, to, periods, additive, known);
+    byTo.set(to, cover);
+  }
+  return cover;
+}
+
+type KnownCovers = Map<number, Map<number, Cover>>[];
+
+function searchCover(
+  from: number,
+  to: number,
+  periods: readonly RollupPeriod[],
+  additive: boolean,
+  known: KnownCovers,
+): Cover {
   const [period, ...finer] = periods;
   if (period === undefined) {
     return {
-      pieces: [{ period: 'entries', from, to, sign: 1 }],
+      pieces: () => [{ period: 'entries', from, to, sign: 1 }],
       cost: PIECE_COST + (ENTRY_HOUR_COST * span(from, to)) / HOUR_MS,
     };
   }
@@ -286,16 +374,20 @@ function coverRange(from: number, to: number, periods: readonly RollupPeriod[], 
       if (!(low < high)) continue;
       const candidate = joined([
         {
-          pieces: [{ period, from: low, to: high, sign: 1 }],
+          pieces: () => [{ period, from: low, to: high, sign: 1 }],
           cost: PIECE_COST + span(low, high) / PERIOD_MS[period],
         },
-        low < from ? negated(coverRange(low, from, finer, additive)) : coverRange(from, low, finer, additive),
-        high > to ? negated(coverRange(to, high, finer, additive)) : coverRange(high, to, finer, additive),
+        low < from
+          ? negated(coverRange(low, from, finer, additive, known))
+          : coverRange(from, low, finer, additive, known),
+        high > to
+          ? negated(coverRange(to, high, finer, additive, known))
+          : coverRange(high, to, finer, additive, known),
       ]);
       if (best === undefined || candidate.cost < best.cost) best = candidate;
     }
   }
-  const finerOnly = coverRange(from, to, finer, additive);
+  const finerOnly = coverRange(from, to, finer, additive, known);
   return best === undefined || finerOnly.cost < best.cost ? finerOnly : best;
 }
 
