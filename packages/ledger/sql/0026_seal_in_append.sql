@@ -16,9 +16,15 @@
 --   Batches with replays, conflicts or repeated run_ids take the entry-by-entry path of 0022.
 -- * The run-level rollup trigger groups the batch once by agent for the three agent-keyed
 --   levels (hour, day, month) instead of grouping the finest rows once per level.
+-- * payload_v2 (0006) is declared STABLE, which it is (jsonb_build_object is): a SQL function
+--   declared IMMUTABLE around a stable body cannot be inlined, so every entry's payload hash
+--   paid a SQL function call. Same body, same bytes.
 
 drop trigger executions_sealed_projects on execution_ledger.executions;
 drop function execution_ledger.refuse_sealed_inserts();
+
+alter function execution_ledger.payload_v2(text, text, text, text, text, text, jsonb, jsonb, jsonb, jsonb,
+  text, text) stable;
 
 -- CREATE OR REPLACE keeps the owner (the appender role) and the grants; only a member of the
 -- owning role may replace it.
