@@ -9,6 +9,11 @@
 --   transaction-local setting execution_ledger.import_project; answers that store nothing
 --   (every entry a replay or a conflict) are still given. seal_project takes the same lock and
 --   commits before releasing it, so an append that waited for it reads the seal.
+-- * append_batch looks up the batch's run_ids already stored one run_id at a time through the
+--   unique index on run_id (still only among the project's rows). The lookup of 0022 let the
+--   planner choose, and for a project newer than the table's statistics (estimated at one row)
+--   it chose the project's index and read every entry of the project on every batch: the cost
+--   of a batch grew with the project.
 -- * append_batch's usual batch (no run_id already stored, none repeated) no longer walks its
 --   entries one by one in PL/pgSQL: only the chain of entry hashes is a loop (each covers the
 --   one before); the ids, the insert and the answer are one statement each. The hashes are
@@ -128,9 +133,9 @@ begin
         e.agent_id, e.parent_run_id, e.intent, e.input, e.output, e.cost_json,
         e.execution_trace_json, e.status, e.error_message) end)), '{}'::jsonb)
     into v_known
-  from executions e
-  where e.project_id = p_project_id
-    and e.run_id in (select t.value ->> 'run_id' from jsonb_array_elements(p_entries) as t);
+  from jsonb_array_elements(p_entries) as t
+  cross join lateral (
+    select * from executions e where e.run_id = t.value ->> 'run_id' and e.project_id = p_project_id) e;
 
   -- run_ids that occur more than once in this batch (almost always none).
   v_repeated := array(
