@@ -10,10 +10,11 @@
 --   (every entry a replay or a conflict) are still given. seal_project takes the same lock and
 --   commits before releasing it, so an append that waited for it reads the seal.
 -- * append_batch looks up the batch's run_ids already stored one run_id at a time through the
---   unique index on run_id (still only among the project's rows). The lookup of 0022 let the
---   planner choose, and for a project newer than the table's statistics (estimated at one row)
---   it chose the project's index and read every entry of the project on every batch: the cost
---   of a batch grew with the project.
+--   unique index on run_id, and keeps the project's own rows among what it finds (one row at
+--   most per run_id; another project's is still refused by unique(run_id) at the insert). The
+--   lookup of 0022 put both conditions in one scan, and for a project newer than the table's
+--   statistics (estimated at one row) the planner chose the project's index and read every
+--   entry of the project on every batch: a batch cost more as its project grew.
 -- * append_batch's usual batch (no run_id already stored, none repeated) no longer walks its
 --   entries one by one in PL/pgSQL: only the chain of entry hashes is a loop (each covers the
 --   one before); the ids, the insert and the answer are one statement each. The hashes are
@@ -135,7 +136,10 @@ begin
     into v_known
   from jsonb_array_elements(p_entries) as t
   cross join lateral (
-    select * from executions e where e.run_id = t.value ->> 'run_id' and e.project_id = p_project_id) e;
+    -- OFFSET 0 keeps the project's condition out of this scan, so it can only be the probe of
+    -- the unique index on run_id; the condition keeps the project's own rows just after.
+    select * from executions s where s.run_id = t.value ->> 'run_id' offset 0) e
+  where e.project_id = p_project_id;
 
   -- run_ids that occur more than once in this batch (almost always none).
   v_repeated := array(
