@@ -1,4 +1,11 @@
-import { expectLedgerError, makeExecution, present } from '@execution-ledger/test-support';
+import {
+  connstr,
+  expectLedgerError,
+  makeExecution,
+  present,
+  shardingSkipReason,
+  withDatabase,
+} from '@execution-ledger/test-support';
 import {
   createLedger,
   createShardedLedger,
@@ -20,40 +27,8 @@ const runtimeUrl = process.env.TEST_DATABASE_URL;
 const ownerUrl = process.env.TEST_OWNER_DATABASE_URL;
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL;
 
-async function skipReason(): Promise<string | null> {
-  if (runtimeUrl === undefined || ownerUrl === undefined || adminUrl === undefined)
-    return 'sharding needs a PostgreSQL server: set TEST_DATABASE_URL, TEST_OWNER_DATABASE_URL and TEST_ADMIN_DATABASE_URL';
-  const client = new pg.Client({ connectionString: adminUrl });
-  try {
-    await client.connect();
-    const rows = await client.query("select 1 from pg_available_extensions where name = 'plproxy'");
-    return rows.rowCount === 0
-      ? "the test server has no PL/Proxy: install Debian's postgresql-15-plproxy (CI does)"
-      : null;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const reason = await skipReason();
+const reason = await shardingSkipReason();
 if (reason !== null) console.warn(`sharded-ledger.test.ts skipped: ${reason}`);
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-function connstr(url: string, database: string): string {
-  const parsed = new URL(url);
-  return [
-    `host=${parsed.hostname}`,
-    `port=${parsed.port || '5432'}`,
-    `dbname=${database}`,
-    `user=${decodeURIComponent(parsed.username)}`,
-    `password=${decodeURIComponent(parsed.password)}`,
-  ].join(' ');
-}
 
 describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
   const base = new URL(runtimeUrl ?? 'postgres://x/ledger').pathname.slice(1).slice(0, 40);

@@ -3,7 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { present } from '@execution-ledger/test-support';
+import { connstr, present, shardingSkipReason, withDatabase } from '@execution-ledger/test-support';
 import { createShardedLedger, migrateShardCatalog, type ShardedLedger } from 'execution-ledger';
 import openapiTS, { astToString } from 'openapi-typescript';
 import pg from 'pg';
@@ -18,22 +18,7 @@ const runtimeUrl = process.env.TEST_DATABASE_URL;
 const ownerUrl = process.env.TEST_OWNER_DATABASE_URL;
 const adminUrl = process.env.TEST_ADMIN_DATABASE_URL;
 
-async function skipReason(): Promise<string | null> {
-  if (runtimeUrl === undefined || ownerUrl === undefined || adminUrl === undefined)
-    return 'a sharded service needs a PostgreSQL server: set TEST_DATABASE_URL, TEST_OWNER_DATABASE_URL and TEST_ADMIN_DATABASE_URL';
-  const client = new pg.Client({ connectionString: adminUrl });
-  try {
-    await client.connect();
-    const rows = await client.query("select 1 from pg_available_extensions where name = 'plproxy'");
-    return rows.rowCount === 0
-      ? "the test server has no PL/Proxy: install Debian's postgresql-15-plproxy (CI does)"
-      : null;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
-const reason = await skipReason();
+const reason = await shardingSkipReason();
 if (reason !== null) console.warn(`sharded-service.test.ts skipped: ${reason}`);
 
 const run = promisify(execFile);
@@ -93,23 +78,6 @@ const byAgent = await client.GET('/v1/agents/{agentId}/executions', { params: { 
 out.byAgent = { status: byAgent.response.status, error: byAgent.error };
 console.log(JSON.stringify(out));
 `;
-
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-function connstr(url: string, database: string): string {
-  const parsed = new URL(url);
-  return [
-    `host=${parsed.hostname}`,
-    `port=${parsed.port || '5432'}`,
-    `dbname=${database}`,
-    `user=${decodeURIComponent(parsed.username)}`,
-    `password=${decodeURIComponent(parsed.password)}`,
-  ].join(' ');
-}
 
 describe.skipIf(reason !== null)('a sharded HTTP service (serve --catalog --shard)', () => {
   const base = new URL(runtimeUrl ?? 'postgres://x/ledger').pathname.slice(1).slice(0, 40);

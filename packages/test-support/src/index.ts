@@ -7,4 +7,5 @@ export * from './error-kinds.js';
 export * from './expect-error.js';
 export * from './fixtures.js';
 export * from './present.js';
+export * from './sharding.js';
 export * from './streams.js';
