@@ -83,6 +83,7 @@
   function followProgress(form) {
     const project = form.querySelector('input[name="project"]').value;
     let stopped = false;
+    let inFlight = Promise.resolve();
     const poll = async () => {
       if (stopped) return;
       try {
@@ -104,11 +105,15 @@
       } catch {
         // A missed poll is retried; the verification itself is not affected.
       }
-      setTimeout(poll, PROGRESS_POLL_MS);
+      setTimeout(() => {
+        inFlight = poll();
+      }, PROGRESS_POLL_MS);
     };
-    void poll();
+    inFlight = poll();
+    // Stopping waits for a poll already sent, so a reload right after never cuts a request off.
     return () => {
       stopped = true;
+      return inFlight;
     };
   }
 
@@ -131,7 +136,7 @@
           body: new URLSearchParams(new FormData(form)).toString(),
           credentials: 'same-origin',
         });
-        stop();
+        await stop();
         if (!response.ok) throw new Error(`the server answered ${response.status}`);
         const entry = await response.json();
         progress.max = Math.max(entry.report.entries_checked, 1);

@@ -118,8 +118,10 @@ describeEachEngine('webhook delivery', (context) => {
       }
       expect(receiver.receipts.length).toBeGreaterThan(expected.length);
       expect(receiver.rejected).toEqual([]);
-      const endpoint = await context.ledger.webhooks.get(`hook-${project}`);
-      expect(endpoint).toMatchObject({ cursor_seq: expected.at(-1)?.seq, attempts: 0, last_error: null });
+      // The cursor moves once the receiver's answer is back, a moment after the receipt itself.
+      await expect
+        .poll(() => context.ledger.webhooks.get(`hook-${project}`), { timeout: 5_000 })
+        .toMatchObject({ cursor_seq: expected.at(-1)?.seq, attempts: 0, last_error: null });
       expect(JSON.stringify(await context.ledger.webhooks.list())).not.toContain(SECRET);
     } finally {
       await delivery.stop();
