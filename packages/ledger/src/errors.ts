@@ -142,3 +142,10 @@ export class LedgerError extends Error {
 export function isLedgerError(value: unknown, code?: LedgerErrorCode): value is LedgerError {
   return value instanceof LedgerError && (code === undefined || value.code === code);
 }
+
+/** The NOT_FOUND of a run the caller asked for by run_id and cannot see (or that does not exist). */
+export function runNotFound(runId: string): LedgerError {
+  return new LedgerError('NOT_FOUND', `no execution with run_id ${JSON.stringify(runId)} is visible here`, {
+    field: 'run_id',
+  });
+}

@@ -31,7 +31,7 @@ import type { Queryable } from './db/database.js';
 import { type ExecutionRow, RECORD_COLUMNS, rowToRecord } from './db/execution-queries.js';
 import { namedSql } from './db/named-sql.js';
 import { encodeCursor, type Ordering, queryBatch, queryPage, toPageOptions } from './db/page-queries.js';
-import { LedgerError } from './errors.js';
+import { LedgerError, runNotFound } from './errors.js';
 import type { LineageOptions, RunAncestors, RunTree } from './lineage/lineage-types.js';
 import { planLineage, queryAncestors, queryDescendants, queryRunTree } from './lineage/run-tree.js';
 import {
@@ -109,15 +109,7 @@ export class ExecutionReader {
   /** Like getExecutionByRunId, but a missing run is a NOT_FOUND error. */
   async requireExecution(runId: string): Promise<ExecutionRecord> {
     const record = await this.getExecutionByRunId(runId);
-    if (record === null) {
-      throw new LedgerError(
-        'NOT_FOUND',
-        `no execution with run_id ${JSON.stringify(runId)} is visible here`,
-        {
-          field: 'run_id',
-        },
-      );
-    }
+    if (record === null) throw runNotFound(runId);
     return record;
   }
 

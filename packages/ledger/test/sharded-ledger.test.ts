@@ -342,6 +342,12 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     });
     expect(await reader.getExecutionByRunId(late.run_id)).toMatchObject({ run_id: late.run_id });
     expect(await reader.getExecutionByRunId(`${projectId}-never-recorded`)).toBeNull();
+    // requireExecution: the run from the shard that holds it, and the library's NOT_FOUND for none.
+    expect(await reader.requireExecution(early.run_id)).toMatchObject({
+      run_id: early.run_id,
+      seq: early.seq,
+    });
+    await expectLedgerError(reader.requireExecution(`${projectId}-never-recorded`), 'NOT_FOUND', 'run_id');
     let exported = '';
     for await (const chunk of scoped.exportNdjsonStream({ projectId })) exported += String(chunk);
     expect(exported.trim().split('\n').length).toBe(count());

@@ -18,6 +18,20 @@
 -- Both API roles are NOINHERIT on Supabase, so they are granted privileges directly, not the
 -- ledger's group roles.
 
+-- The strings of a JSON array, in order; anything but an array grants nothing, and an element
+-- that is not a string is left out. Both sources of project ids below are read through it.
+create or replace function execution_ledger.json_string_array(p_value jsonb) returns text[]
+language sql immutable
+set search_path = ''
+as $$
+  select coalesce(array(
+    select e.value #>> '{}'
+    from pg_catalog.jsonb_array_elements(
+      case when pg_catalog.jsonb_typeof(p_value) = 'array' then p_value else '[]'::jsonb end) as e(value)
+    where pg_catalog.jsonb_typeof(e.value) = 'string'), '{}'::text[])
+$$;
+revoke execute on function execution_ledger.json_string_array(jsonb) from public;
+
 -- The project ids a user's JWT grants: app_metadata, which only the service key can change
 -- (never user_metadata, which users write themselves). Anything but an array of strings grants
 -- nothing.
@@ -25,12 +39,7 @@ create or replace function execution_ledger.jwt_ledger_projects() returns text[]
 language sql stable
 set search_path = ''
 as $$
-  select coalesce(array(
-    select p.value #>> '{}'
-    from jsonb_array_elements(
-      case when jsonb_typeof(auth.jwt() -> 'app_metadata' -> 'ledger_projects') = 'array'
-        then auth.jwt() -> 'app_metadata' -> 'ledger_projects' else '[]'::jsonb end) as p(value)
-    where jsonb_typeof(p.value) = 'string'), '{}'::text[])
+  select execution_ledger.json_string_array(auth.jwt() -> 'app_metadata' -> 'ledger_projects')
 $$;
 revoke execute on function execution_ledger.jwt_ledger_projects() from public;
 
@@ -59,13 +68,8 @@ create or replace function execution_ledger.supabase_member_projects() returns t
 language sql stable
 set search_path = ''
 as $$
-  select coalesce(array(
-    select p.value #>> '{}'
-    from jsonb_array_elements(case
-        when s.resolved ->> 'sub' = execution_ledger.supabase_request_sub()
-          and jsonb_typeof(s.resolved -> 'projects') = 'array'
-        then s.resolved -> 'projects' else '[]'::jsonb end) as p(value)
-    where jsonb_typeof(p.value) = 'string'), '{}'::text[])
+  select execution_ledger.json_string_array(case
+      when s.resolved ->> 'sub' = execution_ledger.supabase_request_sub() then s.resolved -> 'projects' end)
   from (select nullif(pg_catalog.current_setting('execution_ledger.member_projects', true), '')::jsonb
     as resolved) as s
 $$;
@@ -135,7 +139,8 @@ create policy project_members_supabase_own on execution_ledger.project_members f
 revoke all on all tables in schema execution_ledger from anon, authenticated, service_role;
 
 -- authenticated: its own runs and its projects' runs.
-grant execute on function execution_ledger.jwt_ledger_projects(), execution_ledger.supabase_request_sub(),
+grant execute on function execution_ledger.json_string_array(jsonb), execution_ledger.jwt_ledger_projects(),
+  execution_ledger.supabase_request_sub(),
   execution_ledger.supabase_member_projects() to authenticated;
 grant select on execution_ledger.executions, execution_ledger.project_members to authenticated;
 

@@ -16,7 +16,7 @@ import { PROJECT_SEALED } from '../db/database-errors.js';
 import { type MigrationReport, type MigrationSet, migrateDatabase } from '../db/migrator.js';
 import { openDatabase } from '../db/open-database.js';
 import type { ProjectSummary } from '../db/project-queries.js';
-import { LedgerError } from '../errors.js';
+import { LedgerError, runNotFound } from '../errors.js';
 import type { VerificationReport } from '../format/chain-verifier.js';
 import {
   compareProjectIds,
@@ -464,6 +464,13 @@ export class ShardedLedger {
       ),
     );
     return found.find((record) => record !== null) ?? null;
+  }
+
+  /** Like getExecutionByRunId, but a run no shard holds is a NOT_FOUND error. */
+  async requireExecution(runId: string): Promise<ExecutionRecord> {
+    const record = await this.getExecutionByRunId(runId);
+    if (record === null) throw runNotFound(runId);
+    return record;
   }
 
   async getProjectExecutionStats(

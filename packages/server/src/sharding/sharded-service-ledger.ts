@@ -1,11 +1,5 @@
 import { Readable } from 'node:stream';
-import {
-  type ExecutionReader,
-  type ExecutionRecord,
-  type Ledger,
-  LedgerError,
-  type ShardedLedger,
-} from 'execution-ledger';
+import { type ExecutionReader, type Ledger, LedgerError, type ShardedLedger } from 'execution-ledger';
 
 /**
  * The service's ledger when its projects are sharded (docs/scaling.md, "A sharded service"): a
@@ -91,18 +85,7 @@ function routedReader(home: Ledger, sharded: ShardedLedger): Partial<Record<keyo
   return {
     getExecutionByRunId: (runId: string, options?: { projectId?: string }) =>
       sharded.getExecutionByRunId(runId, options),
-    requireExecution: async (runId: string): Promise<ExecutionRecord> => {
-      const record = await sharded.getExecutionByRunId(runId);
-      if (record === null)
-        throw new LedgerError(
-          'NOT_FOUND',
-          `no execution with run_id ${JSON.stringify(runId)} is visible here`,
-          {
-            field: 'run_id',
-          },
-        );
-      return record;
-    },
+    requireExecution: (runId: string) => sharded.requireExecution(runId),
     getProjectExecutionStats: (projectId: string, start?: Date, end?: Date) =>
       sharded.getProjectExecutionStats(projectId, start, end),
     getAgentCostStats: (agentId: string, projectId?: string, start?: Date, end?: Date) =>
