@@ -86,6 +86,67 @@ describeEachEngine('database budgets', (context) => {
     expect((await context.ledger.budgets.status(`pair-${one}`)).spent_cents).toBe(11);
   });
 
+  it('counts a batch toward exactly the budgets its runs fall in, whatever other budgets exist', async () => {
+    const one = context.project();
+    const two = context.project();
+    const agent = `agent-${one}`;
+    const user = `user-${one}`;
+    // Every combination of scope keys, some matching the runs below and some not, plus budgets
+    // of other projects that no run here can count toward.
+    const scopes: Partial<BudgetDefinition>[] = [
+      { project_id: one },
+      { project_id: two },
+      { agent_id: agent },
+      { user_id: user },
+      { project_id: one, agent_id: agent },
+      { project_id: two, user_id: user },
+      { agent_id: agent, user_id: user },
+      { project_id: one, agent_id: agent, user_id: user },
+      { project_id: one, agent_id: 'another-agent' },
+      { agent_id: 'another-agent', user_id: user },
+      ...Array.from({ length: 20 }, (_, index) => ({ project_id: `${one}-other-${index}` })),
+    ];
+    const ids = scopes.map((_, index) => `scope-${one}-${index}`);
+    for (const [index, scope] of scopes.entries())
+      await context.ledger.budgets.set({
+        id: ids[index] ?? '',
+        period: 'total',
+        limit_cents: 1_000_000,
+        ...scope,
+      });
+    const runs: ExecutionInput[] = [];
+    for (let index = 0; index < 24; index += 1)
+      runs.push(
+        costing(index % 2 === 0 ? one : two, 1 + index, {
+          agent_id: index % 3 === 0 ? agent : 'backend',
+          user_id: index % 4 < 2 ? user : 'user-001',
+        }),
+      );
+    await context.ledger.recordExecutions(runs.slice(0, 12));
+    for (const run of runs.slice(12)) await context.ledger.recordExecution(run);
+    for (const [index, scope] of scopes.entries()) {
+      const expected = runs.filter(
+        (run) =>
+          (scope.project_id === undefined || scope.project_id === run.project_id) &&
+          (scope.agent_id === undefined || scope.agent_id === run.agent_id) &&
+          (scope.user_id === undefined || scope.user_id === run.user_id),
+      );
+      const id = ids[index] ?? '';
+      const counted = await context.ledger.budgets.status(id);
+      const cents = expected.reduce(
+        (sum, run) => sum + (typeof run.cost === 'number' ? run.cost : run.cost.total),
+        0,
+      );
+      expect({ id, spent: counted.spent_cents, runs: counted.runs }).toEqual({
+        id,
+        spent: cents,
+        runs: expected.length,
+      });
+      await context.ledger.budgets.rebuild(id);
+      expect((await context.ledger.budgets.status(id)).spent_cents, id).toBe(cents);
+    }
+  });
+
   it('reserves, refuses what a block budget cannot hold, and settles with the recorded cost', async () => {
     const project = context.project();
     const budgets = context.ledger.budgets;
