@@ -189,6 +189,10 @@ for (const engine of engines) {
       });
     }
   } finally {
+    // The budgets made here go: every append to a shared benchmark database checks each budget
+    // that could apply, so budgets left behind would tilt the next benchmark run on it.
+    for (const budget of await ledger.budgets.list().catch(() => []))
+      if (budget.id.includes(tag)) await ledger.budgets.delete(budget.id).catch(() => undefined);
     await ledger.anomalies.configure({ enabled: false }).catch(() => undefined);
     await ledger.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
