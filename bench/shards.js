@@ -8,7 +8,7 @@
 //   npm run bench:shards                        # 2 rounds
 //   npm run bench:shards -- --rounds 3 --records 8000 --projects 32
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createLedger, createShardedLedger } from 'execution-ledger';
@@ -63,6 +63,23 @@ function makeRow(projectId, index) {
 }
 
 /**
+ * CPU time used so far on the whole machine and by this process, in ms (/proc/stat: every
+ * state but idle and iowait). The configurations share two cores, so CPU per row says what a
+ * configuration costs where its rate cannot; the busy share says whether the machine was the limit.
+ */
+function cpuNow() {
+  const own = process.cpuUsage();
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks;
+  return {
+    node: (own.user + own.system) / 1000,
+    busy: ((user + nice + system + irq + softirq + steal) * 1000) / CLOCK_TICKS,
+    all: ((user + nice + system + idle + iowait + irq + softirq + steal) * 1000) / CLOCK_TICKS,
+  };
+}
+const CLOCK_TICKS = 100;
+
+/**
  * `records` rows from CALLERS concurrent loops, each call one row (batchRows 1) or a batch of one
  * project's rows; projects are picked round-robin from a fresh set, so every configuration appends
  * to the same number of projects.
@@ -72,6 +89,7 @@ async function measure(ledger, records, batchRows) {
   const calls = Math.ceil(records / batchRows);
   let next = 0;
   const latencies = [];
+  const cpuBefore = cpuNow();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
@@ -92,9 +110,14 @@ async function measure(ledger, records, batchRows) {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = cpuNow();
   latencies.sort((a, b) => a - b);
+  const rows = calls * batchRows;
   return {
-    rate: (calls * batchRows) / seconds,
+    rate: rows / seconds,
+    node_cpu_us_per_row: Math.round(((cpuAfter.node - cpuBefore.node) * 1000) / rows),
+    machine_cpu_us_per_row: Math.round(((cpuAfter.busy - cpuBefore.busy) * 1000) / rows),
+    busy: Number(((cpuAfter.busy - cpuBefore.busy) / (cpuAfter.all - cpuBefore.all)).toFixed(2)),
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
   };
@@ -168,6 +191,9 @@ try {
           vs_one_server: Number((item.rate / base).toFixed(2)),
           p50_ms: item.p50,
           p99_ms: item.p99,
+          node_cpu_us_per_row: item.node_cpu_us_per_row,
+          machine_cpu_us_per_row: item.machine_cpu_us_per_row,
+          busy: item.busy,
         });
       }
     }
@@ -191,19 +217,28 @@ try {
     singleOk += 1;
   }
   console.log(formatTable(results));
-  // The median ratio of each configuration and workload over the rounds.
+  // The median ratio of each configuration and workload over the rounds, and its median CPU
+  // time per row (this process and every PostgreSQL process).
   const medians = [];
+  const median = (values) =>
+    percentile(
+      [...values].sort((a, b) => a - b),
+      0.5,
+    );
   for (const workload of new Set(results.map((row) => row.workload)))
-    for (const configuration of configurations.slice(1)) {
-      const ratios = results
-        .filter((row) => row.workload === workload && row.configuration === configuration.name)
-        .map((row) => row.vs_one_server)
-        .sort((a, b) => a - b);
+    for (const configuration of configurations) {
+      const rows = results.filter(
+        (row) => row.workload === workload && row.configuration === configuration.name,
+      );
+      const ratios = rows.map((row) => row.vs_one_server).sort((a, b) => a - b);
       medians.push({
         workload,
         configuration: configuration.name,
         median_vs_one_server: percentile(ratios, 0.5),
         range: `${ratios[0]}–${ratios[ratios.length - 1]}`,
+        node_cpu_us_per_row: median(rows.map((row) => row.node_cpu_us_per_row)),
+        machine_cpu_us_per_row: median(rows.map((row) => row.machine_cpu_us_per_row)),
+        busy: median(rows.map((row) => row.busy)),
       });
     }
   console.log(formatTable(medians));
