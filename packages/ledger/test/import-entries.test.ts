@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { describeEachEngine, expectLedgerError, makeExecution } from '@execution-ledger/test-support';
-import { createLedger, type Ledger } from 'execution-ledger';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  describeEachEngine,
+  expectLedgerError,
+  makeExecution,
+  suiteFolderLedger,
+} from '@execution-ledger/test-support';
+import { expect, it } from 'vitest';
 // The built module: its errors are the package's LedgerError, as a caller sees them.
 import { exportEntries, importEntries, projectHead } from '../dist/sharding/shard-queries.js';
 
@@ -11,19 +12,7 @@ import { exportEntries, importEntries, projectHead } from '../dist/sharding/shar
 // every hash) with import_entries, which re-derives every hash and link before storing anything.
 // The source is each engine's ledger; the target a second, empty ledger (embedded).
 describeEachEngine('import_entries: a chain copied to another server', (context) => {
-  let folder: string;
-  let target: Ledger;
-
-  beforeAll(async () => {
-    folder = mkdtempSync(path.join(os.tmpdir(), 'ledger-import-'));
-    target = createLedger({ database: folder });
-    await target.ready();
-  });
-
-  afterAll(async () => {
-    await target.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  const target = suiteFolderLedger('ledger-import-');
 
   async function seeded(count: number) {
     const projectId = context.project();
@@ -41,7 +30,7 @@ describeEachEngine('import_entries: a chain copied to another server', (context)
   }
 
   async function stored(projectId: string): Promise<number> {
-    return (await projectHead(await target.database(), projectId))?.seq ?? 0;
+    return (await projectHead(await target().database(), projectId))?.seq ?? 0;
   }
 
   it('copies a chain in batches: same ids, times and hashes, and it verifies on the target', async () => {
@@ -49,13 +38,13 @@ describeEachEngine('import_entries: a chain copied to another server', (context)
     expect(exported.count).toBe(5);
     const source = await context.ownerDatabase();
     const first = await exportEntries(source, projectId, 0, 2);
-    expect(await importEntries(await target.database(), projectId, first.text)).toBe(2);
+    expect(await importEntries(await target().database(), projectId, first.text)).toBe(2);
     const rest = await exportEntries(source, projectId, first.lastSeq, 1000);
-    expect(await importEntries(await target.database(), projectId, rest.text)).toBe(5);
-    const report = await target.verifyLedger(projectId);
+    expect(await importEntries(await target().database(), projectId, rest.text)).toBe(5);
+    const report = await target().verifyLedger(projectId);
     expect(report.ok).toBe(true);
     expect(report.entries_checked).toBe(5);
-    const copied = await target.listExecutions({ projectId }, { limit: 10 });
+    const copied = await target().listExecutions({ projectId }, { limit: 10 });
     const original = await context.ledger.listExecutions({ projectId }, { limit: 10 });
     expect(copied.data.map((entry) => [entry.id, entry.seq, entry.created_at, entry.entry_hash])).toEqual(
       original.data.map((entry) => [entry.id, entry.seq, entry.created_at, entry.entry_hash]),
@@ -63,13 +52,13 @@ describeEachEngine('import_entries: a chain copied to another server', (context)
     // The content is the same text: the copy goes from JSON text to JSON text, never through Node.
     const contentSql = `select string_agg(input::text || cost_json::text || execution_trace_json::text, '|' order by seq) as text
       from execution_ledger.executions where project_id = $1`;
-    const [copiedText] = await (await target.database()).query<{ text: string }>(contentSql, [projectId]);
+    const [copiedText] = await (await target().database()).query<{ text: string }>(contentSql, [projectId]);
     const [originalText] = await source.query<{ text: string }>(contentSql, [projectId]);
     expect(copiedText?.text).toBe(originalText?.text);
     // The copy appends on: the next entry links to the imported head.
-    const next = await target.recordExecution(makeExecution(projectId));
+    const next = await target().recordExecution(makeExecution(projectId));
     expect(next.seq).toBe(6);
-    expect((await target.verifyLedger(projectId)).ok).toBe(true);
+    expect((await target().verifyLedger(projectId)).ok).toBe(true);
   });
 
   const REFUSALS: [string, (entries: Record<string, unknown>[]) => Record<string, unknown>[], RegExp][] = [
@@ -110,7 +99,7 @@ describeEachEngine('import_entries: a chain copied to another server', (context)
     async (_what, change, message) => {
       const { projectId, entries } = await seeded(3);
       const error = await expectLedgerError(
-        importEntries(await target.database(), projectId, JSON.stringify(change(entries))),
+        importEntries(await target().database(), projectId, JSON.stringify(change(entries))),
         'VALIDATION_FAILED',
       );
       expect(error.message).toMatch(message);
@@ -121,9 +110,9 @@ describeEachEngine('import_entries: a chain copied to another server', (context)
 
   it('refuses entries already stored: an import never rewrites the chain', async () => {
     const { projectId, exported } = await seeded(2);
-    await importEntries(await target.database(), projectId, exported.text);
+    await importEntries(await target().database(), projectId, exported.text);
     const error = await expectLedgerError(
-      importEntries(await target.database(), projectId, exported.text),
+      importEntries(await target().database(), projectId, exported.text),
       'VALIDATION_FAILED',
     );
     expect(error.message).toMatch(/has seq 1, but the chain .* ends at seq 2/);

@@ -1,14 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import {
   describeEachEngine,
   expectLedgerError,
   makeExecution,
   present,
+  suiteFolderLedger,
 } from '@execution-ledger/test-support';
-import { createLedger, type Ledger } from 'execution-ledger';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 // The built module: its errors are the package's LedgerError, as a caller sees them.
 import { exportEntries, importEntries, sealProject, unsealProject } from '../dist/sharding/shard-queries.js';
 
@@ -18,19 +15,7 @@ import { exportEntries, importEntries, sealProject, unsealProject } from '../dis
 // SQLSTATE EL005 naming the shard the project went to, and stores nothing; only the import of a
 // move back, naming the project in execution_ledger.import_project, continues its chain.
 describeEachEngine('project seals: checked by the append and import functions', (context) => {
-  let folder: string;
-  let origin: Ledger;
-
-  beforeAll(async () => {
-    folder = mkdtempSync(path.join(os.tmpdir(), 'ledger-seals-'));
-    origin = createLedger({ database: folder });
-    await origin.ready();
-  });
-
-  afterAll(async () => {
-    await origin.close();
-    rmSync(folder, { recursive: true, force: true });
-  });
+  const origin = suiteFolderLedger('ledger-seals-');
 
   async function seal(projectId: string, movedTo: string): Promise<void> {
     const owner = await context.ownerDatabase();
@@ -88,8 +73,8 @@ describeEachEngine('project seals: checked by the append and import functions', 
 
   it('lets only the import that names the project continue a sealed chain', async () => {
     const projectId = context.project('moved-back');
-    for (let index = 0; index < 3; index += 1) await origin.recordExecution(makeExecution(projectId));
-    const source = await origin.database();
+    for (let index = 0; index < 3; index += 1) await origin().recordExecution(makeExecution(projectId));
+    const source = await origin().database();
     const owner = await context.ownerDatabase();
     const firstEntry = await exportEntries(source, projectId, 0, 1);
     expect(await importEntries(owner, projectId, firstEntry.text)).toBe(1);

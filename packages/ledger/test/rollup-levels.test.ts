@@ -82,6 +82,19 @@ const caseArb = fc.record({
 });
 
 describeEachEngine('rollup levels answer exactly over months of runs', (context) => {
+  /** Adds a distinct amount to the cost of every row of each agent-keyed level of a project. */
+  async function shiftLevelCosts(
+    projectId: string,
+    amounts: Partial<Record<'month' | 'day' | 'hour', number>>,
+  ) {
+    for (const [period, amount] of Object.entries(amounts)) {
+      await context.admin(
+        `update execution_ledger.execution_rollups_${period} set cost_sum = cost_sum + ${amount} where project_id = $1`,
+        [projectId],
+      );
+    }
+  }
+
   beforeAll(async () => {
     // On PGlite the ledger shares this session: a far-off session zone must change nothing.
     if (context.engine === 'pglite') await context.admin(`set timezone to 'America/St_Johns'`);
@@ -286,15 +299,7 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
       ['2026-03-03T00:00:00', '2026-03-03T00:00:00.000Z', 2],
     ]);
     // Change each level's copy: the answer shows which level each piece came from.
-    for (const [table, amount] of [
-      ['execution_rollups_day', 100_000],
-      ['execution_rollups_hour', 10_000_000],
-    ] as const) {
-      await context.admin(
-        `update execution_ledger.${table} set cost_sum = cost_sum + ${amount} where project_id = $1`,
-        [projectId],
-      );
-    }
+    await shiftLevelCosts(projectId, { day: 100_000, hour: 10_000_000 });
     expect((await read()).points.map((point) => point.total_cost)).toEqual([
       1 + 2 + 10_000_000,
       4 + 100_000,
@@ -333,16 +338,7 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
       await plainCostByUser(context, projectId, { start, end }),
     );
     // Change each level's copy: the answer shows which pieces were added and which subtracted.
-    for (const [table, amount] of [
-      ['execution_rollups_month', 1_000],
-      ['execution_rollups_day', 100_000],
-      ['execution_rollups_hour', 10_000_000],
-    ] as const) {
-      await context.admin(
-        `update execution_ledger.${table} set cost_sum = cost_sum + ${amount} where project_id = $1`,
-        [projectId],
-      );
-    }
+    await shiftLevelCosts(projectId, { month: 1_000, day: 100_000, hour: 10_000_000 });
     const stats = await context.ledger.getProjectExecutionStats(projectId, start, end);
     // March (+ 1,000) less 1 March (day, + 100,000), less 09:00 on 3 March (hour, + 10,000,000),
     // less the entry at 23:50: the runs of 4 and 8 cents.

@@ -6,6 +6,7 @@ export * from './engines.js';
 export * from './error-kinds.js';
 export * from './expect-error.js';
 export * from './fixtures.js';
+export * from './folder-ledger.js';
 export * from './present.js';
 export * from './sharding.js';
 export * from './streams.js';

@@ -323,31 +323,22 @@ function coverRange(
   to: number,
   periods: readonly RollupPeriod[],
   additive: boolean,
-  known: KnownCovers = [],
+  known: KnownCovers = new Map(),
 ): Cover {
   if (!(from < to)) return NOTHING;
   // The search meets the same edge ranges again and again (each end is tried at the period
   // boundaries on both sides of it): each is solved once per call, by the number of period
   // sizes left (periods are always a suffix of the same list), its start and its end.
-  let byFrom = known[periods.length];
-  if (byFrom === undefined) {
-    byFrom = new Map();
-    known[periods.length] = byFrom;
-  }
-  let byTo = byFrom.get(from);
-  if (byTo === undefined) {
-    byTo = new Map();
-    byFrom.set(from, byTo);
-  }
-  let cover = byTo.get(to);
+  const key = `${periods.length}:${from}:${to}`;
+  let cover = known.get(key);
   if (cover === undefined) {
     cover = searchCover(from, to, periods, additive, known);
-    byTo.set(to, cover);
+    known.set(key, cover);
   }
   return cover;
 }
 
-type KnownCovers = Map<number, Map<number, Cover>>[];
+type KnownCovers = Map<string, Cover>;
 
 function searchCover(
   from: number,
