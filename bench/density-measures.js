@@ -257,7 +257,8 @@ async function bigProjectFacts(admin) {
          'day ' || (select count(*) from execution_ledger.execution_rollups_day where project_id = $1),
          'day_user ' || (select count(*) from execution_ledger.execution_rollups_day_user where project_id = $1),
          'month ' || (select count(*) from execution_ledger.execution_rollups_month where project_id = $1),
-         'month_user ' || (select count(*) from execution_ledger.execution_rollups_month_user where project_id = $1)) as levels`,
+         'month_user ' || (select count(*) from execution_ledger.execution_rollups_month_user where project_id = $1),
+         'year ' || (select count(*) from execution_ledger.execution_rollups_year where project_id = $1)) as levels`,
     [BIG],
   );
   return row;

@@ -15,10 +15,11 @@ import {
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 // About four months across two month ends that are also near daylight-saving changes: the US
-// spring-forward (8 March 2026), Chatham's and Lord Howe's fall-back (5 April), Paris (29 March).
+// spring-forward (8 March 2026), Chatham's and Lord Howe's fall-back (5 April), Paris (29 March);
+// and the turn of the year, so that whole years of the year level meet months at their edges.
 const WINDOW_START = Date.parse('2026-01-25T00:00:00Z');
 const WINDOW_MS = 110 * DAY_MS;
-const MONTH_STARTS = ['2026-02-01', '2026-03-01', '2026-04-01', '2026-05-01'].map((day) =>
+const MONTH_STARTS = ['2026-01-01', '2026-02-01', '2026-03-01', '2026-04-01', '2026-05-01'].map((day) =>
   Date.parse(`${day}T00:00:00Z`),
 );
 const TIME_ZONES = ['UTC', 'Asia/Kolkata', 'America/New_York', 'Europe/Paris', 'Pacific/Chatham'];
@@ -274,6 +275,45 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
     expect(stats.total_cost).toBe(28 + 2 * 10_000_000 + 2 * 1_000 + 100_000);
     await context.ledger.rebuildRollups(projectId);
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
+
+  it('reads whole years from the year level, for one project and for an agent across projects', async () => {
+    const projectId = context.project('years');
+    const agentId = `years-${projectId}`;
+    // One run in each piece a range from 31 Dec 2024 23:30 to 1 Jan 2026 02:00 splits into.
+    const runs = [
+      '2024-12-31T23:40:00Z', // the cut hour at the start: entries
+      '2025-06-15T12:00:00Z', // inside 2025: year level
+      '2025-12-31T23:59:59.999Z', // the last instant of 2025: year level
+      '2026-01-01T00:30:00Z', // a whole hour at the end: hour level
+      '2026-01-01T01:10:00Z', // a whole hour at the end: hour level
+      '2026-01-01T02:30:00Z', // after the range
+    ].map((iso, index) => ({ createdAt: new Date(iso), cost: index + 1, agentId }));
+    await insertHistoricalRuns(context, projectId, runs);
+    const start = new Date('2024-12-31T23:30:00Z');
+    const end = new Date('2026-01-01T02:00:00Z');
+    const exact = await context.ledger.getProjectExecutionStats(projectId, start, end);
+    expect(exact).toEqual(await plainProjectStats(context, projectId, { start, end }));
+    expect(await context.ledger.getAgentCostStats(agentId, undefined, start, end)).toEqual(
+      await plainAgentStats(context, agentId, undefined, { start, end }),
+    );
+    // Change each level's copy: the answers show which level each piece came from.
+    await context.admin(
+      `update execution_ledger.execution_rollups_year set cost_sum = cost_sum + 1000 where project_id = $1`,
+      [projectId],
+    );
+    await shiftLevelCosts(projectId, { month: 100_000, hour: 10_000_000 });
+    // Entry 1, year 2 + 3 (+ 1,000), hours 4 + 5 (+ 2 × 10,000,000); no month is read.
+    const expected = 15 + 1_000 + 2 * 10_000_000;
+    expect((await context.ledger.getProjectExecutionStats(projectId, start, end)).total_cost).toBe(expected);
+    expect((await context.ledger.getAgentCostStats(agentId, undefined, start, end)).total_cost).toBe(
+      expected,
+    );
+    // All time: the years 2024, 2025 and 2026, each one row.
+    expect((await context.ledger.getAgentCostStats(agentId)).total_cost).toBe(21 + 3 * 1_000);
+    await context.ledger.rebuildRollups(projectId);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+    expect((await context.ledger.getAgentCostStats(agentId)).total_cost).toBe(21);
   });
 
   it('reads a UTC series as whole days, the edge hours from the hour level and the cut hours from the entries', async () => {

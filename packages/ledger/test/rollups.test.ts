@@ -15,7 +15,8 @@ async function rollupRows(context: EngineContext, projectId: string) {
   );
 }
 
-// Every level and its table (sql/0008_rollup_levels.sql, 0016_status_count_levels.sql), and each
+// Every level and its table (sql/0008_rollup_levels.sql, 0016_status_count_levels.sql,
+// 0028_year_level.sql), and each
 // table's keys besides the period.
 const LEVEL_TABLES = [
   ['hour', 'execution_rollups_hour'],
@@ -24,6 +25,7 @@ const LEVEL_TABLES = [
   ['day_user', 'execution_rollups_day_user'],
   ['month', 'execution_rollups_month'],
   ['month_user', 'execution_rollups_month_user'],
+  ['year', 'execution_rollups_year'],
 ] as const;
 const LEVEL_KEYS: Record<string, string[]> = {
   execution_rollups_hour: ['agent_id'],
@@ -32,12 +34,14 @@ const LEVEL_KEYS: Record<string, string[]> = {
   execution_rollups_day_user: ['agent_id', 'user_id', 'status'],
   execution_rollups_month: ['agent_id'],
   execution_rollups_month_user: ['user_id'],
+  execution_rollups_year: ['agent_id'],
 };
 // The levels without status as a key count each status in a column of its own.
 const STATUS_COUNT_TABLES = new Set([
   'execution_rollups_hour',
   'execution_rollups_day',
   'execution_rollups_month',
+  'execution_rollups_year',
 ]);
 
 describeEachEngine('rollup levels', (context) => {
@@ -67,7 +71,7 @@ describeEachEngine('rollup levels', (context) => {
     });
     // Two groups at every level, except month_user, which is keyed by user alone.
     const report = await context.ledger.verifyRollups(projectId);
-    expect(report).toMatchObject({ ok: true, groups_checked: 11 });
+    expect(report).toMatchObject({ ok: true, groups_checked: 13 });
     expect(report.levels.map((level) => [level.level, level.ok, level.groups_checked])).toEqual([
       ['hour', true, 2],
       ['hour_user', true, 2],
@@ -75,6 +79,7 @@ describeEachEngine('rollup levels', (context) => {
       ['day_user', true, 2],
       ['month', true, 2],
       ['month_user', true, 1],
+      ['year', true, 2],
     ]);
   });
 
@@ -156,7 +161,7 @@ describeEachEngine('rollup levels', (context) => {
       const report = await context.ledger.verifyRollups(projectId);
       expect(report.ok).toBe(false);
       // hour_user compares its 2 groups and the ghost; the other levels hold 1 or 2 groups each.
-      expect(report.groups_checked).toBe(10);
+      expect(report.groups_checked).toBe(11);
       expect(report.levels.filter((level) => !level.ok).map((level) => level.level)).toEqual(['hour_user']);
       expect(
         report.mismatches.map((mismatch) => [mismatch.level, mismatch.user_id, mismatch.reason]),
@@ -168,8 +173,8 @@ describeEachEngine('rollup levels', (context) => {
       expect(report.mismatches[0]?.period_start).toBe('2020-01-01T00:00:00.000Z');
       expect(await context.ledger.rebuildRollups(projectId)).toEqual({
         projects: 1,
-        groups: 9,
-        levels: { hour: 1, hour_user: 2, day: 1, day_user: 2, month: 1, month_user: 2 },
+        groups: 10,
+        levels: { hour: 1, hour_user: 2, day: 1, day_user: 2, month: 1, month_user: 2, year: 1 },
         step_groups: 0,
       });
       expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, mismatches: [] });

@@ -83,7 +83,7 @@ export interface UserCostOptions extends AnalyticsFilter {
 
 /** One place where a rollup level disagrees with the entries it summarises. */
 export interface RollupMismatch {
-  /** The level: hour, hour_user, day, day_user, month or month_user (docs/analytics.md). */
+  /** The level: hour, hour_user, day, day_user, month, month_user or year (docs/analytics.md). */
   level: string;
   /** The start of the level's UTC period (hour, day or month), ISO 8601. */
   period_start: string;

@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.js';
 
 /** A key a rollup level may group by, besides the project and the period. */
 export type RollupKey = 'agent_id' | 'user_id' | 'status';
-export type RollupPeriod = 'hour' | 'day' | 'month';
+export type RollupPeriod = 'hour' | 'day' | 'month' | 'year';
 
 /** One rollup table: its UTC period, the keys it groups by, and the name reports give it. */
 export interface RollupLevel {
@@ -20,7 +20,8 @@ export interface RollupLevel {
 }
 
 /**
- * Every level (sql/0008_rollup_levels.sql, reshaped by 0016_status_count_levels.sql), each
+ * Every level (sql/0008_rollup_levels.sql, reshaped by 0016_status_count_levels.sql, the year
+ * level added by 0028_year_level.sql), each
  * period's levels in order of preference: fewer keys means fewer rows per period, so a query
  * reads the first level of a period that holds what it needs. All levels hold the same measures
  * over all their runs; the agent-keyed levels add a count per status.
@@ -56,6 +57,7 @@ export const ROLLUP_LEVELS: readonly RollupLevel[] = [
     keys: ['user_id'],
     statusCounts: false,
   },
+  { name: 'year', table: 'execution_rollups_year', period: 'year', keys: ['agent_id'], statusCounts: true },
 ];
 
 /** What a query needs of a level. */

@@ -55,7 +55,7 @@ export interface RollupSource {
 }
 
 /**
- * The runs of a scope as aggregate rows of one shape. Each period size (month, day, hour) is read
+ * The runs of a scope as aggregate rows of one shape. Each period size (year, month, day, hour) is read
  * from the level with the fewest keys that holds every key the query filters or groups by; a
  * range is read from the coarsest whole periods inside it, finer ones at its edges, and the entries
  * only for the hours it cuts. Every instant of [start, end) lies in exactly one of those pieces,
@@ -196,11 +196,11 @@ interface Piece {
   sign: 1 | -1;
 }
 
-const PERIODS: readonly RollupPeriod[] = ['month', 'day', 'hour'];
+const PERIODS: readonly RollupPeriod[] = ['year', 'month', 'day', 'hour'];
 
 /**
  * Without buckets only the range's two ends cut periods, so the pieces are known up front: the
- * whole months inside the range, then whole days and whole hours at each edge, then the entries
+ * whole years and months inside the range, then whole days and whole hours at each edge, then the entries
  * of the at most two cut hours. Each piece is one index range scan; nothing is materialised.
  */
 function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
@@ -281,7 +281,12 @@ interface Cover {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
-const PERIOD_MS: Record<RollupPeriod, number> = { hour: HOUR_MS, day: DAY_MS, month: 30.44 * DAY_MS };
+const PERIOD_MS: Record<RollupPeriod, number> = {
+  hour: HOUR_MS,
+  day: DAY_MS,
+  month: 30.44 * DAY_MS,
+  year: 365.25 * DAY_MS,
+};
 // Cost estimates, in rows of one period of a level: a piece's index scan costs about one period
 // more; an hour of entries about two periods (at real density an hour of a busy project holds
 // more runs than a period of an agent-keyed level holds rows). An open end counts as a century.
@@ -400,16 +405,18 @@ function floorTo(period: RollupPeriod, ms: number): number {
   if (period === 'hour') return Math.floor(ms / HOUR_MS) * HOUR_MS;
   if (period === 'day') return Math.floor(ms / DAY_MS) * DAY_MS;
   const date = new Date(ms);
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+  return Date.UTC(date.getUTCFullYear(), period === 'year' ? 0 : date.getUTCMonth(), 1);
 }
 
 /** The first start of a UTC period at or after an instant. */
 function ceilTo(period: RollupPeriod, ms: number): number {
   const floor = floorTo(period, ms);
   if (floor === ms) return ms;
-  if (period !== 'month') return floor + (period === 'hour' ? HOUR_MS : DAY_MS);
+  if (period === 'hour' || period === 'day') return floor + PERIOD_MS[period];
   const date = new Date(floor);
-  return Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
+  return period === 'year'
+    ? Date.UTC(date.getUTCFullYear() + 1, 0, 1)
+    : Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1);
 }
 
 /**
