@@ -1,5 +1,7 @@
+import { PGlite } from '@electric-sql/pglite';
 import { describeEachEngine, type EngineContext, makeExecution } from '@execution-ledger/test-support';
-import { isLedgerError } from 'execution-ledger';
+import { createLedger, isLedgerError } from 'execution-ledger';
+import { loadMigrations, migrateDatabase } from 'execution-ledger/database';
 import { describe, expect, it } from 'vitest';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
@@ -315,4 +317,66 @@ describeEachEngine('rollup levels', (context) => {
       total_cost: 123,
     });
   });
+});
+
+describe('the year level of runs recorded before migration 0028', () => {
+  it('is filled by the migration from the month level, exact to every measure', async () => {
+    const ledger = createLedger({ database: new PGlite(), migrate: false });
+    try {
+      const database = await ledger.database();
+      const migrations = await loadMigrations();
+      await migrateDatabase(
+        database,
+        migrations.filter((migration) => migration.id < 28),
+      );
+      // Runs across two years and two months of each, for two agents, written by 0026's trigger.
+      const admin = { admin: (sql: string) => database.query(sql) } as unknown as EngineContext;
+      await insertHistoricalRuns(
+        admin,
+        'old',
+        [
+          ['2025-11-03T10:00:00Z', 'backend', 5],
+          ['2025-12-31T23:59:59.999Z', 'devops', { total: 7, breakdown: { tokens: 3, gpu: 4 } }],
+          ['2026-01-01T00:00:00Z', 'backend', 11],
+          ['2026-02-14T08:30:00Z', 'backend', 13],
+        ].map(([at, agentId, cost]) => ({
+          createdAt: new Date(at as string),
+          agentId: agentId as string,
+          cost: cost as number,
+        })),
+      );
+      expect(
+        await database.query('select count(*)::int as n from execution_ledger.execution_rollups_month'),
+      ).toEqual([{ n: 4 }]);
+      await migrateDatabase(database, migrations);
+      const years = await database.query<{
+        year: string;
+        agent_id: string;
+        run_count: number;
+        cost_sum: string;
+      }>(
+        `select to_char(year at time zone 'UTC', 'YYYY') as year, agent_id, run_count::int, cost_sum::text
+         from execution_ledger.execution_rollups_year order by 1, 2`,
+      );
+      expect(years).toEqual([
+        { year: '2025', agent_id: 'backend', run_count: 1, cost_sum: '5.000000' },
+        { year: '2025', agent_id: 'devops', run_count: 1, cost_sum: '7.000000' },
+        { year: '2026', agent_id: 'backend', run_count: 2, cost_sum: '24.000000' },
+      ]);
+      const report = await ledger.verifyRollups('old');
+      expect(report.ok).toBe(true);
+      expect(report.levels.find((level) => level.level === 'year')).toEqual({
+        level: 'year',
+        ok: true,
+        groups_checked: 3,
+      });
+      expect(await ledger.getAgentCostStats('backend')).toMatchObject({
+        count: 3,
+        total_cost: 29,
+        max_cost: 13,
+      });
+    } finally {
+      await ledger.close();
+    }
+  }, 120_000);
 });
