@@ -85,7 +85,7 @@ export interface UserCostOptions extends AnalyticsFilter {
 export interface RollupMismatch {
   /** The level: hour, hour_user, day, day_user, month, month_user or year (docs/analytics.md). */
   level: string;
-  /** The start of the level's UTC period (hour, day or month), ISO 8601. */
+  /** The start of the level's UTC period (hour, day, month or year), ISO 8601. */
   period_start: string;
   /** The group's keys; null for a key the level does not hold. */
   agent_id: string | null;

@@ -20,10 +20,9 @@ export interface RollupLevel {
 }
 
 /**
- * Every level (sql/0008_rollup_levels.sql, reshaped by 0016_status_count_levels.sql, the year
- * level added by 0028_year_level.sql), each
- * period's levels in order of preference: fewer keys means fewer rows per period, so a query
- * reads the first level of a period that holds what it needs. All levels hold the same measures
+ * Every level (sql/0008_rollup_levels.sql, reshaped by 0016_status_count_levels.sql; the year
+ * level from 0028_year_level.sql), each period's levels in order of preference: fewer keys means
+ * fewer rows per period, so a query reads the first level of a period that holds what it needs. All levels hold the same measures
  * over all their runs; the agent-keyed levels add a count per status.
  */
 export const ROLLUP_LEVELS: readonly RollupLevel[] = [

@@ -55,10 +55,10 @@ export interface RollupSource {
 }
 
 /**
- * The runs of a scope as aggregate rows of one shape. Each period size (year, month, day, hour) is read
- * from the level with the fewest keys that holds every key the query filters or groups by; a
- * range is read from the coarsest whole periods inside it, finer ones at its edges, and the entries
- * only for the hours it cuts. Every instant of [start, end) lies in exactly one of those pieces,
+ * The runs of a scope as aggregate rows of one shape. Each period size (year, month, day, hour)
+ * is read from the level with the fewest keys that holds every key the query filters or groups
+ * by; a range is read from the coarsest whole periods inside it, finer ones at its edges, and the
+ * entries only for the hours it cuts. Every instant of [start, end) lies in exactly one of those pieces,
  * and each piece is read from exactly one side, so sums, counts, minima and maxima over `source`
  * equal the same aggregate over the entries.
  *
@@ -200,8 +200,8 @@ const PERIODS: readonly RollupPeriod[] = ['year', 'month', 'day', 'hour'];
 
 /**
  * Without buckets only the range's two ends cut periods, so the pieces are known up front: the
- * whole years and months inside the range, then whole days and whole hours at each edge, then the entries
- * of the at most two cut hours. Each piece is one index range scan; nothing is materialised.
+ * whole years inside the range, whole months, days and hours at each edge, then the entries of
+ * the at most two cut hours. Each piece is one index range scan; nothing is materialised.
  */
 function edgesSource(scope: AnalyticsScope, parts: SourceParts): RollupSource {
   const periods = PERIODS.filter((period) => levelFor(period, parts.needed) !== undefined);
