@@ -330,9 +330,8 @@ describe('the year level of runs recorded before migration 0028', () => {
         migrations.filter((migration) => migration.id < 28),
       );
       // Runs across two years and two months of each, for two agents, written by 0026's trigger.
-      const admin = { admin: (sql: string) => database.query(sql) } as unknown as EngineContext;
       await insertHistoricalRuns(
-        admin,
+        { admin: (sql, params) => database.query(sql, params) },
         'old',
         [
           ['2025-11-03T10:00:00Z', 'backend', 5],

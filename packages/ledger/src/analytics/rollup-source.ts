@@ -58,9 +58,9 @@ export interface RollupSource {
  * The runs of a scope as aggregate rows of one shape. Each period size (year, month, day, hour)
  * is read from the level with the fewest keys that holds every key the query filters or groups
  * by; a range is read from the coarsest whole periods inside it, finer ones at its edges, and the
- * entries only for the hours it cuts. Every instant of [start, end) lies in exactly one of those pieces,
- * and each piece is read from exactly one side, so sums, counts, minima and maxima over `source`
- * equal the same aggregate over the entries.
+ * entries only for the hours it cuts. Every instant of [start, end) lies in exactly one of those
+ * pieces, and each piece is read from exactly one side, so sums, counts, minima and maxima over
+ * `source` equal the same aggregate over the entries.
  *
  * Rows of `source`: at (the period's start, or the entry's created_at), agent_id, user_id, status
  * (null when the level has no such key, and then the query never needs it), run_count,

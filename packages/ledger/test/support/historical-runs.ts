@@ -35,7 +35,7 @@ export interface ChainTip {
  * rewritten entry would look. Runs must come in time order.
  */
 export async function insertHistoricalRuns(
-  context: EngineContext,
+  context: Pick<EngineContext, 'admin'>,
   projectId: string,
   runs: HistoricalRun[],
   tip: ChainTip = { seq: 0, entryHash: genesisHash(projectId) },
