@@ -37,14 +37,24 @@ interface SeriesRow {
   labels: string;
   /** JSON: every series' key, in the database's order (nulls last). */
   keys: string;
-  /** JSON: the key of each group that has runs, in the order of `sums`. */
-  group_keys: string;
   /**
-   * "label epoch,count,total_cost,avg_cost,min_cost,max_cost" of each group that has runs,
-   * joined by ";" (null when none has): plain numbers, no JSON to build for each group.
+   * JSON [[label epoch, key, count, total_cost, avg_cost, min_cost, max_cost], …] of each group
+   * that has runs (null when none has), concatenated as text: the numbers are the database's
+   * exact decimals, read by JSON.parse as Number would read them.
    */
-  sums: string | null;
+  groups: string | null;
 }
+
+/** A group of `SeriesRow.groups`. */
+type GroupSums = [
+  label: number,
+  key: string | null,
+  count: number,
+  total: number,
+  avg: number,
+  min: number,
+  max: number,
+];
 
 /**
  * Cost per bucket (hour, day or Monday-started week on the zone's wall clock) and per series,
@@ -70,7 +80,8 @@ export async function queryCostTimeSeries(
     unit !== undefined && zone !== undefined && start !== undefined && end !== undefined,
     'a source built with a bucket has its placeholders',
   );
-  const epoch = (label: string) => `extract(epoch from ${label})::bigint`;
+  // date_part gives a double, exact for whole seconds; extract would compute a numeric per group.
+  const epoch = (label: string) => `date_part('epoch', ${label})::bigint`;
   const sql = `${source.sql},
     agg as (
       select s.label, ${GROUP_COLUMNS[groupBy]} as key,
@@ -83,10 +94,13 @@ export async function queryCostTimeSeries(
           date_trunc(${unit}, ${start} at time zone ${zone}),
           date_trunc(${unit}, (${end} - interval '1 microsecond') at time zone ${zone}),
           ('1 ' || ${unit})::interval) as g(label)
-        -- A wall-clock hour skipped by daylight saving has no instants: list it only if it has runs.
+        -- A wall-clock hour skipped by daylight saving has no instants: list it only if it has runs
+        -- (a half-hour shift skips half an hour).
         where ${unit} <> 'hour' or (g.label at time zone ${zone}) at time zone ${zone} = g.label
-      union
-      select a.label from agg a
+      ${
+        // Days and weeks are all listed, and every hour of UTC: no group's label to add.
+        bucket === 'hour' && timeZone !== 'UTC' ? 'union select a.label from agg a' : ''
+      }
     )
     select
       (select coalesce(json_agg(json_build_array(${epoch('l.label')},
@@ -95,14 +109,11 @@ export async function queryCostTimeSeries(
           order by l.label), '[]')
         from label_list l)::text as labels,
       (${groupBy === 'none' ? `select '[null]'` : `select coalesce(json_agg(k.key order by k.key), '[]') from (select distinct a.key from agg a) k`})::text as keys,
-      -- Two aggregates of one query level read the same rows in the same order: the n-th key
-      -- belongs to the n-th sums.
-      g.group_keys, g.sums
+      g.groups
     from (
-      select coalesce(json_agg(a.key), '[]')::text as group_keys,
-        string_agg(${epoch('a.label')} || ',' || a.n || ',' || a.cost || ','
-          || coalesce(round(a.cost / nullif(a.n, 0), 6), 0) || ',' || coalesce(a.min_cost, 0) || ','
-          || coalesce(a.max_cost, 0), ';') as sums
+      select '[' || string_agg('[' || ${epoch('a.label')} || ',' || coalesce(to_json(a.key)::text, 'null')
+          || ',' || a.n || ',' || a.cost || ',' || coalesce(round(a.cost / nullif(a.n, 0), 6), 0) || ','
+          || coalesce(a.min_cost, 0) || ',' || coalesce(a.max_cost, 0) || ']', ',') || ']' as groups
       from agg a
     ) g`;
   // In UTC the text depends only on the pieces the range needs and on the filters given: named,
@@ -117,36 +128,36 @@ export async function queryCostTimeSeries(
     'narrow the range, use a coarser bucket, filter by project or agent, or group by fewer values',
     'groupBy',
   );
-  const groupKeys = JSON.parse(row.group_keys) as (string | null)[];
-  const sums = row.sums === null ? [] : row.sums.split(';');
-  assert(sums.length === groupKeys.length, 'one key for each group');
-  const groups = new Map<string, Map<string | null, string[]>>();
-  sums.forEach((text, index) => {
-    const [label = '', ...numbers] = text.split(',');
-    let byKey = groups.get(label);
+  const groups = new Map<number, Map<string | null, GroupSums>>();
+  for (const group of row.groups === null ? [] : (JSON.parse(row.groups) as GroupSums[])) {
+    let byKey = groups.get(group[0]);
     if (byKey === undefined) {
       byKey = new Map();
-      groups.set(label, byKey);
+      groups.set(group[0], byKey);
     }
-    byKey.set(groupKeys[index] ?? null, numbers);
-  });
+    byKey.set(group[1], group);
+  }
   const points: CostTimeSeriesPoint[] = [];
+  let listed = 0;
   for (const [label, bucketLocal, bucketStart] of labels) {
-    const byKey = groups.get(String(label));
+    const byKey = groups.get(label);
+    if (byKey !== undefined) listed += 1;
     for (const key of keys) {
-      const [count = 0, totalCost = 0, avgCost = 0, minCost = 0, maxCost = 0] = byKey?.get(key) ?? [];
+      const sums = byKey?.get(key);
       points.push({
         bucket_start: bucketStart,
         bucket_local: bucketLocal,
         key,
-        count: Number(count),
-        total_cost: Number(totalCost),
-        avg_cost: Number(avgCost),
-        min_cost: Number(minCost),
-        max_cost: Number(maxCost),
+        count: sums?.[2] ?? 0,
+        total_cost: sums?.[3] ?? 0,
+        avg_cost: sums?.[4] ?? 0,
+        min_cost: sums?.[5] ?? 0,
+        max_cost: sums?.[6] ?? 0,
       });
     }
   }
+  // Every run's bucket lies between the range's first and last: each group's label is listed.
+  assert(listed === groups.size, 'every bucket with runs is one of the listed buckets');
   return { bucket, group_by: groupBy, time_zone: timeZone, points };
 }
 
