@@ -29,6 +29,8 @@ export type {
   RollupLevelReport,
   RollupMismatch,
   RollupRebuildReport,
+  RollupTimeZone,
+  RollupTimeZoneReport,
   RollupVerificationReport,
   SeriesGroupBy,
   TimeBucket,

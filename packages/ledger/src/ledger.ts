@@ -12,9 +12,15 @@ import type {
   AllocationRuleSet,
   AllocationRuleSetInput,
 } from './allocation/allocation-types.js';
-import type { RollupRebuildReport, RollupVerificationReport } from './analytics/analytics-types.js';
+import type {
+  RollupRebuildReport,
+  RollupTimeZone,
+  RollupTimeZoneReport,
+  RollupVerificationReport,
+} from './analytics/analytics-types.js';
 import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
+import { addRollupTimeZone, listRollupTimeZones } from './analytics/rollup-zones.js';
 import {
   rebuildProjectStepRollups,
   type StepRollupVerificationReport,
@@ -389,6 +395,23 @@ export class Ledger extends ExecutionReader {
     const database = await this.ready();
     const report = await rebuildProjectRollups(database, projectId);
     return withStepRebuild(report, await rebuildProjectStepRollups(database, projectId));
+  }
+
+  /**
+   * Keeps a project's days in a time zone, so its daily and weekly series in that zone read one
+   * row per agent and local day (docs/analytics.md, "Days in your time zone"). Fills the days from
+   * the entries in one transaction under the project's append lock. Adding a zone already kept
+   * fills it again.
+   */
+  async addRollupTimeZone(projectId: string, timeZone: string): Promise<RollupTimeZoneReport> {
+    requireId(projectId, 'projectId', this.limits);
+    return addRollupTimeZone(await this.ready(), projectId, timeZone);
+  }
+
+  /** The zones whose days are kept, of one project or of every project. */
+  async listRollupTimeZones(projectId?: string): Promise<RollupTimeZone[]> {
+    if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
+    return listRollupTimeZones(await this.ready(), projectId);
   }
 
   /**

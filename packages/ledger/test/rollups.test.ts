@@ -82,6 +82,8 @@ describeEachEngine('rollup levels', (context) => {
       ['month', true, 2],
       ['month_user', true, 1],
       ['year', true, 2],
+      // No zone kept for the project: no local day (zone-days.test.ts).
+      ['zone_day', true, 0],
     ]);
   });
 
@@ -176,7 +178,7 @@ describeEachEngine('rollup levels', (context) => {
       expect(await context.ledger.rebuildRollups(projectId)).toEqual({
         projects: 1,
         groups: 10,
-        levels: { hour: 1, hour_user: 2, day: 1, day_user: 2, month: 1, month_user: 2, year: 1 },
+        levels: { hour: 1, hour_user: 2, day: 1, day_user: 2, month: 1, month_user: 2, year: 1, zone_day: 0 },
         step_groups: 0,
       });
       expect(await context.ledger.verifyRollups(projectId)).toMatchObject({ ok: true, mismatches: [] });

@@ -233,6 +233,8 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     for (let index = 0; index < 40; index += 1) await append(projectId, 100 + index);
     const from = present(await router.shardOf(projectId));
     const to = present(shardNames.find((name) => name !== from));
+    // The project keeps its days in Kolkata: the zone moves with it.
+    await router.shard(from).addRollupTimeZone(projectId, 'Asia/Kolkata');
     // A second process that cached the placement before the move.
     const stale = open(present(runtimeUrl));
     await append(projectId, 200, stale);
@@ -263,6 +265,12 @@ describe.skipIf(reason !== null)('ShardedLedger over PL/Proxy', () => {
     const verification = await target.verifyLedger(projectId);
     expect(verification.ok).toBe(true);
     expect(verification.entries_checked).toBe(mine.length);
+    expect((await target.listRollupTimeZones(projectId)).map((zone) => zone.time_zone)).toEqual([
+      'Asia/Kolkata',
+    ]);
+    const rollups = await target.verifyRollups(projectId);
+    expect(rollups.ok).toBe(true);
+    expect(rollups.levels.find((level) => level.level === 'zone_day')?.groups_checked).toBeGreaterThan(0);
     expect(appendedDuring.length).toBeGreaterThanOrEqual(5);
     // The old shard keeps its copy, frozen at the switch, and takes no more entries of the project.
     const oldHead = (await router.shard(from).listExecutions({ projectId }, { limit: 1000 })).data.length;

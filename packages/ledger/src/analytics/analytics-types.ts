@@ -119,3 +119,17 @@ export interface RollupRebuildReport {
   /** Groups written per level. */
   levels: Record<string, number>;
 }
+
+/** A zone whose days a project keeps (addRollupTimeZone). */
+export interface RollupTimeZone {
+  project_id: string;
+  time_zone: string;
+  added_at: string;
+}
+
+/** What adding a zone did: the project's day groups written in that zone. */
+export interface RollupTimeZoneReport {
+  project_id: string;
+  time_zone: string;
+  groups: number;
+}

@@ -17,6 +17,12 @@ export interface RollupLevel {
    * not for any other measure of some statuses.
    */
   statusCounts: boolean;
+  /**
+   * Cut at the local midnights of each zone its project keeps (rollup_time_zones) rather than on
+   * the UTC clock, with the zone as a key (ZONE_DAY_LEVEL); never one of ROLLUP_LEVELS, whose
+   * covers are cut on the UTC clock.
+   */
+  zoned?: true;
 }
 
 /**
@@ -59,6 +65,20 @@ export const ROLLUP_LEVELS: readonly RollupLevel[] = [
   { name: 'year', table: 'execution_rollups_year', period: 'year', keys: ['agent_id'], statusCounts: true },
 ];
 
+/**
+ * Days in the zones a project reports in (sql/0029_zone_day_level.sql): per project, zone, local
+ * day (its first instant) and agent, with a count per status, as the day level. The project's
+ * daily and weekly series in such a zone read their whole local days here (rollup-source.ts).
+ */
+export const ZONE_DAY_LEVEL: RollupLevel = {
+  name: 'zone_day',
+  table: 'execution_rollups_zone_day',
+  period: 'day',
+  keys: ['agent_id'],
+  statusCounts: true,
+  zoned: true,
+};
+
 /** What a query needs of a level. */
 export interface LevelNeeds {
   /** Keys it groups or filters by (status here: every measure of some statuses). */
@@ -67,7 +87,7 @@ export interface LevelNeeds {
   statusCounts: boolean;
 }
 
-function holds(level: RollupLevel, needs: LevelNeeds): boolean {
+export function holds(level: RollupLevel, needs: LevelNeeds): boolean {
   return (
     [...needs.keys].every((key) => level.keys.includes(key)) &&
     (!needs.statusCounts || level.statusCounts || level.keys.includes('status'))

@@ -6,7 +6,10 @@ import type {
   RollupRebuildReport,
   RollupVerificationReport,
 } from './analytics-types.js';
-import { ROLLUP_LEVELS, type RollupLevel } from './rollup-levels.js';
+import { ROLLUP_LEVELS, type RollupLevel, ZONE_DAY_LEVEL } from './rollup-levels.js';
+
+// Every level verification and rebuilds cover: the UTC levels and the days of the zones kept.
+const ALL_LEVELS = [...ROLLUP_LEVELS, ZONE_DAY_LEVEL];
 
 // Every measure a rollup row holds; verification compares each one.
 const MEASURES = [
@@ -36,10 +39,11 @@ export async function rebuildProjectRollups(
   projectId: string | undefined,
 ): Promise<RollupRebuildReport> {
   const projects = projectId === undefined ? await listRollupProjects(q) : [projectId];
-  const levels: Record<string, number> = Object.fromEntries(ROLLUP_LEVELS.map((level) => [level.name, 0]));
+  const levels: Record<string, number> = Object.fromEntries(ALL_LEVELS.map((level) => [level.name, 0]));
   for (const project of projects) {
     const rows = await q.query<{ r_level: string; r_groups: string | number }>(
-      'select r_level, r_groups from execution_ledger.rebuild_rollups($1)',
+      `select r_level, r_groups from execution_ledger.rebuild_rollups($1)
+       union all select '${ZONE_DAY_LEVEL.name}', execution_ledger.rebuild_zone_rollups($1)`,
       [project],
     );
     for (const row of rows) levels[row.r_level] = (levels[row.r_level] ?? 0) + Number(row.r_groups);
@@ -53,8 +57,8 @@ export async function rebuildProjectRollups(
  * rollups without entries behind them must go too. The rollup tables are read in full, which a
  * rebuild of every project, reading every entry, outweighs many times over.
  */
-async function listRollupProjects(q: Queryable): Promise<string[]> {
-  const tables = [...new Set(ROLLUP_LEVELS.map((level) => level.table))];
+export async function listRollupProjects(q: Queryable): Promise<string[]> {
+  const tables = [...new Set(ALL_LEVELS.map((level) => level.table))];
   const rows = await q.query<{ project_id: string }>(
     `select project_id from execution_ledger.heads
      ${tables.map((table) => `union select distinct project_id from execution_ledger.${table}`).join('\n     ')}
@@ -74,7 +78,7 @@ export async function verifyProjectRollups(
 ): Promise<RollupVerificationReport> {
   const levels: RollupLevelReport[] = [];
   const mismatches: RollupMismatch[] = [];
-  for (const level of ROLLUP_LEVELS) {
+  for (const level of ALL_LEVELS) {
     const rows = await q.query<{ groups: string | number; mismatches: RollupMismatch[] | null }>(
       verifyLevelSql(level),
       [projectId, ROLLUP_MISMATCHES_MAX],
@@ -92,10 +96,15 @@ export async function verifyProjectRollups(
   };
 }
 
-/** One level's comparison: the level as the entries give it, full-joined with the level as stored. */
+/**
+ * One level's comparison: the level as the entries give it, full-joined with the level as stored.
+ * A zoned level is compared in each zone the project keeps, with the zone as a key, and its
+ * mismatches name the zone.
+ */
 function verifyLevelSql(level: RollupLevel): string {
-  const period = `date_trunc('${level.period}', t.created_at, 'UTC')`;
-  const keys = level.keys;
+  const zoned = level.zoned === true;
+  const period = `date_trunc('${level.period}', t.created_at, ${zoned ? 'z.time_zone' : "'UTC'"})`;
+  const keys: string[] = zoned ? ['zone_id', ...level.keys] : [...level.keys];
   const measures = level.statusCounts ? [...MEASURES, ...STATUS_COUNTS] : MEASURES;
   const differences = measures
     .map(
@@ -108,7 +117,7 @@ function verifyLevelSql(level: RollupLevel): string {
     keys.includes(key as never) ? `coalesce(x.${key}, a.${key})` : 'null::text';
   const order = ['m.period', ...keys.map((key) => `m.${key}`)].join(', ');
   return `with expected as (
-       select ${period} as period, ${keys.map((key) => `t.${key}`).join(', ')}, count(*) as run_count,
+       select ${period} as period, ${keys.map((key) => (key === 'zone_id' ? 'z.zone_id' : `t.${key}`)).join(', ')}, count(*) as run_count,
          coalesce(sum(t.cost_total), 0) as cost_sum, min(t.cost_total) as cost_min,
          max(t.cost_total) as cost_max, sum(t.tokens) as tokens_sum, sum(t.tool_calls) as tool_calls_sum,
          sum(t.external_requests) as external_requests_sum, sum(t.penalties) as penalties_sum,
@@ -119,7 +128,9 @@ function verifyLevelSql(level: RollupLevel): string {
          count(*) filter (where t.status = 'completed') as completed_count,
          count(*) filter (where t.status = 'failed') as failed_count,
          count(*) filter (where t.status = 'aborted') as aborted_count
-       from execution_ledger.execution_rollup_terms t where t.project_id = $1
+       from execution_ledger.execution_rollup_terms t
+       ${zoned ? 'join execution_ledger.rollup_time_zones z on z.project_id = t.project_id' : ''}
+       where t.project_id = $1
        group by ${['1', ...keys.map((_, index) => String(index + 2))].join(', ')}
      ),
      actual as (
@@ -128,6 +139,7 @@ function verifyLevelSql(level: RollupLevel): string {
      compared as (
        select coalesce(x.period, a.period) as period,
          ${keyOf('agent_id')} as agent_id, ${keyOf('user_id')} as user_id, ${keyOf('status')} as status,
+         ${zoned ? 'coalesce(x.zone_id, a.zone_id)' : 'null::smallint'} as zone_id,
          case when a.period is null then 'entries of this group are missing from the rollups'
            when x.period is null then 'this rollup group has no entries behind it'
            else concat_ws('; ',
@@ -139,7 +151,8 @@ function verifyLevelSql(level: RollupLevel): string {
      select (select count(*) from compared) as groups,
        (select jsonb_agg(jsonb_build_object('level', '${level.name}',
            'period_start', to_char(m.period at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-           'agent_id', m.agent_id, 'user_id', m.user_id, 'status', m.status, 'reason', m.reason)
+           'agent_id', m.agent_id, 'user_id', m.user_id, 'status', m.status,
+           'reason', ${zoned ? `'in ' || (select z.time_zone from execution_ledger.rollup_time_zones z where z.zone_id = m.zone_id) || ': ' || m.reason` : 'm.reason'})
          order by ${order})
         from (select c.* from compared c where c.reason <> ''
               order by ${order.replaceAll('m.', 'c.')} limit $2) m) as mismatches`;

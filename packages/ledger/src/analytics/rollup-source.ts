@@ -1,12 +1,14 @@
 import type { AnalyticsScope } from './analytics-scope.js';
 import type { TimeBucket } from './analytics-types.js';
 import {
+  holds,
   type LevelNeeds,
   levelFor,
   type RollupKey,
   type RollupLevel,
   type RollupPeriod,
   requireLevel,
+  ZONE_DAY_LEVEL,
 } from './rollup-levels.js';
 
 /** Buckets of a time series: their unit and the time zone whose wall clock cuts them. */
@@ -101,7 +103,7 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   const rows = (level: RollupLevel, alias: string, clauses: string[]) =>
     levelRows(level, alias, [...where(alias, level), ...clauses], statuses);
   const narrow = project !== undefined || scope.agentId !== undefined;
-  const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true };
+  const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true, project };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
   if (needs.bucket.timeZone === 'UTC') return utcBucketedSource(scope, parts, needs.bucket);
   return bucketedSource(scope, parts, needs.bucket);
@@ -118,6 +120,8 @@ interface SourceParts {
   narrow: boolean;
   /** Whether pieces may be subtracted (SourceNeeds.additive). */
   additive: boolean;
+  /** The placeholder of the scope's project, if it has one. */
+  project: string | undefined;
 }
 
 const MEASURES = `cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum,
@@ -428,6 +432,12 @@ function ceilTo(period: RollupPeriod, ms: number): number {
  * are not usable, and only those, from the entries. Months never lie inside a day or a week.
  * Days and hours are classified and labelled once each, not once per row; `source` carries the
  * bucket label of every row.
+ *
+ * A zone whose days the project keeps (ZONE_DAY_LEVEL, sql/0029_zone_day_level.sql) gives its
+ * day and week buckets their whole local days from that level, one row per agent
+ * and day: only the range's two ends, before its first local midnight and after its last, are
+ * then classified as above. Each local day lies in one day or week bucket, and its rows hold
+ * exactly the runs from one local midnight to the next.
  */
 function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
   const dayLevel = requireLevel('day', parts.needed);
@@ -436,9 +446,13 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
   const end = `${parts.add(scope.end)}::timestamptz`;
   const unit = `${parts.add(bucket.unit)}::text`;
   const zone = `${parts.add(bucket.timeZone)}::text`;
-  const inOneBucket = (at: string, length: string) => {
+  const localDays =
+    bucket.unit !== 'hour' && parts.project !== undefined && holds(ZONE_DAY_LEVEL, parts.needed);
+  // Each piece of the range the UTC levels cover, [lo, hi): all of it, or its ends around the
+  // zone's whole local days.
+  const inOneBucket = (at: string, length: string, lo: string, hi: string) => {
     const last = `(${at} + interval '${length}' - interval '1 microsecond')`;
-    return `${at} >= ${start} and ${at} + interval '${length}' <= ${end}
+    return `${at} >= ${lo} and ${at} + interval '${length}' <= ${hi}
         and date_trunc(${unit}, ${at} at time zone ${zone}) = date_trunc(${unit}, ${last} at time zone ${zone})
         and (${last} at time zone ${zone}) - (${at} at time zone ${zone}) = interval '${length}' - interval '1 microsecond'`;
   };
@@ -455,18 +469,55 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
       from (${parts.rows(hourLevel, 'r', [`r.hour >= date_trunc('hour', ${start}, 'UTC')`, `r.hour < ${end}`])}) r
       join slots s on s.hour = r.at
       where s.whole`;
-  // Intervals in hours, never '1 day': adding a day to a timestamptz follows the session's zone.
+  // The first and the last local midnight of the range; date_trunc gives a day's first instant
+  // even where midnight itself is skipped. Intervals in hours, never '1 day', on timestamptz:
+  // adding a day to a timestamptz follows the session's zone.
+  const zoneDays = localDays
+    ? `zone_days as (
+      select z.zone_id, c.first_midnight, c.last_midnight
+      from execution_ledger.rollup_time_zones z
+      cross join lateral (
+        select case when date_trunc('day', ${start}, ${zone}) = ${start} then ${start}
+            else date_trunc('day', (date_trunc('day', ${start} at time zone ${zone}) + interval '1 day')
+              at time zone ${zone}, ${zone}) end as first_midnight,
+          date_trunc('day', ${end}, ${zone}) as last_midnight
+      ) c
+      where z.project_id = ${parts.project} and z.time_zone = ${zone} and c.first_midnight >= ${start}
+        and c.first_midnight < c.last_midnight
+    ),
+    pieces as (
+      select p.lo, p.hi from (
+        select ${start} as lo, coalesce((select zd.first_midnight from zone_days zd), ${end}) as hi
+        union all
+        select (select zd.last_midnight from zone_days zd), ${end}
+      ) p
+      where p.lo < p.hi
+    ),`
+    : `pieces as (select ${start} as lo, ${end} as hi),`;
+  const zoneDayRows = localDays
+    ? `
+      union all
+      select r.*, ${label('r.at')} from (
+        ${parts.rows(ZONE_DAY_LEVEL, 'r', [
+          'r.zone_id = (select zd.zone_id from zone_days zd)',
+          'r.day >= (select zd.first_midnight from zone_days zd)',
+          'r.day < (select zd.last_midnight from zone_days zd)',
+        ])}
+      ) r`
+    : '';
   const sql = `
-    with days as (
-      select d.day, (${inOneBucket('d.day', '24 hours')}) as whole, ${label('d.day')} as label
-      from generate_series(date_trunc('day', ${start}, 'UTC'), ${end} - interval '1 microsecond',
+    with ${zoneDays}
+    days as (
+      select d.day, p.lo, p.hi, (${inOneBucket('d.day', '24 hours', 'p.lo', 'p.hi')}) as whole, ${label('d.day')} as label
+      from pieces p
+      cross join lateral generate_series(date_trunc('day', p.lo, 'UTC'), p.hi - interval '1 microsecond',
         interval '24 hours') as d(day)
     ),
     slots as (
-      select h.hour, (${inOneBucket('h.hour', '1 hour')}) as whole, ${label('h.hour')} as label
+      select h.hour, d.lo, d.hi, (${inOneBucket('h.hour', '1 hour', 'd.lo', 'd.hi')}) as whole, ${label('h.hour')} as label
       from days d
-      cross join lateral generate_series(greatest(d.day, date_trunc('hour', ${start}, 'UTC')),
-        least(d.day + interval '24 hours', ${end}) - interval '1 microsecond', interval '1 hour') as h(hour)
+      cross join lateral generate_series(greatest(d.day, date_trunc('hour', d.lo, 'UTC')),
+        least(d.day + interval '24 hours', d.hi) - interval '1 microsecond', interval '1 hour') as h(hour)
       where not d.whole
     ),
     source as (
@@ -482,11 +533,18 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
       cross join lateral (
         ${entryRows([
           ...parts.where('t'),
-          `t.created_at >= greatest(s.hour, ${start})`,
-          `t.created_at < least(s.hour + interval '1 hour', ${end})`,
+          't.created_at >= greatest(s.hour, s.lo)',
+          "t.created_at < least(s.hour + interval '1 hour', s.hi)",
         ])}
       ) t
-      where not s.whole
+      where not s.whole${zoneDayRows}
     )`;
-  return { sql, start, end, unit, timeZone: zone, levels: [dayLevel, hourLevel] };
+  return {
+    sql,
+    start,
+    end,
+    unit,
+    timeZone: zone,
+    levels: localDays ? [dayLevel, hourLevel, ZONE_DAY_LEVEL] : [dayLevel, hourLevel],
+  };
 }

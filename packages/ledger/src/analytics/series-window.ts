@@ -45,13 +45,18 @@ export function requireSeriesWindow(options: SeriesWindowOptions): SeriesWindow 
       `makes ${Math.ceil(buckets)} ${bucket} buckets, more than ${TIME_SERIES_BUCKETS_MAX}; narrow the range or use a coarser bucket`,
     );
   }
+  requireTimeZone(timeZone);
+  return { bucket, timeZone, scope };
+}
+
+/** An IANA zone name this process knows, or VALIDATION_FAILED naming `timeZone`. */
+export function requireTimeZone(timeZone: unknown): asserts timeZone is string {
   if (typeof timeZone !== 'string' || !TIME_ZONE_PATTERN.test(timeZone) || !isKnownZone(timeZone)) {
     seriesFail(
       'timeZone',
       `must be an IANA time zone such as "Europe/Paris"; got ${JSON.stringify(timeZone)}`,
     );
   }
-  return { bucket, timeZone, scope };
 }
 
 /**

@@ -10,6 +10,7 @@ import type {
   UserCost,
   UserCostOptions,
 } from '../analytics/analytics-types.js';
+import { addRollupTimeZone, listRollupTimeZones } from '../analytics/rollup-zones.js';
 import { PAGE_ROWS_MAX, resolveLimits, TIME_SERIES_POINTS_MAX, USER_COSTS_DEFAULT } from '../bounds.js';
 import type { Database, Queryable } from '../db/database.js';
 import { PROJECT_SEALED } from '../db/database-errors.js';
@@ -786,7 +787,13 @@ export class ShardedLedger {
       }
     };
     if (fromName !== null) {
-      await copy(await this.shard(fromName).database());
+      const sourceDb = await this.shard(fromName).database();
+      // The zones the project keeps its days in go with it: kept on the target before the copy,
+      // their days fill as the entries arrive.
+      for (const zone of await listRollupTimeZones(sourceDb, projectId)) {
+        await addRollupTimeZone(targetDb, projectId, zone.time_zone);
+      }
+      await copy(sourceDb);
       const report = await target.verifyLedger(projectId);
       if (!report.ok)
         throw new LedgerError(
