@@ -116,9 +116,11 @@ export async function queryCostTimeSeries(
           || coalesce(a.min_cost, 0) || ',' || coalesce(a.max_cost, 0) || ']', ',') || ']' as groups
       from agg a
     ) g`;
-  // In UTC the text depends only on the pieces the range needs and on the filters given: named,
-  // it is planned once per connection. Other zones classify days and hours of their own.
-  const rows = await runSeriesQuery<SeriesRow>(q, timeZone === 'UTC' ? namedSql(sql) : sql, params);
+  // The text depends only on the pieces the range needs (in UTC), on the bucket and on the filters
+  // given, never on their values: named, it is parsed once per connection and the plan cache
+  // plans it at most a few times. Planning a series in another zone took 4 to 5 ms of its 16 (a
+  // 30-day daily series by agent in a zone the project keeps, at 1M runs).
+  const rows = await runSeriesQuery<SeriesRow>(q, namedSql(sql), params);
   const row = rows[0];
   assert(row !== undefined, 'an aggregate query answers one row');
   const labels = JSON.parse(row.labels) as [number, string, string][];
