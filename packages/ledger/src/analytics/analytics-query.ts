@@ -30,12 +30,16 @@ export async function queryWithSettings<Row>(
   sql: string | NamedSql,
   params: unknown[],
 ): Promise<Row[]> {
-  const entries = Object.entries(settings);
+  // PGlite is built without JIT (pg_jit_available() is false there): turning it off would cost
+  // a transaction and a statement for nothing.
+  const entries = Object.entries(settings).filter(
+    ([name]) => name !== 'jit' || (q as { engine?: unknown }).engine !== 'pglite',
+  );
   // Every setting in one statement: one round trip, whatever their number.
   const apply = entries.map((_, index) => `set_config($${2 * index + 1}, $${2 * index + 2}, true)`);
   const run = async (tx: Queryable) => {
     if (entries.length > 0) await tx.query(`select ${apply.join(', ')}`, entries.flat());
     return tx.query<Row>(sql, params);
   };
-  return isTransactional(q) ? q.transaction(run) : run(q);
+  return entries.length > 0 && isTransactional(q) ? q.transaction(run) : run(q);
 }
