@@ -38,6 +38,14 @@ export interface SourceNeeds {
    */
   additive?: boolean;
   bucket?: BucketSpec;
+  /**
+   * The keys the outer query groups by besides the bucket, when it groups. A UTC source then
+   * marks (`grouped`) the rows that are groups already: rows of a whole bucket (a day row for a
+   * day bucket, an hour row for an hour bucket) of a level with no key beyond those and the
+   * keys a filter fixes. No other row shares their bucket and key, so the outer query may pass
+   * them through and aggregate only the others.
+   */
+  groupKeys?: readonly RollupKey[];
 }
 
 /** The SQL of the `source` common table expressions and the placeholders an outer query reuses. */
@@ -54,6 +62,8 @@ export interface RollupSource {
   timeZone?: string;
   /** The level each period size is read from, for tests and benchmarks that count rows read. */
   levels: RollupLevel[];
+  /** Set when `source` has the column `grouped` (SourceNeeds.groupKeys); it is then not materialized. */
+  grouped?: true;
 }
 
 /**
@@ -105,7 +115,18 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   const narrow = project !== undefined || scope.agentId !== undefined;
   const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true, project };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
-  if (needs.bucket.timeZone === 'UTC') return utcBucketedSource(scope, parts, needs.bucket);
+  if (needs.bucket.timeZone === 'UTC') {
+    const fixed = filters.map(([key]) => key);
+    const groups = needs.groupKeys;
+    return utcBucketedSource(
+      scope,
+      parts,
+      needs.bucket,
+      groups === undefined
+        ? undefined
+        : (level) => level.keys.every((key) => groups.includes(key) || fixed.includes(key)),
+    );
+  }
   return bucketedSource(scope, parts, needs.bucket);
 }
 
@@ -223,6 +244,7 @@ function pieceBranches(
   scope: AnalyticsScope,
   parts: SourceParts,
   periods: readonly RollupPeriod[],
+  grouped?: (piece: Piece) => boolean,
 ): string[] {
   const pieces = coverRange(instant(scope.start), instant(scope.end), periods, parts.additive).pieces();
   const time = (ms: number) => `${parts.add(instantText(ms))}::timestamptz`;
@@ -239,10 +261,14 @@ function pieceBranches(
       const column = `r.${level.period}`;
       branch = parts.rows(level, 'r', [`${column} >= ${time(piece.from)}`, `${column} < ${time(piece.to)}`]);
     }
-    return piece.sign === 1 ? branch : `select ${NEGATED} from (${branch}) n`;
+    const signed = piece.sign === 1 ? branch : `select ${NEGATED} from (${branch}) n`;
+    return grouped === undefined ? signed : `select g.*, ${grouped(piece)} as grouped from (${signed}) g`;
   });
   // An empty range reads nothing; one typed branch that returns no row keeps the outer query valid.
-  if (branches.length === 0) branches.push(entryRows([...parts.where('t'), 'false']));
+  if (branches.length === 0) {
+    const none = entryRows([...parts.where('t'), 'false']);
+    branches.push(grouped === undefined ? none : `select g.*, false as grouped from (${none}) g`);
+  }
   return branches;
 }
 
@@ -255,14 +281,28 @@ function pieceBranches(
  * built and classified, and each piece is one index range scan. Each row's bucket is the bucket
  * of its period's start (or of the entry's instant). Months never lie inside a day or a week.
  */
-function utcBucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
+function utcBucketedSource(
+  scope: AnalyticsScope,
+  parts: SourceParts,
+  bucket: BucketSpec,
+  groupsByRow?: (level: RollupLevel) => boolean,
+): RollupSource {
   const periods: RollupPeriod[] = bucket.unit === 'hour' ? ['hour'] : ['day', 'hour'];
-  const branches = pieceBranches(scope, parts, periods);
+  // A whole period the size of the bucket is the whole bucket: only its rows have its label.
+  const whole: RollupPeriod | undefined = bucket.unit === 'week' ? undefined : bucket.unit;
+  const grouped =
+    groupsByRow === undefined
+      ? undefined
+      : (piece: Piece) =>
+          piece.sign === 1 && piece.period === whole && groupsByRow(requireLevel(piece.period, parts.needed));
+  const branches = pieceBranches(scope, parts, periods, grouped);
   const start = `${parts.add(scope.start)}::timestamptz`;
   const end = `${parts.add(scope.end)}::timestamptz`;
   const unit = `${parts.add(bucket.unit)}::text`;
   const zone = `${parts.add(bucket.timeZone)}::text`;
-  const sql = `with source as (
+  // Read twice when marked (the groups, the rest): inlined each time, so each reference keeps
+  // only the branches its filter on the constant `grouped` leaves.
+  const sql = `with source as ${grouped === undefined ? '' : 'not materialized '}(
       select b.*, date_trunc(${unit}, b.at at time zone ${zone}) as label from (
         ${branches.join('\n      union all\n      ')}
       ) b
@@ -274,6 +314,7 @@ function utcBucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bu
     unit,
     timeZone: zone,
     levels: periods.map((period) => requireLevel(period, parts.needed)),
+    ...(grouped === undefined ? {} : { grouped: true as const }),
   };
 }
 

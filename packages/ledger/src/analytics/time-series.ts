@@ -74,6 +74,7 @@ export async function queryCostTimeSeries(
     keys: GROUP_KEYS[groupBy],
     rowSecured: isRowSecured(q),
     bucket: { unit: bucket, timeZone },
+    groupKeys: GROUP_KEYS[groupBy],
   });
   const { unit, timeZone: zone, start, end } = source;
   assert(
@@ -83,11 +84,19 @@ export async function queryCostTimeSeries(
   // date_part gives a double, exact for whole seconds; extract would compute a numeric per group.
   const epoch = (label: string) => `date_part('epoch', ${label})::bigint`;
   const sql = `${source.sql},
-    agg as (
+    agg as (${
+      source.grouped === true
+        ? `
+      select s.label, ${GROUP_COLUMNS[groupBy]} as key, s.run_count::numeric as n, s.cost_sum as cost,
+        s.cost_min as min_cost, s.cost_max as max_cost
+      from source s where s.grouped
+      union all`
+        : ''
+    }
       select s.label, ${GROUP_COLUMNS[groupBy]} as key,
         sum(s.run_count) as n, sum(s.cost_sum) as cost, min(s.cost_min) as min_cost,
         max(s.cost_max) as max_cost
-      from source s group by 1, 2
+      from source s ${source.grouped === true ? 'where not s.grouped' : ''} group by 1, 2
     ),
     label_list as (
       select g.label from generate_series(
