@@ -359,6 +359,47 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
 
+  it('passes the day rows of whole UTC days through as groups by agent, and sums every other bucket', async () => {
+    const projectId = context.project('passed');
+    // Two agents, three runs a day each, from Thursday 5 March 10:00 to Wednesday 11 March 10:00.
+    const runs = Array.from({ length: 42 }, (_, index) => ({
+      createdAt: new Date(Date.parse('2026-03-05T02:00:00Z') + index * 4 * HOUR_MS),
+      agentId: index % 2 === 0 ? 'backend' : 'devops',
+      cost: index + 1,
+    }));
+    await insertHistoricalRuns(context, projectId, runs);
+    const range = { start: new Date('2026-03-05T10:00:00Z'), end: new Date('2026-03-11T10:00:00Z') };
+    for (const bucket of ['day', 'week', 'hour'] as const) {
+      for (const groupBy of ['agent', 'none'] as const) {
+        const series = await context.ledger.getCostTimeSeries({
+          projectId,
+          bucket,
+          groupBy,
+          timeZone: 'UTC',
+          ...range,
+        });
+        expect(series.points.filter((point) => point.count > 0)).toEqual(
+          await plainTimeSeries(context, projectId, range, bucket, groupBy, 'UTC'),
+        );
+      }
+    }
+    // The week of 2 March holds 5 March 10:00 to 8 March (22 runs), that of 9 March 9 March to
+    // 11 March 10:00 (14): several day rows of each agent in one bucket.
+    const weeks = await context.ledger.getCostTimeSeries({
+      projectId,
+      bucket: 'week',
+      groupBy: 'agent',
+      timeZone: 'UTC',
+      ...range,
+    });
+    expect(weeks.points.map((point) => [point.bucket_local, point.key, point.count])).toEqual([
+      ['2026-03-02T00:00:00', 'backend', 11],
+      ['2026-03-02T00:00:00', 'devops', 11],
+      ['2026-03-09T00:00:00', 'backend', 7],
+      ['2026-03-09T00:00:00', 'devops', 7],
+    ]);
+  });
+
   it('reads a range ending just before a month ends as the month less what lies outside it', async () => {
     const projectId = context.project('complement');
     const runs = [

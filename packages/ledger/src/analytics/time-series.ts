@@ -146,6 +146,7 @@ export async function queryCostTimeSeries(
       byKey = new Map();
       groups.set(group[0], byKey);
     }
+    assert(!byKey.has(group[1]), 'one group per bucket and key');
     byKey.set(group[1], group);
   }
   const points: CostTimeSeriesPoint[] = [];
