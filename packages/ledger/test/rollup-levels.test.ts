@@ -398,6 +398,29 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
       ['2026-03-09T00:00:00', 'backend', 7],
       ['2026-03-09T00:00:00', 'devops', 7],
     ]);
+    // Across projects (an agent filter alone) a day row is no group: each project has its own.
+    const agentId = `passed-${projectId}`;
+    for (const other of [context.project('passed-a'), context.project('passed-b')]) {
+      await insertHistoricalRuns(
+        context,
+        other,
+        runs.map((run) => ({ ...run, agentId })),
+      );
+    }
+    const across = await context.ledger.getCostTimeSeries({
+      agentId,
+      bucket: 'day',
+      groupBy: 'agent',
+      timeZone: 'UTC',
+      ...range,
+    });
+    const single = await context.ledger.getCostTimeSeries({
+      projectId,
+      bucket: 'day',
+      timeZone: 'UTC',
+      ...range,
+    });
+    expect(across.points.map((point) => point.count)).toEqual(single.points.map((point) => 2 * point.count));
   });
 
   it('reads a range ending just before a month ends as the month less what lies outside it', async () => {

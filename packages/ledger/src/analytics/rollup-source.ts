@@ -39,10 +39,10 @@ export interface SourceNeeds {
   additive?: boolean;
   bucket?: BucketSpec;
   /**
-   * The keys the outer query groups by besides the bucket, when it groups. A UTC source then
-   * marks (`grouped`) the rows that are groups already: rows of a whole bucket (a day row for a
-   * day bucket, an hour row for an hour bucket) of a level with no key beyond those and the
-   * keys a filter fixes. No other row shares their bucket and key, so the outer query may pass
+   * The keys the outer query groups by besides the bucket, when it groups. A UTC source of one
+   * project then marks (`grouped`) the rows that are groups already: rows of a whole bucket (a
+   * day row for a day bucket, an hour row for an hour bucket) of a level with no key beyond
+   * those and the keys a filter fixes. No other row shares their bucket and key, so the outer query may pass
    * them through and aggregate only the others.
    */
   groupKeys?: readonly RollupKey[];
@@ -118,11 +118,12 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   if (needs.bucket.timeZone === 'UTC') {
     const fixed = filters.map(([key]) => key);
     const groups = needs.groupKeys;
+    // Every level is keyed by project too: only a project filter makes a row one group.
     return utcBucketedSource(
       scope,
       parts,
       needs.bucket,
-      groups === undefined
+      groups === undefined || project === undefined
         ? undefined
         : (level) => level.keys.every((key) => groups.includes(key) || fixed.includes(key)),
     );
