@@ -49,6 +49,41 @@ describeEachEngine('cost time series in other time zones', (context) => {
     ]);
   });
 
+  it('start the repeated hour at its first instant whatever the session zone, even the series zone', async () => {
+    const projectId = context.project('chatham');
+    // Chatham goes back from 03:45 (+13:45) to 02:45 (+12:45) on 5 April 2026: 03:00-03:45 occurs
+    // at 13:15Z on 4 April, and 03:00-04:00 again from 14:15Z.
+    await insertHistoricalRuns(context, projectId, [
+      { createdAt: at('2026-04-04T13:30:00Z'), cost: 1 },
+      { createdAt: at('2026-04-04T14:30:00Z'), cost: 2 },
+    ]);
+    const database = await context.ledger.database();
+    const read = () =>
+      context.ledger.getCostTimeSeries({
+        projectId,
+        bucket: 'hour',
+        timeZone: 'Pacific/Chatham',
+        start: at('2026-04-04T13:15:00Z'),
+        end: at('2026-04-04T15:15:00Z'),
+      });
+    const expected = [['2026-04-05T03:00:00', '2026-04-04T13:15:00.000Z', 2]];
+    const busy = async () =>
+      (await read()).points
+        .filter((point) => point.count > 0)
+        .map((point) => [point.bucket_local, point.bucket_start, point.count]);
+    expect(await busy()).toEqual(expected);
+    // On PGlite the ledger shares the session: in the series' own zone, a day added to a
+    // timestamptz would land on the repeated hour's later reading.
+    if (context.engine === 'pglite') {
+      await database.query(`set timezone to 'Pacific/Chatham'`);
+      try {
+        expect(await busy()).toEqual(expected);
+      } finally {
+        await database.query('reset timezone');
+      }
+    }
+  });
+
   it('start weeks on Monday in the given zone', async () => {
     const projectId = context.project('weeks');
     // Sunday 22:30Z is Monday 09:30 in Sydney: the second week.

@@ -62,11 +62,13 @@ export function requireTimeZone(timeZone: unknown): asserts timeZone is string {
 /**
  * The first instant of a wall-clock bucket. PostgreSQL reads a wall-clock time that occurs twice
  * (the hour repeated when daylight saving ends) as the later one; the same time a day earlier,
- * moved on by a day, gives the earlier reading. The earliest reading still inside the bucket wins.
+ * moved on by 24 hours, gives the earlier reading. The earliest reading still inside the bucket
+ * wins. Hours, never '1 day', on a timestamptz: a day there follows the session's zone, which
+ * read the repeated hour as the later one again in a session in the series' own zone.
  */
 export function bucketStartSql(label: string, unit: string, zone: string): string {
   return `coalesce((select min(c.at) from (values (${label} at time zone ${zone}),
-      (((${label} - interval '1 day') at time zone ${zone}) + interval '1 day')) as c(at)
+      (((${label} - interval '1 day') at time zone ${zone}) + interval '24 hours')) as c(at)
     where date_trunc(${unit}, c.at at time zone ${zone}) = ${label}), ${label} at time zone ${zone})`;
 }
 

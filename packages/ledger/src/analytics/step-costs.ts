@@ -160,17 +160,18 @@ function stepSourceSql(
   // With buckets a day is whole when it lies inside the range and inside one bucket of the zone's
   // wall clock with no offset change in it; every other day is read from the entries.
   const { unit, zone } = bucket;
-  const lastInstant = `(r.day + interval '1 day' - interval '1 microsecond')`;
+  // Hours, never '1 day', on a timestamptz: a day there follows the session's zone.
+  const lastInstant = `(r.day + interval '24 hours' - interval '1 microsecond')`;
   const scopedWhere = [...rollupClauses, `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`];
   const partialWhere = [
     ...entryClauses,
     `t.created_at >= greatest(p.day, ${start})`,
-    `t.created_at < least(p.day + interval '1 day', ${end})`,
+    `t.created_at < least(p.day + interval '24 hours', ${end})`,
   ];
   return `
     with scoped as (
       select r.day, r.kind, r.name, r.model, ${MEASURES},
-        (r.day >= ${start} and r.day + interval '1 day' <= ${end}
+        (r.day >= ${start} and r.day + interval '24 hours' <= ${end}
           and date_trunc(${unit}, r.day at time zone ${zone}) = date_trunc(${unit}, ${lastInstant} at time zone ${zone})
           and (${lastInstant} at time zone ${zone}) - (r.day at time zone ${zone})
             = interval '1 day' - interval '1 microsecond') as whole
