@@ -359,6 +359,46 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
 
+  it('reads UTC days in a zone only where its midnight is a UTC midnight: London in winter, not Kolkata', async () => {
+    const projectId = context.project('zone-days-hint');
+    // Noon UTC, 2 to 11 February: inside one London day (offset 0 in winter) and one Kolkata day.
+    const runs = Array.from({ length: 10 }, (_, day) => ({
+      createdAt: new Date(Date.UTC(2026, 1, 2 + day, 12)),
+      cost: 2 ** day,
+    }));
+    await insertHistoricalRuns(context, projectId, runs);
+    const range = { start: new Date('2026-02-01T00:00:00Z'), end: new Date('2026-02-13T00:00:00Z') };
+    const series = async (bucket: TimeBucket, timeZone: string) =>
+      (await context.ledger.getCostTimeSeries({ projectId, bucket, timeZone, ...range })).points;
+    const cases = [
+      ['day', 'Europe/London'],
+      ['day', 'Asia/Kolkata'],
+      ['hour', 'Asia/Kolkata'],
+      ['week', 'Asia/Kolkata'],
+    ] as const;
+    const exact = [];
+    for (const [bucket, timeZone] of cases) {
+      const points = await series(bucket, timeZone);
+      expect(points.filter((point) => point.count > 0)).toEqual(
+        await plainTimeSeries(context, projectId, range, bucket, 'none', timeZone),
+      );
+      exact.push(points.reduce((sum, point) => sum + point.total_cost, 0));
+    }
+    expect(exact).toEqual(cases.map(() => 2 ** 10 - 1));
+    // Change the day level's copy: the totals show which series read day rows.
+    await shiftLevelCosts(projectId, { day: 1_000_000 });
+    const shifted = [];
+    for (const [bucket, timeZone] of cases) {
+      shifted.push((await series(bucket, timeZone)).reduce((sum, point) => sum + point.total_cost, 0));
+    }
+    // London days are UTC days (all 10 from the day level); no UTC day lies inside a Kolkata day
+    // or hour; a Kolkata week (from Monday 00:00, 18:30 UTC on Sunday) holds every UTC day but
+    // Sunday 8 February.
+    expect(shifted.map((total) => Math.round((total - (2 ** 10 - 1)) / 1_000_000))).toEqual([10, 0, 0, 9]);
+    await context.ledger.rebuildRollups(projectId);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
+
   it('passes the day rows of whole UTC days through as groups by agent, and sums every other bucket', async () => {
     const projectId = context.project('passed');
     // Two agents, three runs a day each, from Thursday 5 March 10:00 to Wednesday 11 March 10:00.

@@ -10,6 +10,7 @@ import {
   requireLevel,
   ZONE_DAY_LEVEL,
 } from './rollup-levels.js';
+import { meetsUtcMidnight } from './series-window.js';
 
 /** Buckets of a time series: their unit and the time zone whose wall clock cuts them. */
 export interface BucketSpec {
@@ -113,21 +114,19 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
   const rows = (level: RollupLevel, alias: string, clauses: string[]) =>
     levelRows(level, alias, [...where(alias, level), ...clauses], statuses);
   const narrow = project !== undefined || scope.agentId !== undefined;
-  const parts: SourceParts = { add, where, rows, needed, narrow, additive: needs.additive === true, project };
+  const fixed = filters.map(([key]) => key);
+  const parts: SourceParts = {
+    add,
+    where,
+    rows,
+    needed,
+    narrow,
+    additive: needs.additive === true,
+    project,
+    fixed,
+  };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
-  if (needs.bucket.timeZone === 'UTC') {
-    const fixed = filters.map(([key]) => key);
-    const groups = needs.groupKeys;
-    // Every level is keyed by project too: only a project filter makes a row one group.
-    return utcBucketedSource(
-      scope,
-      parts,
-      needs.bucket,
-      groups === undefined || project === undefined
-        ? undefined
-        : (level) => level.keys.every((key) => groups.includes(key) || fixed.includes(key)),
-    );
-  }
+  if (needs.bucket.timeZone === 'UTC') return utcBucketedSource(scope, parts, needs.bucket, needs.groupKeys);
   return bucketedSource(scope, parts, needs.bucket);
 }
 
@@ -144,6 +143,8 @@ interface SourceParts {
   additive: boolean;
   /** The placeholder of the scope's project, if it has one. */
   project: string | undefined;
+  /** The keys a filter fixes to one value. */
+  fixed: readonly RollupKey[];
 }
 
 const MEASURES = `cost_sum, cost_min, cost_max, tokens_sum, tool_calls_sum,
@@ -286,16 +287,22 @@ function utcBucketedSource(
   scope: AnalyticsScope,
   parts: SourceParts,
   bucket: BucketSpec,
-  groupsByRow?: (level: RollupLevel) => boolean,
+  groupKeys?: readonly RollupKey[],
 ): RollupSource {
   const periods: RollupPeriod[] = bucket.unit === 'hour' ? ['hour'] : ['day', 'hour'];
-  // A whole period the size of the bucket is the whole bucket: only its rows have its label.
+  // A whole period the size of the bucket is the whole bucket: only its rows have its label. Its
+  // rows are groups when the level has no key beyond the grouped and the fixed ones; every level
+  // is keyed by project too, so only with a project filter.
   const whole: RollupPeriod | undefined = bucket.unit === 'week' ? undefined : bucket.unit;
   const grouped =
-    groupsByRow === undefined
+    groupKeys === undefined || parts.project === undefined
       ? undefined
       : (piece: Piece) =>
-          piece.sign === 1 && piece.period === whole && groupsByRow(requireLevel(piece.period, parts.needed));
+          piece.sign === 1 &&
+          piece.period === whole &&
+          requireLevel(piece.period, parts.needed).keys.every(
+            (key) => groupKeys.includes(key) || parts.fixed.includes(key),
+          );
   const branches = pieceBranches(scope, parts, periods, grouped);
   const start = `${parts.add(scope.start)}::timestamptz`;
   const end = `${parts.add(scope.end)}::timestamptz`;
@@ -482,7 +489,12 @@ function ceilTo(period: RollupPeriod, ms: number): number {
  * exactly the runs from one local midnight to the next.
  */
 function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: BucketSpec): RollupSource {
-  const dayLevel = requireLevel('day', parts.needed);
+  // A UTC day lies inside one bucket only for weeks, or for days where the zone's midnight is a
+  // UTC midnight somewhere in the range: otherwise no day row is read and every day is cut.
+  const utcDays =
+    bucket.unit === 'week' ||
+    (bucket.unit === 'day' && meetsUtcMidnight(bucket.timeZone, instant(scope.start), instant(scope.end)));
+  const dayLevel = utcDays ? requireLevel('day', parts.needed) : undefined;
   const hourLevel = requireLevel('hour', parts.needed);
   const start = `${parts.add(scope.start)}::timestamptz`;
   const end = `${parts.add(scope.end)}::timestamptz`;
@@ -550,7 +562,8 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
   const sql = `
     with ${zoneDays}
     days as (
-      select d.day, p.lo, p.hi, (${inOneBucket('d.day', '24 hours', 'p.lo', 'p.hi')}) as whole, ${label('d.day')} as label
+      select d.day, p.lo, p.hi, (${utcDays ? inOneBucket('d.day', '24 hours', 'p.lo', 'p.hi') : 'false'}) as whole,
+        ${label('d.day')} as label
       from pieces p
       cross join lateral generate_series(date_trunc('day', p.lo, 'UTC'), p.hi - interval '1 microsecond',
         interval '24 hours') as d(day)
@@ -562,13 +575,17 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
         least(d.day + interval '24 hours', d.hi) - interval '1 microsecond', interval '1 hour') as h(hour)
       where not d.whole
     ),
-    source as (
+    source as (${
+      dayLevel === undefined
+        ? ''
+        : `
       select r.*, d.label from (
         ${parts.rows(dayLevel, 'r', [`r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`])}
       ) r
       join days d on d.day = r.at
       where d.whole
-      union all
+      union all`
+    }
       ${hours}
       union all
       select t.*, ${label('t.at')} from slots s
@@ -587,6 +604,10 @@ function bucketedSource(scope: AnalyticsScope, parts: SourceParts, bucket: Bucke
     end,
     unit,
     timeZone: zone,
-    levels: localDays ? [dayLevel, hourLevel, ZONE_DAY_LEVEL] : [dayLevel, hourLevel],
+    levels: [
+      ...(dayLevel === undefined ? [] : [dayLevel]),
+      hourLevel,
+      ...(localDays ? [ZONE_DAY_LEVEL] : []),
+    ],
   };
 }

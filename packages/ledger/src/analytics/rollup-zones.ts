@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.js';
 import { LedgerError } from '../errors.js';
 import type { RollupTimeZone, RollupTimeZoneReport } from './analytics-types.js';
-import { requireTimeZone } from './series-window.js';
+import { requireTimeZone, unknownZoneError } from './series-window.js';
 
 /**
  * Keeps a project's days in a time zone (sql/0029_zone_day_level.sql): lists the zone and fills
@@ -29,14 +29,7 @@ export async function addRollupTimeZone(
     );
     return { project_id: projectId, time_zone: timeZone, groups: Number(rows[0]?.groups ?? 0) };
   } catch (error) {
-    if ((error as { code?: unknown }).code === '22023') {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
-        { field: 'timeZone', cause: error },
-      );
-    }
-    throw error;
+    throw unknownZoneError(error);
   }
 }
 

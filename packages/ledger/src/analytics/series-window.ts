@@ -81,15 +81,21 @@ export async function runSeriesQuery<Row>(
   try {
     return await queryWithSettings<Row>(q, { jit: 'off' }, sql, params);
   } catch (error) {
-    if ((error as { code?: unknown }).code === '22023' && /time zone/i.test(String(error))) {
-      throw new LedgerError(
-        'VALIDATION_FAILED',
-        `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
-        { field: 'timeZone', cause: error },
-      );
-    }
-    throw error;
+    throw unknownZoneError(error);
   }
+}
+
+/**
+ * The error to throw for a failed statement that took a time zone: PostgreSQL's "time zone not
+ * recognized" (22023) becomes the caller's VALIDATION_FAILED on timeZone; anything else as it was.
+ */
+export function unknownZoneError(error: unknown): unknown {
+  if ((error as { code?: unknown }).code !== '22023' || !/time zone/i.test(String(error))) return error;
+  return new LedgerError(
+    'VALIDATION_FAILED',
+    `timeZone is not known to the database: ${(error as Error).message}; use an IANA name such as "Europe/Paris"`,
+    { field: 'timeZone', cause: error },
+  );
 }
 
 /**
@@ -122,4 +128,40 @@ function isKnownZone(timeZone: string): boolean {
   }
   KNOWN_ZONES.add(timeZone);
   return true;
+}
+
+// Per zone and UTC year: whether the zone's clock reads midnight at some UTC midnight of that
+// year. Filled on first use (about 2 ms: one offset per day), bounded by the known zones' years.
+const UTC_MIDNIGHT_YEARS = new Map<string, boolean>();
+const UTC_MIDNIGHT_YEARS_MAX = 4096;
+
+/**
+ * Whether a UTC day may lie inside one local day of `timeZone` somewhere in [startMs, endMs):
+ * only where the zone's offset is zero at a UTC midnight (London in winter, never Kolkata). A
+ * planning hint from this process's zone data: a query that skips the UTC days on `false` still
+ * reads every hour, so a database with other zone data gets the same answer, only slower.
+ */
+export function meetsUtcMidnight(timeZone: string, startMs: number, endMs: number): boolean {
+  if (timeZone === 'UTC') return true;
+  const first = new Date(startMs).getUTCFullYear();
+  const last = new Date(endMs).getUTCFullYear();
+  for (let year = first; year <= last; year += 1) {
+    const key = `${timeZone}\u0000${year}`;
+    let meets = UTC_MIDNIGHT_YEARS.get(key);
+    if (meets === undefined) {
+      const format = new Intl.DateTimeFormat('en-US', { timeZone, timeZoneName: 'longOffset' });
+      meets = false;
+      for (let day = Date.UTC(year, 0, 1); day < Date.UTC(year + 1, 0, 1); day += 86_400_000) {
+        const offset = format.formatToParts(day).find((part) => part.type === 'timeZoneName');
+        if (/^GMT([+-]00:00)?$/.test(offset?.value ?? '')) {
+          meets = true;
+          break;
+        }
+      }
+      if (UTC_MIDNIGHT_YEARS.size >= UTC_MIDNIGHT_YEARS_MAX) UTC_MIDNIGHT_YEARS.clear();
+      UTC_MIDNIGHT_YEARS.set(key, meets);
+    }
+    if (meets) return true;
+  }
+  return false;
 }
