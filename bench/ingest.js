@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLedger } from 'execution-ledger';
+import { makeRow } from './ingest-row.js';
 import { PLAIN_TABLE_SQL, plainInsertMany, plainInsertOne } from './plain-baseline.js';
 import { formatTable, percentile } from './report.js';
 
@@ -118,31 +119,5 @@ async function measure(records, callers, work, batchRows = 1) {
     rate: (calls * batchRows) / seconds,
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
-  };
-}
-
-function makeRow(projectId, index) {
-  const tokens = 100 + (index % 900);
-  const tools = (index * 7) % 300;
-  return {
-    run_id: `run-${randomUUID()}`,
-    project_id: projectId,
-    user_id: `user-${index % 50}`,
-    agent_id: ['backend', 'database', 'devops', 'frontend'][index % 4],
-    intent: 'Deploy microservice to production',
-    input: { service: 'user-api', version: `v2.${index % 10}.0`, environment: 'production', replicas: 3 },
-    output: { deployed: true, url: 'https://user-api.example.com', instances: 3 },
-    cost: { total: tokens + tools, breakdown: { tokens, toolCalls: tools } },
-    execution_trace: {
-      steps: Array.from({ length: 4 }, (_, step) => ({
-        timestamp: '2026-02-13T10:30:00Z',
-        action: `step_${step}`,
-        duration_ms: 250 * (step + 1),
-        result: 'success',
-      })),
-      duration_ms: 2500,
-      tool_calls: 8,
-    },
-    status: 'completed',
   };
 }

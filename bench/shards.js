@@ -22,6 +22,7 @@ import {
   shardedOptions,
   shardUrl,
 } from '../fault/shard-set.js';
+import { makeRow } from './ingest-row.js';
 import { formatTable, machineFacts, percentile } from './report.js';
 
 const CALLERS = 16;
@@ -38,29 +39,6 @@ const ROUNDS = Number(values.rounds);
 const RECORDS = Number(values.records);
 const PROJECTS = Number(values.projects);
 const progress = (line) => process.stderr.write(`${line}\n`);
-
-function makeRow(projectId, index) {
-  const tokens = 100 + (index % 900);
-  const tools = (index * 7) % 300;
-  return {
-    run_id: `run-${randomUUID()}`,
-    project_id: projectId,
-    user_id: `user-${index % 50}`,
-    agent_id: ['backend', 'database', 'devops', 'frontend'][index % 4],
-    intent: 'Deploy microservice to production',
-    input: { service: 'user-api', version: `v2.${index % 10}.0`, environment: 'production', replicas: 3 },
-    output: { deployed: true, url: 'https://user-api.example.com', instances: 3 },
-    cost: { total: tokens + tools, breakdown: { tokens, toolCalls: tools } },
-    execution_trace: {
-      steps: Array.from({ length: 4 }, (_, step) => ({
-        action: `step_${step}`,
-        duration_ms: 250 * (step + 1),
-      })),
-      duration_ms: 2500,
-    },
-    status: 'completed',
-  };
-}
 
 /**
  * CPU time used so far on the whole machine and by this process, in ms (/proc/stat: every
