@@ -4,6 +4,7 @@
 //
 //   npm run bench:ingest                       # PostgreSQL (BENCH_DATABASE_URL) and PGlite
 //   BENCH_ENGINES=pglite npm run bench:ingest  # one engine only
+//   BENCH_USERS=5000 BENCH_STEP_COSTS=1 …      # every run another user's, typed steps with costs
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,10 @@ import { formatTable, percentile } from './report.js';
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
 const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
 const RECORDS = Number(process.env.BENCH_RECORDS ?? 4000);
+const ROW_SHAPE = {
+  users: Number(process.env.BENCH_USERS ?? 50),
+  stepCosts: process.env.BENCH_STEP_COSTS === '1',
+};
 const BATCH_ROWS = 100;
 
 const results = [];
@@ -35,19 +40,25 @@ for (const engine of engines) {
     const plainBatch = await measure(RECORDS, 1, (rows) => plainInsertMany(database, rows), BATCH_ROWS);
     const chainedBatch = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
     results.push(row(engine, `batches of ${BATCH_ROWS}, 1 caller`, plainBatch, chainedBatch));
-    // What keeping every rollup level costs a batch: the same batches with the rollup trigger off
-    // (the owner may switch it; this is a benchmark database), measured right after.
-    await database.query('alter table execution_ledger.executions disable trigger executions_rollup');
+    // What keeping every rollup level costs a batch: the same batches with the rollup triggers
+    // off (runs' levels and steps' levels; the owner may switch them, this is a benchmark
+    // database), measured right after.
+    const ROLLUP_TRIGGERS = ['executions_rollup', 'executions_step_rollup'];
+    for (const trigger of ROLLUP_TRIGGERS) {
+      await database.query(`alter table execution_ledger.executions disable trigger ${trigger}`);
+    }
     let bare;
     try {
       bare = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
     } finally {
-      await database.query('alter table execution_ledger.executions enable always trigger executions_rollup');
+      for (const trigger of ROLLUP_TRIGGERS) {
+        await database.query(`alter table execution_ledger.executions enable always trigger ${trigger}`);
+      }
     }
     // Trigger on again: the upkeep compares the mean of the two runs around the one without it.
     const again = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
     const upkeep = {
-      ...row(engine, `batches of ${BATCH_ROWS}, rollup trigger off`, plainBatch, bare),
+      ...row(engine, `batches of ${BATCH_ROWS}, rollup triggers off`, plainBatch, bare),
       rollup_upkeep: Number(((chainedBatch.p50 + again.p50) / 2 / bare.p50 - 1).toFixed(2)),
     };
     results.push(upkeep);
@@ -75,7 +86,7 @@ const machine = {
 };
 writeFileSync(
   new URL('./results/ingest.json', import.meta.url),
-  `${JSON.stringify({ machine, records: RECORDS, results }, null, 2)}\n`,
+  `${JSON.stringify({ machine, records: RECORDS, rows: ROW_SHAPE, results }, null, 2)}\n`,
 );
 
 function row(engine, scenario, plain, chained) {
@@ -105,7 +116,7 @@ async function measure(records, callers, work, batchRows = 1) {
         const index = next++;
         if (index >= calls) return;
         const rows = Array.from({ length: batchRows }, (_, offset) =>
-          makeRow(project, index * batchRows + offset),
+          makeRow(project, index * batchRows + offset, ROW_SHAPE),
         );
         const begin = performance.now();
         await work(batchRows === 1 ? rows[0] : rows);

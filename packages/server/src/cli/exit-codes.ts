@@ -16,6 +16,8 @@ export const EXIT_CODES = {
   CHAIN_BROKEN: 5,
   /** The database cannot be used: unreachable, locked by another process, or not migratable. */
   DATABASE: 6,
+  /** `rollups verify` found a level that disagrees with the entries (`rollups rebuild` repairs it). */
+  ROLLUPS_DISAGREE: 7,
 } as const;
 
 const NOT_FOUND_CODES: ReadonlySet<string> = new Set([

@@ -12,6 +12,7 @@ import { registerMigrateCommand } from './commands/migrate-command.js';
 import { registerReadCommands } from './commands/read-commands.js';
 import { registerRecordCommand } from './commands/record-command.js';
 import { registerReplayCommand } from './commands/replay-command.js';
+import { registerRollupsCommand } from './commands/rollups-command.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerShardsCommand } from './commands/shards-command.js';
 import { registerSigningKeyCommand } from './commands/signing-key-command.js';
@@ -56,6 +57,7 @@ export function buildProgram(): Command {
   registerExportCommand(program);
   registerImportCommand(program);
   registerVerifyCommand(program);
+  registerRollupsCommand(program);
   registerCheckpointCommand(program);
   registerSigningKeyCommand(program);
   registerKeysCommand(program);

@@ -121,6 +121,8 @@ export function useCliDatabase(engine: EngineName) {
   afterAll(async () => {
     await database.cleanup();
   });
-  return (args: string[], input?: string) =>
+  const cli = (args: string[], input?: string) =>
     runCli(['--database', database.target, ...args], input === undefined ? {} : { input });
+  /** The database the commands run against (a URL or a folder), for set-up a command cannot do. */
+  return Object.assign(cli, { target: () => database.target });
 }

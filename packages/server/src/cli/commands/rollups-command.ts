@@ -1,0 +1,210 @@
+import type { Command } from 'commander';
+import {
+  type Ledger,
+  LedgerError,
+  type RollupRebuildReport,
+  type RollupVerificationReport,
+  type StepRollupVerificationReport,
+} from 'execution-ledger';
+import { printJson, printTable, wantsJson } from '../cli-output.js';
+import { EXIT_CODES } from '../exit-codes.js';
+import { withLedger } from '../open-ledger.js';
+import { ProgressReporter } from '../progress-reporter.js';
+import { globalOptions, withExample } from './command-options.js';
+
+interface TargetOptions {
+  project?: string;
+  all?: boolean;
+}
+
+type Verification = RollupVerificationReport & { steps: StepRollupVerificationReport };
+type Rebuild = RollupRebuildReport & { step_groups: number };
+
+/**
+ * `rollups verify|rebuild|zones|keep-zone`: the levels statistics and series read
+ * (docs/analytics.md), checked against the entries, recreated from them, and kept in a zone.
+ */
+export function registerRollupsCommand(program: Command): void {
+  const rollups = program
+    .command('rollups')
+    .description(
+      'check and rebuild the rollup levels statistics and series read, and keep days in a time zone',
+    );
+  withExample(
+    rollups,
+    'execution-ledger rollups verify --all',
+    'execution-ledger rollups rebuild --project proj-001',
+    'execution-ledger rollups keep-zone Asia/Kolkata --project proj-001',
+  );
+
+  rollups
+    .command('verify')
+    .description(
+      "recompute every rollup level of a project's runs, or of every project's, and compare " +
+        '(exit 7 when a level disagrees; `rollups rebuild` repairs it)',
+    )
+    .option('--project <id>', 'the project to check')
+    .option('--all', 'check every project')
+    .action(async (options: TargetOptions, self: Command) => {
+      const global = globalOptions(self);
+      requireOneTarget('rollups verify', options);
+      await withLedger(global, async (ledger) => {
+        const projects = await targetProjects(ledger, options);
+        const progress = new ProgressReporter('rollups verify', projects.length, 'projects');
+        const reports: Verification[] = [];
+        for (const project of projects) {
+          reports.push(await ledger.verifyRollups(project));
+          progress.add(1);
+        }
+        progress.finish();
+        if (wantsJson(global)) printJson(options.all === true ? reports : reports[0]);
+        else printVerifications(reports);
+        if (reports.some((report) => !report.ok)) process.exitCode = EXIT_CODES.ROLLUPS_DISAGREE;
+      });
+    });
+
+  rollups
+    .command('rebuild')
+    .description(
+      "recreate every rollup level of a project, or of every project, from its entries (each project's " +
+        'appends wait while its levels are rewritten)',
+    )
+    .option('--project <id>', 'the project to rebuild')
+    .option('--all', 'rebuild every project')
+    .action(async (options: TargetOptions, self: Command) => {
+      const global = globalOptions(self);
+      requireOneTarget('rollups rebuild', options);
+      await withLedger(global, async (ledger) => {
+        const projects = await targetProjects(ledger, options);
+        const progress = new ProgressReporter('rollups rebuild', projects.length, 'projects');
+        const total: Rebuild = { projects: 0, groups: 0, levels: {}, step_groups: 0 };
+        for (const project of projects) {
+          const report = await ledger.rebuildRollups(project);
+          total.projects += report.projects;
+          total.groups += report.groups;
+          total.step_groups += report.step_groups;
+          for (const [level, groups] of Object.entries(report.levels)) {
+            total.levels[level] = (total.levels[level] ?? 0) + groups;
+          }
+          progress.add(1);
+        }
+        progress.finish();
+        if (wantsJson(global)) return printJson(total);
+        printTable(
+          [
+            ...Object.entries(total.levels).map(([level, groups]) => ({ level, groups })),
+            { level: 'steps', groups: total.step_groups },
+          ],
+          ['level', 'groups'],
+        );
+        process.stdout.write(
+          `rebuilt ${total.projects} project${total.projects === 1 ? '' : 's'}: ` +
+            `${(total.groups + total.step_groups).toLocaleString('en-US')} groups written\n`,
+        );
+      });
+    });
+
+  rollups
+    .command('zones')
+    .description(
+      'the time zones whose days each project keeps (daily and weekly series there read one row per day)',
+    )
+    .option('--project <id>', 'only this project')
+    .action(async (options: { project?: string }, self: Command) => {
+      const global = globalOptions(self);
+      await withLedger(global, async (ledger) => {
+        const zones = await ledger.listRollupTimeZones(options.project);
+        if (wantsJson(global)) return printJson(zones);
+        printTable(
+          zones.map((zone) => ({ ...zone })),
+          ['project_id', 'time_zone', 'added_at'],
+        );
+      });
+    });
+
+  const keepZone = rollups
+    .command('keep-zone')
+    .description(
+      "keep a project's days in a time zone: fills them from its entries now (its appends wait) " +
+        'and keeps them with every append after',
+    )
+    .argument('<zone>', 'an IANA time zone such as Asia/Kolkata')
+    .requiredOption('--project <id>', 'the project whose days to keep')
+    .action(async (zone: string, options: { project: string }, self: Command) => {
+      const global = globalOptions(self);
+      await withLedger(global, async (ledger) => {
+        const report = await ledger.addRollupTimeZone(options.project, zone);
+        if (wantsJson(global)) return printJson(report);
+        process.stdout.write(
+          `project ${report.project_id} keeps its days in ${report.time_zone}: ` +
+            `${report.groups.toLocaleString('en-US')} day groups written\n`,
+        );
+      });
+    });
+  withExample(keepZone, 'execution-ledger rollups keep-zone Asia/Kolkata --project proj-001');
+}
+
+function requireOneTarget(command: string, options: TargetOptions): void {
+  if ((options.project === undefined) === (options.all !== true)) {
+    throw new LedgerError('VALIDATION_FAILED', `${command} needs exactly one of --project <id> or --all`, {
+      field: 'project',
+    });
+  }
+}
+
+async function targetProjects(ledger: Ledger, options: TargetOptions): Promise<string[]> {
+  if (options.project !== undefined) return [options.project];
+  return (await ledger.operations.listProjects()).map((project) => project.project_id);
+}
+
+function printVerifications(reports: Verification[]): void {
+  printTable(
+    reports.map((report) => ({
+      project_id: report.project_id,
+      ok: report.ok ? 'verified' : 'DISAGREES',
+      groups: report.groups_checked + report.steps.groups_checked,
+      levels: [
+        ...report.levels.filter((level) => !level.ok).map((level) => level.level),
+        ...(report.steps.ok ? [] : ['steps']),
+      ].join(', '),
+    })),
+    ['project_id', 'ok', 'groups', 'levels'],
+  );
+  // The table names the levels: each disagreeing project's first mismatches follow it in full.
+  for (const report of reports.filter((item) => !item.ok)) {
+    const lines = [
+      ...report.mismatches.map(
+        (mismatch) =>
+          `${mismatch.level} ${mismatch.period_start}${describeKeys(mismatch)}: ${mismatch.reason}`,
+      ),
+      ...report.steps.mismatches.map(
+        (mismatch) =>
+          `steps ${mismatch.day} ${[mismatch.agent_id, mismatch.user_id, mismatch.status, mismatch.kind, mismatch.name, mismatch.model].join('/')}: ${mismatch.reason}`,
+      ),
+    ];
+    for (const line of lines.slice(0, MISMATCH_LINES_MAX)) {
+      process.stdout.write(`${report.project_id}: ${line}\n`);
+    }
+    if (lines.length > MISMATCH_LINES_MAX) {
+      process.stdout.write(
+        `${report.project_id}: … ${lines.length - MISMATCH_LINES_MAX} more (--json lists them)\n`,
+      );
+    }
+    process.stdout.write(`repair: execution-ledger rollups rebuild --project ${report.project_id}\n`);
+  }
+}
+
+const MISMATCH_LINES_MAX = 5;
+
+function describeKeys(mismatch: {
+  agent_id: string | null;
+  user_id: string | null;
+  status: string | null;
+}): string {
+  const keys = [
+    ['agent', mismatch.agent_id],
+    ['user', mismatch.user_id],
+    ['status', mismatch.status],
+  ].filter(([, value]) => value !== null);
+  return keys.length === 0 ? '' : ` (${keys.map(([name, value]) => `${name} ${value}`).join(', ')})`;
+}
