@@ -40,13 +40,13 @@ export interface SourceNeeds {
   additive?: boolean;
   bucket?: BucketSpec;
   /**
-   * The keys the outer query groups by besides the bucket, when it groups. A UTC source of one
-   * project then marks (`grouped`) the rows that are groups already: rows of a whole bucket (a
-   * day row for a day bucket, an hour row for an hour bucket) of a level with no key beyond
-   * those and the keys a filter fixes. No other row shares their bucket and key, so the outer query may pass
-   * them through and aggregate only the others.
+   * The outer query groups by the bucket and `keys`. A UTC source of one project then marks
+   * (`grouped`) the rows that are groups already: rows of a whole bucket (a day row for a day
+   * bucket, an hour row for an hour bucket) of a level with no key beyond `keys` and the keys a
+   * filter fixes. No other row shares their bucket and key, so the outer query may pass them
+   * through and aggregate only the others.
    */
-  groupKeys?: readonly RollupKey[];
+  grouped?: boolean;
 }
 
 /** The SQL of the `source` common table expressions and the placeholders an outer query reuses. */
@@ -63,7 +63,7 @@ export interface RollupSource {
   timeZone?: string;
   /** The level each period size is read from, for tests and benchmarks that count rows read. */
   levels: RollupLevel[];
-  /** Set when `source` has the column `grouped` (SourceNeeds.groupKeys); it is then not materialized. */
+  /** Set when `source` has the column `grouped` (SourceNeeds.grouped); it is then not materialized. */
   grouped?: true;
 }
 
@@ -126,7 +126,8 @@ export function rollupSourceSql(scope: AnalyticsScope, params: unknown[], needs:
     fixed,
   };
   if (needs.bucket === undefined) return edgesSource(scope, parts);
-  if (needs.bucket.timeZone === 'UTC') return utcBucketedSource(scope, parts, needs.bucket, needs.groupKeys);
+  if (needs.bucket.timeZone === 'UTC')
+    return utcBucketedSource(scope, parts, needs.bucket, needs.grouped === true ? needs.keys : undefined);
   return bucketedSource(scope, parts, needs.bucket);
 }
 

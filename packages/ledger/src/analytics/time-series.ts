@@ -74,7 +74,7 @@ export async function queryCostTimeSeries(
     keys: GROUP_KEYS[groupBy],
     rowSecured: isRowSecured(q),
     bucket: { unit: bucket, timeZone },
-    groupKeys: GROUP_KEYS[groupBy],
+    grouped: true,
   });
   const { unit, timeZone: zone, start, end } = source;
   assert(
