@@ -129,7 +129,15 @@ async function load(engine, ledger, admin) {
 async function rebuild(engine, ledger) {
   const db = await ledger.database(); // migrates
   const started = performance.now();
-  const rebuilt = await ledger.rebuildRollups();
+  const rebuilt = await ledger.rebuildRollups(undefined, {
+    onProject: (done, total) => {
+      if (done % 20 === 0 || done === total) {
+        process.stderr.write(
+          `${engine}: rollups rebuilt for ${done} of ${total} projects, ${((performance.now() - started) / 1000).toFixed(0)} s\n`,
+        );
+      }
+    },
+  });
   const levels = Object.entries(rebuilt.levels).map(
     ([level, groups]) => `${level} ${groups.toLocaleString('en')}`,
   );

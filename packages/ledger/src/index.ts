@@ -28,6 +28,7 @@ export type {
   PercentileSet,
   RollupLevelReport,
   RollupMismatch,
+  RollupRebuildOptions,
   RollupRebuildReport,
   RollupTimeZone,
   RollupTimeZoneReport,

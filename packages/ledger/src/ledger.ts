@@ -13,6 +13,7 @@ import type {
   AllocationRuleSetInput,
 } from './allocation/allocation-types.js';
 import type {
+  RollupRebuildOptions,
   RollupRebuildReport,
   RollupTimeZone,
   RollupTimeZoneReport,
@@ -22,10 +23,8 @@ import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { addRollupTimeZone, listRollupTimeZones } from './analytics/rollup-zones.js';
 import {
-  rebuildProjectStepRollups,
   type StepRollupVerificationReport,
   verifyProjectStepRollups,
-  withStepRebuild,
   withStepVerification,
 } from './analytics/step-rollup-maintenance.js';
 import { CHAIN_READS_IN_FLIGHT_MAX, type LedgerLimits, resolveLimits } from './bounds.js';
@@ -389,12 +388,14 @@ export class Ledger extends ExecutionReader {
     return withStepVerification(report, await verifyProjectStepRollups(database, projectId));
   }
 
-  /** Recreates every rollup level and the daily step rollups of one project, or of every project, from the entries. */
-  async rebuildRollups(projectId?: string): Promise<RollupRebuildReport & { step_groups: number }> {
+  /**
+   * Recreates every rollup level and the daily step rollups of one project, or of every project,
+   * from the entries, project by project (`onProject` reports each one done: a rebuild of millions
+   * of runs takes long).
+   */
+  async rebuildRollups(projectId?: string, options: RollupRebuildOptions = {}): Promise<RollupRebuildReport> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
-    const database = await this.ready();
-    const report = await rebuildProjectRollups(database, projectId);
-    return withStepRebuild(report, await rebuildProjectStepRollups(database, projectId));
+    return rebuildProjectRollups(await this.ready(), projectId, options);
   }
 
   /**

@@ -257,8 +257,15 @@ describeEachEngine('rollup levels', (context) => {
         );
       }
       expect((await context.ledger.getProjectExecutionStats(orphan)).total_executions).toBe(5);
-      const report = await context.ledger.rebuildRollups();
+      const progress: [number, number][] = [];
+      const report = await context.ledger.rebuildRollups(undefined, {
+        onProject: (done, total) => progress.push([done, total]),
+      });
       expect(report.projects).toBeGreaterThanOrEqual(1);
+      // One call per project rebuilt, in order, each with the same total.
+      expect(progress).toEqual(
+        Array.from({ length: report.projects }, (_, index) => [index + 1, report.projects]),
+      );
       expect((await context.ledger.getProjectExecutionStats(orphan)).total_executions).toBe(0);
       expect(await context.ledger.verifyRollups(orphan)).toMatchObject({ ok: true, groups_checked: 0 });
     });

@@ -114,10 +114,18 @@ export interface RollupVerificationReport {
 
 export interface RollupRebuildReport {
   projects: number;
-  /** Groups written, every level together. */
+  /** Groups written, every run level together. */
   groups: number;
-  /** Groups written per level. */
+  /** Groups written per run level. */
   levels: Record<string, number>;
+  /** Groups written to the daily step rollups. */
+  step_groups: number;
+}
+
+/** Options of `rebuildRollups`. */
+export interface RollupRebuildOptions {
+  /** Called after each project's levels are rewritten: how many are done, of how many. */
+  onProject?: (done: number, total: number) => void;
 }
 
 /** A zone whose days a project keeps (addRollupTimeZone). */

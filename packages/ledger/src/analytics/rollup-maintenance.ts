@@ -3,6 +3,7 @@ import type { Queryable } from '../db/database.js';
 import type {
   RollupLevelReport,
   RollupMismatch,
+  RollupRebuildOptions,
   RollupRebuildReport,
   RollupVerificationReport,
 } from './analytics-types.js';
@@ -30,35 +31,44 @@ const MEASURES = [
 const STATUS_COUNTS = ['completed_count', 'failed_count', 'aborted_count'] as const;
 
 /**
- * Recreates every rollup level of one project, or of every project (each in its own short
- * transaction under that project's append lock, so appends elsewhere go on). Rollups are a cache:
- * the entries are the truth, and this is how a damaged cache is repaired.
+ * Recreates every rollup level and the daily step rollups of one project, or of every project
+ * (each in its own short transactions under that project's append lock, so appends elsewhere go
+ * on). Rollups are a cache: the entries are the truth, and this is how a damaged cache is
+ * repaired.
  */
 export async function rebuildProjectRollups(
   q: Queryable,
   projectId: string | undefined,
+  options: RollupRebuildOptions = {},
 ): Promise<RollupRebuildReport> {
   const projects = projectId === undefined ? await listRollupProjects(q) : [projectId];
   const levels: Record<string, number> = Object.fromEntries(ALL_LEVELS.map((level) => [level.name, 0]));
-  for (const project of projects) {
+  let stepGroups = 0;
+  for (const [index, project] of projects.entries()) {
     const rows = await q.query<{ r_level: string; r_groups: string | number }>(
       `select r_level, r_groups from execution_ledger.rebuild_rollups($1)
        union all select '${ZONE_DAY_LEVEL.name}', execution_ledger.rebuild_zone_rollups($1)`,
       [project],
     );
     for (const row of rows) levels[row.r_level] = (levels[row.r_level] ?? 0) + Number(row.r_groups);
+    const steps = await q.query<{ groups: string | number }>(
+      'select execution_ledger.rebuild_step_rollups($1) as groups',
+      [project],
+    );
+    stepGroups += Number(steps[0]?.groups ?? 0);
+    options.onProject?.(index + 1, projects.length);
   }
   const groups = Object.values(levels).reduce((sum, count) => sum + count, 0);
-  return { projects: projects.length, groups, levels };
+  return { projects: projects.length, groups, levels, step_groups: stepGroups };
 }
 
 /**
- * Every project with entries (the heads table, one row per project) or rollups at any level:
- * rollups without entries behind them must go too. The rollup tables are read in full, which a
- * rebuild of every project, reading every entry, outweighs many times over.
+ * Every project with entries (the heads table, one row per project) or rollups at any level,
+ * steps included: rollups without entries behind them must go too. The rollup tables are read in
+ * full, which a rebuild of every project, reading every entry, outweighs many times over.
  */
 export async function listRollupProjects(q: Queryable): Promise<string[]> {
-  const tables = [...new Set(ALL_LEVELS.map((level) => level.table))];
+  const tables = [...new Set([...ALL_LEVELS.map((level) => level.table), 'step_rollups'])];
   const rows = await q.query<{ project_id: string }>(
     `select project_id from execution_ledger.heads
      ${tables.map((table) => `union select distinct project_id from execution_ledger.${table}`).join('\n     ')}

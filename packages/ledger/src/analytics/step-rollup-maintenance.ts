@@ -1,6 +1,6 @@
 import { ROLLUP_MISMATCHES_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
-import type { RollupRebuildReport, RollupVerificationReport } from './analytics-types.js';
+import type { RollupVerificationReport } from './analytics-types.js';
 
 // Every measure a step rollup row holds; verification compares each one.
 const MEASURES = [
@@ -38,50 +38,6 @@ export function withStepVerification(
   steps: StepRollupVerificationReport,
 ): RollupVerificationReport & { steps: StepRollupVerificationReport } {
   return { ...report, ok: report.ok && steps.ok, steps };
-}
-
-/** How many projects the step rollups were rebuilt for, and how many groups that wrote. */
-export interface StepRollupRebuildReport {
-  projects: number;
-  groups: number;
-}
-
-/** The run-level rebuild report with the step level's groups beside it. */
-export function withStepRebuild(
-  report: RollupRebuildReport,
-  steps: StepRollupRebuildReport,
-): RollupRebuildReport & { step_groups: number } {
-  return { ...report, step_groups: steps.groups };
-}
-
-/**
- * Recreates the daily step rollups of one project, or of every project with entries or step
- * rollups, each in its own short transaction under the project's append lock.
- */
-export async function rebuildProjectStepRollups(
-  q: Queryable,
-  projectId: string | undefined,
-): Promise<StepRollupRebuildReport> {
-  const projects = projectId === undefined ? await listStepRollupProjects(q) : [projectId];
-  let groups = 0;
-  for (const project of projects) {
-    const rows = await q.query<{ groups: string | number }>(
-      'select execution_ledger.rebuild_step_rollups($1) as groups',
-      [project],
-    );
-    groups += Number(rows[0]?.groups ?? 0);
-  }
-  return { projects: projects.length, groups };
-}
-
-/** Every project with entries (the heads table) or step rollups. */
-async function listStepRollupProjects(q: Queryable): Promise<string[]> {
-  const rows = await q.query<{ project_id: string }>(
-    `select project_id from execution_ledger.heads
-     union select distinct project_id from execution_ledger.step_rollups
-     order by 1`,
-  );
-  return rows.map((row) => row.project_id);
 }
 
 /**

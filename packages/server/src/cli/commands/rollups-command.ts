@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import {
   type Ledger,
   LedgerError,
-  type RollupRebuildReport,
   type RollupVerificationReport,
   type StepRollupVerificationReport,
 } from 'execution-ledger';
@@ -18,7 +17,6 @@ interface TargetOptions {
 }
 
 type Verification = RollupVerificationReport & { steps: StepRollupVerificationReport };
-type Rebuild = RollupRebuildReport & { step_groups: number };
 
 /**
  * `rollups verify|rebuild|zones|keep-zone`: the levels statistics and series read
@@ -37,72 +35,54 @@ export function registerRollupsCommand(program: Command): void {
     'execution-ledger rollups keep-zone Asia/Kolkata --project proj-001',
   );
 
-  rollups
-    .command('verify')
-    .description(
+  targetCommand(rollups, 'verify', {
+    description:
       "recompute every rollup level of a project's runs, or of every project's, and compare " +
-        '(exit 7 when a level disagrees; `rollups rebuild` repairs it)',
-    )
-    .option('--project <id>', 'the project to check')
-    .option('--all', 'check every project')
-    .action(async (options: TargetOptions, self: Command) => {
-      const global = globalOptions(self);
-      requireOneTarget('rollups verify', options);
-      await withLedger(global, async (ledger) => {
-        const projects = await targetProjects(ledger, options);
-        const progress = new ProgressReporter('rollups verify', projects.length, 'projects');
-        const reports: Verification[] = [];
-        for (const project of projects) {
-          reports.push(await ledger.verifyRollups(project));
-          progress.add(1);
-        }
-        progress.finish();
-        if (wantsJson(global)) printJson(options.all === true ? reports : reports[0]);
-        else printVerifications(reports);
-        if (reports.some((report) => !report.ok)) process.exitCode = EXIT_CODES.ROLLUPS_DISAGREE;
-      });
-    });
+      '(exit 7 when a level disagrees; `rollups rebuild` repairs it)',
+    verb: 'check',
+    run: async (ledger, options, json) => {
+      const projects = await targetProjects(ledger, options);
+      const progress = new ProgressReporter('rollups verify', projects.length, 'projects');
+      const reports: Verification[] = [];
+      for (const project of projects) {
+        reports.push(await ledger.verifyRollups(project));
+        progress.add(1);
+      }
+      progress.finish();
+      if (json) printJson(options.all === true ? reports : reports[0]);
+      else printVerifications(reports);
+      if (reports.some((report) => !report.ok)) process.exitCode = EXIT_CODES.ROLLUPS_DISAGREE;
+    },
+  });
 
-  rollups
-    .command('rebuild')
-    .description(
+  targetCommand(rollups, 'rebuild', {
+    description:
       "recreate every rollup level of a project, or of every project, from its entries (each project's " +
-        'appends wait while its levels are rewritten)',
-    )
-    .option('--project <id>', 'the project to rebuild')
-    .option('--all', 'rebuild every project')
-    .action(async (options: TargetOptions, self: Command) => {
-      const global = globalOptions(self);
-      requireOneTarget('rollups rebuild', options);
-      await withLedger(global, async (ledger) => {
-        const projects = await targetProjects(ledger, options);
-        const progress = new ProgressReporter('rollups rebuild', projects.length, 'projects');
-        const total: Rebuild = { projects: 0, groups: 0, levels: {}, step_groups: 0 };
-        for (const project of projects) {
-          const report = await ledger.rebuildRollups(project);
-          total.projects += report.projects;
-          total.groups += report.groups;
-          total.step_groups += report.step_groups;
-          for (const [level, groups] of Object.entries(report.levels)) {
-            total.levels[level] = (total.levels[level] ?? 0) + groups;
-          }
+      'appends wait while its levels are rewritten)',
+    verb: 'rebuild',
+    run: async (ledger, options, json) => {
+      const progress = new ProgressReporter('rollups rebuild', undefined, 'projects');
+      const report = await ledger.rebuildRollups(options.project, {
+        onProject: (_done, total) => {
+          progress.setTotal(total);
           progress.add(1);
-        }
-        progress.finish();
-        if (wantsJson(global)) return printJson(total);
-        printTable(
-          [
-            ...Object.entries(total.levels).map(([level, groups]) => ({ level, groups })),
-            { level: 'steps', groups: total.step_groups },
-          ],
-          ['level', 'groups'],
-        );
-        process.stdout.write(
-          `rebuilt ${total.projects} project${total.projects === 1 ? '' : 's'}: ` +
-            `${(total.groups + total.step_groups).toLocaleString('en-US')} groups written\n`,
-        );
+        },
       });
-    });
+      progress.finish();
+      if (json) return printJson(report);
+      printTable(
+        [
+          ...Object.entries(report.levels).map(([level, groups]) => ({ level, groups })),
+          { level: 'steps', groups: report.step_groups },
+        ],
+        ['level', 'groups'],
+      );
+      process.stdout.write(
+        `rebuilt ${report.projects} project${report.projects === 1 ? '' : 's'}: ` +
+          `${(report.groups + report.step_groups).toLocaleString('en-US')} groups written\n`,
+      );
+    },
+  });
 
   rollups
     .command('zones')
@@ -144,12 +124,36 @@ export function registerRollupsCommand(program: Command): void {
   withExample(keepZone, 'execution-ledger rollups keep-zone Asia/Kolkata --project proj-001');
 }
 
-function requireOneTarget(command: string, options: TargetOptions): void {
-  if ((options.project === undefined) === (options.all !== true)) {
-    throw new LedgerError('VALIDATION_FAILED', `${command} needs exactly one of --project <id> or --all`, {
-      field: 'project',
+/**
+ * A subcommand over one project (`--project <id>`) or every project (`--all`), exactly one of
+ * them, with the ledger opened from the global options.
+ */
+function targetCommand(
+  parent: Command,
+  name: string,
+  spec: {
+    description: string;
+    /** What the command does to a project, for the options' help: "check", "rebuild". */
+    verb: string;
+    run: (ledger: Ledger, options: TargetOptions, json: boolean) => Promise<void>;
+  },
+): void {
+  parent
+    .command(name)
+    .description(spec.description)
+    .option('--project <id>', `the project to ${spec.verb}`)
+    .option('--all', `${spec.verb} every project`)
+    .action(async (options: TargetOptions, self: Command) => {
+      const global = globalOptions(self);
+      if ((options.project === undefined) === (options.all !== true)) {
+        throw new LedgerError(
+          'VALIDATION_FAILED',
+          `rollups ${name} needs exactly one of --project <id> or --all`,
+          { field: 'project' },
+        );
+      }
+      await withLedger(global, (ledger) => spec.run(ledger, options, wantsJson(global)));
     });
-  }
 }
 
 async function targetProjects(ledger: Ledger, options: TargetOptions): Promise<string[]> {
