@@ -172,6 +172,12 @@ describe.each(CLI_ENGINES)('the execution-ledger commands [%s]', (engine) => {
     expect(first.projects.every((project: { verified: boolean }) => project.verified)).toBe(true);
     const second = JSON.parse((await cli(['--json', 'demo', '--runs', '40'])).stdout);
     expect(second).toMatchObject({ created: 0, replayed: 43 });
+    // As a table: the first project's agents, then what each model cost (the runs' typed steps).
+    const table = await cli(['demo', '--runs', '40']);
+    expect(table.stdout).toContain('Recorded 0 new runs (43 were already there).');
+    expect(table.stdout).toMatch(
+      /By model in proj-001:\nmodel +steps +tokens +cost\n[- ]+\n(o3|gpt-4o|gpt-4o-mini|claude-sonnet) +\d+ +\d+ +\$\d+\.\d{2}/,
+    );
   });
 
   it('refuses to serve with a too short EXECUTION_LEDGER_ADMIN_KEY, naming the variable (exit 3)', async () => {

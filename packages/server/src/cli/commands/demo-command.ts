@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { StepCostBreakdown } from 'execution-ledger';
 import { DEMO_BATCH_RUNS } from '../../bounds.js';
 import { dollars, printJson, printTable, wantsJson } from '../cli-output.js';
 import { EXIT_CODES } from '../exit-codes.js';
@@ -42,7 +43,10 @@ export function registerDemoCommand(program: Command): void {
           });
         }
         if (wantsJson(global)) printJson({ created, replayed: runs.length - created, projects: summary });
-        else printSummary(created, runs.length, summary);
+        else {
+          const first = DEMO_PROJECTS[0] as string;
+          printSummary(created, runs.length, summary, await ledger.getCostByModel({ projectId: first }));
+        }
         if (summary.some((project) => !project.verified)) process.exitCode = EXIT_CODES.CHAIN_BROKEN;
       });
     });
@@ -56,7 +60,12 @@ type ProjectSummary = {
   entries: number;
 };
 
-function printSummary(created: number, total: number, projects: ProjectSummary[]): void {
+function printSummary(
+  created: number,
+  total: number,
+  projects: ProjectSummary[],
+  models: StepCostBreakdown,
+): void {
   process.stdout.write(`Recorded ${created} new runs (${total - created} were already there).\n\n`);
   printTable(
     projects.map(({ project_id, stats, verified, entries }) => ({
@@ -83,8 +92,20 @@ function printSummary(created: number, total: number, projects: ProjectSummary[]
       })),
       ['agent', 'runs', 'cost'],
     );
+    // The demo's steps carry their costs: what each model cost, from the step rollups.
+    process.stdout.write(`\nBy model in ${first.project_id}:\n`);
+    printTable(
+      models.top.map((group) => ({
+        model: group.model,
+        steps: group.steps,
+        tokens: group.input_tokens + group.output_tokens,
+        cost: dollars(group.cost),
+      })),
+      ['model', 'steps', 'tokens', 'cost'],
+    );
   }
   process.stdout.write(
-    '\nNext: `execution-ledger failed --project proj-001` or `npm start` for the HTTP API.\n',
+    '\nNext: `execution-ledger stats --project proj-001 --by tool`, `execution-ledger failed --project proj-001`, ' +
+      'or `npm start` for the dashboard and the HTTP API.\n',
   );
 }
