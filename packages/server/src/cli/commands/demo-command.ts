@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { StepCostBreakdown } from 'execution-ledger';
+import type { Ledger } from 'execution-ledger';
 import { DEMO_BATCH_RUNS } from '../../bounds.js';
 import { dollars, printJson, printTable, wantsJson } from '../cli-output.js';
 import { EXIT_CODES } from '../exit-codes.js';
@@ -43,10 +43,7 @@ export function registerDemoCommand(program: Command): void {
           });
         }
         if (wantsJson(global)) printJson({ created, replayed: runs.length - created, projects: summary });
-        else {
-          const first = DEMO_PROJECTS[0] as string;
-          printSummary(created, runs.length, summary, await ledger.getCostByModel({ projectId: first }));
-        }
+        else await printSummary(ledger, created, runs.length, summary);
         if (summary.some((project) => !project.verified)) process.exitCode = EXIT_CODES.CHAIN_BROKEN;
       });
     });
@@ -55,17 +52,17 @@ export function registerDemoCommand(program: Command): void {
 
 type ProjectSummary = {
   project_id: string;
-  stats: Awaited<ReturnType<import('execution-ledger').Ledger['getProjectExecutionStats']>>;
+  stats: Awaited<ReturnType<Ledger['getProjectExecutionStats']>>;
   verified: boolean;
   entries: number;
 };
 
-function printSummary(
+async function printSummary(
+  ledger: Ledger,
   created: number,
   total: number,
   projects: ProjectSummary[],
-  models: StepCostBreakdown,
-): void {
+): Promise<void> {
   process.stdout.write(`Recorded ${created} new runs (${total - created} were already there).\n\n`);
   printTable(
     projects.map(({ project_id, stats, verified, entries }) => ({
@@ -93,6 +90,7 @@ function printSummary(
       ['agent', 'runs', 'cost'],
     );
     // The demo's steps carry their costs: what each model cost, from the step rollups.
+    const models = await ledger.getCostByModel({ projectId: first.project_id });
     process.stdout.write(`\nBy model in ${first.project_id}:\n`);
     printTable(
       models.top.map((group) => ({
