@@ -1,6 +1,7 @@
-// Ingest benchmark: chained, validated appends beside plain INSERTs of the same rows into a
-// table with the same columns and indexes but no chain, no validation, no hashing, measured in
-// the same run on the same engine, so the ratio holds even when the shared machine drifts.
+// Ingest benchmark: chained, validated appends, their runs folded into every rollup level, beside
+// plain INSERTs of the same rows into a table with the same columns and indexes but no chain, no
+// validation, no hashing, no rollups, measured in the same run on the same engine, so the ratio
+// holds even when the shared machine drifts.
 //
 //   npm run bench:ingest                       # PostgreSQL (BENCH_DATABASE_URL) and PGlite
 //   BENCH_ENGINES=pglite npm run bench:ingest  # one engine only
@@ -26,47 +27,63 @@ const BATCH_ROWS = 100;
 const results = [];
 for (const engine of engines) {
   const dataDir = engine === 'pglite' ? mkdtempSync(path.join(os.tmpdir(), 'ledger-bench-')) : undefined;
-  const ledger = createLedger({ database: dataDir ?? serverUrl, poolSize: 20 });
+  const open = (options = {}) => createLedger({ database: dataDir ?? serverUrl, poolSize: 20, ...options });
+  let ledger = open();
   const database = await ledger.database();
   await database.query('drop schema if exists bench_plain cascade');
   await database.query('create schema bench_plain');
   for (const statement of PLAIN_TABLE_SQL) await database.query(statement);
   try {
+    // The ledger's rows count every run folded into the rollup levels: the background fold runs
+    // beside the appends, and the clock stops only once the project's last runs are folded too.
+    const foldAll = (project) => ledger.foldRollups(project);
     for (const callers of [1, 16]) {
       const plain = await measure(RECORDS, callers, (row) => plainInsertOne(database, row));
-      const chained = await measure(RECORDS, callers, (row) => ledger.recordExecution(row));
+      const chained = await measure(RECORDS, callers, (row) => ledger.recordExecution(row), 1, foldAll);
       results.push(row(engine, `single appends, ${callers} caller${callers > 1 ? 's' : ''}`, plain, chained));
     }
     const plainBatch = await measure(RECORDS, 1, (rows) => plainInsertMany(database, rows), BATCH_ROWS);
-    const chainedBatch = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
+    const chainedBatch = await measure(
+      RECORDS,
+      1,
+      (rows) => ledger.recordExecutions(rows),
+      BATCH_ROWS,
+      foldAll,
+    );
     results.push(row(engine, `batches of ${BATCH_ROWS}, 1 caller`, plainBatch, chainedBatch));
-    // What keeping every rollup level costs a batch: the same batches with the rollup triggers
-    // off (runs' levels and steps' levels; the owner may switch them, this is a benchmark
-    // database), measured right after.
-    const ROLLUP_TRIGGERS = ['executions_rollup', 'executions_step_rollup'];
-    for (const trigger of ROLLUP_TRIGGERS) {
-      await database.query(`alter table execution_ledger.executions disable trigger ${trigger}`);
-    }
-    let bare;
-    try {
-      bare = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
-    } finally {
-      for (const trigger of ROLLUP_TRIGGERS) {
-        await database.query(`alter table execution_ledger.executions enable always trigger ${trigger}`);
-      }
-    }
-    // Trigger on again: the upkeep compares the mean of the two runs around the one without it.
-    const again = await measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS);
-    const upkeep = {
-      ...row(engine, `batches of ${BATCH_ROWS}, rollup triggers off`, plainBatch, bare),
-      rollup_upkeep: Number(((chainedBatch.p50 + again.p50) / 2 / bare.p50 - 1).toFixed(2)),
-    };
-    results.push(upkeep);
     const sample = await ledger.streamExecutions({ batchSize: 1 }).next();
     const verify = await ledger.verifyLedger(sample.value.project_id);
     if (!verify.ok) throw new Error(`chain broken after the benchmark: ${verify.reason}`);
+    await ledger.close();
+    // What keeping every rollup level costs: the same batches appended by a ledger that does not
+    // fold in the background (one ledger opens an embedded folder at a time), then the time one
+    // fold of all their runs takes, against the time appending them took.
+    ledger = open({ rollupFoldDelayMs: null });
+    const unfolded = ledger;
+    let foldMs = 0;
+    const bare = await measure(
+      RECORDS,
+      1,
+      (rows) => unfolded.recordExecutions(rows),
+      BATCH_ROWS,
+      async (project) => {
+        const started = performance.now();
+        const report = await unfolded.foldRollups(project);
+        foldMs = performance.now() - started;
+        if (report.entries !== RECORDS) throw new Error(`folded ${report.entries} runs, not ${RECORDS}`);
+      },
+      false,
+    );
+    results.push({
+      ...row(engine, `batches of ${BATCH_ROWS}, no fold`, plainBatch, bare),
+      rollup_upkeep: Number((foldMs / 1000 / bare.seconds).toFixed(2)),
+      fold_ms: Math.round(foldMs),
+    });
+    const check = await ledger.verifyRollups(bare.project);
+    if (!check.ok)
+      throw new Error(`rollups disagree after the benchmark: ${JSON.stringify(check.mismatches[0])}`);
   } finally {
-    await database.query('drop schema if exists bench_plain cascade');
+    await (await ledger.database()).query('drop schema if exists bench_plain cascade');
     await ledger.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
@@ -75,7 +92,8 @@ for (const engine of engines) {
 console.log(formatTable(results));
 for (const result of results.filter((candidate) => candidate.rollup_upkeep !== undefined)) {
   console.log(
-    `${result.engine}: keeping every rollup level adds ${Math.round(result.rollup_upkeep * 100)}% to a batch (p50)`,
+    `${result.engine}: folding ${RECORDS} runs into every rollup level took ${result.fold_ms} ms, ` +
+      `${Math.round(result.rollup_upkeep * 100)}% of the time appending them took`,
   );
 }
 const machine = {
@@ -103,8 +121,11 @@ function row(engine, scenario, plain, chained) {
   };
 }
 
-/** Runs `records` rows through `work` from `callers` concurrent loops; latency per call. */
-async function measure(records, callers, work, batchRows = 1) {
+/**
+ * Runs `records` rows through `work` from `callers` concurrent loops; latency per call. `finish`
+ * runs after the last call, inside the timed span unless `finishTimed` is false.
+ */
+async function measure(records, callers, work, batchRows = 1, finish = async () => {}, finishTimed = true) {
   const project = `bench-${randomUUID()}`;
   const calls = Math.ceil(records / batchRows);
   let next = 0;
@@ -124,9 +145,13 @@ async function measure(records, callers, work, batchRows = 1) {
       }
     }),
   );
+  if (finishTimed) await finish(project);
   const seconds = (performance.now() - started) / 1000;
+  if (!finishTimed) await finish(project);
   latencies.sort((a, b) => a - b);
   return {
+    project,
+    seconds,
     rate: (calls * batchRows) / seconds,
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),

@@ -51,6 +51,13 @@ export const TIME_SERIES_POINTS_MAX = 100_000;
 export const TOP_RUNS_DEFAULT = 10;
 /** Users in a cost-by-user answer when no limit is given; PAGE_ROWS_MAX is the most. */
 export const USER_COSTS_DEFAULT = 100;
+/**
+ * How long after an append its project's rollups are folded in the background, at most (reads
+ * fold whatever is pending before they read, whatever this is).
+ */
+export const ROLLUP_FOLD_DELAY_MS = 1000;
+/** The longest `rollupFoldDelayMs` a ledger takes: levels a minute behind are a read's work. */
+export const ROLLUP_FOLD_DELAY_MS_MAX = 60_000;
 /** Disagreements a rollup verification lists before it stops collecting them. */
 export const ROLLUP_MISMATCHES_MAX = 100;
 /** Server memory (work_mem) for each of the two sorts of a percentile query, in megabytes. */

@@ -57,6 +57,14 @@ import type {
 } from './types.js';
 
 /** Runs a read with the right identity: the whole ledger, or one user under row level security. */
+/** A project id that can be sent to the database as it is, to fold its project before a read. */
+function foldable(projectId: unknown): projectId is string {
+  return typeof projectId === 'string' && !projectId.includes('\u0000') && projectId.isWellFormed();
+}
+
+/** Folds the rollups of one project, or of every project when none is named, before a read. */
+export type RollupFolding = (projectId: string | undefined) => Promise<unknown>;
+
 export type ReadRunner = <T>(fn: (q: Queryable) => Promise<T>) => Promise<T>;
 
 const FAILED_STATUSES: ExecutionStatus[] = ['failed', 'aborted'];
@@ -84,7 +92,20 @@ export class ExecutionReader {
     protected readonly runRead: ReadRunner,
     private readonly rangeReadWidth: RangeReadWidth = async () => null,
     private readonly readBlobs: BlobReader | null = null,
+    private readonly foldBeforeRead: RollupFolding | null = null,
   ) {}
+
+  /**
+   * A read of the rollup levels: the entries appended since the last fold are folded into them
+   * first (those of `projectId` when the read names one, else every project's), so the levels
+   * hold every run acknowledged before the read. A project id the database could not even take
+   * (not a string, a NUL, a lone surrogate) folds nothing: the read itself reports what is wrong.
+   */
+  private async rollupRead<T>(projectId: unknown, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    if (projectId === undefined || projectId === null) await this.foldBeforeRead?.(undefined);
+    else if (foldable(projectId)) await this.foldBeforeRead?.(projectId);
+    return this.runRead(fn);
+  }
 
   /**
    * The execution with this run id, or null when there is none (or the caller may not see it).
@@ -167,7 +188,7 @@ export class ExecutionReader {
   ): Promise<Page<ExecutionRecord>> {
     const scope = toFilterScope(fromSeedDates(filter));
     const order = ordering ?? 'time';
-    return this.runRead((q) => queryPage(q, scope, order, page, countRuns));
+    return this.rollupRead(scope.projectId, (q) => queryPage(q, scope, order, page, countRuns));
   }
 
   /** Failed and aborted runs, newest first. */
@@ -186,7 +207,7 @@ export class ExecutionReader {
     endDate?: Date,
   ): Promise<CostStats> {
     const range = seedRange(startDate, endDate);
-    return this.runRead((q) => queryAgentCostStats(q, agentId, projectId, range));
+    return this.rollupRead(projectId, (q) => queryAgentCostStats(q, agentId, projectId, range));
   }
 
   async getProjectExecutionStats(
@@ -195,7 +216,7 @@ export class ExecutionReader {
     endDate?: Date,
   ): Promise<ExecutionStats> {
     const range = seedRange(startDate, endDate);
-    return this.runRead((q) => queryProjectStats(q, projectId, range));
+    return this.rollupRead(projectId, (q) => queryProjectStats(q, projectId, range));
   }
 
   /**
@@ -239,32 +260,32 @@ export class ExecutionReader {
 
   /** Cost per hour, day or week (in a time zone), as one series or one per agent, user or status. */
   getCostTimeSeries(options: CostTimeSeriesOptions): Promise<CostTimeSeries> {
-    return this.runRead((q) => queryCostTimeSeries(q, options));
+    return this.rollupRead(options?.projectId, (q) => queryCostTimeSeries(q, options));
   }
 
   /** Cost split by breakdown part (tokens, toolCalls, externalRequests, penalties and any other). */
   getCostByPart(filter?: AnalyticsFilter): Promise<CostByPart> {
-    return this.runRead((q) => queryCostByPart(q, filter));
+    return this.rollupRead(filter?.projectId, (q) => queryCostByPart(q, filter));
   }
 
   /** Users by cost, highest first. */
   getCostByUser(options?: UserCostOptions): Promise<UserCost[]> {
-    return this.runRead((q) => queryCostByUser(q, options));
+    return this.rollupRead(options?.projectId, (q) => queryCostByUser(q, options));
   }
 
   /** Cost of typed steps by tool (step kind and name), the costliest `limit` and the rest as other. */
   getCostByTool(options?: StepCostOptions): Promise<StepCostBreakdown> {
-    return this.runRead((q) => queryStepCosts(q, 'tool', options));
+    return this.rollupRead(options?.projectId, (q) => queryStepCosts(q, 'tool', options));
   }
 
   /** Cost and tokens of typed steps by model, the costliest `limit` and the rest as other. */
   getCostByModel(options?: StepCostOptions): Promise<StepCostBreakdown> {
-    return this.runRead((q) => queryStepCosts(q, 'model', options));
+    return this.rollupRead(options?.projectId, (q) => queryStepCosts(q, 'model', options));
   }
 
   /** Step cost per hour, day or week (in a time zone), one series per top tool or model. */
   getStepCostTimeSeries(options: StepCostTimeSeriesOptions): Promise<StepCostTimeSeries> {
-    return this.runRead((q) => queryStepCostTimeSeries(q, options));
+    return this.rollupRead(options?.projectId, (q) => queryStepCostTimeSeries(q, options));
   }
 
   /** The most expensive runs, highest cost first. */

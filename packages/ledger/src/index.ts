@@ -26,6 +26,7 @@ export type {
   CostTimeSeriesPoint,
   ExecutionPercentiles,
   PercentileSet,
+  RollupFoldReport,
   RollupLevelReport,
   RollupMismatch,
   RollupRebuildOptions,

@@ -13,12 +13,14 @@ import type {
   AllocationRuleSetInput,
 } from './allocation/allocation-types.js';
 import type {
+  RollupFoldReport,
   RollupRebuildOptions,
   RollupRebuildReport,
   RollupTimeZone,
   RollupTimeZoneReport,
   RollupVerificationReport,
 } from './analytics/analytics-types.js';
+import { BackgroundFolder, foldRollups, requireFoldDelay } from './analytics/rollup-fold.js';
 import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { addRollupTimeZone, listRollupTimeZones } from './analytics/rollup-zones.js';
@@ -43,7 +45,7 @@ import { OwnedSchema } from './db/owned-schema.js';
 import { measureReadLag, type ReadLag } from './db/read-lag-queries.js';
 import { refuseSupabaseClient } from './db/supabase-client.js';
 import { LedgerError } from './errors.js';
-import { ExecutionReader, type ReadRunner } from './execution-reader.js';
+import { ExecutionReader, type ReadRunner, type RollupFolding } from './execution-reader.js';
 import type { VerificationReport } from './format/chain-verifier.js';
 import type {
   Checkpoint,
@@ -161,6 +163,13 @@ export interface LedgerOptions {
    * It is never migrated or written to. Without it, `ledger.reads` reads `database`.
    */
   readDatabase?: DatabaseTarget;
+  /**
+   * How long after an append, at most, the ledger folds its project's runs into the rollup levels
+   * in the background, in ms (default 1,000; docs/analytics.md, "When the levels are kept"). null:
+   * no background fold, for bulk loads; every read still folds what is pending first, and
+   * `foldRollups()` and `rebuildRollups()` fold on demand.
+   */
+  rollupFoldDelayMs?: number | null;
 }
 
 export type BatchItemResult =
@@ -222,21 +231,29 @@ export class Ledger extends ExecutionReader {
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
   private committer: GroupCommitter | undefined;
+  /** Folds the projects this ledger appended to into the rollups, shortly after the appends. */
+  private folder: BackgroundFolder | undefined;
+  private readonly foldDelayMs: number | null;
   private closed = false;
 
   constructor(private readonly options: LedgerOptions = {}) {
     const run: ReadRunner = async (fn) => fn(await this.ready());
+    // Every reader folds on the primary, as the service: a standby cannot write, and a scoped
+    // reader's role may not.
+    const fold: RollupFolding = async (projectId) => foldRollups(await this.ready(), projectId);
     // The service identity sees every entry, so a chain's seq ranges are dense: a server reads
     // several at once on separate connections; PGlite's one connection reads one after another.
     super(
       run,
       async () => ((await this.ready()).engine === 'postgres' ? CHAIN_READS_IN_FLIGHT_MAX : 1),
       (hashes) => readReplayBlobs(run, hashes),
+      fold,
     );
     this.limits = resolveLimits(options.limits);
     // At once, not on first use: the call that passed the client is the one to correct.
     refuseSupabaseClient(options.database);
     requireReadTarget(options);
+    this.foldDelayMs = requireFoldDelay(options.rollupFoldDelayMs);
     // Checked before the database is opened: a refused set must not leave a pool or a lock behind.
     for (const set of options.migrationSets ?? []) this.migrations.add(set);
     this.opening = openDatabase(options.database, {
@@ -260,6 +277,8 @@ export class Ledger extends ExecutionReader {
         : new ExecutionReader(
             async (fn) => fn(await this.readReady()),
             async () => CHAIN_READS_IN_FLIGHT_MAX,
+            null,
+            fold,
           );
     this.budgets = new LedgerBudgets(() => this.ready());
     this.events = new LedgerEvents(() => this.ready());
@@ -322,6 +341,10 @@ export class Ledger extends ExecutionReader {
     const database = await this.ready();
     this.committer ??= new GroupCommitter(database);
     const row = await this.committer.submit(payload.project_id, text);
+    if (this.foldDelayMs !== null) {
+      this.folder ??= new BackgroundFolder((projectId) => this.foldRollups(projectId), this.foldDelayMs);
+      this.folder.noteAppend(payload.project_id);
+    }
     return toRecorded(payload, row);
   }
 
@@ -384,6 +407,7 @@ export class Ledger extends ExecutionReader {
   ): Promise<RollupVerificationReport & { steps: StepRollupVerificationReport }> {
     requireId(projectId, 'projectId', this.limits);
     const database = await this.ready();
+    await foldRollups(database, projectId);
     const report = await verifyProjectRollups(database, projectId);
     return withStepVerification(report, await verifyProjectStepRollups(database, projectId));
   }
@@ -396,6 +420,17 @@ export class Ledger extends ExecutionReader {
   async rebuildRollups(projectId?: string, options: RollupRebuildOptions = {}): Promise<RollupRebuildReport> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
     return rebuildProjectRollups(await this.ready(), projectId, options);
+  }
+
+  /**
+   * Adds the entries appended since the last fold to every rollup level, zone day and step level,
+   * of one project or of every project (docs/analytics.md, "When the levels are kept"). Appends
+   * leave this to a fold within a second; every statistic folds what is pending before it reads,
+   * so call this only before reading the rollup tables with SQL of your own.
+   */
+  async foldRollups(projectId?: string): Promise<RollupFoldReport> {
+    if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
+    return foldRollups(await this.ready(), projectId);
   }
 
   /**
@@ -465,6 +500,7 @@ export class Ledger extends ExecutionReader {
       },
       undefined,
       (hashes) => this.blobs.read(hashes),
+      async (projectId) => foldRollups(await this.ready(), projectId),
     );
   }
 
@@ -506,6 +542,7 @@ export class Ledger extends ExecutionReader {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.committer?.idle();
+    await this.folder?.close();
     this.closed = true;
     const database = await this.opening.catch(() => undefined);
     await database?.close();

@@ -274,6 +274,46 @@ describeEachEngine('database privilege matrix', (context) => {
     expect(members).toEqual([]);
   });
 
+  it('leaves no SECURITY DEFINER function of the schema to PUBLIC, and each rebuild to the one entry point', async () => {
+    // A REVOKE by a role that no longer owns the function only warns (0010, 0030): the grants
+    // must be the ones recorded, whatever role ran the migrations.
+    const open = await context.admin(
+      `select p.proname as name from pg_proc p
+       where p.pronamespace = 'execution_ledger'::regnamespace and p.prosecdef
+         and (p.proacl is null or exists (
+           select 1 from aclexplode(p.proacl) a where a.grantee = 0 and a.privilege_type = 'EXECUTE'))
+       order by 1`,
+    );
+    expect(open).toEqual([]);
+    const [writer] = await context.admin(
+      `select ${[
+        'rebuild_project_rollups(text)',
+        'add_rollup_time_zone(text, text)',
+        'fold_rollups(text)',
+        'fold_pending_rollups()',
+        'rebuild_rollups(text)',
+        'rebuild_step_rollups(text)',
+        'rebuild_zone_rollups(text)',
+        'fill_zone_days(text, integer)',
+      ]
+        .map(
+          (fn) =>
+            `has_function_privilege('execution_ledger_writer', 'execution_ledger.${fn}', 'execute') as "${fn.replace(/\(.*/, '')}"`,
+        )
+        .join(', ')}`,
+    );
+    expect(writer).toEqual({
+      rebuild_project_rollups: true,
+      add_rollup_time_zone: true,
+      fold_rollups: true,
+      fold_pending_rollups: true,
+      rebuild_rollups: false,
+      rebuild_step_rollups: false,
+      rebuild_zone_rollups: false,
+      fill_zone_days: false,
+    });
+  });
+
   for (const principal of principals) {
     it(`${principal.name}: refused every attempt but the documented powers, entries and guards unchanged`, async () => {
       const session = await principal.open();

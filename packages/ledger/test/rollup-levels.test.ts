@@ -252,6 +252,7 @@ describeEachEngine('rollup levels answer exactly over months of runs', (context)
       '2026-04-02T01:20:00Z', // after the range
     ].map((iso, index) => ({ createdAt: new Date(iso), cost: index + 1 }));
     await insertHistoricalRuns(context, projectId, runs);
+    await context.ledger.foldRollups(projectId);
     // Change one level's copy of each piece: the answer shows which level each piece came from.
     await context.admin(
       `update execution_ledger.execution_rollups_month set cost_sum = cost_sum + 1000 where project_id = $1`,

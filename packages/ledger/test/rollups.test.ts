@@ -5,7 +5,9 @@ import { loadMigrations, migrateDatabase } from 'execution-ledger/database';
 import { describe, expect, it } from 'vitest';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
+/** The project's hour-user level as every read sees it: folded first. */
 async function rollupRows(context: EngineContext, projectId: string) {
+  await context.ledger.foldRollups(projectId);
   return context.admin(
     `select to_char(hour at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI"Z"') as hour, agent_id, user_id, status,
        run_count::int, cost_sum::text, cost_min::text, cost_max::text, tokens_sum::text,
@@ -47,7 +49,7 @@ const STATUS_COUNT_TABLES = new Set([
 ]);
 
 describeEachEngine('rollup levels', (context) => {
-  it('are written by the append itself, one group per hour, agent, user and status', async () => {
+  it('are folded from the appended runs after the append, one group per hour, agent, user and status', async () => {
     const projectId = context.project();
     const results = await context.ledger.recordExecutions([
       makeExecution(projectId, { cost: { total: 10.5, breakdown: { tokens: 4, gpu: 6.5 } } }),
@@ -55,6 +57,15 @@ describeEachEngine('rollup levels', (context) => {
       makeExecution(projectId, { agent_id: 'devops', status: 'failed', error_message: 'boom' }),
     ]);
     expect(results.every((result) => result.ok)).toBe(true);
+    // The append wrote no rollup row: its project's mark still stands before the runs.
+    const [pending] = await context.admin(
+      `select (select count(*)::int from execution_ledger.execution_rollups where project_id = $1) as rows,
+         (select m.mark::int from execution_ledger.rollup_marks m where m.project_id = $1) as mark`,
+      [projectId],
+    );
+    expect(pending).toEqual({ rows: 0, mark: null });
+    expect(await context.ledger.foldRollups(projectId)).toEqual({ projects: 1, entries: 3 });
+    expect(await context.ledger.foldRollups(projectId)).toEqual({ projects: 0, entries: 0 });
     const rows = await rollupRows(context, projectId);
     expect(rows.map((row) => [row.agent_id, row.status, row.run_count])).toEqual([
       ['backend', 'completed', 2],
@@ -125,7 +136,7 @@ describeEachEngine('rollup levels', (context) => {
     expect((await context.ledger.verifyLedger(projectId)).ok).toBe(true);
   });
 
-  it('are kept even when session_replication_role = replica skips ordinary triggers', async () => {
+  it('are folded from runs written even with session_replication_role = replica', async () => {
     const projectId = context.project();
     await insertHistoricalRuns(
       context,
@@ -146,6 +157,7 @@ describeEachEngine('rollup levels', (context) => {
         makeExecution(projectId),
         makeExecution(projectId, { user_id: 'user-002' }),
       ]);
+      await context.ledger.foldRollups(projectId);
       // A superuser can change the cache behind the ledger's back; verification must notice.
       await context.admin(
         `update execution_ledger.execution_rollups set cost_sum = cost_sum + 1 where project_id = $1 and user_id = 'user-001'`,
@@ -191,6 +203,7 @@ describeEachEngine('rollup levels', (context) => {
         makeExecution(projectId),
         makeExecution(projectId, { user_id: 'user-002' }),
       ]);
+      await context.ledger.foldRollups(projectId);
       for (const [level, table] of LEVEL_TABLES) {
         // A level that counts statuses in columns keeps run_count their sum (a check constraint).
         const counted = STATUS_COUNT_TABLES.has(table) ? ', completed_count = completed_count + 1' : '';
@@ -220,6 +233,7 @@ describeEachEngine('rollup levels', (context) => {
         makeExecution(projectId),
         makeExecution(projectId, { status: 'failed', error_message: 'boom' }),
       ]);
+      await context.ledger.foldRollups(projectId);
       await context.admin(
         `update execution_ledger.execution_rollups_day
          set completed_count = completed_count + 1, failed_count = failed_count - 1 where project_id = $1`,
@@ -285,9 +299,10 @@ describeEachEngine('rollup levels', (context) => {
     });
   });
 
-  it('cannot be written by the runtime roles: only the append path and the rebuild write them', async () => {
+  it('cannot be written by the runtime roles: only the fold and the rebuild write them', async () => {
     const projectId = context.project();
     await context.ledger.recordExecution(makeExecution(projectId));
+    await context.ledger.foldRollups(projectId);
     const database = await context.ledger.database();
     for (const [, table] of LEVEL_TABLES) {
       const attempt = database

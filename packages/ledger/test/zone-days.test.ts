@@ -118,8 +118,9 @@ describeEachEngine('days in the time zones a project keeps', (context) => {
       })),
     );
     await insertHistoricalRuns(context, projectId, runs);
-    // The append path, as the runtime role: the trigger keeps the zone's day of the run too.
+    // The append path, as the runtime role: the fold keeps the zone's day of the run too.
     await context.ledger.recordExecution(makeExecution(projectId, { agent_id: 'backend' }));
+    expect(await context.ledger.foldRollups(projectId)).toEqual({ projects: 1, entries: 65 });
     const [days] = await context.admin(
       `select count(*)::int as rows, sum(run_count)::int as runs,
          count(*) filter (where day = '2026-03-08T05:00:00Z')::int as spring,

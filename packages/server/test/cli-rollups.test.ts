@@ -66,6 +66,20 @@ describe.each(CLI_ENGINES)('execution-ledger rollups [%s]', (engine) => {
     expect((await cli(['rollups', 'verify', '--project', project])).code).toBe(0);
   });
 
+  it('folds on demand, finding nothing left after `record`, which folds before it exits', async () => {
+    const other = `proj-${randomUUID()}`;
+    expect((await cli(['record'], JSON.stringify([makeExecution(other)]))).code).toBe(0);
+    const folded = await cli(['rollups', 'fold', '--project', other]);
+    expect(folded.code, folded.stderr).toBe(0);
+    expect(folded.stdout).toBe('folded 0 runs of 0 projects into the rollup levels\n');
+    const json = await cli(['--json', 'rollups', 'fold']);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ projects: expect.any(Number), entries: expect.any(Number) });
+    const refused = await cli(['rollups', 'fold', '--project', ' padded ']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/VALIDATION_FAILED: projectId /);
+  });
+
   it('refuses a command line without exactly one target, naming the options', async () => {
     for (const args of [
       ['rollups', 'verify'],

@@ -93,7 +93,8 @@ describe.runIf(serverUrl !== undefined && adminUrl !== undefined && ownerUrl !==
         await migrator.close();
       }
       ledger = createLedger({ database: present(serverUrl), readDatabase: urlOf(serverUrl) });
-      // The read database's own runs, appended there directly (a standby would replicate them).
+      // The read database's own runs, appended there directly (a standby would replicate them,
+      // and the primary's fold of them).
       other = createLedger({ database: urlOf(serverUrl) });
       onPrimary = (
         await ledger.recordExecution(makeExecution(project, { agent_id: 'primary-agent', cost: 7 }))
@@ -102,6 +103,8 @@ describe.runIf(serverUrl !== undefined && adminUrl !== undefined && ownerUrl !==
         await other.recordExecution(makeExecution(project, { agent_id: 'read-agent', cost: 40 }))
       ).run_id;
       await other.recordExecution(makeExecution(project, { agent_id: 'read-agent', cost: 2 }));
+      // Folded as the primary's fold would be, before a standby replays it.
+      await other.foldRollups(project);
       app = await buildServer({ ledger, rateLimit: false });
       const created = await new ApiKeyStore(ledger).create({
         name: 'reads',

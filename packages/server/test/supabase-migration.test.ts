@@ -276,6 +276,7 @@ describe.skipIf(adminUrl === undefined)('the printed Supabase migration', () => 
     // Nor may it reach the other write functions (0010 took EXECUTE away from PUBLIC).
     for (const call of [
       `select execution_ledger.rebuild_rollups('${projects.shared}')`,
+      `select * from execution_ledger.rebuild_project_rollups('${projects.shared}')`,
       `select execution_ledger.append_checkpoint(1, 0, 0, '\\x00', '\\x00', '\\x00', 'o', 'k', 'n', '[]')`,
     ]) {
       expect(await asApiRole('authenticated', aliceClaims, (client) => client.query(call))).toMatchObject({

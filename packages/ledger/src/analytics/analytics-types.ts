@@ -112,6 +112,12 @@ export interface RollupVerificationReport {
   mismatches: RollupMismatch[];
 }
 
+/** What `foldRollups` did: the projects that had entries pending, and how many it folded. */
+export interface RollupFoldReport {
+  projects: number;
+  entries: number;
+}
+
 export interface RollupRebuildReport {
   projects: number;
   /** Groups written, every run level together. */

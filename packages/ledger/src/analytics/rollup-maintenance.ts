@@ -12,6 +12,17 @@ import { ROLLUP_LEVELS, type RollupLevel, ZONE_DAY_LEVEL } from './rollup-levels
 // Every level verification and rebuilds cover: the UTC levels and the days of the zones kept.
 const ALL_LEVELS = [...ROLLUP_LEVELS, ZONE_DAY_LEVEL];
 
+// The level name rebuild_project_rollups gives the step levels' groups.
+const STEP_LEVEL = 'steps';
+
+/**
+ * The entries a verification compares with the levels: those up to the project's fold mark,
+ * which the levels hold, whatever is appended meanwhile. Read in the verifying statement, so the
+ * mark and the levels are of one snapshot.
+ */
+export const UP_TO_MARK = `t.seq <= coalesce((select m.mark from execution_ledger.rollup_marks m
+         where m.project_id = $1), 0)`;
+
 // Every measure a rollup row holds; verification compares each one.
 const MEASURES = [
   'run_count',
@@ -32,7 +43,7 @@ const STATUS_COUNTS = ['completed_count', 'failed_count', 'aborted_count'] as co
 
 /**
  * Recreates every rollup level and the daily step rollups of one project, or of every project
- * (each in its own short transactions under that project's append lock, so appends elsewhere go
+ * (each in one transaction under that project's append lock, so appends elsewhere go
  * on). Rollups are a cache: the entries are the truth, and this is how a damaged cache is
  * repaired.
  */
@@ -45,17 +56,16 @@ export async function rebuildProjectRollups(
   const levels: Record<string, number> = Object.fromEntries(ALL_LEVELS.map((level) => [level.name, 0]));
   let stepGroups = 0;
   for (const [index, project] of projects.entries()) {
+    // One transaction per project: every level, the zone days and the step levels from all its
+    // entries, and its fold mark set to the head they end at.
     const rows = await q.query<{ r_level: string; r_groups: string | number }>(
-      `select r_level, r_groups from execution_ledger.rebuild_rollups($1)
-       union all select '${ZONE_DAY_LEVEL.name}', execution_ledger.rebuild_zone_rollups($1)`,
+      'select r_level, r_groups from execution_ledger.rebuild_project_rollups($1)',
       [project],
     );
-    for (const row of rows) levels[row.r_level] = (levels[row.r_level] ?? 0) + Number(row.r_groups);
-    const steps = await q.query<{ groups: string | number }>(
-      'select execution_ledger.rebuild_step_rollups($1) as groups',
-      [project],
-    );
-    stepGroups += Number(steps[0]?.groups ?? 0);
+    for (const row of rows) {
+      if (row.r_level === STEP_LEVEL) stepGroups += Number(row.r_groups);
+      else levels[row.r_level] = (levels[row.r_level] ?? 0) + Number(row.r_groups);
+    }
     options.onProject?.(index + 1, projects.length);
   }
   const groups = Object.values(levels).reduce((sum, count) => sum + count, 0);
@@ -140,7 +150,7 @@ function verifyLevelSql(level: RollupLevel): string {
          count(*) filter (where t.status = 'aborted') as aborted_count
        from execution_ledger.execution_rollup_terms t
        ${zoned ? 'join execution_ledger.rollup_time_zones z on z.project_id = t.project_id' : ''}
-       where t.project_id = $1
+       where t.project_id = $1 and ${UP_TO_MARK}
        group by ${['1', ...keys.map((_, index) => String(index + 2))].join(', ')}
      ),
      actual as (

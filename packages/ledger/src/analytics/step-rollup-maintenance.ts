@@ -1,6 +1,7 @@
 import { ROLLUP_MISMATCHES_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
 import type { RollupVerificationReport } from './analytics-types.js';
+import { UP_TO_MARK } from './rollup-maintenance.js';
 
 // Every measure a step rollup row holds; verification compares each one.
 const MEASURES = [
@@ -62,7 +63,7 @@ export async function verifyProjectStepRollups(
        select t.day, t.agent_id, t.user_id, t.status, t.kind, t.name, t.model, count(*) as step_count,
          sum(t.cost) as cost_sum, sum(t.input_tokens) as input_tokens_sum,
          sum(t.output_tokens) as output_tokens_sum, sum(t.cached_input_tokens) as cached_input_tokens_sum
-       from execution_ledger.step_rollup_terms t where t.project_id = $1
+       from execution_ledger.step_rollup_terms t where t.project_id = $1 and ${UP_TO_MARK}
        group by 1, 2, 3, 4, 5, 6, 7
      ),
      actual as (select r.* from execution_ledger.step_rollups r where r.project_id = $1),
@@ -106,7 +107,7 @@ async function verifyProjectLevel(
        select t.day, t.kind, t.name, t.model, count(*) as step_count, sum(t.cost) as cost_sum,
          sum(t.input_tokens) as input_tokens_sum, sum(t.output_tokens) as output_tokens_sum,
          sum(t.cached_input_tokens) as cached_input_tokens_sum
-       from execution_ledger.step_rollup_terms t where t.project_id = $1
+       from execution_ledger.step_rollup_terms t where t.project_id = $1 and ${UP_TO_MARK}
        group by 1, 2, 3, 4
      ),
      actual as (select p.* from execution_ledger.step_rollups_by_project p where p.project_id = $1),

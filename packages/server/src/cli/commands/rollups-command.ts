@@ -19,8 +19,9 @@ interface TargetOptions {
 type Verification = RollupVerificationReport & { steps: StepRollupVerificationReport };
 
 /**
- * `rollups verify|rebuild|zones|keep-zone`: the levels statistics and series read
- * (docs/analytics.md), checked against the entries, recreated from them, and kept in a zone.
+ * `rollups verify|rebuild|fold|zones|keep-zone`: the levels statistics and series read
+ * (docs/analytics.md), checked against the entries, recreated from them, folded now, and kept in
+ * a zone.
  */
 export function registerRollupsCommand(program: Command): void {
   const rollups = program
@@ -85,6 +86,25 @@ export function registerRollupsCommand(program: Command): void {
   });
 
   rollups
+    .command('fold')
+    .description(
+      'add the runs appended since the last fold to the rollup levels now (the ledger folds within a ' +
+        'second of an append, and every read folds first; this is for SQL of your own)',
+    )
+    .option('--project <id>', 'only this project (default: every project with runs pending)')
+    .action(async (options: { project?: string }, self: Command) => {
+      const global = globalOptions(self);
+      await withLedger(global, async (ledger) => {
+        const report = await ledger.foldRollups(options.project);
+        if (wantsJson(global)) return printJson(report);
+        process.stdout.write(
+          `folded ${report.entries.toLocaleString('en-US')} run${report.entries === 1 ? '' : 's'} of ` +
+            `${report.projects} project${report.projects === 1 ? '' : 's'} into the rollup levels\n`,
+        );
+      });
+    });
+
+  rollups
     .command('zones')
     .description(
       'the time zones whose days each project keeps (daily and weekly series there read one row per day)',
@@ -106,7 +126,7 @@ export function registerRollupsCommand(program: Command): void {
     .command('keep-zone')
     .description(
       "keep a project's days in a time zone: fills them from its entries now (its appends wait) " +
-        'and keeps them with every append after',
+        'and keeps them with every fold after',
     )
     .argument('<zone>', 'an IANA time zone such as Asia/Kolkata')
     .requiredOption('--project <id>', 'the project whose days to keep')
