@@ -11,7 +11,7 @@
 //
 // PostgreSQL needs BENCH_DATABASE_URL (the owner of a database whose name contains "bench": its
 // execution_ledger schema is dropped and recreated) and BENCH_ADMIN_DATABASE_URL (a superuser on
-// the same database, which loads the runs with the rollup trigger off).
+// the same database, which loads the runs around the append path).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -114,7 +114,7 @@ async function load(engine, ledger, admin) {
       process.stderr.write(`  ${engine}: ${rows} runs in ${seconds.toFixed(0)} s\n`),
   });
   report.note(
-    `${engine}: loaded ${RUNS[engine].toLocaleString('en')} runs in ${loaded.seconds.toFixed(0)} s (hashes computed, rollup trigger off); largest project ${loaded.sizes[0].toLocaleString('en')} runs`,
+    `${engine}: loaded ${RUNS[engine].toLocaleString('en')} runs in ${loaded.seconds.toFixed(0)} s (hashes computed, no rollup kept); largest project ${loaded.sizes[0].toLocaleString('en')} runs`,
   );
   const db = await ledger.database();
   const started = performance.now();

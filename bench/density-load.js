@@ -1,8 +1,9 @@
 // Loads the real-density runs straight into the executions table, bypassing the append path (the
 // benchmark measures reads, and the append path would stamp every run with the current time).
-// Every hash is computed exactly as the ledger does, so chains verify; the rollup triggers are off
-// during the load and the caller rebuilds the rollups afterwards. Superuser connections only, in a
-// throwaway database or folder.
+// Every hash is computed exactly as the ledger does, so chains verify; no rollup is kept while the
+// rows go in (the levels are folded after appends, and nothing reads meanwhile), and the caller
+// rebuilds the rollups afterwards, which sets every project's fold mark. Superuser connections
+// only, in a throwaway database or folder.
 import { DEFAULT_LIMITS } from 'execution-ledger';
 import { normalizeExecution } from 'execution-ledger/validation';
 import { computeEntryHash, computePayloadHash, genesisHash } from 'execution-ledger/verify';
@@ -32,8 +33,6 @@ export async function loadDenseRuns(admin, { total, projects, days, endMs, progr
   const users = userCounts(sizes);
   const fromMs = endMs - days * 86_400_000;
   const started = performance.now();
-  await admin('alter table execution_ledger.executions disable trigger executions_rollup');
-  await admin('alter table execution_ledger.executions disable trigger executions_step_rollup');
   const inFlight = new Set();
   let loaded = 0;
   const send = async (rows) => {
@@ -45,52 +44,47 @@ export async function loadDenseRuns(admin, { total, projects, days, endMs, progr
     });
     inFlight.add(promise);
   };
-  try {
-    let firstUser = 0;
-    for (const [project, size] of sizes.entries()) {
-      const id = projectId(project);
-      let prevHash = genesisHash(id);
-      let seq = 0;
-      let rows = [];
-      for (const { createdAtMs, execution } of projectRuns(
-        project,
-        size,
-        users[project],
-        firstUser,
-        fromMs,
-        endMs,
-      )) {
-        const payload = normalizeExecution(execution, DEFAULT_LIMITS);
-        seq += 1;
-        const payloadHash = computePayloadHash(payload);
-        const entryHash = computeEntryHash({ projectId: id, seq, createdAtMs, payloadHash, prevHash });
-        rows.push({
-          ...payload,
-          created_at: new Date(createdAtMs).toISOString(),
-          seq,
-          payload_hash: payloadHash.toString('hex'),
-          prev_hash: prevHash.toString('hex'),
-          entry_hash: entryHash.toString('hex'),
-        });
-        prevHash = entryHash;
-        if (rows.length === BATCH_ROWS) {
-          await send(rows);
-          rows = [];
-        }
+  let firstUser = 0;
+  for (const [project, size] of sizes.entries()) {
+    const id = projectId(project);
+    let prevHash = genesisHash(id);
+    let seq = 0;
+    let rows = [];
+    for (const { createdAtMs, execution } of projectRuns(
+      project,
+      size,
+      users[project],
+      firstUser,
+      fromMs,
+      endMs,
+    )) {
+      const payload = normalizeExecution(execution, DEFAULT_LIMITS);
+      seq += 1;
+      const payloadHash = computePayloadHash(payload);
+      const entryHash = computeEntryHash({ projectId: id, seq, createdAtMs, payloadHash, prevHash });
+      rows.push({
+        ...payload,
+        created_at: new Date(createdAtMs).toISOString(),
+        seq,
+        payload_hash: payloadHash.toString('hex'),
+        prev_hash: prevHash.toString('hex'),
+        entry_hash: entryHash.toString('hex'),
+      });
+      prevHash = entryHash;
+      if (rows.length === BATCH_ROWS) {
+        await send(rows);
+        rows = [];
       }
-      if (rows.length > 0) await send(rows);
-      firstUser += users[project];
     }
-    await Promise.all(inFlight);
-    // The rows went around append_batch: set every project's head (0022) as the append keeps it.
-    await admin(`insert into execution_ledger.heads as h (project_id, seq, entry_hash, created_at)
-      select distinct on (e.project_id) e.project_id, e.seq, e.entry_hash, e.created_at
-      from execution_ledger.executions e order by e.project_id, e.seq desc
-      on conflict (project_id) do update
-        set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at`);
-  } finally {
-    await admin('alter table execution_ledger.executions enable always trigger executions_rollup');
-    await admin('alter table execution_ledger.executions enable always trigger executions_step_rollup');
+    if (rows.length > 0) await send(rows);
+    firstUser += users[project];
   }
+  await Promise.all(inFlight);
+  // The rows went around append_batch: set every project's head (0022) as the append keeps it.
+  await admin(`insert into execution_ledger.heads as h (project_id, seq, entry_hash, created_at)
+    select distinct on (e.project_id) e.project_id, e.seq, e.entry_hash, e.created_at
+    from execution_ledger.executions e order by e.project_id, e.seq desc
+    on conflict (project_id) do update
+      set seq = excluded.seq, entry_hash = excluded.entry_hash, created_at = excluded.created_at`);
   return { seconds: (performance.now() - started) / 1000, sizes };
 }
