@@ -20,7 +20,7 @@ import type {
   RollupTimeZoneReport,
   RollupVerificationReport,
 } from './analytics/analytics-types.js';
-import { BackgroundFolder, foldRollups, requireFoldDelay } from './analytics/rollup-fold.js';
+import { foldRollups, RollupFolder, requireFoldDelay } from './analytics/rollup-fold.js';
 import { markRowSecured } from './analytics/rollup-levels.js';
 import { rebuildProjectRollups, verifyProjectRollups } from './analytics/rollup-maintenance.js';
 import { addRollupTimeZone, listRollupTimeZones } from './analytics/rollup-zones.js';
@@ -82,6 +82,13 @@ function isServerTarget(target: DatabaseTarget | undefined): boolean {
   if (typeof target === 'string') return /^postgres(ql)?:\/\//i.test(target.trim());
   if (target instanceof URL) return /^postgres(ql)?:$/i.test(target.protocol);
   return target !== undefined && !isPGliteLike(target);
+}
+
+/** A folder path, `memory:` or nothing (the default folder): an embedded database the ledger opens itself. */
+function opensEmbedded(target: DatabaseTarget | undefined): boolean {
+  return (
+    target === undefined || ((typeof target === 'string' || target instanceof URL) && !isServerTarget(target))
+  );
 }
 
 /** Refuses a read database that cannot be a standby of the ledger's database, before anything opens. */
@@ -231,16 +238,22 @@ export class Ledger extends ExecutionReader {
   /** The ledger's migration set and those of packages built on it. */
   private readonly migrations = new MigrationSets();
   private committer: GroupCommitter | undefined;
-  /** Folds the projects this ledger appended to into the rollups, shortly after the appends. */
-  private folder: BackgroundFolder | undefined;
-  private readonly foldDelayMs: number | null;
+  /** The projects this ledger appended to and has not folded, folded shortly after the appends. */
+  private readonly folder: RollupFolder;
+  /**
+   * An embedded database this ledger opened itself (a folder, under its lock, or memory): every
+   * append to it goes through this ledger, so once what an earlier process left is folded
+   * (`soleWriterFolded`), the folder's own list says what a read must fold.
+   */
+  private readonly soleWriter: boolean;
+  private soleWriterFolded: Promise<unknown> | undefined;
   private closed = false;
 
   constructor(private readonly options: LedgerOptions = {}) {
     const run: ReadRunner = async (fn) => fn(await this.ready());
     // Every reader folds on the primary, as the service: a standby cannot write, and a scoped
     // reader's role may not.
-    const fold: RollupFolding = async (projectId) => foldRollups(await this.ready(), projectId);
+    const fold: RollupFolding = (projectId) => this.foldForRead(projectId);
     // The service identity sees every entry, so a chain's seq ranges are dense: a server reads
     // several at once on separate connections; PGlite's one connection reads one after another.
     super(
@@ -253,7 +266,11 @@ export class Ledger extends ExecutionReader {
     // At once, not on first use: the call that passed the client is the one to correct.
     refuseSupabaseClient(options.database);
     requireReadTarget(options);
-    this.foldDelayMs = requireFoldDelay(options.rollupFoldDelayMs);
+    this.folder = new RollupFolder(
+      (projectId) => this.foldRollups(projectId),
+      requireFoldDelay(options.rollupFoldDelayMs),
+    );
+    this.soleWriter = opensEmbedded(options.database);
     // Checked before the database is opened: a refused set must not leave a pool or a lock behind.
     for (const set of options.migrationSets ?? []) this.migrations.add(set);
     this.opening = openDatabase(options.database, {
@@ -341,10 +358,7 @@ export class Ledger extends ExecutionReader {
     const database = await this.ready();
     this.committer ??= new GroupCommitter(database);
     const row = await this.committer.submit(payload.project_id, text);
-    if (this.foldDelayMs !== null) {
-      this.folder ??= new BackgroundFolder((projectId) => this.foldRollups(projectId), this.foldDelayMs);
-      this.folder.noteAppend(payload.project_id);
-    }
+    this.folder.noteAppend(payload.project_id);
     return toRecorded(payload, row);
   }
 
@@ -434,6 +448,27 @@ export class Ledger extends ExecutionReader {
   }
 
   /**
+   * The fold before a read (docs/analytics.md, "When the levels are kept"). On a server, or a
+   * PGlite instance passed in, other writers may have appended: the database says what is
+   * pending. On an embedded database this ledger opened, it folds what an earlier process left
+   * once, and then only what it appended itself and has not folded yet, which spares each read a
+   * statement.
+   */
+  private async foldForRead(projectId: string | undefined): Promise<void> {
+    const database = await this.ready();
+    if (!this.soleWriter) {
+      await foldRollups(database, projectId);
+      return;
+    }
+    this.soleWriterFolded ??= foldRollups(database, undefined).catch((error: unknown) => {
+      this.soleWriterFolded = undefined;
+      throw error;
+    });
+    await this.soleWriterFolded;
+    if (this.folder.hasPending(projectId)) await this.folder.foldNow(projectId);
+  }
+
+  /**
    * Keeps a project's days in a time zone, so its daily and weekly series in that zone read one
    * row per agent and local day (docs/analytics.md, "Days in your time zone"). Fills the days from
    * the entries in one transaction under the project's append lock. Adding a zone already kept
@@ -500,7 +535,7 @@ export class Ledger extends ExecutionReader {
       },
       undefined,
       (hashes) => this.blobs.read(hashes),
-      async (projectId) => foldRollups(await this.ready(), projectId),
+      (projectId) => this.foldForRead(projectId),
     );
   }
 
@@ -542,7 +577,7 @@ export class Ledger extends ExecutionReader {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.committer?.idle();
-    await this.folder?.close();
+    await this.folder.close();
     this.closed = true;
     const database = await this.opening.catch(() => undefined);
     await database?.close();

@@ -1,10 +1,14 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import {
   describeEachEngine,
   expectLedgerError,
   expectLedgerErrorSync,
   makeExecution,
 } from '@execution-ledger/test-support';
-import { expect, it } from 'vitest';
+import { createLedger } from 'execution-ledger';
+import { describe, expect, it } from 'vitest';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
 // The rollup levels are folded from the entries after the append (sql/0030_fold_after_append.sql):
@@ -217,6 +221,56 @@ describeEachEngine('the rollupFoldDelayMs option', (context) => {
       expect(error.message).toMatch(
         /^rollupFoldDelayMs must be a whole number of milliseconds from 0 to 60000/,
       );
+    }
+  });
+});
+
+// A folder the ledger opens itself has no other writer (its lock keeps other processes out): a
+// read folds what an earlier process left once, then only what this ledger appended.
+describe('rollups of an embedded folder the ledger opened', () => {
+  it('count what an earlier process left unfolded, and each run appended since, at the first read', async () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'ledger-fold-'));
+    try {
+      const first = createLedger({ database: folder, rollupFoldDelayMs: null });
+      await first.recordExecutions([
+        makeExecution('proj-a', { cost: 3 }),
+        makeExecution('proj-b', { cost: 4 }),
+      ]);
+      await first.close();
+      const second = createLedger({ database: folder, rollupFoldDelayMs: null });
+      try {
+        const database = await second.database();
+        const marks = async () =>
+          (
+            await database.query<{ project_id: string; mark: number }>(
+              'select project_id, mark::int from execution_ledger.rollup_marks order by 1',
+            )
+          ).map((row) => [row.project_id, row.mark]);
+        // Nothing folded them: the first ledger was told not to.
+        expect(await marks()).toEqual([]);
+        expect(await second.getAgentCostStats('backend')).toMatchObject({ count: 2, total_cost: 7 });
+        expect(await marks()).toEqual([
+          ['proj-a', 1],
+          ['proj-b', 1],
+        ]);
+        // Its own appends, folded by the read that follows each.
+        for (let index = 1; index <= 3; index += 1) {
+          await second.recordExecution(makeExecution('proj-a', { cost: 10 }));
+          expect((await second.getProjectExecutionStats('proj-a')).total_cost).toBe(3 + 10 * index);
+        }
+        await second.recordExecution(makeExecution('proj-c', { cost: 5 }));
+        expect(await second.getAgentCostStats('backend')).toMatchObject({ count: 6, total_cost: 42 });
+        expect(await marks()).toEqual([
+          ['proj-a', 4],
+          ['proj-b', 1],
+          ['proj-c', 1],
+        ]);
+        expect((await second.verifyRollups('proj-a')).ok).toBe(true);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,6 @@
 import { ROLLUP_FOLD_DELAY_MS, ROLLUP_FOLD_DELAY_MS_MAX } from '../bounds.js';
 import type { Queryable } from '../db/database.js';
+import { namedSql } from '../db/named-sql.js';
 import { LedgerError } from '../errors.js';
 import type { RollupFoldReport } from './analytics-types.js';
 
@@ -23,6 +24,14 @@ export function requireFoldDelay(value: unknown): number | null {
   return value;
 }
 
+// Named: every rollup read runs one of these first, so each connection (PGlite's one session
+// too) parses and plans them once.
+const FOLD_PROJECT = namedSql('select execution_ledger.fold_rollups($1) as entries');
+const FOLD_PENDING = namedSql(
+  `select count(*) as projects, coalesce(sum(f.entries), 0) as entries
+   from execution_ledger.fold_pending_rollups() f`,
+);
+
 /**
  * Adds the entries appended since the last fold to every rollup level, zone day and step level:
  * of one project, or of every project with entries pending (docs/analytics.md, "When the levels
@@ -30,71 +39,89 @@ export function requireFoldDelay(value: unknown): number | null {
  */
 export async function foldRollups(q: Queryable, projectId: string | undefined): Promise<RollupFoldReport> {
   if (projectId !== undefined) {
-    const rows = await q.query<{ entries: string | number }>(
-      'select execution_ledger.fold_rollups($1) as entries',
-      [projectId],
-    );
+    const rows = await q.query<{ entries: string | number }>(FOLD_PROJECT, [projectId]);
     const entries = Number(rows[0]?.entries ?? 0);
     return { projects: entries > 0 ? 1 : 0, entries };
   }
-  const rows = await q.query<{ projects: string | number; entries: string | number }>(
-    `select count(*) as projects, coalesce(sum(f.entries), 0) as entries
-     from execution_ledger.fold_pending_rollups() f`,
-  );
+  const rows = await q.query<{ projects: string | number; entries: string | number }>(FOLD_PENDING, []);
   return { projects: Number(rows[0]?.projects ?? 0), entries: Number(rows[0]?.entries ?? 0) };
 }
 
 /**
- * Folds the projects this process appended to, at most `delayMs` after the first append since
- * its last fold, one project after another: appends pay nothing for the rollups, and a read
- * finds little left to fold. Its timer never keeps the process alive; `close()` folds what is
- * left. A fold that fails here is left to the next read, which folds before it reads and reports
- * the failure to its caller.
+ * The projects this ledger appended to and has not folded yet, and their fold: at most `delayMs`
+ * after the first append since the last fold (never, when `delayMs` is null), one project after
+ * another, so appends pay nothing for the rollups and a read finds little left to fold. Its timer
+ * never keeps the process alive; `close()` folds what is left. A project stays pending until a
+ * fold that began after its last append succeeds: a background fold that fails is retried, and a
+ * read of the project folds it first and reports the failure to its caller.
  */
-export class BackgroundFolder {
-  private readonly pending = new Set<string>();
+export class RollupFolder {
+  /** Project → appends noted; a fold clears a project only if none came while it ran. */
+  private readonly pending = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     private readonly fold: (projectId: string) => Promise<unknown>,
-    private readonly delayMs: number,
+    private readonly delayMs: number | null,
   ) {}
 
   /** Notes an append to `projectId`; its fold runs within `delayMs`. */
   noteAppend(projectId: string): void {
-    this.pending.add(projectId);
-    if (this.timer === undefined && this.running === undefined) this.schedule();
+    this.pending.set(projectId, (this.pending.get(projectId) ?? 0) + 1);
+    if (this.delayMs !== null && this.timer === undefined && this.running === undefined) this.schedule();
   }
 
-  /** Stops the timer and folds every project still pending, after any fold in flight. */
+  /** Whether this ledger appended to `projectId` (to any project, when none is named) since its fold. */
+  hasPending(projectId: string | undefined): boolean {
+    return projectId === undefined ? this.pending.size > 0 : this.pending.has(projectId);
+  }
+
+  /** Folds the pending projects now (`projectId`'s alone when named); a failure is thrown. */
+  async foldNow(projectId: string | undefined): Promise<void> {
+    const projects = projectId === undefined ? [...this.pending.keys()] : [projectId];
+    for (const project of projects) await this.foldOne(project);
+  }
+
+  /**
+   * Stops the timer and, unless it never folds on its own (`delayMs` null), folds every project
+   * still pending, after any fold in flight.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
-    await this.flush();
+    if (this.delayMs !== null) await this.flush();
   }
 
   private schedule(): void {
+    if (this.closed) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.running = this.flush().finally(() => {
         this.running = undefined;
         if (this.pending.size > 0) this.schedule();
       });
-    }, this.delayMs);
+    }, this.delayMs ?? 0);
     this.timer.unref();
   }
 
   private async flush(): Promise<void> {
-    const projects = [...this.pending];
-    this.pending.clear();
-    for (const projectId of projects) {
+    for (const projectId of [...this.pending.keys()]) {
       try {
-        await this.fold(projectId);
+        await this.foldOne(projectId);
       } catch {
-        // Left to the next read of the project, which folds first and reports the error.
+        // Still pending: retried by the next background fold, and folded by the next read first.
       }
     }
+  }
+
+  private async foldOne(projectId: string): Promise<void> {
+    const noted = this.pending.get(projectId);
+    if (noted === undefined) return;
+    await this.fold(projectId);
+    if (this.pending.get(projectId) === noted) this.pending.delete(projectId);
   }
 }

@@ -56,14 +56,24 @@ function hasProtocol(pglite: PGliteLike): boolean {
 // A prepared statement whose result columns a schema change altered: PostgreSQL refuses to run it.
 const RESULT_TYPE_CHANGED = /cached plan must not change result type/i;
 
+// What each PGlite session has prepared, by instance: ledgers given the same instance share its
+// one session, and a second PARSE of a name there fails ("prepared statement … already exists").
+const preparedBySession = new WeakMap<ProtocolPGlite, Map<string, number[]>>();
+
 export class PGliteStatements {
   /** Parameter type ids of each statement prepared in this session, by name. */
-  private readonly prepared = new Map<string, number[]>();
+  private readonly prepared: Map<string, number[]>;
   private module: Promise<ProtocolModule> | undefined;
   private readonly pglite: ProtocolPGlite | undefined;
 
   constructor(pglite: PGliteLike) {
     this.pglite = hasProtocol(pglite) ? (pglite as unknown as ProtocolPGlite) : undefined;
+    let prepared = this.pglite === undefined ? undefined : preparedBySession.get(this.pglite);
+    if (prepared === undefined) {
+      prepared = new Map();
+      if (this.pglite !== undefined) preparedBySession.set(this.pglite, prepared);
+    }
+    this.prepared = prepared;
   }
 
   /** Whether named statements run prepared here (else the caller runs the text). */
