@@ -15,6 +15,7 @@ import { countRuns, queryAgentCostStats, queryProjectStats } from './analytics/e
 import { type ExportFormatDefinition, exportFormat, exportFormats } from './analytics/export-formats.js';
 import { createExportStream } from './analytics/export-streams.js';
 import { queryPercentiles } from './analytics/percentiles.js';
+import { checkingPending, type PendingCheck } from './analytics/rollup-fold.js';
 import {
   queryStepCosts,
   queryStepCostTimeSeries,
@@ -62,8 +63,19 @@ function foldable(projectId: unknown): projectId is string {
   return typeof projectId === 'string' && !projectId.includes('\u0000') && projectId.isWellFormed();
 }
 
-/** Folds the rollups of one project, or of every project when none is named, before a read. */
-export type RollupFolding = (projectId: string | undefined) => Promise<unknown>;
+/**
+ * How a read of the rollup levels gets every entry acknowledged before it (docs/analytics.md,
+ * "When the levels are kept"), for one project or for every project when none is named.
+ */
+export interface RollupFolding {
+  /**
+   * Before the read: 'folded' when nothing can be pending any more (it folded, or knows there
+   * was nothing to fold), 'check' when the read should check in its own statements instead.
+   */
+  beforeRead(projectId: string | undefined): Promise<'folded' | 'check'>;
+  /** A checked read found entries pending, or could not tell: fold them before it reads again. */
+  foldPending(projectId: string | undefined): Promise<void>;
+}
 
 export type ReadRunner = <T>(fn: (q: Queryable) => Promise<T>) => Promise<T>;
 
@@ -102,8 +114,19 @@ export class ExecutionReader {
    * (not a string, a NUL, a lone surrogate) folds nothing: the read itself reports what is wrong.
    */
   private async rollupRead<T>(projectId: unknown, fn: (q: Queryable) => Promise<T>): Promise<T> {
-    if (projectId === undefined || projectId === null) await this.foldBeforeRead?.(undefined);
-    else if (foldable(projectId)) await this.foldBeforeRead?.(projectId);
+    const folding = this.foldBeforeRead;
+    if (folding === null) return this.runRead(fn);
+    let scope: string | undefined;
+    if (projectId === undefined || projectId === null) scope = undefined;
+    else if (foldable(projectId)) scope = projectId;
+    else return this.runRead(fn);
+    if ((await folding.beforeRead(scope)) === 'folded') return this.runRead(fn);
+    // One round trip when nothing is pending: each statement says whether it read with entries
+    // past a mark, and only then is the read folded and repeated.
+    const check: PendingCheck = { pending: false };
+    const answer = await this.runRead((q) => fn(checkingPending(q, scope, check)));
+    if (!check.pending) return answer;
+    await folding.foldPending(scope);
     return this.runRead(fn);
   }
 

@@ -173,7 +173,7 @@ export interface LedgerOptions {
   /**
    * How long after an append, at most, the ledger folds its project's runs into the rollup levels
    * in the background, in ms (default 1,000; docs/analytics.md, "When the levels are kept"). null:
-   * no background fold, for bulk loads; every read still folds what is pending first, and
+   * no background fold, for bulk loads; every read still counts what is pending (it folds it), and
    * `foldRollups()` and `rebuildRollups()` fold on demand.
    */
   rollupFoldDelayMs?: number | null;
@@ -247,13 +247,18 @@ export class Ledger extends ExecutionReader {
    */
   private readonly soleWriter: boolean;
   private soleWriterFolded: Promise<unknown> | undefined;
+  /** The last checked read found entries pending: while appends go on, reads fold first. */
+  private foldFirst = false;
   private closed = false;
 
   constructor(private readonly options: LedgerOptions = {}) {
     const run: ReadRunner = async (fn) => fn(await this.ready());
     // Every reader folds on the primary, as the service: a standby cannot write, and a scoped
     // reader's role may not.
-    const fold: RollupFolding = (projectId) => this.foldForRead(projectId);
+    const fold: RollupFolding = {
+      beforeRead: (projectId) => this.beforeRollupRead(projectId),
+      foldPending: (projectId) => this.foldPendingForRead(projectId),
+    };
     // The service identity sees every entry, so a chain's seq ranges are dense: a server reads
     // several at once on separate connections; PGlite's one connection reads one after another.
     super(
@@ -439,33 +444,47 @@ export class Ledger extends ExecutionReader {
   /**
    * Adds the entries appended since the last fold to every rollup level, zone day and step level,
    * of one project or of every project (docs/analytics.md, "When the levels are kept"). Appends
-   * leave this to a fold within a second; every statistic folds what is pending before it reads,
+   * leave this to a fold within a second; every statistic folds what is pending when it finds any,
    * so call this only before reading the rollup tables with SQL of your own.
    */
   async foldRollups(projectId?: string): Promise<RollupFoldReport> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
-    return foldRollups(await this.ready(), projectId);
+    const database = await this.ready();
+    // It covers this ledger's own appends too: their background fold has nothing left to do.
+    return this.folder.covering(projectId, () => foldRollups(database, projectId));
   }
 
   /**
-   * The fold before a read (docs/analytics.md, "When the levels are kept"). On a server, or a
-   * PGlite instance passed in, other writers may have appended: the database says what is
-   * pending. On an embedded database this ledger opened, it folds what an earlier process left
-   * once, and then only what it appended itself and has not folded yet, which spares each read a
-   * statement.
+   * Before a read of the rollup levels (docs/analytics.md, "When the levels are kept"). On an
+   * embedded database this ledger opened, it folds what an earlier process left once, and then
+   * only what it appended itself and has not folded yet: no other writer exists. On a server,
+   * or a PGlite instance passed in, others may have appended: the read checks in its own
+   * statements whether anything is pending (one round trip when nothing is), unless this ledger
+   * appended since its last fold or the last read found entries pending, when it folds first.
    */
-  private async foldForRead(projectId: string | undefined): Promise<void> {
+  private async beforeRollupRead(projectId: string | undefined): Promise<'folded' | 'check'> {
     const database = await this.ready();
-    if (!this.soleWriter) {
-      await foldRollups(database, projectId);
-      return;
+    if (this.soleWriter) {
+      this.soleWriterFolded ??= foldRollups(database, undefined).catch((error: unknown) => {
+        this.soleWriterFolded = undefined;
+        throw error;
+      });
+      await this.soleWriterFolded;
+      if (this.folder.hasPending(projectId)) await this.folder.foldNow(projectId);
+      return 'folded';
     }
-    this.soleWriterFolded ??= foldRollups(database, undefined).catch((error: unknown) => {
-      this.soleWriterFolded = undefined;
-      throw error;
-    });
-    await this.soleWriterFolded;
-    if (this.folder.hasPending(projectId)) await this.folder.foldNow(projectId);
+    if (!this.foldFirst && !this.folder.hasPending(projectId)) return 'check';
+    const folded = await this.folder.covering(projectId, () => foldRollups(database, projectId));
+    // Appends have gone quiet: later reads check again instead of folding first.
+    if (folded.entries === 0) this.foldFirst = false;
+    return 'folded';
+  }
+
+  /** A checked read found entries pending: fold them, and fold before the next reads. */
+  private async foldPendingForRead(projectId: string | undefined): Promise<void> {
+    this.foldFirst = true;
+    const database = await this.ready();
+    await this.folder.covering(projectId, () => foldRollups(database, projectId));
   }
 
   /**
@@ -535,7 +554,10 @@ export class Ledger extends ExecutionReader {
       },
       undefined,
       (hashes) => this.blobs.read(hashes),
-      (projectId) => this.foldForRead(projectId),
+      {
+        beforeRead: (projectId) => this.beforeRollupRead(projectId),
+        foldPending: (projectId) => this.foldPendingForRead(projectId),
+      },
     );
   }
 

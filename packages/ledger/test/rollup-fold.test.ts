@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,8 +7,10 @@ import {
   expectLedgerError,
   expectLedgerErrorSync,
   makeExecution,
+  present,
 } from '@execution-ledger/test-support';
 import { createLedger } from 'execution-ledger';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { insertHistoricalRuns } from './support/historical-runs.js';
 
@@ -184,6 +187,33 @@ describeEachEngine('rollups folded after the append', (context) => {
     }
   });
 
+  it('are checked by a read that folds nothing first: entries another ledger left pending are counted', async () => {
+    const projectId = context.project();
+    const quiet = context.openAnother({ rollupFoldDelayMs: null });
+    const results = await quiet.recordExecutions([
+      makeExecution(projectId, { cost: { total: 6, breakdown: { tokens: 6 } } }),
+      makeExecution(projectId, {
+        cost: { total: 4, breakdown: { toolCalls: 4 } },
+        execution_trace: {
+          steps: [{ action: 'search', kind: 'tool', name: 'search', duration_ms: 1, cost: 4 }],
+          duration_ms: 1,
+        },
+      }),
+    ]);
+    expect(results.map((result) => result.ok)).toEqual([true, true]);
+    await quiet.close();
+    // A statement answering no rows cannot say whether it read with entries pending: a project
+    // whose only step is pending answers no tools until the read folds and reads again.
+    const tools = await context.ledger.getCostByTool({ projectId });
+    expect(tools.top).toEqual([expect.objectContaining({ kind: 'tool', name: 'search', steps: 1, cost: 4 })]);
+    expect(await markAndHead(projectId)).toEqual({ mark: 2, head: 2 });
+    expect(await context.ledger.getProjectExecutionStats(projectId)).toMatchObject({
+      total_executions: 2,
+      total_cost: 10,
+    });
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
+
   /** Where a project's chain stands, for runs written around the append path after it. */
   async function tipOf(projectId: string) {
     const [row] = await context.admin(
@@ -271,6 +301,68 @@ describe('rollups of an embedded folder the ledger opened', () => {
       }
     } finally {
       rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
+
+// What a read sends to a server: a counted pool in front of the real one.
+const serverUrl = process.env.TEST_DATABASE_URL;
+describe.runIf(serverUrl !== undefined)('a read of the rollup levels on a server', () => {
+  it('is one statement while nothing is pending; finding entries pending, it folds and reads again', async () => {
+    const url = present(serverUrl);
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    const sent: string[] = [];
+    const note = (sql: string | { text: string }) => sent.push(typeof sql === 'string' ? sql : sql.text);
+    const counted = {
+      query: (sql: string | { text: string }, params?: unknown[]) => {
+        note(sql);
+        return pool.query(sql as string, params);
+      },
+      connect: async () => {
+        const client = await pool.connect();
+        return {
+          query: (sql: string | { text: string }, params?: unknown[]) => {
+            note(sql);
+            return client.query(sql as string, params);
+          },
+          release: (error?: Error | boolean) => client.release(error),
+        };
+      },
+      end: () => pool.end(),
+    };
+    const projectId = `checked-${randomUUID()}`;
+    const writer = createLedger({ database: url, rollupFoldDelayMs: null });
+    const reader = createLedger({ database: counted, rollupFoldDelayMs: null });
+    try {
+      await reader.getProjectExecutionStats(projectId);
+      const read = async () => {
+        sent.length = 0;
+        const stats = await reader.getProjectExecutionStats(projectId);
+        const kinds = sent.map((text) =>
+          text.includes('fold_rollups(')
+            ? 'fold'
+            : text.includes('rollups_pending(')
+              ? 'checked read'
+              : 'read',
+        );
+        return { total: stats.total_executions, kinds };
+      };
+      expect(await read()).toEqual({ total: 0, kinds: ['checked read'] });
+
+      await writer.recordExecution(makeExecution(projectId, { cost: 2 }));
+      // Pending: the checked read says so, the read folds and reads again; the next read folds
+      // first, finds nothing left, and the one after checks again.
+      expect(await read()).toEqual({ total: 1, kinds: ['checked read', 'fold', 'read'] });
+      expect(await read()).toEqual({ total: 1, kinds: ['fold', 'read'] });
+      expect(await read()).toEqual({ total: 1, kinds: ['checked read'] });
+
+      // Its own appends: folded first, without a checked read that would only find them pending.
+      await reader.recordExecution(makeExecution(projectId, { cost: 3 }));
+      expect(await read()).toEqual({ total: 2, kinds: ['fold', 'read'] });
+    } finally {
+      await writer.close();
+      await reader.close();
+      await pool.end().catch(() => undefined);
     }
   });
 });

@@ -65,9 +65,13 @@ describeEachEngine('OTLP ingest across a crash of the service', (context) => {
           attributes: { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'crash-agent' },
         });
         const inRoot = trace.setSpan(ROOT_CONTEXT, root);
+        // Start times given: the SDK takes a span's start from Date.now(), so two spans begun in the
+        // same millisecond tie and the assembly orders them by span id.
+        const begun = Date.now();
         const chat = tracer.startSpan(
           'chat gpt-4o',
           {
+            startTime: begun + 1,
             attributes: {
               'gen_ai.operation.name': 'chat',
               'gen_ai.request.model': 'gpt-4o',
@@ -77,13 +81,16 @@ describeEachEngine('OTLP ingest across a crash of the service', (context) => {
           },
           inRoot,
         );
-        chat.end();
+        chat.end(begun + 5);
         const tool = tracer.startSpan(
           'execute_tool search',
-          { attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' } },
+          {
+            startTime: begun + 6,
+            attributes: { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': 'search' },
+          },
           inRoot,
         );
-        tool.end();
+        tool.end(begun + 8);
         // First batch acknowledged: then the process dies without a chance to clean up.
         await provider.forceFlush();
         server.child.kill('SIGKILL');

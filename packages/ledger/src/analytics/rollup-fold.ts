@@ -1,8 +1,9 @@
 import { ROLLUP_FOLD_DELAY_MS, ROLLUP_FOLD_DELAY_MS_MAX } from '../bounds.js';
-import type { Queryable } from '../db/database.js';
-import { namedSql } from '../db/named-sql.js';
+import type { NamedSql, Queryable } from '../db/database.js';
+import { namedSql, sqlText } from '../db/named-sql.js';
 import { LedgerError } from '../errors.js';
 import type { RollupFoldReport } from './analytics-types.js';
+import { isRowSecured, markRowSecured } from './rollup-levels.js';
 
 /** The `rollupFoldDelayMs` option checked: its default when absent, null for no background fold. */
 export function requireFoldDelay(value: unknown): number | null {
@@ -85,6 +86,19 @@ export class RollupFolder {
   }
 
   /**
+   * Runs a fold of `projectId` (of every project, when none is named) that began after the
+   * appends noted so far: the projects it covers are no longer pending unless appended to meanwhile.
+   */
+  async covering<T>(projectId: string | undefined, fold: () => Promise<T>): Promise<T> {
+    const noted = [...this.pending].filter(([project]) => projectId === undefined || project === projectId);
+    const result = await fold();
+    for (const [project, count] of noted) {
+      if (this.pending.get(project) === count) this.pending.delete(project);
+    }
+    return result;
+  }
+
+  /**
    * Stops the timer and, unless it never folds on its own (`delayMs` null), folds every project
    * still pending, after any fold in flight.
    */
@@ -124,4 +138,49 @@ export class RollupFolder {
     await this.fold(projectId);
     if (this.pending.get(projectId) === noted) this.pending.delete(projectId);
   }
+}
+
+/** What a checked read learned: whether any statement of it read with entries pending. */
+export interface PendingCheck {
+  pending: boolean;
+}
+
+/** The column a checked statement adds to its answer, last, so it is the first to go again. */
+const PENDING_COLUMN = 'el_rollups_pending';
+
+interface Transactional extends Queryable {
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+}
+
+/**
+ * `q` with every statement asking, in its own snapshot, whether any entry of `projectId` (of any
+ * project, when none is named) is past its mark (0031): the answer is exact when none is, since
+ * the levels it read then hold every entry committed before it. A statement answering no rows
+ * cannot say, and counts as pending. The engine, transactions and the row security mark pass
+ * through, so the statements a read runs are the same ones, each with one column more.
+ */
+export function checkingPending(q: Queryable, projectId: string | undefined, check: PendingCheck): Queryable {
+  const checked: Queryable & { engine?: unknown; transaction?: Transactional['transaction'] } = {
+    async query<Row>(sql: string | NamedSql, params: readonly unknown[] = []): Promise<Row[]> {
+      const text = `select el_read.*, (select execution_ledger.rollups_pending($${params.length + 1}::text)) as ${PENDING_COLUMN}
+        from (${sqlText(sql).trimEnd().replace(/;$/, '')}) as el_read`;
+      const rows = await q.query<Record<string, unknown>>(typeof sql === 'string' ? text : namedSql(text), [
+        ...params,
+        projectId ?? null,
+      ]);
+      if (rows.length === 0) check.pending = true;
+      for (const row of rows) {
+        if (row[PENDING_COLUMN] !== false) check.pending = true;
+        delete row[PENDING_COLUMN];
+      }
+      return rows as Row[];
+    },
+  };
+  const { engine, transaction } = q as { engine?: unknown; transaction?: unknown };
+  if (engine !== undefined) checked.engine = engine;
+  if (typeof transaction === 'function') {
+    checked.transaction = (fn) =>
+      (q as Transactional).transaction((tx) => fn(checkingPending(tx, projectId, check)));
+  }
+  return isRowSecured(q) ? markRowSecured(checked) : checked;
 }

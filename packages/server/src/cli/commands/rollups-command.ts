@@ -89,7 +89,7 @@ export function registerRollupsCommand(program: Command): void {
     .command('fold')
     .description(
       'add the runs appended since the last fold to the rollup levels now (the ledger folds within a ' +
-        'second of an append, and every read folds first; this is for SQL of your own)',
+        'second of an append, and every read counts what is pending; this is for SQL of your own)',
     )
     .option('--project <id>', 'only this project (default: every project with runs pending)')
     .action(async (options: { project?: string }, self: Command) => {
