@@ -214,6 +214,48 @@ describeEachEngine('rollups folded after the append', (context) => {
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
 
+  it('give every read, checked or folded first, each run acknowledged before it while appends and folds go on', async () => {
+    const projectId = context.project();
+    // Folds as soon as it can, so folds, appends and reads interleave.
+    const writer = context.openAnother({ rollupFoldDelayMs: 0 });
+    let started = 0;
+    let acknowledged = 0;
+    let writing = true;
+    const appends = (async () => {
+      try {
+        for (let index = 0; index < 60; index += 1) {
+          started += 1;
+          await writer.recordExecution(makeExecution(projectId, { cost: 1 }));
+          acknowledged += 1;
+        }
+      } finally {
+        writing = false;
+      }
+    })();
+    const seen: number[] = [];
+    let reads = 0;
+    while (writing || reads < 3) {
+      const before = acknowledged;
+      const stats = await context.ledger.getProjectExecutionStats(projectId);
+      const after = started;
+      reads += 1;
+      expect(stats.total_executions).toBeGreaterThanOrEqual(before);
+      expect(stats.total_executions).toBeLessThanOrEqual(after);
+      expect(stats.total_cost).toBe(stats.total_executions);
+      seen.push(stats.total_executions);
+      // PGlite answers without a trip through the event loop: let the writer's timers run.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await appends;
+    await writer.close();
+    seen.push((await context.ledger.getProjectExecutionStats(projectId)).total_executions);
+    expect(seen).toEqual([...seen].sort((a, b) => a - b));
+    // The reads saw the appends on their way, not only before and after.
+    expect(new Set(seen).size).toBeGreaterThan(5);
+    expect(seen.at(-1)).toBe(60);
+    expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
+  });
+
   /** Where a project's chain stands, for runs written around the append path after it. */
   async function tipOf(projectId: string) {
     const [row] = await context.admin(
