@@ -1,10 +1,11 @@
 import type { NamedSql, Queryable } from '../db/database.js';
 
-interface Transactional extends Queryable {
+/** A Queryable that can open a transaction of its own (a Database; not a transaction itself). */
+export interface Transactional extends Queryable {
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
 }
 
-function isTransactional(q: Queryable): q is Transactional {
+export function isTransactional(q: Queryable): q is Transactional {
   return typeof (q as Partial<Transactional>).transaction === 'function';
 }
 

@@ -2,6 +2,7 @@ import { ROLLUP_FOLD_DELAY_MS, ROLLUP_FOLD_DELAY_MS_MAX } from '../bounds.js';
 import type { NamedSql, Queryable } from '../db/database.js';
 import { namedSql, sqlText } from '../db/named-sql.js';
 import { LedgerError } from '../errors.js';
+import { isTransactional, type Transactional } from './analytics-query.js';
 import type { RollupFoldReport } from './analytics-types.js';
 import { isRowSecured, markRowSecured } from './rollup-levels.js';
 
@@ -148,10 +149,6 @@ export interface PendingCheck {
 /** The column a checked statement adds to its answer, last, so it is the first to go again. */
 const PENDING_COLUMN = 'el_rollups_pending';
 
-interface Transactional extends Queryable {
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
-}
-
 /**
  * `q` with every statement asking, in its own snapshot, whether any entry of `projectId` (of any
  * project, when none is named) is past its mark (0031): the answer is exact when none is, since
@@ -176,11 +173,10 @@ export function checkingPending(q: Queryable, projectId: string | undefined, che
       return rows as Row[];
     },
   };
-  const { engine, transaction } = q as { engine?: unknown; transaction?: unknown };
+  const { engine } = q as { engine?: unknown };
   if (engine !== undefined) checked.engine = engine;
-  if (typeof transaction === 'function') {
-    checked.transaction = (fn) =>
-      (q as Transactional).transaction((tx) => fn(checkingPending(tx, projectId, check)));
+  if (isTransactional(q)) {
+    checked.transaction = (fn) => q.transaction((tx) => fn(checkingPending(tx, projectId, check)));
   }
   return isRowSecured(q) ? markRowSecured(checked) : checked;
 }
