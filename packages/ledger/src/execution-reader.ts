@@ -57,7 +57,6 @@ import type {
   StreamOptions,
 } from './types.js';
 
-/** Runs a read with the right identity: the whole ledger, or one user under row level security. */
 /** A project id that can be sent to the database as it is, to fold its project before a read. */
 function foldable(projectId: unknown): projectId is string {
   return typeof projectId === 'string' && !projectId.includes('\u0000') && projectId.isWellFormed();
@@ -77,6 +76,7 @@ export interface RollupFolding {
   foldPending(projectId: string | undefined): Promise<void>;
 }
 
+/** Runs a read with the right identity: the whole ledger, or one user under row level security. */
 export type ReadRunner = <T>(fn: (q: Queryable) => Promise<T>) => Promise<T>;
 
 const FAILED_STATUSES: ExecutionStatus[] = ['failed', 'aborted'];
@@ -108,10 +108,11 @@ export class ExecutionReader {
   ) {}
 
   /**
-   * A read of the rollup levels: the entries appended since the last fold are folded into them
-   * first (those of `projectId` when the read names one, else every project's), so the levels
-   * hold every run acknowledged before the read. A project id the database could not even take
-   * (not a string, a NUL, a lone surrogate) folds nothing: the read itself reports what is wrong.
+   * A read of the rollup levels that holds every run acknowledged before it: folded first, or
+   * checked in its own statements for entries past the fold (those of `projectId` when the read
+   * names one, else every project's) and folded and read again only when it finds some. A
+   * project id the database could not even take (not a string, a NUL, a lone surrogate) folds
+   * nothing: the read itself reports what is wrong.
    */
   private async rollupRead<T>(projectId: unknown, fn: (q: Queryable) => Promise<T>): Promise<T> {
     const folding = this.foldBeforeRead;

@@ -272,7 +272,7 @@ export class Ledger extends ExecutionReader {
     refuseSupabaseClient(options.database);
     requireReadTarget(options);
     this.folder = new RollupFolder(
-      (projectId) => this.foldRollups(projectId),
+      async (projectId) => foldRollups(await this.ready(), projectId),
       requireFoldDelay(options.rollupFoldDelayMs),
     );
     this.soleWriter = opensEmbedded(options.database);
@@ -449,8 +449,12 @@ export class Ledger extends ExecutionReader {
    */
   async foldRollups(projectId?: string): Promise<RollupFoldReport> {
     if (projectId !== undefined) requireId(projectId, 'projectId', this.limits);
+    return this.foldCovering(projectId);
+  }
+
+  /** A fold that covers this ledger's own appends too: their background fold has nothing left to do. */
+  private async foldCovering(projectId: string | undefined): Promise<RollupFoldReport> {
     const database = await this.ready();
-    // It covers this ledger's own appends too: their background fold has nothing left to do.
     return this.folder.covering(projectId, () => foldRollups(database, projectId));
   }
 
@@ -474,7 +478,7 @@ export class Ledger extends ExecutionReader {
       return 'folded';
     }
     if (!this.foldFirst && !this.folder.hasPending(projectId)) return 'check';
-    const folded = await this.folder.covering(projectId, () => foldRollups(database, projectId));
+    const folded = await this.foldCovering(projectId);
     // Appends have gone quiet: later reads check again instead of folding first.
     if (folded.entries === 0) this.foldFirst = false;
     return 'folded';
@@ -483,8 +487,7 @@ export class Ledger extends ExecutionReader {
   /** A checked read found entries pending: fold them, and fold before the next reads. */
   private async foldPendingForRead(projectId: string | undefined): Promise<void> {
     this.foldFirst = true;
-    const database = await this.ready();
-    await this.folder.covering(projectId, () => foldRollups(database, projectId));
+    await this.foldCovering(projectId);
   }
 
   /**
