@@ -114,6 +114,27 @@ describeEachEngine('concurrent appends and replays', (context) => {
     expect(report).toMatchObject({ ok: true, entries_checked: 2 });
   });
 
+  it('answers a stored run_id among new ones in a batch, and the new ones follow the chain without a gap', async () => {
+    // The batch is first inserted whole, without a lookup (0032); the stored run_id undoes that
+    // attempt, and nothing of it may stay: no entry, no seq taken, no head moved.
+    const projectId = context.project();
+    const stored = makeExecution(projectId);
+    await context.ledger.recordExecution(stored);
+    const results = await context.ledger.recordExecutions([
+      makeExecution(projectId),
+      stored,
+      makeExecution(projectId),
+      { ...stored, intent: 'different' },
+    ]);
+    expect(
+      results.map((result) => (result.ok ? [result.record.seq, result.record.replayed] : 'refused')),
+    ).toEqual([[2, false], [1, true], [3, false], 'refused']);
+    expect(results[3]).toMatchObject({ ok: false, error: { code: 'RUN_ID_CONFLICT' } });
+    const next = await context.ledger.recordExecution(makeExecution(projectId));
+    expect(next.seq).toBe(4);
+    expect(await context.ledger.verifyLedger(projectId)).toMatchObject({ ok: true, entries_checked: 4 });
+  });
+
   it('within one batch, treats a repeated run_id as a replay or a conflict of the first', async () => {
     const projectId = context.project();
     const execution = makeExecution(projectId);

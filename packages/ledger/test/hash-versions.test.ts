@@ -171,6 +171,11 @@ describeEachEngine('hash version 2', (context) => {
         'cost_json', '{"total": 0, "breakdown": {}}'::jsonb,
         'execution_trace_json', '{"steps": [], "duration_ms": 0}'::jsonb, 'status', 'completed')));
     end $do$`);
+    // Every field present but a number where text goes: stored as text, so the entry's own text
+    // is not its payload's and the hash must come from what is stored ("7", not 7).
+    await appendAsWriter(context, projectId, [
+      { ...contentFields(projectId, { typed: 'loosely' }), user_id: 7 },
+    ]);
     const rows = await context.admin(
       `select encode(payload_hash, 'hex') as stored,
          encode(sha256(convert_to(execution_ledger.payload_v2(run_id, project_id, user_id, agent_id,
@@ -179,12 +184,12 @@ describeEachEngine('hash version 2', (context) => {
        from execution_ledger.executions where project_id = $1 order by seq`,
       [projectId],
     );
-    expect(rows).toHaveLength(3);
+    expect(rows).toHaveLength(4);
     for (const row of rows) expect(row).toMatchObject({ stored: row.derived, hash_version: 2 });
-    expect(await context.ledger.verifyLedger(projectId)).toMatchObject({ ok: true, entries_checked: 3 });
+    expect(await context.ledger.verifyLedger(projectId)).toMatchObject({ ok: true, entries_checked: 4 });
     const exported = await readAll(context.ledger.exportNdjsonStream({ projectId }));
     expect(exported).toContain('"price": 1.50');
-    expect(await verifyExport({ ndjson: exported })).toMatchObject({ ok: true, entries_checked: 3 });
+    expect(await verifyExport({ ndjson: exported })).toMatchObject({ ok: true, entries_checked: 4 });
   });
 
   it('verifies a chain that starts in version 1 and goes on in version 2, online and offline', async () => {
