@@ -6,6 +6,12 @@
 //   npm run bench:ingest                       # PostgreSQL (BENCH_DATABASE_URL) and PGlite
 //   BENCH_ENGINES=pglite npm run bench:ingest  # one engine only
 //   BENCH_USERS=5000 BENCH_STEP_COSTS=1 …      # every run another user's, typed steps with costs
+//   BENCH_ROUNDS=3 npm run bench:ingest        # rounds per scenario (default 5; batches 3x)
+//
+// Each scenario runs in rounds, plain and chained back to back, the first of the two
+// alternating from round to round; the row shown is the round with the median ratio, and every
+// round's ratio is kept in bench/results/ingest.json. One pass of 4,000 rows is 40 batches: a
+// few seconds in which this shared machine can drift by a third.
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +29,9 @@ const ROW_SHAPE = {
   stepCosts: process.env.BENCH_STEP_COSTS === '1',
 };
 const BATCH_ROWS = 100;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+// A round of batches takes about a second, a round of single appends several: batches get more.
+const BATCH_ROUNDS = 3 * ROUNDS;
 
 const results = [];
 for (const engine of engines) {
@@ -38,19 +47,25 @@ for (const engine of engines) {
     // beside the appends, and the clock stops only once the project's last runs are folded too.
     const foldAll = (project) => ledger.foldRollups(project);
     for (const callers of [1, 16]) {
-      const plain = await measure(RECORDS, callers, (row) => plainInsertOne(database, row));
-      const chained = await measure(RECORDS, callers, (row) => ledger.recordExecution(row), 1, foldAll);
-      results.push(row(engine, `single appends, ${callers} caller${callers > 1 ? 's' : ''}`, plain, chained));
+      const { plain, chained, ratios } = await rounds(
+        () => measure(RECORDS, callers, (row) => plainInsertOne(database, row)),
+        () => measure(RECORDS, callers, (row) => ledger.recordExecution(row), 1, foldAll),
+      );
+      results.push({
+        ...row(engine, `single appends, ${callers} caller${callers > 1 ? 's' : ''}`, plain, chained),
+        round_ratios: ratios,
+      });
     }
-    const plainBatch = await measure(RECORDS, 1, (rows) => plainInsertMany(database, rows), BATCH_ROWS);
-    const chainedBatch = await measure(
-      RECORDS,
-      1,
-      (rows) => ledger.recordExecutions(rows),
-      BATCH_ROWS,
-      foldAll,
+    const batches = await rounds(
+      () => measure(RECORDS, 1, (rows) => plainInsertMany(database, rows), BATCH_ROWS),
+      () => measure(RECORDS, 1, (rows) => ledger.recordExecutions(rows), BATCH_ROWS, foldAll),
+      BATCH_ROUNDS,
     );
-    results.push(row(engine, `batches of ${BATCH_ROWS}, 1 caller`, plainBatch, chainedBatch));
+    const plainBatch = batches.plain;
+    results.push({
+      ...row(engine, `batches of ${BATCH_ROWS}, 1 caller`, plainBatch, batches.chained),
+      round_ratios: batches.ratios,
+    });
     const sample = await ledger.streamExecutions({ batchSize: 1 }).next();
     const verify = await ledger.verifyLedger(sample.value.project_id);
     if (!verify.ok) throw new Error(`chain broken after the benchmark: ${verify.reason}`);
@@ -60,6 +75,9 @@ for (const engine of engines) {
     // fold of all their runs takes, against the time appending them took.
     ledger = open({ rollupFoldDelayMs: null });
     const unfolded = ledger;
+    // Its first call opens connections and checks the migrations: not part of what is measured.
+    const warmUp = `bench-warm-${randomUUID()}`;
+    await unfolded.recordExecutions(Array.from({ length: BATCH_ROWS }, (_, index) => makeRow(warmUp, index)));
     let foldMs = 0;
     const bare = await measure(
       RECORDS,
@@ -89,7 +107,14 @@ for (const engine of engines) {
   }
 }
 
-console.log(formatTable(results));
+console.log(formatTable(results.map(({ round_ratios, ...shown }) => shown)));
+for (const result of results.filter((candidate) => candidate.round_ratios !== undefined)) {
+  const sorted = [...result.round_ratios].sort((a, b) => a - b);
+  console.log(
+    `${result.engine}, ${result.scenario}: median of ${sorted.length} rounds ${result.ratio} ` +
+      `(rounds ${sorted[0]}–${sorted[sorted.length - 1]})`,
+  );
+}
 for (const result of results.filter((candidate) => candidate.rollup_upkeep !== undefined)) {
   console.log(
     `${result.engine}: folding ${RECORDS} runs into every rollup level took ${result.fold_ms} ms, ` +
@@ -104,8 +129,29 @@ const machine = {
 };
 writeFileSync(
   new URL('./results/ingest.json', import.meta.url),
-  `${JSON.stringify({ machine, records: RECORDS, rows: ROW_SHAPE, results }, null, 2)}\n`,
+  `${JSON.stringify({ machine, records: RECORDS, rounds: ROUNDS, batch_rounds: BATCH_ROUNDS, rows: ROW_SHAPE, results }, null, 2)}\n`,
 );
+
+/**
+ * Runs `plain` and `chained` `count` times, back to back, alternating which goes first; answers
+ * the pair with the median ratio and every round's ratio.
+ */
+async function rounds(plain, chained, count = ROUNDS) {
+  const pairs = [];
+  for (let round = 0; round < count; round += 1) {
+    if (round % 2 === 0) {
+      const p = await plain();
+      pairs.push({ plain: p, chained: await chained() });
+    } else {
+      const c = await chained();
+      pairs.push({ plain: await plain(), chained: c });
+    }
+  }
+  const ratio = (pair) => pair.chained.rate / pair.plain.rate;
+  const ratios = pairs.map((pair) => Number(ratio(pair).toFixed(2)));
+  const median = [...pairs].sort((a, b) => ratio(a) - ratio(b))[Math.floor(pairs.length / 2)];
+  return { ...median, ratios };
+}
 
 function row(engine, scenario, plain, chained) {
   return {

@@ -39,6 +39,9 @@ export function centsToMicros(value: unknown, field: string, centsMax: number): 
       { field },
     );
   }
+  // Whole cents (the usual amount) need no decimal text; anything else is parsed from the digits
+  // JavaScript prints for it.
+  if (Number.isSafeInteger(value)) return BigInt(value) * MICROS_PER_CENT;
   const micros = decimalTextToMicros(String(value));
   if (micros === undefined) {
     throw new LedgerError(

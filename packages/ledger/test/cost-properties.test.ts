@@ -10,7 +10,7 @@ import {
 import { normalizeExecution } from 'execution-ledger/validation';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { centsToMicros } from '../src/money.js';
+import { centsToMicros, decimalTextToMicros } from '../src/money.js';
 
 // Prices with awkward fractions, so per-charge rounding (the classic drift) would show.
 const PRICES: PriceTableInput = {
@@ -111,6 +111,18 @@ function referenceMicros(charges: Charge[]): bigint {
 const micros = (cents: number) => centsToMicros(cents, 'amount', 1e12);
 
 describe('cost properties', () => {
+  it('turns any amount into the micro-cents its decimal text says, whole cents without the text', () => {
+    const amount = fc.oneof(fc.integer({ min: 0, max: 1e12 }), fc.double({ min: 0, max: 1e12, noNaN: true }));
+    fc.assert(
+      fc.property(amount, (cents) => {
+        const expected = Object.is(cents, -0) ? undefined : decimalTextToMicros(String(cents));
+        if (expected === undefined) expect(() => micros(cents)).toThrow(/amount/);
+        else expect(micros(cents)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it('gives the same metrics for any order of the same charges', () => {
     const chargesAndShuffle = fc
       .array(chargeArbitrary, { maxLength: 40 })
