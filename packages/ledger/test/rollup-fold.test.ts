@@ -214,6 +214,41 @@ describeEachEngine('rollups folded after the append', (context) => {
     expect((await context.ledger.verifyRollups(projectId)).ok).toBe(true);
   });
 
+  it('say whether anything is pending across projects as a join of heads and marks would (0033 adds them up)', async () => {
+    // In one statement, so both answers read one snapshot; no mark may ever pass its head, which
+    // is what lets the sums stand for the join.
+    async function pendingAcross() {
+      const [row] = await context.admin(
+        `select execution_ledger.rollups_pending(null) as sums,
+           exists (select from execution_ledger.heads h
+             left join execution_ledger.rollup_marks m on m.project_id = h.project_id
+             where m.mark is null or h.seq > m.mark) as joined,
+           (select count(*)::int from execution_ledger.heads h
+             join execution_ledger.rollup_marks m on m.project_id = h.project_id where m.mark > h.seq) as past_head`,
+      );
+      expect(row?.past_head).toBe(0);
+      expect(row?.sums).toBe(row?.joined);
+      return row?.sums as boolean;
+    }
+    const quiet = context.openAnother({ rollupFoldDelayMs: null });
+    const folded = context.project();
+    const neverFolded = context.project();
+    await quiet.recordExecutions([makeExecution(folded), makeExecution(folded)]);
+    await pendingAcross();
+    await quiet.foldRollups(folded);
+    // A project with a head and no mark at all is pending too.
+    await quiet.recordExecution(makeExecution(neverFolded));
+    expect(await markAndHead(neverFolded)).toEqual({ mark: null, head: 1 });
+    expect(await pendingAcross()).toBe(true);
+    await quiet.foldRollups();
+    // On the server the other test files append meanwhile: nothing pending is certain here only.
+    if (alone) expect(await pendingAcross()).toBe(false);
+    else await pendingAcross();
+    await quiet.recordExecution(makeExecution(folded));
+    expect(await pendingAcross()).toBe(true);
+    await quiet.close();
+  });
+
   it('give every read, checked or folded first, each run acknowledged before it while appends and folds go on', async () => {
     const projectId = context.project();
     // Folds as soon as it can, so folds, appends and reads interleave.
