@@ -7,7 +7,8 @@
 --   (a subtransaction); a unique violation undoes the block, and the batch goes the way 0026
 --   sent batches its lookup found something in: run_id by run_id, replays answered, conflicts
 --   refused, another project's run_id refused at the insert by unique(run_id). The lookup was a
---   probe of that index per entry: an eighth of a batch's time in the database.
+--   probe of that index per entry: an eighth of a batch's time in the database. The block takes
+--   a second transaction id (a subtransaction's) per batch; nothing else about it shows.
 -- * An entry that already is its payload (every one the library sends: the twelve content
 --   fields, the text fields strings or null, the project's own id) is hashed from its own jsonb
 --   text, which is payload_v2's text byte for byte, instead of building the same object again.
