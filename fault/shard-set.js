@@ -165,6 +165,11 @@ export function shardUrl(shard, role = 'ledger', database = 'ledger') {
   return url(role, shard.port, database);
 }
 
+/** Writes out every cluster's dirty buffers now (CHECKPOINT as the superuser), one after another. */
+export function checkpointClusters(set) {
+  for (const cluster of set.clusters) psql(cluster.port, 'postgres', 'checkpoint;');
+}
+
 /** Stops and removes every cluster of the set; safe to call twice. */
 export function destroyShardSet(set) {
   for (const cluster of set.clusters.reverse()) {

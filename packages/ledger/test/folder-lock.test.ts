@@ -1,5 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { expectLedgerError, makeExecution } from '@execution-ledger/test-support';
@@ -94,6 +102,33 @@ describe('the lock on an embedded database folder', () => {
       await ledger.close();
     },
   );
+
+  it('is taken over at once when it was left without its owner record, and leaves nothing made aside', async () => {
+    // A lock directory is made aside with its record and renamed into place: killed before the
+    // rename, a process leaves only an aside directory; an older version killed between making
+    // the lock and writing its record left it empty, which named no owner to judge dead.
+    const folder = tempFolder();
+    const first = createLedger({ database: folder });
+    await first.recordExecution(makeExecution('proj-lock', { run_id: 'run-before-empty-lock' }));
+    await first.close();
+    mkdirSync(path.join(folder, 'lock'));
+    mkdirSync(path.join(folder, 'lock.new-0123456789ab'));
+    writeFileSync(path.join(folder, 'lock.new-0123456789ab', 'owner.json.tmp'), '{"tok');
+    const started = Date.now();
+    const ledger = createLedger({ database: folder });
+    expect((await ledger.getExecutionByRunId('run-before-empty-lock'))?.seq).toBe(1);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(
+      readdirSync(folder)
+        .filter((name) => name.startsWith('lock'))
+        .sort(),
+    ).toEqual(['lock']);
+    expect(Object.keys(JSON.parse(readFileSync(path.join(folder, 'lock', 'owner.json'), 'utf8')))).toContain(
+      'pid',
+    );
+    await ledger.close();
+    expect(existsSync(path.join(folder, 'lock'))).toBe(false);
+  });
 
   it('is not taken over when another host holds it, and the message names that host', async () => {
     const folder = tempFolder();

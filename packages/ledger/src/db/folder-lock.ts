@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { FOLDER_LOCK_ATTEMPTS_MAX, FOLDER_LOCK_HEARTBEAT_MS, FOLDER_LOCK_STALE_MS } from '../bounds.js';
@@ -17,24 +17,36 @@ type Callback = (error: NodeJS.ErrnoException | null) => void;
 
 /**
  * The file system proper-lockfile works through, changed in two places. Making the lock directory
- * also writes the owner record into it, before proper-lockfile stamps the directory's mtime (a
- * write afterwards would change that mtime and the heartbeat would call the lock compromised).
- * Removing the lock removes the directory with its record (proper-lockfile uses a plain rmdir).
+ * makes it aside with the owner record already in it and renames it into place, so the lock never
+ * exists without its record, whenever its maker is killed (a directory made where the lock goes
+ * and then written into could be left empty, and an empty lock names no owner to judge dead).
+ * This happens before proper-lockfile stamps the directory's mtime (a write afterwards would
+ * change that mtime and the heartbeat would call the lock compromised). Removing the lock removes
+ * the directory with its record (proper-lockfile uses a plain rmdir).
  */
 const lockFileSystem = {
   ...fs,
   mkdir(directory: string, callback: Callback): void {
-    fs.mkdir(directory, (error) => {
+    const aside = `${directory}${ASIDE_MARK}${randomBytes(6).toString('hex')}`;
+    const dropAside = (then: () => void) => fs.rm(aside, { recursive: true, force: true }, () => then());
+    fs.mkdir(aside, (error) => {
       if (error) return callback(error);
       try {
-        writeLockOwner(directory);
+        writeLockOwner(aside);
       } catch (writeError) {
-        fs.rm(directory, { recursive: true, force: true }, () =>
-          callback(writeError as NodeJS.ErrnoException),
-        );
+        dropAside(() => callback(writeError as NodeJS.ErrnoException));
         return;
       }
-      callback(null);
+      // A directory renamed onto a directory replaces it only when that one is empty (a lock an
+      // older version's killed maker left without its record): a lock holding a record stays,
+      // and is reported as taken (EEXIST), as mkdir would. An aside directory that vanished was
+      // cleared by the process that holds the lock.
+      fs.rename(aside, directory, (renameError) => {
+        if (renameError === null) return callback(null);
+        const code = renameError.code;
+        const held = code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT';
+        dropAside(() => callback(held ? taken(directory) : renameError));
+      });
     });
   },
   rmdir(directory: string, callback: Callback): void {
@@ -44,6 +56,13 @@ const lockFileSystem = {
     fs.rmSync(directory, { recursive: true, force: true });
   },
 };
+
+/** What a lock directory made aside carries in its name until it is renamed into place. */
+const ASIDE_MARK = '.new-';
+
+function taken(directory: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`EEXIST: lock already held, mkdir '${directory}'`), { code: 'EEXIST' });
+}
 
 /**
  * Two processes writing one PGlite folder corrupt it, and PGlite has no lock of its own. Take an
@@ -55,7 +74,7 @@ export async function lockDataFolder(folder: string): Promise<() => Promise<void
   let owner: LockOwner | null = null;
   for (let attempt = 0; attempt < FOLDER_LOCK_ATTEMPTS_MAX; attempt += 1) {
     try {
-      return await lockfile.lock(folder, {
+      const release = await lockfile.lock(folder, {
         realpath: false,
         lockfilePath: lockDirectory,
         stale: FOLDER_LOCK_STALE_MS,
@@ -66,6 +85,8 @@ export async function lockDataFolder(folder: string): Promise<() => Promise<void
           process.emitWarning(`execution-ledger: the lock on ${folder} was lost: ${error.message}`);
         },
       });
+      await removeLeftAside(folder);
+      return release;
     } catch (error) {
       if ((error as { code?: string }).code !== 'ELOCKED') throw error;
       owner = await readLockOwner(lockDirectory);
@@ -74,6 +95,14 @@ export async function lockDataFolder(folder: string): Promise<() => Promise<void
     }
   }
   throw lockedError(folder, owner, undefined);
+}
+
+/** Lock directories made aside by processes killed before they renamed them into place. */
+async function removeLeftAside(folder: string): Promise<void> {
+  const prefix = `lock${ASIDE_MARK}`;
+  for (const name of await readdir(folder)) {
+    if (name.startsWith(prefix)) await rm(path.join(folder, name), { recursive: true, force: true });
+  }
 }
 
 /**
