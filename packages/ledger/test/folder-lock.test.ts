@@ -130,6 +130,14 @@ describe('the lock on an embedded database folder', () => {
     expect(existsSync(path.join(folder, 'lock'))).toBe(false);
   });
 
+  it('is not taken over while its record cannot be read, and says that the folder is locked', async () => {
+    const folder = tempFolder();
+    mkdirSync(path.join(folder, 'lock'));
+    writeFileSync(path.join(folder, 'lock', 'owner.json'), '{"token": "half-writ');
+    const error = await expectLedgerError(createLedger({ database: folder }).ready(), 'DATABASE_LOCKED');
+    expect(error.message).toContain('is open in another process; stop that process');
+  });
+
   it('is not taken over when another host holds it, and the message names that host', async () => {
     const folder = tempFolder();
     plantLock(folder, { hostname: 'elsewhere.example' });

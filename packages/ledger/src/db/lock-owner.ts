@@ -63,7 +63,7 @@ export function writeLockOwner(lockDirectory: string): void {
   renameSync(temporary, path.join(lockDirectory, LOCK_OWNER_FILE));
 }
 
-/** The recorded owner, or null when there is none (a lock of an older version, or mid-creation). */
+/** The recorded owner, or null when there is none or it cannot be read (a lock of an older version). */
 export async function readLockOwner(lockDirectory: string): Promise<LockOwner | null> {
   let text: string;
   try {
@@ -72,7 +72,13 @@ export async function readLockOwner(lockDirectory: string): Promise<LockOwner | 
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw error;
   }
-  const value = JSON.parse(text) as Partial<LockOwner>;
+  let value: Partial<LockOwner>;
+  try {
+    value = JSON.parse(text) as Partial<LockOwner>;
+  } catch {
+    // Written by hand or by something else: no owner this process can judge.
+    return null;
+  }
   if (
     typeof value.token !== 'string' ||
     !Number.isSafeInteger(value.pid) ||
