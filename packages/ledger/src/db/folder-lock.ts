@@ -34,7 +34,9 @@ const lockFileSystem = {
       try {
         writeLockOwner(aside);
       } catch (writeError) {
-        dropAside(() => callback(writeError as NodeJS.ErrnoException));
+        // Gone while being written: cleared by the process that has just taken the lock.
+        const gone = (writeError as NodeJS.ErrnoException).code === 'ENOENT';
+        dropAside(() => callback(gone ? taken(directory) : (writeError as NodeJS.ErrnoException)));
         return;
       }
       // A directory renamed onto a directory replaces it only when that one is empty (a lock an
