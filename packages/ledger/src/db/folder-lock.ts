@@ -33,10 +33,10 @@ const lockFileSystem = {
       if (error) return callback(error);
       try {
         writeLockOwner(aside);
-      } catch (writeError) {
+      } catch (caught) {
+        const writeError = caught as NodeJS.ErrnoException;
         // Gone while being written: cleared by the process that has just taken the lock.
-        const gone = (writeError as NodeJS.ErrnoException).code === 'ENOENT';
-        dropAside(() => callback(gone ? taken(directory) : (writeError as NodeJS.ErrnoException)));
+        dropAside(() => callback(writeError.code === 'ENOENT' ? taken(writeError) : writeError));
         return;
       }
       // A directory renamed onto a directory replaces it only when that one is empty (a lock an
@@ -47,7 +47,7 @@ const lockFileSystem = {
         if (renameError === null) return callback(null);
         const code = renameError.code;
         const held = code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT';
-        dropAside(() => callback(held ? taken(directory) : renameError));
+        dropAside(() => callback(held ? taken(renameError) : renameError));
       });
     });
   },
@@ -62,8 +62,9 @@ const lockFileSystem = {
 /** What a lock directory made aside carries in its name until it is renamed into place. */
 const ASIDE_MARK = '.new-';
 
-function taken(directory: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`EEXIST: lock already held, mkdir '${directory}'`), { code: 'EEXIST' });
+/** The file system's error, relabelled as mkdir's "already there" (proper-lockfile reads the code only). */
+function taken(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
+  return Object.assign(error, { code: 'EEXIST' });
 }
 
 /**
