@@ -15,6 +15,14 @@ import {
 
 type Callback = (error: NodeJS.ErrnoException | null) => void;
 
+/** What a lock directory made aside carries in its name until it is renamed into place. */
+const ASIDE_MARK = '.new-';
+
+/** The file system's error, relabelled as mkdir's "already there" (proper-lockfile reads the code only). */
+function taken(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
+  return Object.assign(error, { code: 'EEXIST' });
+}
+
 /**
  * The file system proper-lockfile works through, changed in two places. Making the lock directory
  * makes it aside with the owner record already in it and renames it into place, so the lock never
@@ -58,14 +66,6 @@ const lockFileSystem = {
     fs.rmSync(directory, { recursive: true, force: true });
   },
 };
-
-/** What a lock directory made aside carries in its name until it is renamed into place. */
-const ASIDE_MARK = '.new-';
-
-/** The file system's error, relabelled as mkdir's "already there" (proper-lockfile reads the code only). */
-function taken(error: NodeJS.ErrnoException): NodeJS.ErrnoException {
-  return Object.assign(error, { code: 'EEXIST' });
-}
 
 /**
  * Two processes writing one PGlite folder corrupt it, and PGlite has no lock of its own. Take an
