@@ -21,6 +21,7 @@ import { loadDenseRuns } from './density-load.js';
 import { measureDensity, recordRowsRead } from './density-measures.js';
 import { formatTable, machineFacts } from './report.js';
 import { writeResultsSection } from './results-section.js';
+import { resetServerLedger } from './server-ledger.js';
 
 const serverUrl =
   process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench_density';
@@ -153,19 +154,6 @@ async function rebuild(engine, ledger) {
   for (const { relname } of tables) await db.query(`vacuum analyze execution_ledger.${relname}`);
   report.note(`${engine}: vacuum analyze of ${tables.map((table) => table.relname).join(', ')}`);
   if (engine === 'postgres') await ledger.close();
-}
-
-/** The bench database starts empty each time: drop the ledger's schema (never elsewhere). */
-async function resetServerLedger(url) {
-  if (!new URL(url).pathname.includes('bench')) {
-    throw new Error(
-      `refusing to reset ${new URL(url).pathname}: the benchmark only empties a database named *bench*`,
-    );
-  }
-  const ledger = createLedger({ database: url, migrate: false });
-  const database = await ledger.database();
-  await database.query('drop schema if exists execution_ledger cascade');
-  await ledger.close();
 }
 
 async function countRuns(pool) {

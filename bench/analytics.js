@@ -21,6 +21,7 @@ import {
   measureVerification,
 } from './analytics-measures.js';
 import { formatTable, machineFacts } from './report.js';
+import { resetServerLedger } from './server-ledger.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
 const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
@@ -91,19 +92,6 @@ async function benchEngine(engine, target) {
   await measureVerification(report, engine, ledger, facts);
   await ledger.close();
   await measureExports(report, engine, target, facts);
-}
-
-/** The bench database starts empty each time: drop the ledger's schema (never elsewhere). */
-async function resetServerLedger(url) {
-  if (!new URL(url).pathname.includes('bench')) {
-    throw new Error(
-      `refusing to reset ${new URL(url).pathname}: the benchmark only empties a database named *bench*`,
-    );
-  }
-  const ledger = createLedger({ database: url, migrate: false });
-  const database = await ledger.database();
-  await database.query('drop schema if exists execution_ledger cascade');
-  await ledger.close();
 }
 
 async function countRuns(database) {

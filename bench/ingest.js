@@ -4,6 +4,9 @@
 // holds even when the shared machine drifts.
 //
 //   npm run bench:ingest                       # PostgreSQL (BENCH_DATABASE_URL) and PGlite
+//
+// BENCH_DATABASE_URL names a database whose name contains "bench", owned by its user: its
+// execution_ledger schema is dropped first, so the ledger starts as empty as the plain table.
 //   BENCH_ENGINES=pglite npm run bench:ingest  # one engine only
 //   BENCH_USERS=5000 BENCH_STEP_COSTS=1 …      # every run another user's, typed steps with costs
 //   BENCH_ROUNDS=3 npm run bench:ingest        # rounds per scenario (default 5; batches 3x)
@@ -20,6 +23,7 @@ import { createLedger } from 'execution-ledger';
 import { makeRow } from './ingest-row.js';
 import { PLAIN_TABLE_SQL, plainInsertMany, plainInsertOne } from './plain-baseline.js';
 import { formatTable, percentile } from './report.js';
+import { resetServerLedger } from './server-ledger.js';
 
 const serverUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://ledger:ledger@localhost:5432/ledger_bench';
 const engines = (process.env.BENCH_ENGINES ?? 'postgres,pglite').split(',');
@@ -37,6 +41,10 @@ const results = [];
 for (const engine of engines) {
   const dataDir = engine === 'pglite' ? mkdtempSync(path.join(os.tmpdir(), 'ledger-bench-')) : undefined;
   const open = (options = {}) => createLedger({ database: dataDir ?? serverUrl, poolSize: 20, ...options });
+  // Both sides start empty: the plain table is created below, the ledger's tables here (an
+  // embedded ledger is a new folder). Runs kept from earlier benchmarks would make every index
+  // the ledger writes larger than the plain table's.
+  if (dataDir === undefined) await resetServerLedger(serverUrl);
   let ledger = open();
   const database = await ledger.database();
   await database.query('drop schema if exists bench_plain cascade');

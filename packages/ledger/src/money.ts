@@ -9,6 +9,19 @@ export const CENTS_DECIMALS_MAX = 6;
 
 const DECIMAL_PATTERN = /^(\d+)(?:\.(\d+))?(?:e([+-]?\d+))?$/;
 
+/**
+ * Whether `value` is whole cents that centsToMicros accepts without a word (zero or more, not
+ * -0, at most `centsMax`): the usual amount, checked without building the field's name.
+ */
+export function isWholeCents(value: unknown, centsMax: number): value is number {
+  return (
+    Number.isSafeInteger(value) &&
+    (value as number) >= 0 &&
+    (value as number) <= centsMax &&
+    !Object.is(value, -0)
+  );
+}
+
 /** Turns a cents amount given as a JS number into exact micro-cents, or explains what is wrong. */
 export function centsToMicros(value: unknown, field: string, centsMax: number): bigint {
   if (typeof value !== 'number') {

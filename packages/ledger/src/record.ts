@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { LedgerLimits } from './bounds.js';
 import { LedgerError } from './errors.js';
 import { assemblePayloadText } from './format/canonical-json.js';
-import { centsToMicros, microsToDecimalText as microsText } from './money.js';
+import { centsToMicros, isWholeCents, MICROS_PER_CENT, microsToDecimalText as microsText } from './money.js';
 import { assertJsonText, type JsonObject, type JsonValue, plainJsonText, preview } from './plain-json.js';
 import { PAYLOAD_FIELDS, RECORD_FIELDS } from './record-fields.js';
 import { checkStep, checkStepCostSum } from './step-shape.js';
@@ -151,7 +151,7 @@ function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField & {
     if (!PART_NAME_PATTERN.test(part)) {
       fail(`cost.breakdown`, `part name ${preview(part)} must be letters, digits or _ (at most 64)`);
     }
-    sumMicros += centsToMicros(breakdown[part], `cost.breakdown.${part}`, limits.cost_cents_max);
+    sumMicros += partMicros(breakdown[part], part, limits.cost_cents_max);
   }
   if (parts.length > 0 && sumMicros !== totalMicros) {
     throw new LedgerError(
@@ -174,6 +174,13 @@ function normalizeCost(value: unknown, limits: LedgerLimits): CanonicalField & {
     normalized.pricing = pricing as JsonObject;
   }
   return { ...boundedJson(normalized, 'cost', limits), totalMicros };
+}
+
+/** A breakdown part's amount; its field's name is written only when the amount is refused. */
+function partMicros(value: unknown, part: string, centsMax: number): bigint {
+  return isWholeCents(value, centsMax)
+    ? BigInt(value) * MICROS_PER_CENT
+    : centsToMicros(value, `cost.breakdown.${part}`, centsMax);
 }
 
 /** The trace and what its typed steps cost: their sum in micro-cents and how many carry a cost. */
@@ -200,8 +207,10 @@ function normalizeTrace(value: unknown, limits: LedgerLimits): NormalizedTrace {
   let stepMicros = 0n;
   let costedSteps = 0;
   for (let index = 0; index < steps.length; index += 1) {
-    const step = requireObject(steps[index], `execution_trace.steps[${index}]`);
-    const micros = checkStep(step, index, limits);
+    const step = steps[index];
+    // The step's path is written only for a message: most traces have every step well formed.
+    if (!isPlainObjectLike(step)) requireObject(step, `execution_trace.steps[${index}]`);
+    const micros = checkStep(step as Record<string, unknown>, index, limits);
     if (micros !== undefined) {
       stepMicros += micros;
       costedSteps += 1;
@@ -233,6 +242,8 @@ interface CanonicalField {
 /** The value checked as plain JSON and its text, from one walk, held to the size bound. */
 function boundedJson(value: unknown, field: string, limits: LedgerLimits): CanonicalField {
   const text = plainJsonText(value, field, limits.json_depth_max);
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: a text that short needs no count.
+  if (text.length * 3 <= limits.json_field_bytes_max) return { value: value as JsonValue, text };
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > limits.json_field_bytes_max) {
     throw new LedgerError(
@@ -284,8 +295,12 @@ function optionalText(value: unknown, field: string, charsMax: number): string |
   return value === undefined || value === null ? null : requireText(value, field, charsMax);
 }
 
+function isPlainObjectLike(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
 function requireObject(value: unknown, field: string): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isPlainObjectLike(value)) {
     fail(field, `must be a JSON object; got ${preview(value)}`);
   }
   return value as Record<string, unknown>;

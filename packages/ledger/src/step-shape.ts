@@ -61,11 +61,14 @@ export function checkStep(
   index: number,
   limits: LedgerLimits,
 ): bigint | undefined {
-  const at = `execution_trace.steps[${index}]`;
   if (!isTypedStep(step)) {
-    requireNumber(step.duration_ms, `${at}.duration_ms`, false, false);
+    // The step's path is written only for a message.
+    if (step.duration_ms !== undefined && !isAmount(step.duration_ms)) {
+      requireNumber(step.duration_ms, `execution_trace.steps[${index}].duration_ms`, false, false);
+    }
     return undefined;
   }
+  const at = `execution_trace.steps[${index}]`;
   requireAction(step.action, `${at}.action`);
   if (step.kind !== undefined && !(STEP_KINDS as readonly unknown[]).includes(step.kind)) {
     fail(`${at}.kind`, `must be one of ${STEP_KINDS.join(', ')}; got ${preview(step.kind)}`);
@@ -170,11 +173,16 @@ function requireLabel(value: unknown, field: string, charsMax: number, required:
 /** A non-negative finite number (whole when `integer`); absent allowed unless `required`. */
 function requireNumber(value: unknown, field: string, required: boolean, integer: boolean): void {
   if (value === undefined && !required) return;
-  const ok =
-    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
-  if (!ok || (integer && !Number.isInteger(value))) {
+  if (!isAmount(value) || (integer && !Number.isInteger(value))) {
     fail(field, `must be ${integer ? 'a whole number' : 'a number'} of zero or more; got ${preview(value)}`);
   }
+}
+
+/** A finite number from zero to the largest safe integer. */
+function isAmount(value: unknown): value is number {
+  return (
+    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
+  );
 }
 
 function preview(value: unknown): string {

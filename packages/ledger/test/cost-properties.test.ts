@@ -10,7 +10,7 @@ import {
 import { normalizeExecution } from 'execution-ledger/validation';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { centsToMicros, decimalTextToMicros } from '../src/money.js';
+import { centsToMicros, decimalTextToMicros, isWholeCents } from '../src/money.js';
 
 // Prices with awkward fractions, so per-charge rounding (the classic drift) would show.
 const PRICES: PriceTableInput = {
@@ -118,6 +118,21 @@ describe('cost properties', () => {
         const expected = Object.is(cents, -0) ? undefined : decimalTextToMicros(String(cents));
         if (expected === undefined) expect(() => micros(cents)).toThrow(/amount/);
         else expect(micros(cents)).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('takes whole cents without the field name only where centsToMicros accepts them as they are', () => {
+    const value = fc.oneof(
+      fc.integer({ min: -1e13, max: 1e13 }),
+      fc.double({ min: -1e13, max: 1e13 }),
+      fc.constantFrom(-0, 0, 1e12, 1e12 + 1, Number.MAX_SAFE_INTEGER, '5', null, undefined),
+    );
+    fc.assert(
+      fc.property(value, (cents) => {
+        if (isWholeCents(cents, 1e12)) expect(micros(cents)).toBe(BigInt(cents) * 1_000_000n);
+        else if (Number.isInteger(cents)) expect(() => micros(cents as number)).toThrow(/amount/);
       }),
       { numRuns: 2000 },
     );

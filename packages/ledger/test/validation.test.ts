@@ -304,3 +304,23 @@ it('accepts JSON exactly at the depth limit', () => {
   const execution = makeExecution('p', { input: nested(63) });
   expect(normalizeExecution(execution, DEFAULT_LIMITS).input).toBe(execution.input);
 });
+
+it('bounds a JSON field by its UTF-8 bytes, not its characters', () => {
+  const limits = { ...DEFAULT_LIMITS, json_field_bytes_max: 200 };
+  const refusal = (input: Record<string, string>) => {
+    try {
+      normalizeExecution(makeExecution('p', { input }), limits);
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  };
+  // {"t":"€…"}: 78 characters, 218 bytes as UTF-8 (each € is 3).
+  const error = refusal({ t: '€'.repeat(70) });
+  expect(error).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', field: 'input' });
+  expect((error as Error).message).toMatch(/input is 218 bytes as JSON, more than the limit of 200/);
+  // 78 one-byte characters fit, though three bytes per character would not.
+  expect(refusal({ t: 'e'.repeat(70) })).toBeUndefined();
+  // 58 characters (158 bytes): short enough that no text of that length can exceed the bound.
+  expect(refusal({ t: '€'.repeat(50) })).toBeUndefined();
+});
