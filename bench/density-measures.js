@@ -70,6 +70,8 @@ export async function measureDensity(report, engine, { ledger, db, admin, endMs 
   const open = ['-infinity', 'infinity'];
   const last30 = [monthAgo.toISOString(), now.toISOString()];
   const agent = AGENTS[0];
+  // A cost ranking answers with steps, not runs: the runs it covers are the range's.
+  const runsLast30 = (await ledger.getProjectExecutionStats(BIG, monthAgo, now)).total_executions;
   // The largest project reports in Kolkata (docs/analytics.md, "Days in your time zone"): adding
   // the zone fills its days from the entries (again, on a reused database).
   const filling = performance.now();
@@ -134,6 +136,20 @@ export async function measureDensity(report, engine, { ledger, db, admin, endMs 
       plain: [PLAIN.costByModel, [BIG, ...open]],
       goal: tenMillion ? {} : statGoal,
       covered: () => big.runs,
+    },
+    {
+      measure: 'cost by tool, largest project, last 30 days',
+      ours: (l) => l.getCostByTool({ projectId: BIG, start: monthAgo, end: now }),
+      plain: [PLAIN.costByTool, [BIG, ...last30]],
+      goal: tenMillion ? { p50: 30 } : statGoal,
+      covered: () => runsLast30,
+    },
+    {
+      measure: 'cost by model, largest project, last 30 days',
+      ours: (l) => l.getCostByModel({ projectId: BIG, start: monthAgo, end: now }),
+      plain: [PLAIN.costByModel, [BIG, ...last30]],
+      goal: tenMillion ? { p50: 30 } : statGoal,
+      covered: () => runsLast30,
     },
     {
       measure: 'time series, largest project, 30 days by day by agent (UTC)',
