@@ -12,6 +12,7 @@ import type {
   TimeBucket,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
+import { queryStepCosts } from '../src/analytics/step-costs.js';
 import { type HistoricalRun, insertHistoricalRuns } from './support/historical-runs.js';
 
 /** A small deterministic generator, so a failure can be replayed. */
@@ -35,6 +36,11 @@ const SERIES_START = '2026-02-20T07:31:00Z';
 const SERIES_END = '2026-04-17T13:07:00Z';
 const HOURLY_END = '2026-02-24T05:00:00Z';
 const SERIES_EDGES = [SERIES_START, SERIES_END, HOURLY_END];
+// Ranges whose cut days are read from the other side of the cut (the day's rollup rows less the
+// entries outside the range: more than half the day is inside) or from the entries inside.
+const LONG_CUTS = { start: '2026-02-03T02:00:00Z', end: '2026-03-07T22:30:00Z' };
+const SHORT_CUTS = { start: '2026-02-05T20:00:00Z', end: '2026-03-09T04:30:00Z' };
+const CUT_EDGES = [...Object.values(LONG_CUTS), ...Object.values(SHORT_CUTS)];
 
 /** Runs spread over four months: typed steps whose costs add up, kind-only steps, free-form steps. */
 function makeRuns(next: () => number, count: number, near: string[] = []): HistoricalRun[] {
@@ -164,7 +170,11 @@ describeEachEngine('cost by tool and by model', (context) => {
 
   beforeAll(async () => {
     projectId = context.project('step-costs');
-    const tip = await insertHistoricalRuns(context, projectId, makeRuns(next, 300, SERIES_EDGES));
+    const tip = await insertHistoricalRuns(
+      context,
+      projectId,
+      makeRuns(next, 300, [...SERIES_EDGES, ...CUT_EDGES]),
+    );
     // A second batch continues the chain, so the trigger upserts into existing groups.
     const later = makeRuns(next, 150).map((run) => ({
       ...run,
@@ -184,8 +194,11 @@ describeEachEngine('cost by tool and by model', (context) => {
       const [a, b] = [cut(), cut()].sort((x, y) => x.getTime() - y.getTime());
       list.push({ start: present(a), end: new Date(present(b).getTime() + 1) });
     }
-    // A range inside one day, and one of whole UTC days.
+    for (const { start, end } of [LONG_CUTS, SHORT_CUTS])
+      list.push({ start: new Date(start), end: new Date(end) });
+    // Ranges inside one day (most of it, and a few hours of it), and one of whole UTC days.
     list.push({ start: new Date('2026-02-10T03:17:00Z'), end: new Date('2026-02-10T21:00:00.001Z') });
+    list.push({ start: new Date('2026-02-03T00:30:00Z'), end: new Date('2026-02-03T04:00:00Z') });
     list.push({ start: new Date('2026-02-01T00:00:00Z'), end: new Date('2026-03-01T00:00:00Z') });
     return list;
   };
@@ -209,6 +222,43 @@ describeEachEngine('cost by tool and by model', (context) => {
         }
       }
     }
+  });
+
+  it('subtracts from a cut day only the steps its rollup rows hold, not entries past the mark', async () => {
+    const fresh = context.project('step-cut-marks');
+    const day = Date.parse('2026-05-10T00:00:00Z');
+    const at = (hours: number) => new Date(day + hours * 3_600_000);
+    const run = (createdAt: Date, tool: string): HistoricalRun => ({
+      createdAt,
+      agentId: 'ops',
+      userId: 'user-1',
+      status: 'completed',
+      cost: 1.25,
+      steps: [{ action: 'call', kind: 'tool', name: tool, duration_ms: 5, cost: 1.25 }],
+    });
+    // Folded: runs through the day, some of them after 20:00.
+    const tip = await insertHistoricalRuns(
+      context,
+      fresh,
+      [1, 5, 9, 13, 17, 19.5, 20.25, 20.75].map((hour) => run(at(hour), hour < 20 ? 'deploy' : 'lint')),
+    );
+    await context.ledger.foldRollups(fresh);
+    // Not folded yet: later runs of the same day, past the project's mark.
+    await insertHistoricalRuns(
+      context,
+      fresh,
+      [21, 22, 23].map((hour) => run(at(hour), 'notify')),
+      tip,
+    );
+    // 20 of the day's 24 hours are inside: the day is its rollup rows less the entries after 20:00.
+    const range = { start: new Date(day - 86_400_000), end: at(20) };
+    const database = await context.ledger.database();
+    // Read straight from the levels, without the fold a ledger read runs first.
+    const unfolded = await queryStepCosts(database, 'tool', { projectId: fresh, ...range, limit: 1000 });
+    const plain = await plainGroups(context, fresh, 'tool', range);
+    expect(plain.map((group) => [group.name, group.steps])).toEqual([['deploy', 6]]);
+    expectSameGroups(unfolded, plain);
+    expectSameGroups(await context.ledger.getCostByTool({ projectId: fresh, ...range, limit: 1000 }), plain);
   });
 
   it('lists the costliest groups and sums the rest as other', async () => {

@@ -84,6 +84,9 @@ const DEFAULT_TOOL_KINDS: StepKind[] = ['tool', 'external'];
 
 const MEASURES = 'step_count, cost_sum, input_tokens_sum, output_tokens_sum, cached_input_tokens_sum';
 const ENTRY_MEASURES = `1::bigint, t.cost, t.input_tokens, t.output_tokens, t.cached_input_tokens`;
+const NEGATED_ENTRY_MEASURES = `-1::bigint, -t.cost, -t.input_tokens, -t.output_tokens, -t.cached_input_tokens`;
+const FOLDED_ENTRY = `exists (select from execution_ledger.rollup_marks m
+        where m.project_id = t.project_id and t.seq <= m.mark)`;
 
 interface Grouping {
   /** Key columns over `step_source s`, as `kind, name` or `model`. */
@@ -101,9 +104,11 @@ function grouping(groupBy: StepCostGroupBy, kinds: StepKind[], params: unknown[]
 
 /**
  * The typed steps of a scope as aggregate rows: whole UTC days inside the range from the daily
- * step rollups, and the steps of the entries in the partial days at the range's ends. Every
- * instant belongs to one UTC day and each day is read from one side, so sums over `step_source`
- * equal the same sums over the entries' steps.
+ * step rollups, and the days the range cuts from whichever side of the cut has fewer hours: the
+ * steps of the entries inside the range, or the day's rollup rows less the steps of the entries
+ * outside it (every measure is a count or a sum). Every instant belongs to one UTC day and each
+ * day is read from one side, so sums over `step_source` equal the same sums over the entries'
+ * steps; a group whose steps all lie outside the range nets to zero steps.
  */
 function stepSourceSql(
   scope: AnalyticsScope,
@@ -142,19 +147,31 @@ function stepSourceSql(
       select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
       from execution_ledger.step_rollup_terms t
       where ${[...entryClauses, ...range].join(' and ')}`;
+  // The steps a day's rollup rows hold that lie outside the range, subtracted: only those of
+  // entries folded into the rows (seq up to the project's mark), as one snapshot shows them.
+  const entriesOutside = (range: string[]) => `
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
+      from execution_ledger.step_rollup_terms t
+      where ${[...entryClauses, ...range, FOLDED_ENTRY].join(' and ')}`;
   if (bucket === undefined) {
-    const firstWholeDay = ceilDay(scope.start);
-    const lastCut = floorDay(scope.end);
-    const first = `${add(firstWholeDay)}::timestamptz`;
-    const last = `${add(lastCut)}::timestamptz`;
-    const rollupWhere = [...rollupClauses, `r.day >= ${first}`, `r.day < ${last}`, `${start} < ${end}`];
+    const cut = cutDays(scope.start, scope.end);
+    const from = `${add(cut.rollupFrom)}::timestamptz`;
+    const to = `${add(cut.rollupTo)}::timestamptz`;
+    const pieces = cut.pieces.map((piece) => {
+      const range = [
+        `t.created_at >= ${add(piece.from)}::timestamptz`,
+        `t.created_at < ${add(piece.to)}::timestamptz`,
+      ];
+      return piece.inside ? entries(range) : entriesOutside(range);
+    });
+    const rollupWhere = [...rollupClauses, `r.day >= ${from}`, `r.day < ${to}`, `${start} < ${end}`];
     return `
     with step_source as (
       select r.day as at, r.kind, r.name, r.model, ${MEASURES}
       from ${rollups}
       where ${rollupWhere.join(' and ')}
-      ${firstWholeDay !== scope.start ? entries([`t.created_at >= ${start}`, `t.created_at < least(${first}, ${end})`]) : ''}
-      ${lastCut !== scope.end ? entries([`t.created_at >= greatest(${last}, ${first}, ${start})`, `t.created_at < ${end}`]) : ''}
+      ${pieces.join('')}
     )`;
   }
   // With buckets a day is whole when it lies inside the range and inside one bucket of the zone's
@@ -248,6 +265,7 @@ export async function queryStepCosts(
       select ${keyList}, ${SUMS}
       from step_source s where ${group.where}
       group by ${keyList}
+      having sum(s.step_count) <> 0
     ),
     ranked as (
       select g.*, row_number() over (order by g.cost desc, ${keyNames.map((name) => `g.${name}`).join(', ')}) as rank
@@ -420,6 +438,63 @@ function requireKinds(value: unknown): StepKind[] {
 function ceilDay(instant: string): string {
   const ms = Date.parse(instant);
   return Number.isNaN(ms) ? instant : new Date(Math.ceil(ms / DAY_MS) * DAY_MS).toISOString();
+}
+
+/** The rollup days a range reads, [rollupFrom, rollupTo), and the entries at its cut days. */
+interface CutDays {
+  rollupFrom: string;
+  rollupTo: string;
+  /** Entries inside the range (added) or outside it in a day read from the rollups (subtracted). */
+  pieces: { from: string; to: string; inside: boolean }[];
+}
+
+/**
+ * How a range reads the UTC days it cuts: a cut day whose part inside the range is longer than
+ * half a day is read from its rollup rows less the entries of the rest of the day, any other from
+ * its entries inside the range. A 30-day range ending a few minutes ago reads minutes of entries,
+ * not the day so far. '-infinity' and 'infinity' cut nothing.
+ */
+function cutDays(start: string, end: string): CutDays {
+  const startMs = Date.parse(start);
+  const endMs = Date.parse(end);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const result: CutDays = { rollupFrom: ceilDay(start), rollupTo: floorDay(end), pieces: [] };
+  // An empty range reads nothing (its rollup rows are held off by start < end); an open end
+  // (NaN here) cuts no day, and the comparison is false.
+  if (startMs >= endMs) return result;
+  const startDay = Math.floor(startMs / DAY_MS) * DAY_MS;
+  const endDay = Math.floor(endMs / DAY_MS) * DAY_MS;
+  const startCut = !Number.isNaN(startMs) && startMs !== startDay;
+  const endCut = !Number.isNaN(endMs) && endMs !== endDay;
+  if (startCut && endCut && startDay === endDay) {
+    // Both ends inside one day.
+    if (endMs - startMs > DAY_MS / 2) {
+      result.rollupFrom = iso(startDay);
+      result.rollupTo = iso(startDay + DAY_MS);
+      result.pieces.push({ from: iso(startDay), to: start, inside: false });
+      result.pieces.push({ from: end, to: iso(startDay + DAY_MS), inside: false });
+    } else {
+      result.pieces.push({ from: start, to: end, inside: true });
+    }
+    return result;
+  }
+  if (startCut) {
+    if (startDay + DAY_MS - startMs > DAY_MS / 2) {
+      result.rollupFrom = iso(startDay);
+      result.pieces.push({ from: iso(startDay), to: start, inside: false });
+    } else {
+      result.pieces.push({ from: start, to: iso(startDay + DAY_MS), inside: true });
+    }
+  }
+  if (endCut) {
+    if (endMs - endDay > DAY_MS / 2) {
+      result.rollupTo = iso(endDay + DAY_MS);
+      result.pieces.push({ from: end, to: iso(endDay + DAY_MS), inside: false });
+    } else {
+      result.pieces.push({ from: iso(endDay), to: end, inside: true });
+    }
+  }
+  return result;
 }
 
 /** The UTC day an instant falls in ('infinity' stays open). */
