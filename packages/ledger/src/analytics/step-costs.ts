@@ -203,7 +203,12 @@ function stepSourceSql(
       select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
       from partial_days p
       cross join lateral (
+        -- offset 0 keeps the subquery a lateral one, run once per partial day as a range scan of
+        -- the entries' (project_id, created_at) index: pulled up into a join, its range could
+        -- not reach the index and every entry of the scope was expanded (1.3 s for a 30-day
+        -- series at a million runs).
         select t.* from execution_ledger.step_rollup_terms t where ${partialWhere.join(' and ')}
+        offset 0
       ) t
     )`;
 }
