@@ -12,7 +12,7 @@ import type {
   TimeBucket,
 } from 'execution-ledger';
 import { beforeAll, expect, it } from 'vitest';
-import { queryStepCosts } from '../src/analytics/step-costs.js';
+import { queryStepCosts, queryStepCostTimeSeries } from '../src/analytics/step-costs.js';
 import { type HistoricalRun, insertHistoricalRuns } from './support/historical-runs.js';
 
 /** A small deterministic generator, so a failure can be replayed. */
@@ -259,6 +259,19 @@ describeEachEngine('cost by tool and by model', (context) => {
     expect(plain.map((group) => [group.name, group.steps])).toEqual([['deploy', 6]]);
     expectSameGroups(unfolded, plain);
     expectSameGroups(await context.ledger.getCostByTool({ projectId: fresh, ...range, limit: 1000 }), plain);
+    // The same day in a daily series: its bucket is the day's rows less the entries after 20:00, and
+    // lint, whose steps all lie outside the range, nets to nothing and is no series.
+    const seriesOptions = { projectId: fresh, groupBy: 'tool' as const, bucket: 'day' as const, ...range };
+    for (const series of [
+      await queryStepCostTimeSeries(database, seriesOptions),
+      await context.ledger.getStepCostTimeSeries(seriesOptions),
+    ]) {
+      expect(series.points.map((point) => [point.bucket_local, point.key, point.steps])).toEqual([
+        ['2026-05-09T00:00:00', 'deploy', 0],
+        ['2026-05-10T00:00:00', 'deploy', 6],
+      ]);
+      expect(series.points[1]?.cost).toBe(7.5);
+    }
   });
 
   it('lists the costliest groups and sums the rest as other', async () => {

@@ -175,40 +175,71 @@ function stepSourceSql(
     )`;
   }
   // With buckets a day is whole when it lies inside the range and inside one bucket of the zone's
-  // wall clock with no offset change in it; every other day is read from the entries.
+  // wall clock with no offset change in it. A day the range cuts that lies inside one bucket, with
+  // more than half of it inside the range, is its rollup rows less the folded entries outside the
+  // range, as in cutDays; every other day is read from the entries inside the range.
   const { unit, zone } = bucket;
   // Hours, never '1 day', on a timestamptz: a day there follows the session's zone.
   const lastInstant = `(r.day + interval '24 hours' - interval '1 microsecond')`;
   const scopedWhere = [...rollupClauses, `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`];
-  const partialWhere = [
-    ...entryClauses,
-    `t.created_at >= greatest(p.day, ${start})`,
-    `t.created_at < least(p.day + interval '24 hours', ${end})`,
-  ];
+  const mostlyInside = cutDays(scope.start, scope.end)
+    .pieces.filter((piece) => !piece.inside)
+    .map((piece) => floorDay(piece.from));
+  const subtracted = `${add([...new Set(mostlyInside)])}::timestamptz[]`;
+  const dayEntries = (range: string[]) => `
+        select t.* from execution_ledger.step_rollup_terms t
+        where ${[...entryClauses, ...range].join(' and ')}
+        offset 0`;
+  const dayEnd = (day: string) => `${day} + interval '24 hours'`;
   return `
     with scoped as (
       select r.day, r.kind, r.name, r.model, ${MEASURES},
-        (r.day >= ${start} and r.day + interval '24 hours' <= ${end}
-          and date_trunc(${unit}, r.day at time zone ${zone}) = date_trunc(${unit}, ${lastInstant} at time zone ${zone})
+        (r.day >= ${start} and r.day + interval '24 hours' <= ${end}) as inside,
+        (date_trunc(${unit}, r.day at time zone ${zone}) = date_trunc(${unit}, ${lastInstant} at time zone ${zone})
           and (${lastInstant} at time zone ${zone}) - (r.day at time zone ${zone})
-            = interval '1 day' - interval '1 microsecond') as whole
+            = interval '1 day' - interval '1 microsecond') as one_bucket
       from ${rollups}
       where ${scopedWhere.join(' and ')}
     ),
-    partial_days as (select distinct s.day from scoped s where not s.whole),
+    read_days as (
+      select s.*, s.inside and s.one_bucket as whole,
+        not s.inside and s.one_bucket and s.day = any(${subtracted}) as less_outside
+      from scoped s
+    ),
+    partial_days as (select distinct d.day from read_days d where not d.whole and not d.less_outside),
+    outside_days as (select distinct d.day from read_days d where d.less_outside),
     step_source as (
-      select s.day as at, s.kind, s.name, s.model, ${MEASURES}
-      from scoped s where s.whole
+      select d.day as at, d.kind, d.name, d.model, ${MEASURES}
+      from read_days d where d.whole or d.less_outside
       union all
       select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
       from partial_days p
-      cross join lateral (
-        -- offset 0 keeps the subquery a lateral one, run once per partial day as a range scan of
-        -- the entries' (project_id, created_at) index: pulled up into a join, its range could
-        -- not reach the index and every entry of the scope was expanded (1.3 s for a 30-day
-        -- series at a million runs).
-        select t.* from execution_ledger.step_rollup_terms t where ${partialWhere.join(' and ')}
-        offset 0
+      -- offset 0 keeps each subquery a lateral one, run once per day as a range scan of the
+      -- entries' (project_id, created_at) index: pulled up into a join, its range could not reach
+      -- the index and every entry of the scope was expanded (1.3 s for a 30-day series at a
+      -- million runs).
+      cross join lateral (${dayEntries([
+        `t.created_at >= greatest(p.day, ${start})`,
+        `t.created_at < least(${dayEnd('p.day')}, ${end})`,
+      ])}
+      ) t
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
+      from outside_days o
+      cross join lateral (${dayEntries([
+        't.created_at >= o.day',
+        `t.created_at < least(${start}, ${dayEnd('o.day')})`,
+        FOLDED_ENTRY,
+      ])}
+      ) t
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
+      from outside_days o
+      cross join lateral (${dayEntries([
+        `t.created_at >= greatest(${end}, o.day)`,
+        `t.created_at < ${dayEnd('o.day')}`,
+        FOLDED_ENTRY,
+      ])}
       ) t
     )`;
 }
@@ -336,6 +367,7 @@ export async function queryStepCostTimeSeries(
     ranked as (
       select k.kind, k.key, row_number() over (order by sum(k.cost_sum) desc, k.kind, k.key) as rank
       from keyed k group by k.kind, k.key
+      having sum(k.step_count) <> 0
     ),
     agg as (
       select k.label, case when r.rank <= ${limitParam} then r.rank end as rank,
