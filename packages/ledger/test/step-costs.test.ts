@@ -475,6 +475,39 @@ describeEachEngine('cost by tool and by model', (context) => {
     expect(member.total.cost).toBe(5);
   });
 
+  it("shows a reader who is no member their own runs' steps over a range that cuts a day", async () => {
+    const fresh = context.project('steps-own-cut');
+    const alice = `alice-${fresh}`;
+    const day = Date.parse('2026-06-10T00:00:00Z');
+    const run = (hour: number, userId: string, tool: string): HistoricalRun => ({
+      createdAt: new Date(day + hour * 3_600_000),
+      agentId: 'ops',
+      userId,
+      status: 'completed',
+      cost: 2,
+      steps: [{ action: 'call', kind: 'tool', name: tool, duration_ms: 5, cost: 2 }],
+    });
+    await insertHistoricalRuns(
+      context,
+      fresh,
+      [1, 5, 9, 13, 17, 21, 22].map((hour) => run(hour, hour % 2 === 1 ? alice : `bob-${fresh}`, 'deploy')),
+    );
+    await context.ledger.foldRollups(fresh);
+    // 20 hours of the day inside: a reader who may see every entry reads the day's rows less the
+    // entries after 20:00; alice sees her rows but not the project's fold mark.
+    const range = { start: new Date(day - 86_400_000), end: new Date(day + 20 * 3_600_000) };
+    const asAlice = context.ledger.as({ userId: alice });
+    const seen = await asAlice.getCostByTool({ ...range, limit: 1000 });
+    expect(seen.top.map((group) => [group.name, group.steps, group.cost])).toEqual([['deploy', 5, 10]]);
+    const series = await asAlice.getStepCostTimeSeries({ groupBy: 'tool', bucket: 'day', ...range });
+    expect(series.points.map((point) => [point.bucket_local, point.steps])).toEqual([
+      ['2026-06-09T00:00:00', 0],
+      ['2026-06-10T00:00:00', 5],
+    ]);
+    const all = await context.ledger.getCostByTool({ projectId: fresh, ...range, limit: 1000 });
+    expect(all.top.map((group) => [group.name, group.steps])).toEqual([['deploy', 5]]);
+  });
+
   it('refuses bad options, naming them', async () => {
     await expectLedgerError(context.ledger.getCostByTool({ limit: 0 }), 'VALIDATION_FAILED', 'limit');
     await expectLedgerError(

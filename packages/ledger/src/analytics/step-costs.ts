@@ -6,6 +6,7 @@ import { STEP_KINDS, type StepKind } from '../step-shape.js';
 import { queryWithSettings } from './analytics-query.js';
 import { type AnalyticsScope, toAnalyticsScope } from './analytics-scope.js';
 import type { AnalyticsFilter, TimeBucket } from './analytics-types.js';
+import { isRowSecured } from './rollup-levels.js';
 import {
   bucketStartSql,
   requireSeriesPoints,
@@ -113,6 +114,7 @@ function grouping(groupBy: StepCostGroupBy, kinds: StepKind[], params: unknown[]
 function stepSourceSql(
   scope: AnalyticsScope,
   params: unknown[],
+  rowSecured: boolean,
   bucket?: { unit: string; zone: string },
 ): string {
   const add = (value: unknown) => {
@@ -155,7 +157,7 @@ function stepSourceSql(
       from execution_ledger.step_rollup_terms t
       where ${[...entryClauses, ...range, FOLDED_ENTRY].join(' and ')}`;
   if (bucket === undefined) {
-    const cut = cutDays(scope.start, scope.end);
+    const cut = cutDays(scope.start, scope.end, rowSecured);
     const from = `${add(cut.rollupFrom)}::timestamptz`;
     const to = `${add(cut.rollupTo)}::timestamptz`;
     const pieces = cut.pieces.map((piece) => {
@@ -182,7 +184,7 @@ function stepSourceSql(
   // Hours, never '1 day', on a timestamptz: a day there follows the session's zone.
   const lastInstant = `(r.day + interval '24 hours' - interval '1 microsecond')`;
   const scopedWhere = [...rollupClauses, `r.day >= date_trunc('day', ${start}, 'UTC')`, `r.day < ${end}`];
-  const mostlyInside = cutDays(scope.start, scope.end)
+  const mostlyInside = cutDays(scope.start, scope.end, rowSecured)
     .pieces.filter((piece) => !piece.inside)
     .map((piece) => floorDay(piece.from));
   const subtracted = `${add([...new Set(mostlyInside)])}::timestamptz[]`;
@@ -288,7 +290,7 @@ export async function queryStepCosts(
   const limit = requireLimit(options?.limit, 'limit', STEP_COSTS_DEFAULT, PAGE_ROWS_MAX);
   const kinds = requireKinds(options?.kinds);
   const params: unknown[] = [];
-  const source = stepSourceSql(toAnalyticsScope(options), params);
+  const source = stepSourceSql(toAnalyticsScope(options), params, isRowSecured(q));
   const group = grouping(groupBy, kinds, params);
   params.push(limit);
   const keyList = group.keys.join(', ');
@@ -348,7 +350,7 @@ export async function queryStepCostTimeSeries(
   const params: unknown[] = [];
   const unit = `$${params.push(bucket)}::text`;
   const zone = `$${params.push(timeZone)}::text`;
-  const source = stepSourceSql(scope, params, { unit, zone });
+  const source = stepSourceSql(scope, params, isRowSecured(q), { unit, zone });
   const startParam = `$${params.push(options.start.toISOString())}::timestamptz`;
   const endParam = `$${params.push(options.end.toISOString())}::timestamptz`;
   const group = grouping(groupBy, kinds, params);
@@ -491,7 +493,7 @@ interface CutDays {
  * its entries inside the range. A 30-day range ending a few minutes ago reads minutes of entries,
  * not the day so far. '-infinity' and 'infinity' cut nothing.
  */
-function cutDays(start: string, end: string): CutDays {
+function cutDays(start: string, end: string, rowSecured: boolean): CutDays {
   const startMs = Date.parse(start);
   const endMs = Date.parse(end);
   const iso = (ms: number) => new Date(ms).toISOString();
@@ -499,13 +501,17 @@ function cutDays(start: string, end: string): CutDays {
   // An empty range reads nothing (its rollup rows are held off by start < end); an open end
   // (NaN here) cuts no day, and the comparison is false.
   if (startMs >= endMs) return result;
+  // A reader under row level security (ledger.as()) sees the rollup rows and entries of their own
+  // runs in projects whose fold marks they may not see, so which entries a day's rows hold cannot
+  // be told: such a reader reads every cut day from its entries.
+  const fromRows = (insideMs: number) => !rowSecured && insideMs > DAY_MS / 2;
   const startDay = Math.floor(startMs / DAY_MS) * DAY_MS;
   const endDay = Math.floor(endMs / DAY_MS) * DAY_MS;
   const startCut = !Number.isNaN(startMs) && startMs !== startDay;
   const endCut = !Number.isNaN(endMs) && endMs !== endDay;
   if (startCut && endCut && startDay === endDay) {
     // Both ends inside one day.
-    if (endMs - startMs > DAY_MS / 2) {
+    if (fromRows(endMs - startMs)) {
       result.rollupFrom = iso(startDay);
       result.rollupTo = iso(startDay + DAY_MS);
       result.pieces.push({ from: iso(startDay), to: start, inside: false });
@@ -516,7 +522,7 @@ function cutDays(start: string, end: string): CutDays {
     return result;
   }
   if (startCut) {
-    if (startDay + DAY_MS - startMs > DAY_MS / 2) {
+    if (fromRows(startDay + DAY_MS - startMs)) {
       result.rollupFrom = iso(startDay);
       result.pieces.push({ from: iso(startDay), to: start, inside: false });
     } else {
@@ -524,7 +530,7 @@ function cutDays(start: string, end: string): CutDays {
     }
   }
   if (endCut) {
-    if (endMs - endDay > DAY_MS / 2) {
+    if (fromRows(endMs - endDay)) {
       result.rollupTo = iso(endDay + DAY_MS);
       result.pieces.push({ from: end, to: iso(endDay + DAY_MS), inside: false });
     } else {
