@@ -247,7 +247,7 @@ describeEachEngine('cost by tool and by model', (context) => {
     await insertHistoricalRuns(
       context,
       fresh,
-      [21, 22, 23].map((hour) => run(at(hour), 'notify')),
+      [21, 22, 23].map((hour) => run(at(hour), 'deploy')),
       tip,
     );
     // 20 of the day's 24 hours are inside: the day is its rollup rows less the entries after 20:00.
@@ -255,6 +255,27 @@ describeEachEngine('cost by tool and by model', (context) => {
     const database = await context.ledger.database();
     // Read straight from the levels, without the fold a ledger read runs first.
     const unfolded = await queryStepCosts(database, 'tool', { projectId: fresh, ...range, limit: 1000 });
+    // In Asia/Kolkata the whole UTC day is split at 18:30 (local midnight): its rows go to the
+    // longer part's local day and the folded entries after 18:30 move to the next one; the runs
+    // past the mark are in no row, so none of them moves.
+    const kolkata = {
+      projectId: fresh,
+      groupBy: 'tool' as const,
+      bucket: 'day' as const,
+      timeZone: 'Asia/Kolkata',
+      start: at(0),
+      end: at(24),
+    };
+    const steps = (series: Awaited<ReturnType<typeof queryStepCostTimeSeries>>) =>
+      series.points
+        .filter((point) => point.steps !== 0)
+        .map((point) => `${point.bucket_local} ${point.key} ${point.steps}`)
+        .sort();
+    expect(steps(await queryStepCostTimeSeries(database, kolkata))).toEqual([
+      '2026-05-10T00:00:00 deploy 5',
+      '2026-05-11T00:00:00 deploy 1',
+      '2026-05-11T00:00:00 lint 2',
+    ]);
     const plain = await plainGroups(context, fresh, 'tool', range);
     expect(plain.map((group) => [group.name, group.steps])).toEqual([['deploy', 6]]);
     expectSameGroups(unfolded, plain);
@@ -272,6 +293,12 @@ describeEachEngine('cost by tool and by model', (context) => {
       ]);
       expect(series.points[1]?.cost).toBe(7.5);
     }
+    // Through the ledger, which folds first: the runs past the mark are in the rows now.
+    expect(steps(await context.ledger.getStepCostTimeSeries(kolkata))).toEqual([
+      '2026-05-10T00:00:00 deploy 5',
+      '2026-05-11T00:00:00 deploy 4',
+      '2026-05-11T00:00:00 lint 2',
+    ]);
   });
 
   it('lists the costliest groups and sums the rest as other', async () => {

@@ -179,7 +179,12 @@ function stepSourceSql(
   // With buckets a day is whole when it lies inside the range and inside one bucket of the zone's
   // wall clock with no offset change in it. A day the range cuts that lies inside one bucket, with
   // more than half of it inside the range, is its rollup rows less the folded entries outside the
-  // range, as in cutDays; every other day is read from the entries inside the range.
+  // range, as in cutDays. A day inside the range that a bucket boundary splits (a local midnight
+  // that is not UTC's, a week's start), with no offset change in it, is its rollup rows put in the
+  // bucket of its longer part, with the folded entries of the shorter part moved to their own
+  // bucket (taken out of the longer part's, added to theirs). Every other day is read from the
+  // entries inside the range; a reader under row level security, who may not see every fold mark,
+  // reads every day that is not whole that way.
   const { unit, zone } = bucket;
   // Hours, never '1 day', on a timestamptz: a day there follows the session's zone.
   const lastInstant = `(r.day + interval '24 hours' - interval '1 microsecond')`;
@@ -199,20 +204,41 @@ function stepSourceSql(
         (r.day >= ${start} and r.day + interval '24 hours' <= ${end}) as inside,
         (date_trunc(${unit}, r.day at time zone ${zone}) = date_trunc(${unit}, ${lastInstant} at time zone ${zone})
           and (${lastInstant} at time zone ${zone}) - (r.day at time zone ${zone})
-            = interval '1 day' - interval '1 microsecond') as one_bucket
+            = interval '1 day' - interval '1 microsecond') as one_bucket,
+        ${unit} <> 'hour' and (${lastInstant} at time zone ${zone}) - (r.day at time zone ${zone})
+          = interval '1 day' - interval '1 microsecond' as steady,
+        date_trunc(${unit}, ${lastInstant} at time zone ${zone}) at time zone ${zone} as boundary
       from ${rollups}
       where ${scopedWhere.join(' and ')}
     ),
     read_days as (
       select s.*, s.inside and s.one_bucket as whole,
-        not s.inside and s.one_bucket and s.day = any(${subtracted}) as less_outside
+        not s.inside and s.one_bucket and s.day = any(${subtracted}) as less_outside,
+        ${rowSecured ? 'false' : 's.inside and not s.one_bucket and s.steady'} as split,
+        -- A split day's rows go to the bucket of its longer part: the earlier one when it is
+        -- half the day or more.
+        case when s.boundary - s.day >= interval '12 hours' then s.day else s.boundary end as longer_at
       from scoped s
     ),
-    partial_days as (select distinct d.day from read_days d where not d.whole and not d.less_outside),
+    partial_days as (
+      select distinct d.day from read_days d where not d.whole and not d.less_outside and not d.split
+    ),
     outside_days as (select distinct d.day from read_days d where d.less_outside),
+    split_days as (select distinct d.day, d.boundary, d.longer_at from read_days d where d.split),
     step_source as (
-      select d.day as at, d.kind, d.name, d.model, ${MEASURES}
-      from read_days d where d.whole or d.less_outside
+      select case when d.split then d.longer_at else d.day end as at, d.kind, d.name, d.model, ${MEASURES}
+      from read_days d where d.whole or d.less_outside or d.split
+      union all
+      select m.at, t.kind, t.name, t.model, m.sign::bigint, m.sign * t.cost, m.sign * t.input_tokens,
+        m.sign * t.output_tokens, m.sign * t.cached_input_tokens
+      from split_days sp
+      cross join lateral (${dayEntries([
+        `t.created_at >= case when sp.longer_at = sp.day then sp.boundary else sp.day end`,
+        `t.created_at < case when sp.longer_at = sp.day then ${dayEnd('sp.day')} else sp.boundary end`,
+        FOLDED_ENTRY,
+      ])}
+      ) t
+      cross join lateral (values (t.created_at, 1), (sp.longer_at, -1)) as m(at, sign)
       union all
       select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
       from partial_days p
