@@ -54,7 +54,7 @@ export function centsToMicros(value: unknown, field: string, centsMax: number): 
   }
   // Whole cents (the usual amount) need no decimal text; anything else is parsed from the digits
   // JavaScript prints for it.
-  if (Number.isSafeInteger(value)) return BigInt(value) * MICROS_PER_CENT;
+  if (isWholeCents(value, centsMax)) return BigInt(value) * MICROS_PER_CENT;
   const micros = decimalTextToMicros(String(value));
   if (micros === undefined) {
     throw new LedgerError(

@@ -5,7 +5,7 @@ import { assemblePayloadText } from './format/canonical-json.js';
 import { centsToMicros, isWholeCents, MICROS_PER_CENT, microsToDecimalText as microsText } from './money.js';
 import { assertJsonText, type JsonObject, type JsonValue, plainJsonText, preview } from './plain-json.js';
 import { PAYLOAD_FIELDS, RECORD_FIELDS } from './record-fields.js';
-import { checkStep, checkStepCostSum } from './step-shape.js';
+import { checkStep, checkStepCostSum, requireNumber } from './step-shape.js';
 import { type EntryPayload, EXECUTION_STATUSES, type ExecutionStatus } from './types.js';
 
 // The keys an input may carry, from the record descriptor, in the record's order.
@@ -201,9 +201,9 @@ function normalizeTrace(value: unknown, limits: LedgerLimits): NormalizedTrace {
       { field: 'execution_trace.steps' },
     );
   }
-  requireAmount(trace.duration_ms, 'execution_trace.duration_ms', true);
-  requireAmount(trace.tool_calls, 'execution_trace.tool_calls', false, true);
-  requireAmount(trace.api_calls, 'execution_trace.api_calls', false, true);
+  requireNumber(trace.duration_ms, 'execution_trace.duration_ms', true, false);
+  requireNumber(trace.tool_calls, 'execution_trace.tool_calls', false, true);
+  requireNumber(trace.api_calls, 'execution_trace.api_calls', false, true);
   let stepMicros = 0n;
   let costedSteps = 0;
   for (let index = 0; index < steps.length; index += 1) {
@@ -217,16 +217,6 @@ function normalizeTrace(value: unknown, limits: LedgerLimits): NormalizedTrace {
     }
   }
   return { ...boundedJson(trace, 'execution_trace', limits), stepMicros, costedSteps };
-}
-
-/** A non-negative finite number (an integer when `integer`); absent allowed unless `required`. */
-function requireAmount(value: unknown, field: string, required: boolean, integer = false): void {
-  if (value === undefined && !required) return;
-  const ok =
-    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER;
-  if (!ok || (integer && !Number.isInteger(value))) {
-    fail(field, `must be ${integer ? 'a whole number' : 'a number'} of zero or more; got ${preview(value)}`);
-  }
 }
 
 interface CanonicalField {

@@ -2,7 +2,7 @@ import type { LedgerLimits } from './bounds.js';
 import { STEP_ACTION_CHARS_MAX } from './bounds.js';
 import { LedgerError } from './errors.js';
 import { centsToMicros, microsToDecimalText } from './money.js';
-import { assertJsonText } from './plain-json.js';
+import { assertJsonText, preview } from './plain-json.js';
 
 /** What a typed step did: a model call, a tool call, a request to an outside service, a sub-agent, or else. */
 export const STEP_KINDS = ['llm', 'tool', 'external', 'agent', 'other'] as const;
@@ -171,7 +171,7 @@ function requireLabel(value: unknown, field: string, charsMax: number, required:
 }
 
 /** A non-negative finite number (whole when `integer`); absent allowed unless `required`. */
-function requireNumber(value: unknown, field: string, required: boolean, integer: boolean): void {
+export function requireNumber(value: unknown, field: string, required: boolean, integer: boolean): void {
   if (value === undefined && !required) return;
   if (!isAmount(value) || (integer && !Number.isInteger(value))) {
     fail(field, `must be ${integer ? 'a whole number' : 'a number'} of zero or more; got ${preview(value)}`);
@@ -183,13 +183,6 @@ function isAmount(value: unknown): value is number {
   return (
     typeof value === 'number' && Number.isFinite(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
   );
-}
-
-function preview(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
-  return Array.isArray(value) ? 'an array' : typeof value;
 }
 
 function fail(field: string, problem: string): never {

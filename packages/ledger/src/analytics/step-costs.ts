@@ -198,6 +198,13 @@ function stepSourceSql(
         where ${[...entryClauses, ...range].join(' and ')}
         offset 0`;
   const dayEnd = (day: string) => `${day} + interval '24 hours'`;
+  // The folded entries of a day read from its rows less what lies outside the range, negated.
+  const outsideOfRange = (range: string[]) => `
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
+      from outside_days o
+      cross join lateral (${dayEntries([...range, FOLDED_ENTRY])}
+      ) t`;
   return `
     with scoped as (
       select r.day, r.kind, r.name, r.model, ${MEASURES},
@@ -251,24 +258,8 @@ function stepSourceSql(
         `t.created_at < least(${dayEnd('p.day')}, ${end})`,
       ])}
       ) t
-      union all
-      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
-      from outside_days o
-      cross join lateral (${dayEntries([
-        't.created_at >= o.day',
-        `t.created_at < least(${start}, ${dayEnd('o.day')})`,
-        FOLDED_ENTRY,
-      ])}
-      ) t
-      union all
-      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
-      from outside_days o
-      cross join lateral (${dayEntries([
-        `t.created_at >= greatest(${end}, o.day)`,
-        `t.created_at < ${dayEnd('o.day')}`,
-        FOLDED_ENTRY,
-      ])}
-      ) t
+      ${outsideOfRange([`t.created_at >= o.day`, `t.created_at < least(${start}, ${dayEnd('o.day')})`])}
+      ${outsideOfRange([`t.created_at >= greatest(${end}, o.day)`, `t.created_at < ${dayEnd('o.day')}`])}
     )`;
 }
 
