@@ -228,6 +228,58 @@ describeEachEngine('OTLP span mapping', (context) => {
     ]);
   });
 
+  it('puts a span before the spans below it that start in the same millisecond, whatever their ids', async () => {
+    const project = context.project('otel-same-start');
+    const key = await server.key([project]);
+    const traceId = hex(16);
+    // Ids chosen so that ordering ties by id would put each child before its parent.
+    const [root, turn, chat, tool] = ['f'.repeat(16), 'e'.repeat(16), '2'.repeat(16), '1'.repeat(16)];
+    await send(
+      server.app,
+      key,
+      exportOf(traceId, { 'service.name': 'same-start', [PROJECT_ATTRIBUTE]: project }, [
+        {
+          spanId: chat,
+          parentSpanId: turn,
+          name: 'chat',
+          startMs: 5,
+          endMs: 8,
+          attributes: {
+            'gen_ai.operation.name': 'chat',
+            'gen_ai.request.model': 'gpt-4o',
+            'gen_ai.usage.output_tokens': 10,
+          },
+        },
+        {
+          spanId: tool,
+          parentSpanId: chat,
+          name: 'execute_tool lookup',
+          startMs: 5,
+          endMs: 6,
+          attributes: {
+            'gen_ai.operation.name': 'execute_tool',
+            'gen_ai.tool.name': 'lookup',
+          },
+        },
+        { spanId: turn, parentSpanId: root, name: 'turn', startMs: 5, endMs: 9 },
+        {
+          spanId: root,
+          name: 'invoke_agent same',
+          startMs: 5,
+          endMs: 10,
+          attributes: {
+            'gen_ai.operation.name': 'invoke_agent',
+          },
+        },
+      ]),
+    );
+    await server.app.otlpIngest.tick();
+    const run = await waitForRun(context, otelRunId(traceId, root));
+    expect(
+      run.execution_trace_json.steps.map((step) => (step as TypedStep & { span_id: string }).span_id),
+    ).toEqual([turn, chat, tool]);
+  });
+
   it("never takes another project's spans as steps of a run, even when they name its span as their parent", async () => {
     const [projectA, projectB] = [context.project('otel-victim'), context.project('otel-intruder')];
     const [keyA, keyB] = [await patient.key([projectA]), await patient.key([projectB])];

@@ -184,7 +184,10 @@ function stepNodes(root: Node): Node[] {
     }
   };
   visit(root);
-  return out.sort(byStart);
+  // Stable: spans that start together keep the walk's order, so a span comes before the spans
+  // below it that start at the same instant (SDKs stamp a turn and its first model call with one
+  // millisecond).
+  return out.sort(byStartTime);
 }
 
 /** A span's charge counts when no span below it in the same run carries tokens or a cost. */
@@ -403,10 +406,16 @@ function text(value: string | undefined, charsMax: number): string | undefined {
   return cut === '' ? undefined : cut;
 }
 
-function byStart(a: Node, b: Node): number {
+function byStartTime(a: Node, b: Node): number {
   const difference = BigInt(a.span.start_ns) - BigInt(b.span.start_ns);
-  if (difference !== 0n) return difference < 0n ? -1 : 1;
-  return a.span.span_id < b.span.span_id ? -1 : a.span.span_id > b.span.span_id ? 1 : 0;
+  return difference === 0n ? 0 : difference < 0n ? -1 : 1;
+}
+
+/** Start order, ties (siblings) by span id so the order never depends on arrival. */
+function byStart(a: Node, b: Node): number {
+  return (
+    byStartTime(a, b) || (a.span.span_id < b.span.span_id ? -1 : a.span.span_id > b.span.span_id ? 1 : 0)
+  );
 }
 
 function durationMs(startNs: string, endNs: string): number {
