@@ -24,6 +24,13 @@ export interface EngineContext {
   /** A fresh project id: tests isolate by project instead of by database. */
   project(prefix?: string): string;
   /**
+   * Runs `fn` while no fold of `projectId` can run: on the server, its mark row is locked from a
+   * connection of its own (a fold waits for it), since any ledger reading across projects, from
+   * any test file, folds every pending project of the shared database. On PGlite only this file's
+   * ledger folds, and only when asked.
+   */
+  withoutFolds<T>(projectId: string, fn: () => Promise<T>): Promise<T>;
+  /**
    * A connection as the role that owns the schema (TEST_OWNER_DATABASE_URL on the server; on
    * PGlite the one superuser connection, which owns everything).
    */
@@ -120,6 +127,23 @@ export function describeEachEngine(title: string, body: (context: EngineContext)
       },
       project(prefix = 'proj') {
         return `${prefix}-${randomUUID()}`;
+      },
+      async withoutFolds(projectId, fn) {
+        if (state.adminPool === undefined) return fn();
+        const client = await state.adminPool.connect();
+        try {
+          await client.query('begin');
+          const locked = await client.query(
+            'select 1 from execution_ledger.rollup_marks where project_id = $1 for update',
+            [projectId],
+          );
+          if (locked.rowCount !== 1)
+            throw new Error(`withoutFolds: ${projectId} has no fold mark yet (fold it once first)`);
+          return await fn();
+        } finally {
+          await client.query('rollback');
+          client.release();
+        }
       },
       openAnother(options = {}) {
         const other = createLedger({ ...options, database: state.pglite ?? present(serverUrl) });
