@@ -228,12 +228,19 @@ describeEachEngine('OTLP span mapping', (context) => {
     ]);
   });
 
-  it('puts a span before the spans below it that start in the same millisecond, whatever their ids', async () => {
+  it('puts a span before the spans below it that start in the same millisecond, and an ended sibling first, whatever their ids', async () => {
     const project = context.project('otel-same-start');
     const key = await server.key([project]);
     const traceId = hex(16);
-    // Ids chosen so that ordering ties by id would put each child before its parent.
-    const [root, turn, chat, tool] = ['f'.repeat(16), 'e'.repeat(16), '2'.repeat(16), '1'.repeat(16)];
+    // Ids chosen so that ordering ties by id would put each child before its parent, and the
+    // call before the guard that ended in the millisecond both started in.
+    const [root, turn, guard, chat, tool] = [
+      'f'.repeat(16),
+      'e'.repeat(16),
+      '3'.repeat(16),
+      '2'.repeat(16),
+      '1'.repeat(16),
+    ];
     await send(
       server.app,
       key,
@@ -262,6 +269,7 @@ describeEachEngine('OTLP span mapping', (context) => {
           },
         },
         { spanId: turn, parentSpanId: root, name: 'turn', startMs: 5, endMs: 9 },
+        { spanId: guard, parentSpanId: turn, name: 'guardrail', startMs: 5, endMs: 5 },
         {
           spanId: root,
           name: 'invoke_agent same',
@@ -277,7 +285,7 @@ describeEachEngine('OTLP span mapping', (context) => {
     const run = await waitForRun(context, otelRunId(traceId, root));
     expect(
       run.execution_trace_json.steps.map((step) => (step as TypedStep & { span_id: string }).span_id),
-    ).toEqual([turn, chat, tool]);
+    ).toEqual([turn, guard, chat, tool]);
   });
 
   it("never takes another project's spans as steps of a run, even when they name its span as their parent", async () => {

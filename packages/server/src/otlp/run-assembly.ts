@@ -407,15 +407,24 @@ function text(value: string | undefined, charsMax: number): string | undefined {
 }
 
 function byStartTime(a: Node, b: Node): number {
-  const difference = BigInt(a.span.start_ns) - BigInt(b.span.start_ns);
-  return difference === 0n ? 0 : difference < 0n ? -1 : 1;
+  return compareNanos(a.span.start_ns, b.span.start_ns);
 }
 
-/** Start order, ties (siblings) by span id so the order never depends on arrival. */
+/**
+ * Start order. Siblings that start together go by end (of two run one after the other in the
+ * same millisecond, the first ended first), then by span id: the order never depends on arrival.
+ */
 function byStart(a: Node, b: Node): number {
   return (
-    byStartTime(a, b) || (a.span.span_id < b.span.span_id ? -1 : a.span.span_id > b.span.span_id ? 1 : 0)
+    byStartTime(a, b) ||
+    compareNanos(a.span.end_ns, b.span.end_ns) ||
+    (a.span.span_id < b.span.span_id ? -1 : a.span.span_id > b.span.span_id ? 1 : 0)
   );
+}
+
+function compareNanos(a: string, b: string): number {
+  const difference = BigInt(a) - BigInt(b);
+  return difference === 0n ? 0 : difference < 0n ? -1 : 1;
 }
 
 function durationMs(startNs: string, endNs: string): number {
