@@ -4,12 +4,12 @@
 // holds even when the shared machine drifts.
 //
 //   npm run bench:ingest                       # PostgreSQL (BENCH_DATABASE_URL) and PGlite
-//
-// BENCH_DATABASE_URL names a database whose name contains "bench", owned by its user: its
-// execution_ledger schema is dropped first, so the ledger starts as empty as the plain table.
 //   BENCH_ENGINES=pglite npm run bench:ingest  # one engine only
 //   BENCH_USERS=5000 BENCH_STEP_COSTS=1 …      # every run another user's, typed steps with costs
 //   BENCH_ROUNDS=3 npm run bench:ingest        # rounds per scenario (default 5; batches 3x)
+//
+// BENCH_DATABASE_URL names a database whose name contains "bench", owned by its user: its
+// execution_ledger schema is dropped first, so the ledger starts as empty as the plain table.
 //
 // Each scenario runs in rounds, plain and chained back to back, the first of the two
 // alternating from round to round; the row shown is the round with the median ratio, and every

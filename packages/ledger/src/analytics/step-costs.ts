@@ -144,29 +144,25 @@ function stepSourceSql(
     scope.agentId === undefined && scope.userId === undefined && scope.statuses === undefined
       ? PROJECT_LEVEL_OR_FULL
       : 'execution_ledger.step_rollups r';
-  const entries = (range: string[]) => `
-      union all
-      select t.created_at, t.kind, t.name, t.model, ${ENTRY_MEASURES}
-      from execution_ledger.step_rollup_terms t
-      where ${[...entryClauses, ...range].join(' and ')}`;
-  // The steps a day's rollup rows hold that lie outside the range, subtracted: only those of
-  // entries folded into the rows (seq up to the project's mark), as one snapshot shows them.
-  const entriesOutside = (range: string[]) => `
-      union all
-      select t.created_at, t.kind, t.name, t.model, ${NEGATED_ENTRY_MEASURES}
-      from execution_ledger.step_rollup_terms t
-      where ${[...entryClauses, ...range, FOLDED_ENTRY].join(' and ')}`;
   if (bucket === undefined) {
     const cut = cutDays(scope.start, scope.end, rowSecured);
     const from = `${add(cut.rollupFrom)}::timestamptz`;
     const to = `${add(cut.rollupTo)}::timestamptz`;
-    const pieces = cut.pieces.map((piece) => {
-      const range = [
+    // A piece inside the range adds its entries' steps. One outside it, in a day read from the
+    // rollup rows, subtracts the steps those rows hold: only those of entries folded into them
+    // (seq up to the project's mark), as one snapshot shows them.
+    const pieces = cut.pieces.map(
+      (piece) => `
+      union all
+      select t.created_at, t.kind, t.name, t.model, ${piece.inside ? ENTRY_MEASURES : NEGATED_ENTRY_MEASURES}
+      from execution_ledger.step_rollup_terms t
+      where ${[
+        ...entryClauses,
         `t.created_at >= ${add(piece.from)}::timestamptz`,
         `t.created_at < ${add(piece.to)}::timestamptz`,
-      ];
-      return piece.inside ? entries(range) : entriesOutside(range);
-    });
+        ...(piece.inside ? [] : [FOLDED_ENTRY]),
+      ].join(' and ')}`,
+    );
     const rollupWhere = [...rollupClauses, `r.day >= ${from}`, `r.day < ${to}`, `${start} < ${end}`];
     return `
     with step_source as (
