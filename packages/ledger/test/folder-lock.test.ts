@@ -83,6 +83,22 @@ describe('the lock on an embedded database folder', () => {
     expect(existsSync(path.join(folder, 'lock'))).toBe(false);
   });
 
+  it('opens a folder whose start was killed while writing its server lock file (left empty), and the data is intact', async () => {
+    const folder = tempFolder();
+    const ledger = createLedger({ database: folder });
+    await ledger.recordExecution(makeExecution('proj-lock', { run_id: 'before-the-kill' }));
+    await ledger.close();
+    // What a kill -9 during PostgreSQL's start leaves (seen in the crash loop after kill 5 of 20).
+    writeFileSync(path.join(folder, 'pgdata', 'postmaster.pid'), '');
+    const reopened = createLedger({ database: folder });
+    try {
+      expect((await reopened.getExecutionByRunId('before-the-kill'))?.run_id).toBe('before-the-kill');
+      expect(await reopened.verifyLedger('proj-lock')).toMatchObject({ ok: true, entries_checked: 1 });
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('names the live process that holds it, and since when', async () => {
     const folder = tempFolder();
     const holder = await startHolder(folder, 'run-held');

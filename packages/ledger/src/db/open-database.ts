@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DATABASE_CONNECT_TIMEOUT_MS_DEFAULT, DATABASE_REPLY_TIMEOUT_MS_DEFAULT } from '../bounds.js';
 import { LedgerError } from '../errors.js';
@@ -184,6 +184,7 @@ async function openPGlite(folder: string | undefined): Promise<Database> {
   mkdirSync(folder, { recursive: true });
   const unlock = await lockDataFolder(folder);
   try {
+    removeEmptyServerLock(path.join(folder, 'pgdata'));
     const pglite = await PGlite.create(path.join(folder, 'pgdata'), options);
     return new PGliteDatabase(
       pglite,
@@ -205,6 +206,22 @@ async function openPGlite(folder: string | undefined): Promise<Database> {
         cause: error,
       },
     );
+  }
+}
+
+/**
+ * PostgreSQL writes `postmaster.pid` as it starts; a process killed at that moment leaves it
+ * empty, and an empty lock file stops every later start ("lock file is empty"): the folder would
+ * never open again. Under the folder's own lock no other server can be using it, so an empty one
+ * is the remnant of that dead start. A file with content is left to PostgreSQL, which already
+ * takes a dead server's over.
+ */
+function removeEmptyServerLock(dataDir: string): void {
+  const file = path.join(dataDir, 'postmaster.pid');
+  try {
+    if (statSync(file).size === 0) rmSync(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }
 
